@@ -1,0 +1,1 @@
+"""batchgate's client SDK: standard library only."""

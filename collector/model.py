@@ -1,0 +1,238 @@
+"""The domain model: jobs, their runs, and the events that change them.
+
+Pure: nothing here reads a clock, sleeps, or touches the disk or network. Every
+function that depends on time takes `now` (unix seconds) as an argument, and a
+job's status is derived from stored timestamps, never stored twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+Labels = tuple[tuple[str, str], ...]
+"""A grouping key's labels, sorted by name: hashable and canonical."""
+
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+CANCELLED: Final = "cancelled"
+LOST: Final = "lost"
+
+RUN_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
+FINISHED_STATUSES: Final = (SUCCEEDED, FAILED, CANCELLED, LOST)
+JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LOST, "unknown")
+
+EVENT_TYPES: Final = ("start", "progress", "success", "fail", "cancel")
+FINISHING_EVENTS: Final = {"success": SUCCEEDED, "fail": FAILED, "cancel": CANCELLED}
+
+DURATION_BUCKETS: Final = (
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0,
+    86400.0,
+)  # fmt: skip
+"""Upper bounds of `batchgate_job_duration_seconds`: batch jobs take seconds to a day."""
+
+
+class JobKey(NamedTuple):
+    """A job's identity: its name plus its grouping labels, as in the Pushgateway."""
+
+    name: str
+    labels: Labels = ()
+
+    @classmethod
+    def of(cls, name: str, labels: dict[str, str] | None = None) -> JobKey:
+        return cls(name, tuple(sorted(labels.items())) if labels else ())
+
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def __str__(self) -> str:
+        if not self.labels:
+            return self.name
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in self.labels)
+        return f"{self.name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated event pushed by a client. Times are unix seconds."""
+
+    job: JobKey
+    type: str
+    at: float
+    """When it happened: the client's timestamp, or the time it was received."""
+    run_id: str | None = None
+    event_id: str | None = None
+    percent: float | None = None
+    done: float | None = None
+    total: float | None = None
+    errors: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: float | None = None
+    io_read_bytes: float | None = None
+    io_write_bytes: float | None = None
+    metrics: dict[str, float] | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    duration: float | None = None
+    lost_after: float | None = None
+
+    @property
+    def has_progress(self) -> bool:
+        return not (
+            self.percent is None and self.done is None and self.total is None and self.errors is None
+        )
+
+
+@dataclass(slots=True, eq=False)
+class Run:
+    """One execution of a job. Mutated only by `apply_event` and `mark_lost`."""
+
+    run_id: str
+    job: JobKey
+    status: str
+    started_at: float
+    last_event_at: float
+    last_progress_at: float
+    """Last time `done` or `percent` moved (or the start): what `stuck` is measured from."""
+    finished_at: float | None = None
+    percent: float | None = None
+    done: float | None = None
+    total: float | None = None
+    errors: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: float | None = None
+    io_read_bytes: float | None = None
+    io_write_bytes: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str | None = None
+    exit_code: int | None = None
+    lost_after: float | None = None
+    """This run's own silence limit in seconds; None means the configured default."""
+    samples: int = 0
+    """How many timeline samples this run has produced (the next sample's sequence number)."""
+    sample_level: int = 0
+    """Timeline thinning level: only samples whose number is a multiple of 2**level are kept."""
+    last_sample_at: float = -math.inf
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == RUNNING
+
+    def progress_ratio(self) -> float | None:
+        """How far along the run is, 0..1, from `percent` or else `done / total`."""
+        if self.percent is not None:
+            return min(1.0, self.percent / 100.0)
+        if self.done is not None and self.total:
+            return min(1.0, self.done / self.total)
+        return None
+
+    def is_lost(self, now: float, default_lost_after: float) -> bool:
+        """A running run that has been silent for longer than its lost-after."""
+        limit = self.lost_after if self.lost_after is not None else default_lost_after
+        return self.status == RUNNING and now - self.last_event_at > limit
+
+    def is_stuck(self, now: float, stuck_after: float) -> bool:
+        return self.status == RUNNING and now - self.last_progress_at > stuck_after
+
+    def effective_status(self, now: float, default_lost_after: float) -> str:
+        """The stored status, except that a silent running run already reads as lost."""
+        return LOST if self.is_lost(now, default_lost_after) else self.status
+
+    def summary(self) -> RunSummary:
+        return RunSummary(
+            self.run_id, self.status, self.started_at, self.finished_at, self.duration, self.done
+        )
+
+
+class RunSummary(NamedTuple):
+    """What a job remembers of each of its recent finished runs (sparklines, rules)."""
+
+    run_id: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    duration: float | None
+    done: float | None
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A job and what is known of it: its running runs, last run, counters and histogram."""
+
+    key: JobKey
+    id: int
+    created_at: float
+    kind: str = "batch"
+    running: dict[str, Run] = field(default_factory=dict)
+    last_run: Run | None = None
+    recent: deque[RunSummary] = field(default_factory=lambda: deque(maxlen=32))
+    """Recent finished runs, oldest first."""
+    last_seen_at: float | None = None
+    last_start_at: float | None = None
+    last_success_at: float | None = None
+    last_failure_at: float | None = None
+    last_finished_at: float | None = None
+    last_duration: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    """Finished runs by final status; monotonic, persisted, so they survive restarts."""
+    duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    """Non-cumulative counts per bucket of DURATION_BUCKETS; the +Inf bucket is the count."""
+    duration_sum: float = 0.0
+    duration_count: int = 0
+    generation: int = 0
+    """Bumped on every change, so incremental consumers can skip jobs that did not change."""
+
+    @property
+    def name(self) -> str:
+        return self.key.name
+
+    @property
+    def labels(self) -> Labels:
+        return self.key.labels
+
+    def status(self, now: float, stuck_after: float, lost_after: float) -> str:
+        """The job's derived status: running, stuck, succeeded, failed, cancelled, lost, unknown."""
+        live = [run for run in self.running.values() if not run.is_lost(now, lost_after)]
+        if live:
+            if any(run.is_stuck(now, stuck_after) for run in live):
+                return "stuck"
+            return RUNNING
+        if self.running:
+            return LOST
+        if self.last_run is not None:
+            return self.last_run.status
+        return "unknown"
+
+    def record_finish(self, run: Run) -> None:
+        """Count a run that reached a final status into the job's counters and histogram."""
+        status = run.status
+        self.counts[status] = self.counts.get(status, 0) + 1
+        finished_at = run.finished_at if run.finished_at is not None else run.last_event_at
+        self.last_finished_at = max(self.last_finished_at or finished_at, finished_at)
+        if status == SUCCEEDED:
+            self.last_success_at = max(self.last_success_at or finished_at, finished_at)
+        elif status in (FAILED, LOST):
+            self.last_failure_at = max(self.last_failure_at or finished_at, finished_at)
+        duration = run.duration
+        if duration is not None and status != LOST:
+            self.last_duration = duration
+            self.duration_sum += duration
+            self.duration_count += 1
+            for index, bound in enumerate(DURATION_BUCKETS):
+                if duration <= bound:
+                    self.duration_buckets[index] += 1
+                    break
+        self.recent.append(run.summary())

@@ -1,0 +1,1 @@
+"""The rules engine: YAML rules, their pure evaluation over jobs, and the alert lifecycle."""
