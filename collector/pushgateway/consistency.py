@@ -19,7 +19,12 @@ from typing import Final
 
 from collector.pushgateway.delimited_protobuf import encode_family
 from collector.pushgateway.dto_text import metric_text
-from collector.pushgateway.exposition import render_labels, render_metric
+from collector.pushgateway.exposition import (
+    has_synthetic_infinity_bucket,
+    render_labels,
+    render_metric,
+    text_round_trips,
+)
 from collector.pushgateway.goformat import go_quote, is_valid_utf8
 from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.model import (
@@ -49,14 +54,17 @@ _valid_label_names: set[str] = set()
 
 @dataclass(slots=True)
 class PreparedFamily:
-    """A pushed family ready to be stored: sanitized, rendered, encoded."""
+    """A pushed family ready to be stored: sanitized and rendered."""
 
     name: str
     type: int
     help: str | None
     keys: list[SortKey]
     blocks: list[str]
-    encoded: bytes
+    synthetic: tuple[int, ...]
+    """Metrics (by position) whose `+Inf` bucket the rendering added."""
+    exact: bytes | None
+    """The family as protobuf, kept only when its text does not give it back exactly."""
 
 
 @dataclass(slots=True)
@@ -230,6 +238,8 @@ class PushCheck:
         entry = self.index.get(name)
         keys: list[SortKey] = []
         blocks: list[str] = []
+        synthetic: list[int] = []
+        exact = True
         seen: set[SortKey] = set()
         grouping = self.grouping
         errors = self.errors
@@ -252,11 +262,22 @@ class PushCheck:
                 )
                 continue
             seen.add(key)
+            if family_type == HISTOGRAM and has_synthetic_infinity_bucket(family_type, metric):
+                synthetic.append(len(keys))
             keys.append(key)
             blocks.append(render_metric(name, family_type, metric, render_labels(metric.labels)))
+            exact = exact and text_round_trips(family_type, metric)
         if not errors:
             self.prepared.append(
-                PreparedFamily(name, family_type, family.help, keys, blocks, encode_family(family))
+                PreparedFamily(
+                    name,
+                    family_type,
+                    family.help,
+                    keys,
+                    blocks,
+                    tuple(synthetic),
+                    None if exact else encode_family(family),
+                )
             )
 
     def add_timestamp_series(self, push_time: float) -> None:

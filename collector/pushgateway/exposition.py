@@ -126,3 +126,51 @@ def has_synthetic_infinity_bucket(family_type: int, metric: Metric) -> bool:
     if histogram is None:
         return True
     return not any(bucket.upper_bound == math.inf for bucket in histogram.buckets)
+
+
+_EXACT_COUNT_LIMIT: Final = 1 << 53
+
+
+def _exact(value: float | None) -> bool:
+    return value is None or value != 0 or math.copysign(1.0, value) > 0
+
+
+def text_round_trips(family_type: int, metric: Metric) -> bool:
+    """Whether parsing the rendered text gives this metric back as the JSON API shows it.
+
+    Rendering loses the sign of a zero (written `0`) and the last digits of counts above
+    2^53 (written as floats); such metrics are kept in protobuf form as well.
+    """
+    if family_type == SUMMARY:
+        summary = metric.summary
+        if summary is None:
+            return True
+        return (
+            (summary.sample_count or 0) < _EXACT_COUNT_LIMIT
+            and _exact(summary.sample_sum)
+            and all(_exact(q.quantile) and _exact(q.value) for q in summary.quantiles)
+        )
+    if family_type in (HISTOGRAM, GAUGE_HISTOGRAM):
+        histogram = metric.histogram
+        if histogram is None:
+            return True
+        return (
+            (histogram.sample_count or 0) < _EXACT_COUNT_LIMIT
+            and _exact(histogram.sample_sum)
+            and all(
+                (bucket.cumulative_count or 0) < _EXACT_COUNT_LIMIT and _exact(bucket.upper_bound)
+                for bucket in histogram.buckets
+            )
+        )
+    holder = metric.gauge or metric.counter or metric.untyped
+    return holder is None or _exact(holder.value)
+
+
+def without_synthetic_infinity_bucket(name: str, block: str) -> str:
+    """A histogram's rendered lines without the `+Inf` bucket the encoder added."""
+    prefix = name + "_bucket"
+    return "".join(
+        line
+        for line in block.splitlines(keepends=True)
+        if not (line.startswith(prefix) and 'le="+Inf"} ' in line)
+    )

@@ -7,6 +7,7 @@ leaves the registry consistent: a refused push changes nothing but the group's f
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,16 +24,17 @@ from collector.pushgateway.consistency import (
     PushCheck,
     Reserved,
     has_timestamps,
+    timestamp_family,
     timestamp_metric,
 )
 from collector.pushgateway.delimited_protobuf import delimit, parse_delimited
 from collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
 from collector.pushgateway.expiry import ExpiryRule, matching_rule
-from collector.pushgateway.exposition import render_labels
+from collector.pushgateway.exposition import render_labels, without_synthetic_infinity_bucket
 from collector.pushgateway.goformat import format_sample_value
 from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
 from collector.pushgateway.gzip_body import gunzip
-from collector.pushgateway.model import GAUGE, MetricFamily
+from collector.pushgateway.model import GAUGE, TYPE_KEYWORDS, MetricFamily
 from collector.pushgateway.series_index import SeriesIndex, SortKey, sort_key
 from collector.pushgateway.text_parser import parse_text
 
@@ -42,14 +44,21 @@ SNAPSHOT_VERSION: Final = 1
 
 @dataclass(slots=True)
 class StoredFamily:
-    """One family of one group: what the group holds of it, for removal, JSON and persistence."""
+    """One family of one group: the keys of its series (their text lives in the index).
+
+    The family itself is not kept: parsing its rendered text gives it back (JSON API,
+    persistence), except where noted by `synthetic` and `exact`.
+    """
 
     name: str
+    type: int
     help: str | None
     pushed_at: float
-    keys: list[SortKey]
-    encoded: bytes
-    """The sanitized family as a protobuf MetricFamily message: exact, compact, re-readable."""
+    keys: tuple[SortKey, ...]
+    synthetic: tuple[int, ...]
+    """Metrics (by position) whose `+Inf` bucket was added by the rendering."""
+    exact: bytes | None
+    """The family as protobuf when its text does not give it back exactly (rare)."""
 
 
 class Group:
@@ -258,64 +267,111 @@ class GroupRegistry:
     def group_families(self, key: GroupingKey) -> list[tuple[MetricFamily, float]]:
         """A group's families as stored (sanitized), each with the time it was pushed."""
         group = self._groups[key]
-        result = []
-        for stored in group.families.values():
-            family = next(iter(parse_delimited(delimit(stored.encoded)).values()))
-            result.append((family, stored.pushed_at))
+        result = [(self._family(stored), stored.pushed_at) for stored in group.families.values()]
         push_stamp = group.push_time or group.created
         failure_stamp = group.failure_time or group.created
         for name, value, stamp in (
             (PUSH_TIME, group.push_time, push_stamp),
             (PUSH_FAILURE_TIME, group.failure_time, failure_stamp),
         ):
-            help_text = PUSH_TIME_HELP if name == PUSH_TIME else PUSH_FAILURE_TIME_HELP
-            family = MetricFamily(name, help_text, GAUGE, [timestamp_metric(key, value)])
-            result.append((family, stamp))
+            result.append((timestamp_family(name, key, value), stamp))
         return result
 
     # Persistence.
 
-    def snapshot_group(self, key: GroupingKey) -> bytes:
-        """A group's compact serialised form: a JSON header line, then delimited protobuf."""
+    def snapshot_group(self, key: GroupingKey) -> str:
+        """A group's compact serialised form: a JSON header line, then the families' text.
+
+        Cheap (string joins): meant to be written after every push. `restore_group` reads it.
+        """
         group = self._groups[key]
+        families = []
+        texts = []
+        for stored in group.families.values():
+            families.append(
+                {
+                    "name": stored.name,
+                    "type": stored.type,
+                    "help": stored.help,
+                    "pushed_at": stored.pushed_at,
+                    "exact": None
+                    if stored.exact is None
+                    else base64.b64encode(stored.exact).decode(),
+                }
+            )
+            if stored.exact is None:
+                texts.append(self._family_text(stored))
         header = {
             "v": SNAPSHOT_VERSION,
             "labels": [list(pair) for pair in key],
             "created": group.created,
             "push_time": group.push_time,
             "failure_time": group.failure_time,
-            "pushed_at": {name: family.pushed_at for name, family in group.families.items()},
+            "families": families,
         }
-        line = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-        return line + b"\n" + b"".join(delimit(f.encoded) for f in group.families.values())
+        return json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n" + "".join(texts)
 
-    def restore_group(self, snapshot: bytes) -> GroupingKey:
+    def restore_group(self, snapshot: str) -> GroupingKey:
         """Rebuild a group (and the indexes) from `snapshot_group`'s output, replacing it.
 
-        Raises InconsistentPushError if it clashes with what is stored now, ValueError if the
-        snapshot is not one.
+        Raises InconsistentPushError if it clashes with what is stored now (nothing changed),
+        ValueError if `snapshot` is not a snapshot.
         """
-        line, _, stream = snapshot.partition(b"\n")
+        line, _, text = snapshot.partition("\n")
         header = json.loads(line)
-        if header.get("v") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown group snapshot version {header.get('v')!r}")
+        if not isinstance(header, dict) or header.get("v") != SNAPSHOT_VERSION:
+            raise ValueError("not a group snapshot of a known version")
         key: GroupingKey = tuple((str(name), str(value)) for name, value in header["labels"])
-        families = parse_delimited(stream)
-        self.remove_group(key)
-        check = PushCheck(self._index, self._reserved, key, set())
-        for family in families.values():
+        parsed = parse_text(text.encode("utf-8"))
+        families = []
+        pushed_at = {}
+        for described in header["families"]:
+            name = described["name"]
+            if described["exact"] is not None:
+                exact = base64.b64decode(described["exact"])
+                family = next(iter(parse_delimited(delimit(exact)).values()))
+            else:
+                family = parsed.get(name) or MetricFamily(name, None, described["type"])
+                family.help = described["help"]
+            families.append(family)
+            pushed_at[name] = described["pushed_at"]
+        previous = self._groups.get(key)
+        check = PushCheck(
+            self._index, self._reserved, key, set(previous.families) if previous else set()
+        )
+        for family in families:
             check.add_family(family)
-        check.add_timestamp_series(header["push_time"])
+        if previous is None:
+            check.add_timestamp_series(header["push_time"])
         if check.errors:
-            raise InconsistentPushError(check.errors)
+            raise InconsistentPushError(check.errors, key)
+        self.remove_group(key)
         group = self._create_group(
             key, header["created"], header["push_time"], header["failure_time"]
         )
-        pushed_at = header["pushed_at"]
         for prepared in check.prepared:
-            self._store_family(group, prepared, pushed_at.get(prepared.name, group.created))
+            self._store_family(group, prepared, pushed_at[prepared.name])
         self._index.changed()
         return key
+
+    def _family(self, stored: StoredFamily) -> MetricFamily:
+        if stored.exact is not None:
+            return next(iter(parse_delimited(delimit(stored.exact)).values()))
+        parsed = parse_text(self._family_text(stored).encode("utf-8"))
+        family = parsed.get(stored.name) or MetricFamily(stored.name, None, stored.type)
+        family.help = stored.help
+        return family
+
+    def _family_text(self, stored: StoredFamily) -> str:
+        """The family's series as pushed: TYPE line, then each series without added lines."""
+        entry = self._index.families[stored.name]
+        parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
+        for position, key in enumerate(stored.keys):
+            block = entry.blocks[entry.find(key)]
+            if position in stored.synthetic:
+                block = without_synthetic_infinity_bucket(stored.name, block)
+            parts.append(block)
+        return "".join(parts)
 
     # Internals.
 
@@ -397,14 +453,20 @@ class GroupRegistry:
                 if key not in new_keys:
                     entry.remove(key)
         entry.add_help(prepared.help)
-        old_keys = set(old.keys) if old is not None else ()
+        old_keys: set[SortKey] | tuple[()] = set(old.keys) if old is not None else ()
         for key, block in zip(prepared.keys, prepared.blocks, strict=True):
             if key in old_keys:
                 entry.set_block(key, block)
             else:
                 entry.insert(key, block, group.key)
         group.families[prepared.name] = StoredFamily(
-            prepared.name, prepared.help, now, prepared.keys, prepared.encoded
+            prepared.name,
+            prepared.type,
+            prepared.help,
+            now,
+            tuple(prepared.keys),
+            prepared.synthetic,
+            prepared.exact,
         )
 
 

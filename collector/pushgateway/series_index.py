@@ -9,20 +9,40 @@ Pushgateway's exposition order, and caches the joined text until something chang
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left
 from typing import Final
 
 from collector.pushgateway.exposition import family_header
 from collector.pushgateway.grouping_key import GroupingKey
 
-SortKey = tuple[int, tuple[str, ...], tuple[str, ...]]
-"""A series' labels as client_golang sorts metrics: label count, then values in label-name
-order; then the names, so that the key is also the series' identity within its family."""
+SortKey = tuple[object, ...]
+"""A series' labels as client_golang sorts metrics: `(label count, *values in label-name
+order, names)`; the names make the key the series' identity within its family too."""
+
+_shared_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+_MAX_SHARED: Final = 100_000
+_SHORT: Final = 64
 
 
 def sort_key(labels: list[tuple[str, str]]) -> SortKey:
-    """The key of a series whose labels are sorted by name."""
-    return (len(labels), tuple(value for _, value in labels), tuple(name for name, _ in labels))
+    """The key of a series whose labels are sorted by name.
+
+    Label-name tuples and short values are shared between series: a hundred thousand series
+    mostly repeat a few names and values, and the key is kept for each of them.
+    """
+    names = tuple([name for name, _ in labels])
+    shared = _shared_names.get(names)
+    if shared is None:
+        shared = names
+        if len(_shared_names) < _MAX_SHARED:
+            _shared_names[names] = names
+    intern = sys.intern
+    return (
+        len(labels),
+        *[intern(value) if len(value) <= _SHORT else value for _, value in labels],
+        shared,
+    )
 
 
 class FamilyEntry:

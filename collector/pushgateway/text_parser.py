@@ -139,30 +139,29 @@ class TextParser:
         return True
 
     def _comment_fast(self, line: str) -> bool:
-        keyword_match = _COMMENT_KEYWORD.match(line)
-        assert keyword_match is not None  # The pattern matches any line starting with '#'.
-        if keyword_match.group(1) not in ("HELP", "TYPE"):
-            return True  # A comment: ignored up to the end of its (terminated) line.
         match = _HELP_OR_TYPE_LINE.fullmatch(line)
         if match is None:
-            return False
+            keyword_match = _COMMENT_KEYWORD.match(line)
+            assert keyword_match is not None  # It matches any line starting with '#'.
+            # Any other comment is ignored up to the end of its (terminated) line.
+            return keyword_match.group(1) not in ("HELP", "TYPE")
         keyword, name, text = match.groups()
-        family, _, _ = self.find_family(name)
+        family, _, _ = self.family_for(name)
         if keyword == "HELP":
-            if family is not None and family.help is not None:
+            if family.help is not None:
                 return False
             if "\\" in text:
                 if any(escape not in ("\\", "n") for escape in _HELP_ESCAPES.findall(text)):
                     return False
                 text = _HELP_ESCAPES.sub(_unescape_label_value, text)
-            self.family_for(name)[0].help = text
+            family.help = text
             return True
-        if family is not None and family.type is not None:
+        if family.type is not None:
             return False
         family_type = _TYPES_BY_UPPER_NAME.get(text.upper())
         if family_type is None:
             return False
-        self.family_for(name)[0].type = family_type
+        family.type = family_type
         return True
 
     # Where both tiers meet: expfmt's readingValue, once labels and value are known.
@@ -675,3 +674,15 @@ def _run_exact(
         _ExactLine(parser, raw + b"\n", index + 1).run()
     else:
         _ExactLine(parser, raw, index + 1).run(stream_error)
+
+
+def parse_text_exactly(body: bytes) -> dict[str, MetricFamily]:
+    """`parse_text` with every line through the byte-exact tier: the reference the fast tier
+    is held to (in tests), and a way to check a body when in doubt."""
+    parser = TextParser()
+    raw_lines = body.split(b"\n")
+    last = len(raw_lines) - 1
+    for index, raw in enumerate(raw_lines):
+        if raw:
+            _run_exact(parser, raw, index, last, None)
+    return {name: family for name, family in parser.families.items() if family.metrics}
