@@ -88,8 +88,10 @@ def success(data: Any) -> str:
 
 def rfc3339_nano(unix_seconds: float) -> str:
     """Go's time.Time JSON form (RFC3339Nano, UTC): trailing zeros of the fraction dropped."""
-    nanos = round(unix_seconds * 1e9)
-    seconds, fraction = divmod(nanos, 1_000_000_000)
+    seconds = math.floor(unix_seconds)
+    fraction = round((unix_seconds - seconds) * 1e9)  # The subtraction is exact.
+    if fraction == 1_000_000_000:
+        seconds, fraction = seconds + 1, 0
     moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if fraction:

@@ -548,3 +548,41 @@ def _cross_group_cases() -> dict[str, list[Step]]:
 
 CASES.update(_build_protobuf_cases())
 CASES.update(_cross_group_cases())
+
+
+def _gzip_cases() -> dict[str, list[Step]]:
+    import gzip
+
+    from .client_bodies import go_client_body
+
+    protobuf = gzip.compress(go_client_body(), mtime=0)
+    text = gzip.compress(b"foo 1\nbar 2\n", mtime=0)
+
+    def pushed(
+        body: bytes, status: int = 200, message: str = "", protobuf: bool = False
+    ) -> list[Step]:
+        content_type = PROTOBUF if protobuf else None
+        return [Step("job/z", body, status, message, content_type=content_type, gzipped=True)]
+
+    return {
+        "gzip: protobuf": pushed(protobuf, protobuf=True),
+        "gzip: protobuf, bad checksum": pushed(
+            protobuf[:-8] + b"\0\0\0\0" + protobuf[-4:], 400, "gzip: invalid checksum", True
+        ),
+        "gzip: protobuf, cut trailer": pushed(protobuf[:-3], 400, "unexpected EOF", True),
+        "gzip: protobuf, trailing garbage": pushed(
+            protobuf + b"garbage!!!!!!", 400, "gzip: invalid header", True
+        ),
+        "gzip: protobuf, short trailing garbage": pushed(
+            protobuf + b"xx", 400, "unexpected EOF", True
+        ),
+        "gzip: text cut inside a line": pushed(text[:18], 400, "unexpected EOF"),
+        "gzip: text, errors at a line start are ignored": pushed(text + b"garbage!!!!!!"),
+        "gzip: text, bad checksum at the end is ignored": pushed(
+            text[:-8] + b"\0\0\0\0" + text[-4:]
+        ),
+        "gzip: two members": pushed(text + gzip.compress(b"baz 3\n", mtime=0)),
+    }
+
+
+CASES.update(_gzip_cases())
