@@ -9,7 +9,7 @@ from collector.pushgateway.api_json import api_metrics, api_status, go_json, suc
 from collector.pushgateway.delimited_protobuf import (
     CONTENT_TYPE as PROTOBUF_CONTENT_TYPE,
 )
-from collector.pushgateway.delimited_protobuf import encode_delimited, parse_delimited
+from collector.pushgateway.delimited_protobuf import parse_delimited
 from collector.pushgateway.errors import (
     BodyParseError,
     GroupingKeyError,
@@ -20,12 +20,15 @@ from collector.pushgateway.errors import (
     TextParseError,
 )
 from collector.pushgateway.expiry import ExpiryRule
+from collector.pushgateway.group import GroupSummary, PushResult
 from collector.pushgateway.grouping_key import (
     GroupingKey,
     encode_grouping_path,
     parse_grouping_key,
 )
-from collector.pushgateway.registry import GroupRegistry, GroupSummary, PushResult, is_protobuf
+from collector.pushgateway.protobuf_encoding import encode_delimited
+from collector.pushgateway.push_body import is_protobuf
+from collector.pushgateway.registry import GroupRegistry
 from collector.pushgateway.text_parser import parse_text
 
 __all__ = [

@@ -12,12 +12,13 @@ stored side looked up in the SeriesIndex. Messages are client_golang's, word for
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from collector.pushgateway.delimited_protobuf import encode_family
 from collector.pushgateway.dto_text import metric_text
 from collector.pushgateway.exposition import (
     has_synthetic_infinity_bucket,
@@ -25,20 +26,23 @@ from collector.pushgateway.exposition import (
     render_metric,
     text_round_trips,
 )
-from collector.pushgateway.goformat import go_quote, is_valid_utf8
+from collector.pushgateway.goformat import format_sample_value, go_quote, is_valid_utf8
 from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.model import (
+    COUNTER,
     GAUGE,
     HISTOGRAM,
     SUMMARY,
     SUPPORTED_TYPES,
     TYPE_NAMES,
+    UNTYPED,
     Metric,
     MetricFamily,
     Value,
     value_field,
 )
-from collector.pushgateway.series_index import SeriesIndex, SortKey, sort_key
+from collector.pushgateway.protobuf_encoding import encode_family
+from collector.pushgateway.series_index import SeriesIndex, SortKey, key_of, sort_key
 
 PUSH_TIME: Final = "push_time_seconds"
 PUSH_TIME_HELP: Final = "Last Unix time when changing this group in the Pushgateway succeeded."
@@ -50,6 +54,10 @@ TIMESTAMP_ERROR: Final = "pushed metrics must not have timestamps"
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _valid_label_names: set[str] = set()
+_checked_shapes: set[tuple[tuple[str, ...], bool, bool]] = set()
+"""Label-name tuples (and whether the metric is a summary, a histogram) found valid."""
+_SCALAR_TYPES: Final = frozenset({COUNTER, GAUGE, UNTYPED})
+_valid_metric_names: set[str] = set()
 
 
 @dataclass(slots=True)
@@ -100,12 +108,15 @@ def sanitize_labels(labels: list[tuple[str, str]], grouping: GroupingKey) -> lis
     return result
 
 
-def _label_name(pair: tuple[str, str]) -> str:
-    return pair[0]
+_label_name = operator.itemgetter(0)
 
 
 def has_timestamps(families: Collection[MetricFamily]) -> bool:
-    return any(metric.timestamp_ms is not None for family in families for metric in family.metrics)
+    for family in families:
+        for metric in family.metrics:
+            if metric.timestamp_ms is not None:
+                return True
+    return False
 
 
 def _metric_error(name: str, metric: Metric, reason: str) -> str:
@@ -142,8 +153,11 @@ def _label_errors(name: str, metric: Metric) -> str | None:
 
 def family_error(family: MetricFamily, reserved: Reserved) -> str | None:
     """What makes a whole family unacceptable before its metrics are looked at (batchgate's)."""
-    if _METRIC_NAME.fullmatch(family.name) is None:
-        return f"{go_quote(family.name)} is not a valid metric name"
+    if family.name not in _valid_metric_names:
+        if _METRIC_NAME.fullmatch(family.name) is None:
+            return f"{go_quote(family.name)} is not a valid metric name"
+        if len(_valid_metric_names) < 100_000:
+            _valid_metric_names.add(family.name)
     family_type = family.type_or_default
     if family_type not in SUPPORTED_TYPES:
         type_name = TYPE_NAMES.get(family_type, str(family_type))
@@ -243,16 +257,26 @@ class PushCheck:
         seen: set[SortKey] = set()
         grouping = self.grouping
         errors = self.errors
+        scalar = family_type in _SCALAR_TYPES
         for metric in family.metrics:
-            metric.labels = sanitize_labels(metric.labels, grouping)
-            if check_type != family_type or value_field(metric, family_type) is None:
+            labels = sanitize_labels(metric.labels, grouping)
+            metric.labels = labels
+            holder = value_field(metric, family_type)
+            if check_type != family_type or holder is None:
                 errors.append(_metric_error(name, metric, f"is not a {TYPE_NAMES[check_type]}"))
                 continue
-            problem = _label_errors(name, metric)
-            if problem is not None:
-                errors.append(problem)
-                continue
-            key = sort_key(metric.labels)
+            names = tuple([label for label, _ in labels])
+            values = [value for _, value in labels]
+            joined = "".join(values)
+            shape = (names, metric.summary is not None, metric.histogram is not None)
+            if shape not in _checked_shapes or not (joined.isascii() or is_valid_utf8(joined)):
+                problem = _label_errors(name, metric)
+                if problem is not None:
+                    errors.append(problem)
+                    continue
+                if len(_checked_shapes) < 100_000:
+                    _checked_shapes.add(shape)
+            key = key_of(names, values)
             owner = entry.owner(key) if entry is not None else None
             if key in seen or (owner is not None and owner != grouping):
                 errors.append(
@@ -262,10 +286,23 @@ class PushCheck:
                 )
                 continue
             seen.add(key)
-            if family_type == HISTOGRAM and has_synthetic_infinity_bucket(family_type, metric):
-                synthetic.append(len(keys))
+            if '"' in joined or "\\" in joined or "\n" in joined:
+                labels_text = render_labels(labels)
+            else:
+                labels_text = ",".join([f'{label}="{value}"' for label, value in labels])
             keys.append(key)
-            blocks.append(render_metric(name, family_type, metric, render_labels(metric.labels)))
+            if scalar:
+                assert isinstance(holder, Value)
+                value = holder.value
+                if value is None:
+                    value = 0.0
+                elif value == 0 and math.copysign(1.0, value) < 0:
+                    exact = False
+                blocks.append(f"{name}{{{labels_text}}} {format_sample_value(value)}\n")
+                continue
+            if family_type == HISTOGRAM and has_synthetic_infinity_bucket(family_type, metric):
+                synthetic.append(len(keys) - 1)
+            blocks.append(render_metric(name, family_type, metric, labels_text))
             exact = exact and text_round_trips(family_type, metric)
         if not errors:
             self.prepared.append(

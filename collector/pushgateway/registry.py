@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from collector.pushgateway.consistency import (
@@ -25,84 +24,21 @@ from collector.pushgateway.consistency import (
     Reserved,
     has_timestamps,
     timestamp_family,
-    timestamp_metric,
 )
-from collector.pushgateway.delimited_protobuf import delimit, parse_delimited
+from collector.pushgateway.delimited_protobuf import parse_delimited
 from collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
 from collector.pushgateway.expiry import ExpiryRule, matching_rule
-from collector.pushgateway.exposition import render_labels, without_synthetic_infinity_bucket
+from collector.pushgateway.exposition import without_synthetic_infinity_bucket
 from collector.pushgateway.goformat import format_sample_value
+from collector.pushgateway.group import Group, GroupSummary, PushResult, StoredFamily, summary_of
 from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
-from collector.pushgateway.gzip_body import gunzip
 from collector.pushgateway.model import GAUGE, TYPE_KEYWORDS, MetricFamily
-from collector.pushgateway.series_index import SeriesIndex, SortKey, sort_key
+from collector.pushgateway.protobuf_encoding import delimit
+from collector.pushgateway.push_body import parse_push_body
+from collector.pushgateway.series_index import SeriesIndex, SortKey
 from collector.pushgateway.text_parser import parse_text
 
-PROTOBUF_MEDIA_TYPE: Final = "application/vnd.google.protobuf"
 SNAPSHOT_VERSION: Final = 1
-
-
-@dataclass(slots=True)
-class StoredFamily:
-    """One family of one group: the keys of its series (their text lives in the index).
-
-    The family itself is not kept: parsing its rendered text gives it back (JSON API,
-    persistence), except where noted by `synthetic` and `exact`.
-    """
-
-    name: str
-    type: int
-    help: str | None
-    pushed_at: float
-    keys: tuple[SortKey, ...]
-    synthetic: tuple[int, ...]
-    """Metrics (by position) whose `+Inf` bucket was added by the rendering."""
-    exact: bytes | None
-    """The family as protobuf when its text does not give it back exactly (rare)."""
-
-
-class Group:
-    """One grouping key's families and its two timestamps."""
-
-    __slots__ = ("created", "failure_time", "families", "key", "label_key", "push_time")
-
-    def __init__(self, key: GroupingKey, created: float) -> None:
-        self.key = key
-        self.created = created
-        self.push_time = 0.0
-        self.failure_time = 0.0
-        self.families: dict[str, StoredFamily] = {}
-        self.label_key = sort_key(timestamp_metric(key, 0.0).labels)
-
-    @property
-    def last_push_successful(self) -> bool:
-        return self.push_time >= self.failure_time
-
-    @property
-    def series(self) -> int:
-        return sum(len(family.keys) for family in self.families.values())
-
-
-@dataclass(frozen=True, slots=True)
-class PushResult:
-    key: GroupingKey
-    created: bool
-    """True when the push created the group."""
-    series: int
-    """Series the group holds now (its two timestamps not counted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupSummary:
-    """What other parts of batchgate need of a group (e.g. to show it as a job)."""
-
-    key: GroupingKey
-    created: float
-    push_time: float
-    """Last successful push (0: never succeeded)."""
-    failure_time: float
-    """Last refused push (0: never)."""
-    series: int
 
 
 class GroupRegistry:
@@ -156,14 +92,7 @@ class GroupRegistry:
         self, body: bytes, content_type: str | None, gzipped: bool
     ) -> dict[str, MetricFamily]:
         """The families in a push body (text, or delimited protobuf when the type says so)."""
-        if len(body) > self.max_body_bytes:
-            raise PushTooLargeError(f"body exceeds {self.max_body_bytes} bytes")
-        stream_error = None
-        if gzipped:
-            body, stream_error = gunzip(body, self.max_body_bytes)
-        if is_protobuf(content_type):
-            return parse_delimited(body, stream_error)
-        return parse_text(body, stream_error)
+        return parse_push_body(body, content_type, gzipped, self.max_body_bytes)
 
     def apply(
         self,
@@ -244,7 +173,7 @@ class GroupRegistry:
                 continue
             last = max(group.push_time, group.failure_time, group.created)
             if now - last > rule.max_age:
-                expired.append(_summary(group))
+                expired.append(summary_of(group))
                 self.remove_group(group.key)
         return expired
 
@@ -255,11 +184,11 @@ class GroupRegistry:
         return self._index.render()
 
     def groups(self) -> Iterator[GroupSummary]:
-        return (_summary(group) for group in self._groups.values())
+        return (summary_of(group) for group in self._groups.values())
 
     def get(self, key: GroupingKey) -> GroupSummary | None:
         group = self._groups.get(key)
-        return _summary(group) if group is not None else None
+        return summary_of(group) if group is not None else None
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -412,7 +341,7 @@ class GroupRegistry:
         group.push_time = push_time
         group.failure_time = failure_time
         self._groups[key] = group
-        labels_text = render_labels(list(_timestamp_labels(key)))
+        labels_text = group.labels_text
         for name, help_text, value in (
             (PUSH_TIME, PUSH_TIME_HELP, push_time),
             (PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure_time),
@@ -424,9 +353,8 @@ class GroupRegistry:
         return group
 
     def _set_timestamp_block(self, group: Group, name: str, value: float) -> None:
-        labels_text = render_labels(list(_timestamp_labels(group.key)))
         self._index.families[name].set_block(
-            group.label_key, _timestamp_block(name, labels_text, value)
+            group.label_key, _timestamp_block(name, group.labels_text, value)
         )
 
     def _remove_family(self, group: Group, name: str) -> None:
@@ -441,6 +369,22 @@ class GroupRegistry:
     def _store_family(self, group: Group, prepared: PreparedFamily, now: float) -> None:
         entry = self._index.entry(prepared.name, prepared.type)
         old = group.families.get(prepared.name)
+        keys = tuple(prepared.keys)
+        if old is not None and old.keys == keys and entry.type == prepared.type:
+            # The common case: a job pushing the same series again. Only the text changes.
+            if old.help != prepared.help:
+                entry.drop_help(old.help)
+                entry.add_help(prepared.help)
+            elif entry.help != prepared.help:
+                entry.help = prepared.help
+                entry.cached = None
+            for key, block in zip(keys, prepared.blocks, strict=True):
+                entry.set_block(key, block)
+            old.help = prepared.help
+            old.pushed_at = now
+            old.synthetic = prepared.synthetic
+            old.exact = prepared.exact
+            return
         if old is None:
             entry.groups += 1
         else:
@@ -464,36 +408,11 @@ class GroupRegistry:
             prepared.type,
             prepared.help,
             now,
-            tuple(prepared.keys),
+            keys,
             prepared.synthetic,
             prepared.exact,
         )
 
 
-def is_protobuf(content_type: str | None) -> bool:
-    """Whether the Pushgateway would read the body as delimited MetricFamily protobuf."""
-    if not content_type:
-        return False
-    media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    if media_type.lower() != PROTOBUF_MEDIA_TYPE:
-        return False
-    values = {}
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        values[name.strip().lower()] = value.strip().strip('"')
-    return (
-        values.get("encoding") == "delimited"
-        and values.get("proto") == "io.prometheus.client.MetricFamily"
-    )
-
-
-def _timestamp_labels(key: GroupingKey) -> Iterator[tuple[str, str]]:
-    yield from timestamp_metric(key, 0.0).labels
-
-
 def _timestamp_block(name: str, labels_text: str, value: float) -> str:
     return f"{name}{{{labels_text}}} {format_sample_value(value)}\n"
-
-
-def _summary(group: Group) -> GroupSummary:
-    return GroupSummary(group.key, group.created, group.push_time, group.failure_time, group.series)

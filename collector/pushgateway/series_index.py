@@ -26,12 +26,16 @@ _SHORT: Final = 64
 
 
 def sort_key(labels: list[tuple[str, str]]) -> SortKey:
-    """The key of a series whose labels are sorted by name.
+    """The key of a series whose labels are sorted by name."""
+    return key_of(tuple([name for name, _ in labels]), [value for _, value in labels])
+
+
+def key_of(names: tuple[str, ...], values: list[str]) -> SortKey:
+    """The key of a series from its label names (sorted) and their values.
 
     Label-name tuples and short values are shared between series: a hundred thousand series
     mostly repeat a few names and values, and the key is kept for each of them.
     """
-    names = tuple([name for name, _ in labels])
     shared = _shared_names.get(names)
     if shared is None:
         shared = names
@@ -39,8 +43,8 @@ def sort_key(labels: list[tuple[str, str]]) -> SortKey:
             _shared_names[names] = names
     intern = sys.intern
     return (
-        len(labels),
-        *[intern(value) if len(value) <= _SHORT else value for _, value in labels],
+        len(values),
+        *[intern(value) if len(value) <= _SHORT else value for value in values],
         shared,
     )
 

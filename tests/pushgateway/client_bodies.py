@@ -15,7 +15,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-from collector.pushgateway.delimited_protobuf import encode_delimited
 from collector.pushgateway.model import (
     COUNTER,
     GAUGE,
@@ -30,6 +29,7 @@ from collector.pushgateway.model import (
 )
 from collector.pushgateway.model import Histogram as HistogramValue
 from collector.pushgateway.model import Summary as SummaryValue
+from collector.pushgateway.protobuf_encoding import encode_delimited
 
 ODD_VALUES = ("a b/c", 'quote"back\\slash\nnew', "", "ünïcødé ☃", "{}=,")
 

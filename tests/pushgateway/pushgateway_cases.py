@@ -266,7 +266,7 @@ CASES: dict[str, list[Step]] = {
 
 
 def _protobuf(*families: object) -> bytes:
-    from collector.pushgateway.delimited_protobuf import encode_delimited
+    from collector.pushgateway.protobuf_encoding import encode_delimited
 
     return encode_delimited(families)  # type: ignore[arg-type]
 
