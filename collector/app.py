@@ -131,15 +131,22 @@ async def _sweep_lost_runs(app: web.Application) -> None:
             log.info("marked %d silent runs lost", lost)
 
 
-async def _retention(app: web.Application) -> None:
+async def apply_retention(app: web.Application) -> int:
+    """Delete history past its retention, in the store and in memory; returns runs deleted."""
     retention = app[SETTINGS].retention
+    now = app[CLOCK]()
+    deleted = await app[WRITER].maintain(
+        now - retention.max_age, retention.max_runs_per_job, now - retention.event_ids
+    )
+    app[STATE].forget_runs(deleted)
+    return len(deleted)
+
+
+async def _retention(app: web.Application) -> None:
     while True:
-        await asyncio.sleep(retention.interval)
-        now = app[CLOCK]()
+        await asyncio.sleep(app[SETTINGS].retention.interval)
         try:
-            deleted = await app[WRITER].maintain(
-                now - retention.max_age, retention.max_runs_per_job, now - retention.event_ids
-            )
+            deleted = await apply_retention(app)
         except Exception:
             log.exception("retention failed; will retry")
             continue

@@ -162,8 +162,16 @@ class SqliteStore:
         self._executor.shutdown(wait=True)
 
     def _open_writer(self) -> None:
+        directory = self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(parents=True, exist_ok=True)
+            probe = directory / ".batchgate-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise StoreUnavailable(f"cannot use data directory {directory}: {reason}") from error
+        try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode = WAL")
             synchronous = "FULL" if self._durability == "fsync" else "NORMAL"
@@ -221,14 +229,26 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    async def prune(self, older_than: float, max_runs_per_job: int, seen_before: float) -> int:
-        return int(await self._on_writer(self._prune, older_than, max_runs_per_job, seen_before))
+    async def prune(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        deleted: list[str] = await self._on_writer(
+            self._prune, older_than, max_runs_per_job, seen_before
+        )
+        return deleted
 
-    def _prune(self, older_than: float, max_runs_per_job: int, seen_before: float) -> int:
+    def _prune(self, older_than: float, max_runs_per_job: int, seen_before: float) -> list[str]:
         conn = self._writer
         assert conn is not None, "store is not open"
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # A job's last run is kept whatever its age: it is what the job shows.
+            last_runs = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT last_run_id FROM jobs WHERE last_run_id IS NOT NULL"
+                )
+            }
             doomed = [
                 row[0]
                 for row in conn.execute(
@@ -240,15 +260,17 @@ class SqliteStore:
                 "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > ?", (max_runs_per_job,)
             ).fetchall()
             for (job_id,) in crowded:
+                # Running runs count towards the newest N, but are never deleted.
                 doomed.extend(
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT run_id FROM runs WHERE job_id = ? AND status != 'running' "
+                    run_id
+                    for run_id, status in conn.execute(
+                        "SELECT run_id, status FROM runs WHERE job_id = ? "
                         "ORDER BY started_at DESC, run_id DESC LIMIT -1 OFFSET ?",
                         (job_id, max_runs_per_job),
                     )
+                    if status != "running"
                 )
-            unique = [(run_id,) for run_id in dict.fromkeys(doomed)]
+            unique = [(run_id,) for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
             conn.executemany("DELETE FROM run_points WHERE run_id = ?", unique)
             conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
             conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
@@ -257,7 +279,7 @@ class SqliteStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return len(unique)
+        return [run_id for (run_id,) in unique]
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -117,6 +117,11 @@ class State:
             if e.event_id is not None and e.at < horizon and e.event_id not in self._seen
         }
 
+    def forget_runs(self, run_ids: Iterable[str]) -> None:
+        """Drop finished runs the store no longer holds (retention deleted them)."""
+        for run_id in run_ids:
+            self._finished.pop(run_id, None)
+
     def remember_runs(self, runs: Iterable[Run]) -> None:
         for run in runs:
             if run.run_id not in self.runs:

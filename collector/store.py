@@ -143,10 +143,13 @@ class Store(Protocol):
     async def commit(self, batch: WriteBatch) -> None:
         """Apply the batch atomically and durably; raise and change nothing if it cannot."""
 
-    async def prune(self, older_than: float, max_runs_per_job: int, seen_before: float) -> int:
+    async def prune(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
         """Delete runs started before `older_than`, runs beyond the newest `max_runs_per_job`
-        of each job, and event ids received before `seen_before`. Returns runs deleted.
-        Called by the writer, so it never races a commit."""
+        of each job, and event ids received before `seen_before`. Running runs and each
+        job's last run are kept. Returns the ids of the runs deleted. Called by the writer, so
+        it never races a commit."""
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         """The stored runs with these ids (unknown ids are left out)."""

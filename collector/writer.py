@@ -146,8 +146,10 @@ class Writer:
             log.error("writer stopped with %d records not committed: %s", self.pending, self.error)
             self._task.cancel()
 
-    async def maintain(self, older_than: float, max_runs_per_job: int, seen_before: float) -> int:
-        """Run retention between commits, never during one."""
+    async def maintain(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        """Run retention between commits, never during one; returns the deleted run ids."""
         async with self._lock:
             return await self._store.prune(older_than, max_runs_per_job, seen_before)
 

@@ -41,22 +41,23 @@ class Clock:
 Client = TestClient  # type: ignore[type-arg]
 
 
-async def push(client: Client, body: Any, status: int = 200) -> Any:
+async def push(client: Client, body: Any, expect: int = 200) -> Any:
     """POST /push, check the answer against the OpenAPI document, return its JSON."""
     response = await client.post("/push", json=body)
-    return await checked(response, status)
+    return await checked(response, expect)
 
 
-async def checked(response: ClientResponse, status: int = 200) -> Any:
+async def checked(response: ClientResponse, expect: int = 200) -> Any:
     """Assert the status, validate the JSON body against the OpenAPI document, return it."""
     body = await response.json()
-    assert response.status == status, body
+    assert response.status == expect, body
     check_response(response.method, response.url.path, response.status, body)
     return body
 
 
-async def get(client: Client, path: str, status: int = 200, **params: Any) -> Any:
-    return await checked(await client.get(path, params=params), status)
+async def get(client: Client, path: str, expect: int = 200, **params: Any) -> Any:
+    """GET with query parameters, checked like `checked`."""
+    return await checked(await client.get(path, params=params), expect)
 
 
 async def until(condition: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
@@ -133,8 +134,11 @@ class ServerProcess:
 
 
 def need_program(name: str) -> str:
-    """The path of an external program a test runs, or skip with the reason."""
+    """The path of an external program a test runs; skip without it locally, fail under CI."""
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (`.ci/install` installs it)")
+        reason = f"{name} is not installed (`make install` installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must not skip it")
+        pytest.skip(reason)
     return path
