@@ -29,7 +29,8 @@ def test_it_describes_every_serve_flag() -> None:
     for flag in ("--listen", "--data-dir", "--config", "--log-level", "--log-format",
                  "--durability", "--check-config"):  # fmt: skip
         assert flag in serve.stdout
-    assert ":9091" in serve.stdout and "./batchgate-data" in serve.stdout
+    assert ":9091" in serve.stdout
+    assert "./batchgate-data" in serve.stdout
 
 
 def test_it_prints_its_version() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -92,7 +93,12 @@ async def test_promtool_accepts_the_exposition(client: Client, clock: Clock) -> 
         {"job": "backup", "event": "fail", "duration_seconds": 3},
     ])  # fmt: skip
     text, _ = await _scrape(client)
-    checked = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        [promtool, "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
