@@ -67,7 +67,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         state.add_job(job)
     state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
     state.seen_since = restored.seen_since
-    writer = Writer(store, settings.max_write_queue)
+    writer = Writer(store, settings.max_write_queue, settings.push_timeout)
     writer.start()
     app[STATE] = state
     app[WRITER] = writer

@@ -38,6 +38,10 @@ _FIELDS = frozenset(
 )  # fmt: skip
 _PROGRESS_FIELDS = ("percent", "done", "total", "errors")
 _RESOURCE_FIELDS = ("cpu_percent", "memory_bytes", "io_read_bytes", "io_write_bytes")
+_SECTIONS = (
+    ("progress", _PROGRESS_FIELDS, frozenset(_PROGRESS_FIELDS)),
+    ("resources", _RESOURCE_FIELDS, frozenset(_RESOURCE_FIELDS)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +127,9 @@ def _parse_event(
     def fail(field: str, reason: str) -> None:
         errors.append(FieldError(index, field, reason))
 
-    for name in item.keys() - _FIELDS:
-        fail(name, "unknown field")
+    if not _FIELDS.issuperset(item):
+        for name in sorted(item.keys() - _FIELDS):
+            fail(name, "unknown field")
 
     job = item.get("job")
     if job is None:
@@ -166,15 +171,16 @@ def _parse_event(
             at = parsed
 
     values: dict[str, float | None] = {}
-    for group, names in (("progress", _PROGRESS_FIELDS), ("resources", _RESOURCE_FIELDS)):
+    for group, names, known in _SECTIONS:
         section = item.get(group)
         if section is None:
             continue
         if not isinstance(section, dict):
             fail(group, "must be an object")
             continue
-        for name in section.keys() - set(names):
-            fail(f"{group}.{name}", "unknown field")
+        if not known.issuperset(section):
+            for name in sorted(section.keys() - known):
+                fail(f"{group}.{name}", "unknown field")
         for name in names:
             value = section.get(name)
             if value is not None:

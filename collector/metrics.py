@@ -7,6 +7,7 @@ so they cannot drift from the state they describe.
 
 from __future__ import annotations
 
+import collections
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from collector import __version__
-from collector.model import DURATION_BUCKETS, FINISHED_STATUSES, JOB_STATUSES, Job
+from collector.model import (
+    DURATION_BUCKETS,
+    EVENT_TYPES,
+    FINISHED_STATUSES,
+    JOB_STATUSES,
+    Event,
+    Job,
+)
 
 if TYPE_CHECKING:
     from collector.live import EventBus
@@ -259,3 +267,20 @@ class RequestMetrics:
             "Events whose event_id had already been applied.",
             registry=registry,
         )
+        # Children looked up once: .labels() takes a lock and builds a key on every call.
+        self._requests: dict[tuple[str, int], Counter] = {}
+        self._events = {event: self.events.labels(event) for event in EVENT_TYPES}
+        self.push_seconds = self.push_latency.labels("push")
+
+    def count_request(self, handler: str, code: int) -> None:
+        child = self._requests.get((handler, code))
+        if child is None:
+            child = self._requests[handler, code] = self.requests.labels(handler, str(code))
+        child.inc()
+
+    def count_events(self, events: list[Event]) -> None:
+        if len(events) == 1:
+            self._events[events[0].type].inc()
+            return
+        for event_type, count in collections.Counter(e.type for e in events).items():
+            self._events[event_type].inc(count)

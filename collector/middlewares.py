@@ -22,7 +22,7 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = error.response()
     except web.HTTPException as error:
         if error.status < 400:
-            request.app[REQUEST_METRICS].requests.labels(route, str(error.status)).inc()
+            request.app[REQUEST_METRICS].count_request(route, error.status)
             raise
         # aiohttp's own refusals (404, 405, 413, ...) in the same JSON shape as ours.
         message = error.text if error.text and error.text != error.reason else error.reason
@@ -30,7 +30,7 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = error_response(500, "internal error; this is a bug, please report it")
-    request.app[REQUEST_METRICS].requests.labels(route, str(response.status)).inc()
+    request.app[REQUEST_METRICS].count_request(route, response.status)
     return response
 
 

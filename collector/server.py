@@ -38,6 +38,7 @@ async def _serve(settings: Settings) -> int:
         handle_signals=False,
         access_log=access_log,
         access_log_class=AccessLogger,
+        access_log_format=settings.logging.format,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()

@@ -36,9 +36,11 @@ class StorageFailing(Exception):
 
 
 class Writer:
-    def __init__(self, store: Store, max_pending: int = 200_000) -> None:
+    def __init__(self, store: Store, max_pending: int = 200_000, patience: float = 10.0) -> None:
         self._store = store
         self.max_pending = max_pending
+        self.patience = patience
+        """Seconds a batch may take to become durable before its waiters get StorageFailing."""
         self._deleted: list[int] = []
         self._jobs: dict[int, Job] = {}
         self._runs: dict[str, tuple[Run, int]] = {}
@@ -46,7 +48,8 @@ class Writer:
         self._thinnings: list[Thinning] = []
         self._seen: list[SeenRecord] = []
         self._staged: asyncio.Future[None] | None = None
-        """Resolved when what is staged now is durable."""
+        """Resolved when what is staged now is durable; fails with StorageFailing when that
+        takes longer than `patience` (what was staged stays staged)."""
         self._in_flight: asyncio.Future[None] | None = None
         self._in_flight_size = 0
         self._wakeup = asyncio.Event()
@@ -111,23 +114,31 @@ class Writer:
         return self.error is None and self.pending < self.max_pending
 
     def _touch(self) -> None:
-        if self._staged is None:
-            self._staged = asyncio.get_running_loop().create_future()
+        if self._staged is None or self._staged.done():
+            loop = asyncio.get_running_loop()
+            acknowledged = loop.create_future()
+            # One deadline per batch, rather than a wait_for() in every request.
+            loop.call_later(self.patience, self._give_up_waiting, acknowledged)
+            self._staged = acknowledged
             self._wakeup.set()
+
+    def _give_up_waiting(self, acknowledged: asyncio.Future[None]) -> None:
+        if not acknowledged.done():
+            reason = self.error or "the write queue is behind"
+            acknowledged.set_exception(
+                StorageFailing(f"not yet durable after {self.patience:g}s: {reason}")
+            )
+            acknowledged.exception()  # retrieved: waiters that left must not warn
 
     # -- waiting -------------------------------------------------------------------------
 
-    async def durable(self, within: float) -> None:
-        """Return once everything staged so far is committed; StorageFailing after `within`
-        seconds (what was staged stays staged and is committed when the store recovers)."""
+    async def durable(self) -> None:
+        """Return once everything staged so far is committed. Raises StorageFailing when that
+        takes longer than `patience`; what was staged stays staged and is committed when
+        the store recovers."""
         waiting = self._staged or self._in_flight
-        if waiting is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(waiting), within)
-        except TimeoutError:
-            reason = self.error or "the write queue is behind"
-            raise StorageFailing(f"not yet durable after {within:g}s: {reason}") from None
+        if waiting is not None:
+            await waiting
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -165,7 +176,8 @@ class Writer:
             self._in_flight, self._in_flight_size = done, len(batch)
             await self._commit(batch)
             self._in_flight, self._in_flight_size = None, 0
-            done.set_result(None)
+            if not done.done():
+                done.set_result(None)
             if self._staged is not None:
                 self._wakeup.set()
 

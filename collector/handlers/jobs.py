@@ -165,7 +165,7 @@ async def delete_job(request: web.Request) -> web.Response:
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
     try:
-        await writer.durable(app[SETTINGS].push_timeout)
+        await writer.durable()
     except StorageFailing as error:
         raise ApiError(503, str(error), headers={"Retry-After": "5"}) from None
     for entry in deleted:

@@ -57,8 +57,8 @@ async def push_events(request: web.Request) -> web.Response:
     run_ids = []
     changes = []
     duplicates = 0
+    metrics.count_events(events)
     for event in events:
-        metrics.events.labels(event.type).inc()
         original = state.duplicate_of(event)
         if original is not None:
             duplicates += 1
@@ -72,7 +72,7 @@ async def push_events(request: web.Request) -> web.Response:
         run_ids.append(change.run.run_id)
 
     try:
-        await writer.durable(settings.push_timeout)
+        await writer.durable()
     except StorageFailing as error:
         raise ApiError(
             503,
@@ -82,7 +82,7 @@ async def push_events(request: web.Request) -> web.Response:
     if duplicates:
         metrics.duplicates.inc(duplicates)
     publish_changes(app[BUS], changes, now, settings.runs)
-    metrics.push_latency.labels("push").observe(time.perf_counter() - started)
+    metrics.push_seconds.observe(time.perf_counter() - started)
     return web.json_response(
         {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
     )
