@@ -134,7 +134,9 @@ def wrk(
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return Load(rate, _percentile(out, "50"), _percentile(out, "99"), errors, total)

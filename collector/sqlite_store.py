@@ -134,9 +134,16 @@ class StoreUnavailable(Exception):
 class SqliteStore:
     """The embedded store. See `collector.store.Store` for the contract of each method."""
 
-    def __init__(self, data_dir: Path, durability: str = "process", readers: int = 2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        durability: str = "process",
+        readers: int = 2,
+        busy_timeout: float = 5.0,
+    ) -> None:
         self.path = data_dir / DATABASE_FILE
         self._durability = durability
+        self._busy_ms = int(busy_timeout * 1000)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="batchgate-writer")
         self._writer: sqlite3.Connection | None = None
         self._reader_count = readers
@@ -150,7 +157,7 @@ class SqliteStore:
         for _ in range(self._reader_count):
             reader = await aiosqlite.connect(self.path)
             await reader.execute("PRAGMA query_only = ON")
-            await reader.execute("PRAGMA busy_timeout = 5000")
+            await reader.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             self._readers.append(reader)
         return await self._restore(now, recent_runs, seen_window)
 
@@ -178,7 +185,7 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             synchronous = "FULL" if self._durability == "fsync" else "NORMAL"
             conn.execute(f"PRAGMA synchronous = {synchronous}")
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             _migrate(conn)
         except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable(f"cannot use database {self.path}: {error}") from error
