@@ -185,7 +185,6 @@ def trends_json(stats: RunStats, running: int) -> dict[str, Any]:
     counts = stats.counts
     succeeded = counts.get("succeeded", 0)
     failed = counts.get("failed", 0) + counts.get("lost", 0)
-    durations = stats.durations
     return {
         "runs": sum(counts.values()),
         "running": running,
@@ -195,10 +194,10 @@ def trends_json(stats: RunStats, running: int) -> dict[str, Any]:
         "lost": counts.get("lost", 0),
         "success_rate": succeeded / (succeeded + failed) if succeeded + failed else None,
         "duration_seconds": {
-            "avg": sum(durations) / len(durations) if durations else None,
-            "p50": quantile(durations, 0.5),
-            "p95": quantile(durations, 0.95),
-            "max": durations[-1] if durations else None,
+            "avg": stats.duration_avg,
+            "p50": stats.duration_p50,
+            "p95": stats.duration_p95,
+            "max": stats.duration_max,
         },
         "records_per_second": (
             stats.records_done / stats.records_seconds if stats.records_seconds > 0 else None

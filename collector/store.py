@@ -93,18 +93,22 @@ class SeenRecord(NamedTuple):
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
-    deletions, job upserts, run upserts, timeline points, thinnings, event ids."""
+    deletions, job upserts, run upserts, progress-only run upserts, timeline points,
+    thinnings, event ids."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
+    run_progress: list[RunRecord] = field(default_factory=list)
+    """Runs whose status, end and duration did not change since their last commit."""
     points: list[PointRecord] = field(default_factory=list)
     thinnings: list[Thinning] = field(default_factory=list)
     seen: list[SeenRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
-            len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.points)
+            len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
+            + len(self.points)
             + len(self.thinnings) + len(self.seen)
         )  # fmt: skip
 
@@ -120,14 +124,17 @@ class Restored:
 
 @dataclass(slots=True)
 class RunStats:
-    """Runs of some jobs started in a period, for trends."""
+    """Runs of some jobs started in a period, for trends. Durations are of succeeded runs;
+    percentiles interpolate between the two nearest runs."""
 
     counts: dict[str, int]
-    durations: list[float]
-    """Durations of the succeeded runs, sorted ascending."""
-    records_done: float
+    duration_avg: float | None = None
+    duration_p50: float | None = None
+    duration_p95: float | None = None
+    duration_max: float | None = None
+    records_done: float = 0.0
     """Records processed by succeeded runs that reported `done`..."""
-    records_seconds: float
+    records_seconds: float = 0.0
     """...and the seconds those runs took."""
 
 

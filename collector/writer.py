@@ -43,7 +43,8 @@ class Writer:
         """Seconds a batch may take to become durable before its waiters get StorageFailing."""
         self._deleted: list[int] = []
         self._jobs: dict[int, Job] = {}
-        self._runs: dict[str, tuple[Run, int]] = {}
+        self._runs: dict[str, tuple[Run, int, bool]] = {}
+        """Staged runs: the run, its job id, and whether more than its progress changed."""
         self._points: list[PointRecord] = []
         self._thinnings: list[Thinning] = []
         self._seen: list[SeenRecord] = []
@@ -73,7 +74,9 @@ class Writer:
         job = change.job
         if change.job_changed:
             self._jobs[job.id] = job
-        self._runs[change.run.run_id] = (change.run, job.id)
+        staged = self._runs.get(change.run.run_id)
+        lifecycle = change.kind != "progress" or (staged is not None and staged[2])
+        self._runs[change.run.run_id] = (change.run, job.id, lifecycle)
         if change.sample is not None:
             self._points.append(point_record(change.sample))
         if change.thinning is not None:
@@ -91,7 +94,7 @@ class Writer:
     def stage_deleted(self, job: Job) -> None:
         """Delete the job with its runs and timelines, dropping anything of it still staged."""
         self._jobs.pop(job.id, None)
-        doomed = {run_id for run_id, (_, job_id) in self._runs.items() if job_id == job.id}
+        doomed = {run_id for run_id, (_, job_id, _) in self._runs.items() if job_id == job.id}
         for run_id in doomed:
             del self._runs[run_id]
         if doomed:
@@ -185,7 +188,10 @@ class Writer:
         batch = WriteBatch(
             deleted_jobs=self._deleted,
             jobs=[job_record(job) for job in self._jobs.values()],
-            runs=[run_record(run, job_id) for run, job_id in self._runs.values()],
+            runs=[run_record(run, job_id) for run, job_id, full in self._runs.values() if full],
+            run_progress=[
+                run_record(run, job_id) for run, job_id, full in self._runs.values() if not full
+            ],
             points=self._points,
             thinnings=self._thinnings,
             seen=self._seen,
