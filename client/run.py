@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="which output the regex reads (default: both)",
     )
     parser.add_argument(
+        "--progress-interval",
+        metavar="S",
+        type=float,
+        default=1.0,
+        help="at most one progress event per this many seconds (default 1)",
+    )
+    parser.add_argument(
         "--heartbeat",
         metavar="S",
         type=float,
@@ -186,6 +193,7 @@ def _make_job(args: argparse.Namespace) -> Job | None:
             labels,
             run_id=args.run_id,
             heartbeat=args.heartbeat,
+            progress_interval=args.progress_interval,
             lost_after=args.lost_after,
             connection=Connection.resolve(args.url, flush_timeout=args.flush_timeout),
         )

@@ -85,9 +85,7 @@ class Receiver:
                     time.sleep(receiver.delay)  # the slow collector under test, not a wait
                 with receiver._lock:
                     receiver.requests += 1
-                    status, answer = (
-                        receiver.script.popleft() if receiver.script else (200, {})
-                    )
+                    status, answer = receiver.script.popleft() if receiver.script else (200, {})
                     if status == 200:
                         events = json.loads(body)
                         receiver.pushes.append(events if isinstance(events, list) else [events])

@@ -20,7 +20,8 @@ def test_it_sends_heartbeats_with_the_process_resources(receiver):
     assert resources["cpu_percent"] >= 0
     assert resources["memory_bytes"] > 10 * 1024 * 1024  # a Python interpreter at least
     if sys.platform.startswith("linux"):
-        assert resources["io_read_bytes"] >= 0 and resources["io_write_bytes"] >= 0
+        assert resources["io_read_bytes"] >= 0
+        assert resources["io_write_bytes"] >= 0
 
 
 def test_it_sends_no_heartbeat_when_turned_off(receiver):

@@ -10,9 +10,7 @@ from tests.client.conftest import fast_connection, wait_until
 
 
 def finished(receiver, run_id):
-    return [
-        e for e in receiver.events if e["run_id"] == run_id and e["event"] != "progress"
-    ]
+    return [e for e in receiver.events if e["run_id"] == run_id and e["event"] != "progress"]
 
 
 def test_it_sends_start_then_success(receiver):
@@ -22,8 +20,10 @@ def test_it_sends_start_then_success(receiver):
     events = wait_until(lambda: len(finished(receiver, job.run_id)) == 2 and receiver.events)
     start, success = [e for e in events if e["event"] != "progress"]
     assert (start["event"], success["event"]) == ("start", "success")
-    assert start["job"] == "etl_nightly" and start["run_id"] == job.run_id
-    assert len(job.run_id) == 32 and start["event_id"] != success["event_id"]
+    assert start["job"] == "etl_nightly"
+    assert start["run_id"] == job.run_id
+    assert len(job.run_id) == 32
+    assert start["event_id"] != success["event_id"]
     assert before <= start["timestamp"] <= success["timestamp"] <= time.time()
     assert start["lost_after"] == 120.0  # 4 heartbeats of 30 s
 

@@ -29,7 +29,8 @@ def test_it_delivers_every_event_once_with_original_timestamps(isolated_client):
     ids = Counter(e["event_id"] for e in events)
     assert all(count == 1 for count in ids.values()), ids
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "success"
+    assert kinds[0] == "start"
+    assert kinds[-1] == "success"
     assert events[0]["timestamp"] < came_up  # stamped when it happened, not when delivered
     timestamps = [e["timestamp"] for e in events]
     assert timestamps == sorted(timestamps)  # oldest (spooled) first

@@ -1,4 +1,4 @@
-"""progress() only records; at most one progress event per interval leaves, with the latest values."""
+"""progress() only records; at most one progress event leaves per interval, the latest values."""
 
 import time
 

@@ -57,7 +57,8 @@ def test_it_keeps_start_and_finish_when_full_and_drops_progress(tmp_path):
     spool.append([event("success", 99)])
     events, _ = spool.peek(1000)
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "success"
+    assert kinds[0] == "start"
+    assert kinds[-1] == "success"
     assert 0 < kinds.count("progress") < 49
     assert spool.dropped == 49 - kinds.count("progress")
     spool.close()

@@ -47,9 +47,7 @@ def test_it_delivers_what_an_earlier_process_spooled(isolated_client, tmp_path):
         events = receiver.events
     finally:
         receiver.stop()
-    assert Counter(e["event_id"] for e in events) == Counter(
-        {e["event_id"]: 1 for e in events}
-    )
+    assert Counter(e["event_id"] for e in events) == Counter({e["event_id"]: 1 for e in events})
     backup = [e for e in events if e["job"] == "nightly_backup"]
     assert backup == spooled  # same ids, same original timestamps, same content
     assert list(isolated_client.glob("*/*.jsonl")) == []
