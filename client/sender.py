@@ -193,7 +193,8 @@ class Sender:
                     events.append(event)
             try:
                 self._deliver(events, closing)
-                if not closing and not self._down and now >= self._next_orphan_scan:
+                # Also when closing: a short cron job may be the only chance to deliver them.
+                if not self._down and now >= self._next_orphan_scan and self._time_left():
                     self._next_orphan_scan = now + ORPHAN_SCAN_SECONDS
                     self._deliver_orphans()
             except Exception:  # a bug here must cost monitoring, never the job
@@ -343,6 +344,9 @@ class Sender:
             f"{self._url} refused a push, {len(events)} event(s) dropped: {outcome.reason}",
         )
         return True
+
+    def _time_left(self) -> bool:
+        return self._deadline is None or time.monotonic() < self._deadline
 
     def _timeout(self) -> float:
         if self._deadline is None:

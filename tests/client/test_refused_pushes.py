@@ -66,16 +66,28 @@ def test_it_logs_a_refused_token_once_and_carries_on(receiver, caplog):
     assert len(receiver.of("start")) == 1
 
 
-def test_it_splits_a_push_that_is_too_large(receiver):
-    receiver.script.append((413, {"error": "body too large"}))
-    connection = fast_connection(receiver.url)
-    jobs = [Job(f"job_{n}", connection=connection, heartbeat=None) for n in range(6)]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.success()
-    wait_until(lambda: len(receiver.of("success")) == 6)
-    assert len(receiver.of("start")) == 6
+def test_it_splits_a_push_that_is_too_large():
+    pushes = []
+    first_push_may_answer = threading.Event()
+
+    def transport(url, body, headers, timeout):
+        pushes.append([e["event_id"] for e in json.loads(body)])
+        if len(pushes) == 1:
+            first_push_may_answer.wait(5)
+        if len(pushes) == 2:
+            return Response(413, b'{"error": "request body too large"}')
+        return Response(200, b"{}")
+
+    sender = Sender(Connection(spool_dir=None), transport)
+    sender.enqueue(event("a"))
+    wait_until(lambda: pushes)
+    for name in "bcde":
+        sender.enqueue(event(name))
+    first_push_may_answer.set()
+    wait_until(lambda: len(pushes) == 4)
+    assert pushes == [["a"], ["b", "c", "d", "e"], ["b", "c"], ["d", "e"]]
+    sender.begin_close(time.monotonic() + 1)
+    sender.finish_close(time.monotonic() + 1)
 
 
 def test_it_sends_the_bearer_token(receiver):

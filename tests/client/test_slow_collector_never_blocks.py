@@ -7,7 +7,7 @@ from tests.client.conftest import blackhole, fast_connection, wait_until
 
 
 def test_it_never_waits_for_a_slow_collector(receiver):
-    receiver.delay = 2.0
+    receiver.delay = 1.0
     started = time.monotonic()
     with Job("etl", connection=fast_connection(receiver.url, timeout=10)) as job:
         for done in range(10_000):
