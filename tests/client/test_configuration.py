@@ -17,7 +17,7 @@ def test_it_reads_url_token_and_labels_from_the_environment(receiver, monkeypatc
     assert receiver.headers[0]["Authorization"] == "Bearer from-env"
 
 
-def test_arguments_win_over_the_environment(monkeypatch):
+def test_it_lets_arguments_win_over_the_environment(monkeypatch):
     monkeypatch.setenv("BATCHGATE_URL", "http://from-env:1")
     connection = Connection.resolve("http://from-argument:2/", token="tok-9f3a")
     assert connection.push_url == "http://from-argument:2/push"

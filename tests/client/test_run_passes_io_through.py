@@ -39,7 +39,7 @@ def test_it_does_not_touch_stdout_without_a_progress_regex(receiver, isolated_cl
     assert (tmp_path / "out.txt").read_bytes() == b"True\n"
 
 
-def test_a_command_writing_to_a_closed_pipe_gets_sigpipe(receiver, isolated_client, tmp_path):
+def test_it_gives_sigpipe_to_a_command_whose_reader_left(receiver, isolated_client, tmp_path):
     # `batchgate run --progress-regex ... -- yes | head -1`: as without the wrapper, `yes`
     # dies of SIGPIPE once the reader has gone, rather than running forever.
     wrapper = subprocess.Popen(
