@@ -142,27 +142,37 @@ class ProcessTreeSampler:
     not lost between two samples.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, min_interval: float = 1.0) -> None:
         self.pid: int | None = None
         self._lock = threading.Lock()
         self._rate = _CpuRate(0.0)
+        self._min_interval = min_interval
+        self._last: Resources = {}
+        self._last_at = -float("inf")
 
     def watch(self, pid: int) -> None:
         """Follow the tree under `pid`, a process that has just been started."""
         with self._lock:
             self._rate = _CpuRate(0.0)
+            self._last, self._last_at = {}, -float("inf")
             self.pid = pid
 
     def sample(self) -> Resources:
+        """The tree's resources; scanned at most once per `min_interval` (a scan reads the
+        stat file of every process on the machine), the last figures repeated in between."""
         pid = self.pid
         if pid is None:
             return {}
+        with self._lock:
+            if time.monotonic() - self._last_at < self._min_interval:
+                return dict(self._last)
         try:
             cpu_seconds, resources = self._read(pid)
         except Exception:
             return {}
         with self._lock:
             resources["cpu_percent"] = self._rate.percent(cpu_seconds)
+            self._last, self._last_at = dict(resources), time.monotonic()
         return resources
 
     def _read(self, pid: int) -> tuple[float, Resources]:
