@@ -233,16 +233,16 @@ class Sender:
             self._spool.close()
 
     def _deliver(self, events: list[dict[str, Any]], closing: bool) -> None:
-        now = time.monotonic()
-        waiting = self._down and now < self._retry_at
-        if waiting or (self._spool.pending and not self._drain_own_spool()):
-            self._to_spool(events)
-            return
-        if not events:
-            return
+        # In flight until delivered or spooled: if exit gives up on this thread meanwhile,
+        # the closing thread spools them (a repeat is harmless, a loss is not).
         with self._cond:
             self._inflight = events
         try:
+            now = time.monotonic()
+            waiting = self._down and now < self._retry_at
+            if waiting or (self._spool.pending and not self._drain(self._spool, self._spool_lock)):
+                self._to_spool(events)
+                return
             remaining = self._send(events)
             if remaining:
                 self._to_spool(remaining)
@@ -250,30 +250,42 @@ class Sender:
             with self._cond:
                 self._inflight = []
 
-    def _drain_own_spool(self) -> bool:
-        with self._spool_lock:
-            return self._drain(self._spool)
+    def _drain(
+        self, source: Spool | SpoolFile, lock: contextlib.AbstractContextManager[Any]
+    ) -> bool:
+        """Send `source` oldest first; True once it is empty, False if the collector is down.
 
-    def _drain(self, source: Spool | SpoolFile) -> bool:
-        """Send `source` oldest first; True once it is empty, False if the collector is down."""
+        `lock` guards the file operations only, never a push: exit may need the file while
+        this thread waits for an answer.
+        """
         try:
-            while source.pending:
-                if self._abandoned:
-                    return False
-                events, offset = source.peek(self.connection.batch_size)
+            while True:
+                with lock:
+                    if self._given_up():
+                        return False
+                    if not source.pending:
+                        return True
+                    events, offset = source.peek(self.connection.batch_size)
                 if events and self._send(events):
                     return False
-                source.drop(offset)
-            return True
+                with lock:
+                    if self._given_up():
+                        return False
+                    source.drop(offset)
         finally:
-            with contextlib.suppress(OSError):
-                source.compact()
+            with lock, contextlib.suppress(OSError):
+                if not self._given_up():
+                    source.compact()
+
+    def _given_up(self) -> bool:
+        """Whether exit has taken over this sender's spool (set by another thread)."""
+        return self._abandoned
 
     def _deliver_orphans(self) -> None:
         for orphan in self._spool.orphans():
             try:
                 count = orphan.size
-                delivered = self._drain(orphan)
+                delivered = self._drain(orphan, contextlib.nullcontext())
             finally:
                 orphan.close()
             if not delivered:
