@@ -1,10 +1,20 @@
 """At exit, pending events are delivered within the flush timeout, or left in the spool."""
 
+import json
+import socket
 import subprocess
 import sys
 import time
 
-from tests.client.conftest import blackhole, subprocess_env, wait_until
+import client
+from client import Job
+from tests.client.conftest import (
+    blackhole,
+    fast_connection,
+    free_port,
+    subprocess_env,
+    wait_until,
+)
 
 SCRIPT = """
 from client import Job
@@ -43,3 +53,22 @@ def test_it_gives_up_after_the_flush_timeout_and_spools(isolated_client, tmp_pat
     assert elapsed < 6  # interpreter start + 1 s of flush, not the 5 s request timeout twice
     [spooled] = wait_until(lambda: list(isolated_client.glob("*/*.jsonl")))
     assert '"event":"success"' in spooled.read_text()
+
+
+def test_it_spools_what_a_hung_sender_holds_when_exit_gives_up(isolated_client):
+    port = free_port()
+    job = Job("nightly", connection=fast_connection(f"http://127.0.0.1:{port}", timeout=30))
+    job.start()  # refused: spooled, retried soon
+    [spool] = wait_until(lambda: list(isolated_client.glob("*/*.jsonl")))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen(8)
+        listener.settimeout(10)
+        hung, _ = listener.accept()  # the retry arrives, and is never answered
+        with hung:
+            job.success()  # queued behind a push that will not return for 30 s
+            started = time.monotonic()
+            client.shutdown(timeout=1.0)
+            assert time.monotonic() - started < 2.0
+    kinds = [json.loads(line)["event"] for line in spool.read_text().splitlines()]
+    assert kinds == ["start", "success"]
