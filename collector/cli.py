@@ -84,11 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the settings and exit: 0 when they are usable",
     )
+    commands.add_parser(
+        "run",
+        help="run a command and report its run (start, heartbeats, progress, exit code)",
+        description="See 'batchgate run --help'.",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # `run` takes a command with flags of its own after `--`: it parses its arguments
+    # itself, and must not load the server's dependencies.
+    if args[:1] == ["run"]:
+        from client.run import main as run_main
+
+        return run_main(args[1:])
     parser = build_parser()
     parsed = parser.parse_args(args)
     if parsed.command == "serve":

@@ -426,14 +426,23 @@ class SqliteStore:
         for run in await self.get_runs(list(last_ids)):
             job = last_ids[run.run_id]
             job.last_run = job.running.get(run.run_id, run)
+        newest_finished: dict[str, Job] = {}
         for job in jobs.values():
-            rows = await reader.execute_fetchall(
-                "SELECT run_id, status, started_at, finished_at, duration, done FROM runs "
-                "WHERE job_id = ? AND status != 'running' "
-                "ORDER BY started_at DESC, run_id DESC LIMIT ?",
-                (job.id, recent_runs),
+            rows = list(
+                await reader.execute_fetchall(
+                    "SELECT run_id, status, started_at, finished_at, duration, done FROM runs "
+                    "WHERE job_id = ? AND status != 'running' "
+                    "ORDER BY finished_at DESC, run_id DESC LIMIT ?",
+                    (job.id, recent_runs),
+                )
             )
-            job.recent.extend(RunSummary(*row) for row in reversed(list(rows)))
+            job.recent.extend(RunSummary(*row) for row in reversed(rows))
+            if rows:
+                newest_finished[rows[0][0]] = job
+        for run in await self.get_runs(list(newest_finished)):
+            job = newest_finished[run.run_id]
+            last = job.last_run
+            job.last_finished = last if last is not None and last.run_id == run.run_id else run
         seen_since = now - seen_window
         seen = [
             SeenRecord(*row)

@@ -255,7 +255,7 @@ class State:
         self._settle(job, run)
 
     def _settle(self, job: Job, run: Run) -> None:
-        if run.status == RUNNING or run is job.last_run:
+        if run.status == RUNNING or run is job.last_run or run is job.last_finished:
             self._finished.pop(run.run_id, None)
             self.runs[run.run_id] = run
         else:
@@ -320,6 +320,8 @@ class State:
             self.runs[run.run_id] = run
         if job.last_run is not None:
             self.runs[job.last_run.run_id] = job.last_run
+        if job.last_finished is not None:
+            self.runs.setdefault(job.last_finished.run_id, job.last_finished)
 
     def delete_jobs(self, name: str, labels: JobKey | None = None) -> list[Job]:
         """Remove every label set of a job name (or exactly one key) from memory."""
@@ -331,7 +333,8 @@ class State:
                 continue
             self._sorted_keys = None
             removed.append(job)
-            for run_id in [*job.running, *([job.last_run.run_id] if job.last_run else [])]:
+            held = [*job.running, *(r.run_id for r in (job.last_run, job.last_finished) if r)]
+            for run_id in held:
                 self.runs.pop(run_id, None)
             for run_id in [rid for rid, run in self._finished.items() if run.job == key]:
                 del self._finished[run_id]

@@ -72,3 +72,22 @@ def test_it_stops_cleanly_on_sigterm(server_process: object) -> None:
     server = server_process()  # type: ignore[operator]
     assert server.stop() == 0
     assert "stopped" in server.log.read_text()
+
+
+def test_batchgate_run_needs_none_of_the_servers_packages(tmp_path: Path) -> None:
+    # -S: no site-packages, so aiohttp and friends cannot be imported on this path.
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-S", "-m", "collector", "run", "--job", "wrapped", "--",
+         sys.executable, "-c", "import sys; print('ran'); sys.exit(3)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "BATCHGATE_URL": "http://127.0.0.1:9",
+             "BATCHGATE_SPOOL_DIR": "off"},
+        check=False,
+    )  # fmt: skip
+    assert result.stdout == "ran\n"
+    assert result.returncode == 3, result.stderr
