@@ -246,7 +246,9 @@ class Fields:
         for key, (key_node, _) in self._entries.items():
             if key in self._taken:
                 continue
-            close = difflib.get_close_matches(key, known, n=1)
+            close = difflib.get_close_matches(key, known, n=1) or [
+                candidate for candidate in known if candidate.startswith(key) and len(key) >= 3
+            ]
             hint = (
                 f" (did you mean {close[0]!r}?)"
                 if close
