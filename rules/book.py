@@ -9,6 +9,7 @@ survives restarts: a firing alert restored from the database is not sent again a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -53,9 +54,13 @@ class Router(Protocol):
 
 
 class SilenceLike(Protocol):
+    """What the book needs of a silence (rules.silences.Silence satisfies it)."""
+
     @property
     def id(self) -> str: ...
     def matches(self, labels: Mapping[str, str], now: float) -> bool: ...
+    def state(self, now: float) -> str: ...
+    def __hash__(self) -> int: ...
 
 
 class _NoRoutes:
@@ -79,6 +84,21 @@ class AlertBook:
         self.resolved: dict[str, Alert] = {}
         """Alerts resolved within the retention, by id (for /alerts: "recently resolved")."""
         self.groups: dict[GroupKey, dict[str | None, Alert]] = {}
+        # What keeps refresh() proportional to what changed rather than to every alert:
+        self._dirty: set[str] = set()
+        """Alerts whose notifications must be decided again (new state, labels, restored)."""
+        self._repeats: list[tuple[float, str]] = []
+        """A heap of (when a repeat is next due, alert id); stale entries are skipped."""
+        self._next_repeat: dict[str, float] = {}
+        self._silences_seen: frozenset[SilenceLike] | None = None
+        """The silences in effect at the last refresh: when they change, every alert is
+        checked against them again."""
+
+    def set_router(self, router: Router) -> None:
+        """Use new receivers (a config reload); every alert's notifications are decided again
+        at the next refresh (a new receiver is told of alerts already firing)."""
+        self.router = router
+        self._dirty.update(self.active)
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -87,13 +107,17 @@ class AlertBook:
         self.active.clear()
         self.resolved.clear()
         self.groups.clear()
-        for data in alerts:
-            alert = Alert.from_dict(data)
+        loaded = sorted((Alert.from_dict(data) for data in alerts), key=_resolution_order)
+        for alert in loaded:
             if alert.state == RESOLVED:
                 self.resolved[alert.id] = alert
             else:
                 self.active[alert.id] = alert
                 self.groups.setdefault((alert.rule, alert.job), {})[alert.run_id] = alert
+        self._dirty = set(self.active)
+        self._repeats.clear()
+        self._next_repeat.clear()
+        self._silences_seen = None
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every alert in the book as `Alert.to_dict()`; `restore` takes this back."""
@@ -163,6 +187,7 @@ class AlertBook:
             active_at=min(active_at, now),
         )
         self.active[identity] = alert
+        self._dirty.add(identity)
         if now < alert.active_at + rule.hold:  # otherwise it fires at once, in _advance
             alert.annotations = _render(rule, job, condition, alert, now)
             out.transitions.append(Transition("pending", identity, now, alert.to_dict()))
@@ -208,9 +233,12 @@ class AlertBook:
         alert.severity = severity
         alert.labels = _labels(rule, job, alert.run_id, severity)
         out.changed[alert.id] = alert
+        self._dirty.add(alert.id)
 
     def _close(self, alert: Alert, now: float, out: Evaluation) -> None:
         del self.active[alert.id]
+        self._dirty.discard(alert.id)
+        self._next_repeat.pop(alert.id, None)
         if alert.state == PENDING:
             out.transitions.append(Transition("dropped", alert.id, now, alert.to_dict()))
             out.changed.pop(alert.id, None)
@@ -233,25 +261,51 @@ class AlertBook:
         alerts: Iterable[Alert] | None = None,
     ) -> None:
         """Mark silenced alerts, decide the notifications due, and forget resolved alerts past
-        their retention. `alerts` limits the work to some alerts (after one job's evaluation)."""
-        for alert in list(self.active.values()) if alerts is None else alerts:
-            if alert.state == RESOLVED:
-                continue
+        their retention. `alerts` limits the work to some alerts (after one job's evaluation).
+
+        The work is proportional to the alerts that changed and the repeats that fell due,
+        except when the silences in effect change: then every alert is checked again."""
+        if alerts is not None:
+            targets = {alert.id: alert for alert in alerts if alert.id in self.active}
+            self._dirty.difference_update(targets)
+        else:
+            in_effect = frozenset(s for s in silences if s.state(now) == "active")
+            if in_effect != self._silences_seen:
+                self._silences_seen = in_effect
+                self._dirty.update(self.active)
+            targets = {key: self.active[key] for key in self._dirty if key in self.active}
+            self._dirty.clear()
+            repeats = self._repeats
+            while repeats and repeats[0][0] <= now:
+                due, key = heapq.heappop(repeats)
+                if self._next_repeat.get(key) == due and key in self.active:
+                    targets[key] = self.active[key]
+        for alert in targets.values():
             alert.silenced_by = tuple(s.id for s in silences if s.matches(alert.labels, now))
             if alert.state == FIRING:
                 self._notify(alert, now, out)
         if alerts is None:
-            horizon = now - self.resolved_retention
-            for expired in [a for a in self.resolved.values() if (a.resolved_at or now) <= horizon]:
-                del self.resolved[expired.id]
-                out.changed.pop(expired.id, None)
-                out.removed.add(expired.id)
+            self._expire(now, out)
+
+    def _expire(self, now: float, out: Evaluation) -> None:
+        horizon = now - self.resolved_retention
+        # Resolved alerts are kept in the order they resolved: the oldest come first.
+        expired = []
+        for alert in self.resolved.values():
+            if (alert.resolved_at if alert.resolved_at is not None else now) > horizon:
+                break
+            expired.append(alert.id)
+        for key in expired:
+            del self.resolved[key]
+            out.changed.pop(key, None)
+            out.removed.add(key)
 
     def _notify(self, alert: Alert, now: float, out: Evaluation) -> None:
         """Decide what each receiver must be told about `alert` now, and record it as told."""
         routes = self.router.route(alert.labels) if alert.state == FIRING else ()
         routed = {route.name for route in routes}
         if alert.state == FIRING and not alert.silenced_by:
+            next_repeat = INFINITY
             for route in routes:
                 told = alert.deliveries.get(route.name)
                 if told is None or told.status != FIRING:
@@ -261,9 +315,12 @@ class AlertBook:
                 elif now >= told.at + route.repeat_interval:
                     reason = "repeat"
                 else:
+                    next_repeat = min(next_repeat, told.at + route.repeat_interval)
                     continue
                 stale = told.labels if told is not None and reason == "severity" else None
                 self._deliver(alert, route.name, reason, FIRING, alert.labels, stale, now, out)
+                next_repeat = min(next_repeat, now + route.repeat_interval)
+            self._schedule_repeat(alert.id, next_repeat)
         # Whoever was told it fires, and no longer gets it (resolved, or no longer routed to
         # them), is told it is resolved: even when silenced, so no receiver keeps a ghost.
         for name, told in list(alert.deliveries.items()):
@@ -278,6 +335,13 @@ class AlertBook:
             else:
                 alert.deliveries[name] = Delivery(now, RESOLVED, told.labels)
                 out.changed[alert.id] = alert
+
+    def _schedule_repeat(self, key: str, due: float) -> None:
+        if due == INFINITY:
+            self._next_repeat.pop(key, None)
+        elif self._next_repeat.get(key) != due:
+            self._next_repeat[key] = due
+            heapq.heappush(self._repeats, (due, key))
 
     def _deliver(
         self,
@@ -309,6 +373,10 @@ class AlertBook:
         )
         alert.deliveries[receiver] = Delivery(now, status, dict(labels))
         out.changed[alert.id] = alert
+
+
+def _resolution_order(alert: Alert) -> float:
+    return alert.resolved_at if alert.resolved_at is not None else -INFINITY
 
 
 def _elapsed(condition: Condition, since: float, now: float) -> float:

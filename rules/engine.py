@@ -21,6 +21,7 @@ from rules.alerts import Alert, Evaluation
 from rules.book import AlertBook, SilenceLike
 from rules.facts import JobFacts, JobKeyTuple
 from rules.kinds import INFINITY, Context
+from rules.matchers import JobMatcher
 from rules.ruleset import Rule, RuleSet
 
 
@@ -56,15 +57,22 @@ class RuleEngine:
     ) -> None:
         self.book = book if book is not None else AlertBook()
         self.context = context if context is not None else Context()
-        self.ruleset = ruleset
         self._slots: dict[JobKeyTuple, _Slot] = {}
         self._pass = 0
-        self._orphans_possible = True
+        self._use(ruleset)
 
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Use a new rule set (a reload). The next `evaluate` re-evaluates every job; alerts of
         rules that are gone, or that no longer match their job, resolve then."""
+        self._use(ruleset)
+
+    def _use(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
+        distinct: dict[JobMatcher, int] = {}
+        self._matcher_of = [
+            distinct.setdefault(rule.match, len(distinct)) for rule in ruleset.rules
+        ]
+        self._matchers = list(distinct)
         self._slots.clear()
         self._orphans_possible = True
 
@@ -88,34 +96,22 @@ class RuleEngine:
         silences: Sequence[SilenceLike] = (),
     ) -> Evaluation:
         """One pass over every live job. `jobs` must be all of them: a job no longer listed has
-        been deleted, and its alerts resolve. With `full`, nothing is skipped."""
+        been deleted, and its alerts resolve. With `full`, nothing is skipped.
+
+        A full pass over 10,000 jobs takes longer than an event loop should be held; use
+        `start_pass` to run it in chunks."""
+        evaluation_pass = self.start_pass(now, full=full, silences=silences)
+        evaluation_pass.evaluate(jobs)
+        return evaluation_pass.finish()
+
+    def start_pass(
+        self, now: float, *, full: bool = False, silences: Sequence[SilenceLike] = ()
+    ) -> EvaluationPass:
+        """Begin a pass that takes the live jobs in chunks (yield to the event loop between
+        chunks); every live job must be given to it once before `finish()`. Events may be
+        applied and `evaluate_job` called between chunks."""
         self._pass += 1
-        pass_number = self._pass
-        out = Evaluation(now)
-        slots = self._slots
-        evaluated = skipped = 0
-        for job in jobs:
-            key = job.key
-            slot = slots.get(key)
-            if slot is None:
-                slot = slots[key] = self._new_slot(job)
-            slot.seen = pass_number
-            if full or job.generation != slot.generation:
-                self._evaluate_slot(slot, job, now, True, out)
-                evaluated += 1
-            elif now >= slot.deadline:
-                self._evaluate_slot(slot, job, now, False, out)
-                evaluated += 1
-            else:
-                skipped += 1
-        for key in [key for key, slot in slots.items() if slot.seen != pass_number]:
-            self._drop_slot(slots.pop(key), now, out)
-        if self._orphans_possible:
-            self._close_orphans(now, out)
-            self._orphans_possible = False
-        self.book.refresh(now, out, silences)
-        out.jobs_evaluated, out.jobs_skipped = evaluated, skipped
-        return out
+        return EvaluationPass(self, self._pass, now, full, silences)
 
     def evaluate_job(
         self, job: JobFacts, now: float, *, silences: Sequence[SilenceLike] = ()
@@ -127,15 +123,14 @@ class RuleEngine:
         slot = self._slots.get(job.key)
         if slot is None:
             slot = self._slots[job.key] = self._new_slot(job)
-            slot.seen = self._pass
+        slot.seen = self._pass  # alive: a pass under way must not take it for deleted
         self._evaluate_slot(slot, job, now, True, out)
         touched = [
             alert
             for rule in slot.rules
             for alert in self.book.groups.get((rule.name, slot.key), {}).values()
         ]
-        touched.extend(alert for alert in out.changed.values() if alert.job == slot.key)
-        self.book.refresh(now, out, silences, alerts=_unique(touched))
+        self.book.refresh(now, out, silences, alerts=touched)
         out.jobs_evaluated = 1
         return out
 
@@ -150,9 +145,16 @@ class RuleEngine:
         return out
 
     def _new_slot(self, job: JobFacts) -> _Slot:
+        """Decide once which rules apply to a job (keys never change): each distinct matcher
+        of the rule set is tried once."""
         key = job.key
-        name, labels, kind = key[0], key[1], job.kind
-        rules = tuple(rule for rule in self.ruleset.rules if rule.match.matches(name, labels, kind))
+        name, labels, kind = key[0], dict(key[1]), job.kind
+        verdicts = [matcher.matches(name, labels, kind) for matcher in self._matchers]
+        rules = tuple(
+            rule
+            for rule, index in zip(self.ruleset.rules, self._matcher_of, strict=True)
+            if verdicts[index]
+        )
         groups = self.book.groups
         return _Slot(key, rules, [(rule.name, key) in groups for rule in rules])
 
@@ -191,5 +193,61 @@ class RuleEngine:
                 self.book.close_group(group_key, now, out)
 
 
-def _unique(alerts: list[Alert]) -> list[Alert]:
-    return list({alert.id: alert for alert in alerts}.values())
+class EvaluationPass:
+    """One evaluation pass, fed the live jobs in one or several chunks (see `start_pass`)."""
+
+    def __init__(
+        self,
+        engine: RuleEngine,
+        number: int,
+        now: float,
+        full: bool,
+        silences: Sequence[SilenceLike],
+    ) -> None:
+        self._engine = engine
+        self._number = number
+        self.now = now
+        self._full = full
+        self._silences = silences
+        self._out = Evaluation(now)
+        self._seen = 0
+
+    def evaluate(self, jobs: Iterable[JobFacts]) -> None:
+        """Evaluate these jobs (a chunk of the live jobs) as of the pass's `now`."""
+        engine, out, now, full, number = self._engine, self._out, self.now, self._full, self._number
+        slots = engine._slots
+        evaluate_slot = engine._evaluate_slot
+        evaluated = skipped = 0
+        for job in jobs:
+            key = job.key
+            slot = slots.get(key)
+            if slot is None:
+                slot = slots[key] = engine._new_slot(job)
+            if slot.seen != number:
+                slot.seen = number
+                self._seen += 1
+            if full or job.generation != slot.generation:
+                evaluate_slot(slot, job, now, True, out)
+                evaluated += 1
+            elif now >= slot.deadline:
+                evaluate_slot(slot, job, now, False, out)
+                evaluated += 1
+            else:
+                skipped += 1
+        out.jobs_evaluated += evaluated
+        out.jobs_skipped += skipped
+
+    def finish(self) -> Evaluation:
+        """Resolve the alerts of jobs that were not given (deleted), decide notifications, and
+        return what the whole pass changed."""
+        engine, out, now = self._engine, self._out, self.now
+        slots = engine._slots
+        if engine._pass == self._number:  # if a later pass has begun, it does this instead
+            if self._seen < len(slots):  # some job was not given: deleted
+                for key in [key for key, slot in slots.items() if slot.seen < self._number]:
+                    engine._drop_slot(slots.pop(key), now, out)
+            if engine._orphans_possible:
+                engine._close_orphans(now, out)
+                engine._orphans_possible = False
+        engine.book.refresh(now, out, self._silences)
+        return out

@@ -69,12 +69,6 @@ class LabelMatchers:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(pattern.matches(labels.get(name, "")) for name, pattern in self.matchers)
 
-    def matches_pairs(self, labels: tuple[tuple[str, str], ...]) -> bool:
-        """The same test on a job's sorted label pairs, without building a dict for few labels."""
-        if not self.matchers:
-            return True
-        return self.matches(dict(labels))
-
 
 @dataclass(frozen=True, slots=True)
 class JobMatcher:
@@ -84,12 +78,13 @@ class JobMatcher:
     labels: LabelMatchers = LabelMatchers()
     job_kinds: frozenset[str] | None = None
 
-    def matches(self, name: str, labels: tuple[tuple[str, str], ...], kind: str) -> bool:
+    def matches(self, name: str, labels: Mapping[str, str], kind: str) -> bool:
+        """Whether a job with this name, these grouping labels and this kind is matched."""
         if self.job_kinds is not None and kind not in self.job_kinds:
             return False
         if self.job is not None and not self.job.matches(name):
             return False
-        return self.labels.matches_pairs(labels)
+        return not self.labels.matchers or self.labels.matches(labels)
 
 
 MATCH_ALL: Final = JobMatcher()

@@ -80,18 +80,20 @@ class Duration:
             return None
         return cls(above, factor, over, minimum, applies_to or "both")
 
-    def _limit(self, job: JobFacts, before_run: str | None) -> float | None:
+    def _limit(self, job: JobFacts, judged: str | None) -> float | None:
+        """The limit for a run: `above`, or the factor times the p95 of the last `over_last`
+        successful runs before the `judged` one (None: not enough history to judge)."""
         if self.above is not None:
             return self.above
         assert self.factor is not None
         durations: list[float] = []
         for summary in reversed(job.recent):
-            if summary.run_id == before_run:
-                durations.clear()  # only runs older than the judged one form its baseline
+            if summary.run_id == judged:
                 continue
             if summary.status == SUCCEEDED and summary.duration is not None:
                 durations.append(summary.duration)
-        durations = durations[: self.over_last]
+                if len(durations) == self.over_last:
+                    break
         if len(durations) < self.min_runs:
             return None
         return self.factor * p95(durations)

@@ -30,7 +30,7 @@ def test_patterns(patterns, value, expected):
 
 def _matching(text, name, labels=(), kind="batch"):
     (rule,) = ruleset(text).rules
-    return rule.match.matches(name, tuple(sorted(labels)), kind)
+    return rule.match.matches(name, dict(labels), kind)
 
 
 def test_label_matchers_exact_list_and_regex():

@@ -58,9 +58,9 @@ def test_each_rule_means_what_it_says():
     rules, _ = parse_rules(ISSUE_RULES, "rules.yaml")
     failed, slow, stuck, missed = rules
 
-    assert failed.match.matches("etl_daily", (("env", "prod"),), "batch")
-    assert not failed.match.matches("etl_daily", (("env", "dev"),), "batch")
-    assert not failed.match.matches("backup", (("env", "prod"),), "batch")
+    assert failed.match.matches("etl_daily", {"env": "prod"}, "batch")
+    assert not failed.match.matches("etl_daily", {"env": "dev"}, "batch")
+    assert not failed.match.matches("backup", {"env": "prod"}, "batch")
     assert failed.tiers[0].severity == "critical"
     assert slow.hold == 60.0
     assert [(tier.after, tier.severity) for tier in stuck.tiers] == [
