@@ -6,14 +6,23 @@ files only when asked to load them). Every function that depends on time takes `
 
 from rules.alerts import Alert, Evaluation, Notification, Transition, fingerprint
 from rules.book import AlertBook
-from rules.engine import RuleEngine
+from rules.engine import EvaluationPass, RuleEngine
 from rules.errors import ConfigError, ConfigErrors
 from rules.facts import JobFacts, RunFacts, RunSummaryFacts
 from rules.kinds import Context
 from rules.payloads import HttpRequest, build_requests
 from rules.receivers import Receiver, Router, load_receivers, parse_receivers
-from rules.ruleset import Rule, RuleSet, check_files, default_rules, load_rules, parse_rules
+from rules.ruleset import (
+    Rule,
+    RuleSet,
+    check_files,
+    collect_rules,
+    default_rules,
+    load_rules,
+    parse_rules,
+)
 from rules.silences import InvalidSilence, Silence, parse_silence, silencing
+from rules.templates import TemplateRenderError
 
 __all__ = [
     "Alert",
@@ -22,6 +31,7 @@ __all__ = [
     "ConfigErrors",
     "Context",
     "Evaluation",
+    "EvaluationPass",
     "HttpRequest",
     "InvalidSilence",
     "JobFacts",
@@ -34,9 +44,11 @@ __all__ = [
     "RunFacts",
     "RunSummaryFacts",
     "Silence",
+    "TemplateRenderError",
     "Transition",
     "build_requests",
     "check_files",
+    "collect_rules",
     "default_rules",
     "fingerprint",
     "load_receivers",

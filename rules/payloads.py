@@ -53,6 +53,11 @@ def generator_url(external_url: str, job: str, run_id: str | None = None) -> str
     return f"{url}?{urlencode({'run_id': run_id})}" if run_id else url
 
 
+def _sorted(mapping: Mapping[str, str]) -> dict[str, str]:
+    # Go encodes maps with their keys sorted; so does Alertmanager's JSON.
+    return dict(sorted(mapping.items()))
+
+
 def _quote_meta(text: str) -> str:
     # Alertmanager passes the receiver name through Go's regexp.QuoteMeta; do the same.
     return "".join("\\" + char if char in r"\.+*?()|[]{}^$" else char for char in text)
@@ -78,8 +83,8 @@ def _entries(
         entries.append(
             {
                 "status": RESOLVED,
-                "labels": dict(notification.stale_labels),
-                "annotations": dict(notification.annotations),
+                "labels": _sorted(notification.stale_labels),
+                "annotations": _sorted(notification.annotations),
                 "startsAt": starts,
                 "endsAt": format_time(ends_at_now),
                 "generatorURL": url,
@@ -91,8 +96,8 @@ def _entries(
     entries.append(
         {
             "status": notification.status,
-            "labels": dict(notification.labels),
-            "annotations": dict(notification.annotations),
+            "labels": _sorted(notification.labels),
+            "annotations": _sorted(notification.annotations),
             "startsAt": starts,
             "endsAt": format_time(ends) if resolved else ZERO_TIME,
             "generatorURL": url,
@@ -140,9 +145,9 @@ def webhook_message(
         "receiver": _quote_meta(receiver.name),
         "status": status,
         "alerts": alerts,
-        "groupLabels": group_labels,
-        "commonLabels": _common([alert["labels"] for alert in alerts]),
-        "commonAnnotations": _common([alert["annotations"] for alert in alerts]),
+        "groupLabels": _sorted(group_labels),
+        "commonLabels": _sorted(_common([alert["labels"] for alert in alerts])),
+        "commonAnnotations": _sorted(_common([alert["annotations"] for alert in alerts])),
         "externalURL": external_url,
         "version": WEBHOOK_VERSION,
         "groupKey": f'{{}}/{{receiver="{receiver.name}"}}:{_labels_string(group_labels)}',
@@ -176,8 +181,8 @@ def _postable(
     labels: Mapping[str, str], notification: Notification, starts: str, ends: str, url: str
 ) -> dict[str, Any]:
     return {
-        "labels": dict(labels),
-        "annotations": dict(notification.annotations),
+        "labels": _sorted(labels),
+        "annotations": _sorted(notification.annotations),
         "startsAt": starts,
         "endsAt": ends,
         "generatorURL": url,

@@ -211,3 +211,30 @@ def test_evaluate_job_notifies_at_once():
     evaluation = rules.evaluate_job(job, T0 + 60)
 
     assert len(evaluation.notifications) == 3
+
+
+def test_a_receiver_added_by_a_reload_is_told_of_alerts_already_firing():
+    rules, job = _engine(), _failed_job()
+    rules.evaluate([job], T0 + 60)
+    receivers, _ = load_receivers(
+        textwrap.dedent(RECEIVERS)
+        + '  - {name: newcomer, webhook: {url: "http://hooks.example/new"}}\n'
+    )
+
+    rules.book.set_router(Router(receivers))
+    evaluation = rules.evaluate([job], T0 + 70)
+
+    assert _told(evaluation) == [("newcomer", "firing", "firing")]
+
+
+def test_a_receiver_removed_by_a_reload_is_forgotten_not_told():
+    rules, job = _engine(), _failed_job()
+    rules.evaluate([job], T0 + 60)
+    receivers, _ = load_receivers(textwrap.dedent(RECEIVERS))
+
+    rules.book.set_router(Router([r for r in receivers if r.name != "pager"]))
+    evaluation = rules.evaluate([job], T0 + 70)
+
+    assert _told(evaluation) == []
+    (alert,) = rules.book.active.values()
+    assert sorted(alert.deliveries) == ["am", "ops"]

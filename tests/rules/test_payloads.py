@@ -284,3 +284,13 @@ def test_times_are_rfc3339_in_utc_as_go_prints_them(timestamp, text):
 
 def test_the_generator_url_links_to_the_job():
     assert generator_url("http://b.example/", "etl/x") == "http://b.example/jobs/etl%2Fx"
+
+
+def test_label_maps_are_encoded_with_sorted_keys_as_go_does():
+    notification = _notification()
+    notification.labels["aaa"] = "first"
+
+    (request,) = build_requests(RECEIVERS["ops"], [notification], external_url="", now=T)
+
+    labels = json.loads(request.body)["alerts"][0]["labels"]
+    assert list(labels) == sorted(labels)
