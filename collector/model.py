@@ -86,7 +86,10 @@ class Event:
     @property
     def has_progress(self) -> bool:
         return not (
-            self.percent is None and self.done is None and self.total is None and self.errors is None
+            self.percent is None
+            and self.done is None
+            and self.total is None
+            and self.errors is None
         )
 
 
@@ -120,10 +123,12 @@ class Run:
     sample_level: int = 0
     """Timeline thinning level: only samples whose number is a multiple of 2**level are kept."""
     last_sample_at: float = -math.inf
+    untimed: bool = False
+    """Reported only as finished, with no start and no duration: how long it took is unknown."""
 
     @property
     def duration(self) -> float | None:
-        if self.finished_at is None:
+        if self.finished_at is None or self.untimed:
             return None
         return max(0.0, self.finished_at - self.started_at)
 
