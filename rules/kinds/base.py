@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final, Protocol
 
-from rules.facts import LOST, RUNNING, JobFacts, RunFacts
+from rules.facts import LOST, RUNNING, JobFacts, RunFacts, RunSummaryFacts
 
 INFINITY: Final = math.inf
 
@@ -26,7 +26,7 @@ class Condition:
     def __init__(
         self,
         run_id: str | None,
-        run: RunFacts | None,
+        run: RunFacts | RunSummaryFacts | None,
         value: float,
         active_at: float | None,
         since: float | None = None,
@@ -35,7 +35,8 @@ class Condition:
         self.run_id = run_id
         """The run this condition is about, for per-run kinds; None for per-job kinds."""
         self.run = run
-        """The run shown to annotation templates as `run` (may be None)."""
+        """The run shown to annotation templates as `run`: the Run when the job still holds it,
+        else what the job remembers of it (its summary), or None."""
         self.value = value
         """The measured value: seconds, a count, a ratio, a metric."""
         self.active_at = active_at
@@ -69,6 +70,23 @@ class Kind(Protocol):
         """The conditions holding at `now`, and the deadline before which, if `job` does not
         change, the verdict cannot change (INFINITY when only a change of the job can)."""
         ...
+
+
+def run_facts(job: JobFacts, summary: RunSummaryFacts) -> RunFacts | RunSummaryFacts:
+    """The fullest view of a finished run: the job's last Run if it is that one, else the
+    summary the job keeps of it."""
+    last = job.last_run
+    return last if last is not None and last.run_id == summary.run_id else summary
+
+
+def last_finished(job: JobFacts) -> RunSummaryFacts | None:
+    """The job's most recently finished run, unless it has come back to life (a lost run that
+    reported again is running once more)."""
+    recent = job.recent
+    if not recent:
+        return None
+    summary = recent[-1]
+    return None if summary.run_id in job.running else summary
 
 
 def lost_deadline(run: RunFacts, context: Context) -> float:

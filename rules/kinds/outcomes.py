@@ -11,8 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from rules.facts import FAILED, LOST, SUCCEEDED, JobFacts, RunFacts, RunSummaryFacts
-from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
+from rules.facts import FAILED, LOST, SUCCEEDED, JobFacts, RunSummaryFacts
+from rules.kinds.base import (
+    INFINITY,
+    NO_CONDITIONS,
+    Condition,
+    Context,
+    last_finished,
+    run_facts,
+)
 from rules.yaml_reader import Fields
 
 FAILURE_STATUSES: Final = ("failed", "lost", "cancelled")
@@ -39,11 +46,6 @@ def _parse_statuses(fields: Fields) -> frozenset[str] | None:
 
 def _finished(summary: RunSummaryFacts) -> float:
     return summary.finished_at if summary.finished_at is not None else summary.started_at
-
-
-def _run_for(job: JobFacts, summary: RunSummaryFacts) -> RunFacts | None:
-    last = job.last_run
-    return last if last is not None and last.run_id == summary.run_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class Failure:
         if latest is None or first is None:
             return NO_CONDITIONS, INFINITY
         since = _finished(first)
-        return (Condition(None, _run_for(job, latest), float(failures), since, since),), INFINITY
+        return (Condition(None, run_facts(job, latest), float(failures), since, since),), INFINITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ class ConsecutiveFailures:
                     latest = next(s for s in outcomes if s.status != SUCCEEDED)
                     condition = Condition(
                         None,
-                        _run_for(job, latest),
+                        run_facts(job, latest),
                         float(failures),
                         _finished(trigger),
                         _finished(streak[-1]),
@@ -214,4 +216,6 @@ class FailureRate:
         )
         if total < self.min_runs or failures / total <= self.above:
             return NO_CONDITIONS, deadline
-        return (Condition(None, job.last_run, failures / total, None),), deadline
+        last = last_finished(job)
+        run = run_facts(job, last) if last is not None else None
+        return (Condition(None, run, failures / total, None),), deadline

@@ -7,14 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from rules.facts import FAILED, LOST, RUNNING, SUCCEEDED, JobFacts, RunFacts
+from rules.facts import FAILED, LOST, RUNNING, SUCCEEDED, JobFacts, RunFacts, RunSummaryFacts
 from rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
     Condition,
     Context,
     is_lost,
+    last_finished,
     lost_deadline,
+    run_facts,
 )
 from rules.yaml_reader import Fields
 
@@ -116,10 +118,9 @@ class Duration:
                         )
                     elif end < deadline:
                         deadline = end
-        last = job.last_run
+        last = last_finished(job) if self.applies_to != "running" else None
         if (
-            self.applies_to != "running"
-            and last is not None
+            last is not None
             and last.status in (SUCCEEDED, FAILED)
             and last.duration is not None
             and last.finished_at is not None
@@ -129,7 +130,7 @@ class Duration:
                 conditions.append(
                     Condition(
                         last.run_id,
-                        last,
+                        run_facts(job, last),
                         last.duration,
                         last.started_at + limit,
                         last.started_at,
@@ -225,8 +226,9 @@ class Stuck:
 @dataclass(frozen=True, slots=True)
 class Lost:
     """A job with a lost run: a running run silent for longer than its lost-after (the
-    collector's setting), or a last finished run whose status is `lost`. Per job: it resolves
-    when a newer run finishes otherwise."""
+    collector's setting), or a last finished run whose status is `lost` (the collector marked
+    it). Per job: it resolves when a later run finishes otherwise, or the lost run reports
+    again."""
 
     name: ClassVar[str] = "lost"
     per_run: ClassVar[bool] = False
@@ -246,15 +248,21 @@ class Lost:
                 lost_runs.append(run)
             elif run.status == RUNNING:
                 deadline = min(deadline, lost_deadline(run, context))
-        last = job.last_run
-        if last is not None and last.status == LOST and last.run_id not in job.running:
-            lost_runs.append(last)
-        if not lost_runs:
+        # (when it went silent, the run, when it counted as lost), for each lost run.
+        lost: list[tuple[float, RunFacts | RunSummaryFacts, float]] = [
+            (run.last_event_at, run, lost_deadline(run, context)) for run in lost_runs
+        ]
+        last = last_finished(job)
+        if last is not None and last.status == LOST:
+            # The collector marked it lost and ended it at its last sign of life.
+            ended = last.finished_at if last.finished_at is not None else last.started_at
+            lost.append((ended, run_facts(job, last), ended + context.default_lost_after))
+        if not lost:
             return NO_CONDITIONS, deadline
-        latest = max(lost_runs, key=lambda run: run.last_event_at)
-        since = min(run.last_event_at for run in lost_runs)
-        active_at = min(lost_deadline(run, context) for run in lost_runs)
-        return (Condition(None, latest, float(len(lost_runs)), active_at, since),), deadline
+        latest = max(lost, key=lambda entry: entry[0])[1]
+        since = min(entry[0] for entry in lost)
+        active_at = min(entry[2] for entry in lost)
+        return (Condition(None, latest, float(len(lost)), active_at, since),), deadline
 
 
 @dataclass(frozen=True, slots=True)

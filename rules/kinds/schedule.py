@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from rules.facts import PUSHGATEWAY, JobFacts
-from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
+from rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts
+from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, last_finished, run_facts
 from rules.yaml_reader import Fields
 
 EARLY_START_TOLERANCE: Final = 60.0
@@ -134,7 +134,7 @@ class Missed:
             due = base + self.interval + self.grace
             if now < due:
                 return NO_CONDITIONS, due
-            condition = Condition(None, job.last_run, now - base, due, base + self.interval)
+            condition = Condition(None, _last_run(job), now - base, due, base + self.interval)
             return (condition,), INFINITY
         window = self.ticks.window(now - self.grace)
         if window is None:
@@ -152,7 +152,7 @@ class Missed:
         first_missed = self.ticks.after(max(reference, job.created_at - 1))
         first_missed = min(first_missed, tick)
         condition = Condition(
-            None, job.last_run, now - first_missed, first_missed + self.grace, first_missed
+            None, _last_run(job), now - first_missed, first_missed + self.grace, first_missed
         )
         return (condition,), INFINITY
 
@@ -180,4 +180,10 @@ class Absent:
         due = base + self.absent_for
         if now < due:
             return NO_CONDITIONS, due
-        return (Condition(None, job.last_run, now - base, due, base),), INFINITY
+        return (Condition(None, _last_run(job), now - base, due, base),), INFINITY
+
+
+def _last_run(job: JobFacts) -> RunFacts | RunSummaryFacts | None:
+    """The run shown to templates: the job's last finished run."""
+    last = last_finished(job)
+    return None if last is None else run_facts(job, last)

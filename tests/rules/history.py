@@ -1,7 +1,9 @@
 """Building job histories for rule tests with the collector's own Job and Run classes.
 
-These helpers change jobs the way the collector does (each change bumps `generation`), so the
-tests also hold the rules engine's Protocols to the collector's real model.
+These helpers change jobs as collector.state.State does (each change bumps `generation`;
+`last_run` is the most recently started run; a run marked lost leaves `last_run` alone), so the
+tests also hold the rules engine's Protocols to the collector's real model. The tests in
+test_with_the_collectors_state.py drive the real State itself.
 """
 
 from __future__ import annotations
@@ -38,11 +40,20 @@ def new_job(
     return Job(JobKey.of(name, labels), 1, at, kind=kind)
 
 
+def _place(job: Job, run: Run) -> None:
+    # As State._place: the last run is the one that started last.
+    if job.last_run is None or (
+        run is not job.last_run and run.started_at >= job.last_run.started_at
+    ):
+        job.last_run = run
+
+
 def start(job: Job, run_id: str, at: float, *, lost_after: float | None = None) -> Run:
     run = Run(run_id, job.key, RUNNING, at, at, at, lost_after=lost_after)
     job.running[run_id] = run
-    job.last_start_at = at
-    job.last_seen_at = at
+    job.last_start_at = max(job.last_start_at or at, at)
+    job.last_seen_at = max(job.last_seen_at or at, at)
+    _place(job, run)
     job.generation += 1
     return run
 
@@ -60,12 +71,12 @@ def progress(
 ) -> Run:
     """A progress event (also a heartbeat): progress time moves only if done/percent moved."""
     run = job.running[run_id]
-    run.last_event_at = at
+    run.last_event_at = max(run.last_event_at, at)
     moved = (done is not None and done != run.done) or (
         percent is not None and percent != run.percent
     )
     if moved:
-        run.last_progress_at = at
+        run.last_progress_at = max(run.last_progress_at, at)
     if done is not None:
         run.done = done
     if percent is not None:
@@ -76,7 +87,7 @@ def progress(
         run.memory_bytes = memory_bytes
     if metrics:
         run.metrics.update(metrics)
-    job.last_seen_at = at
+    job.last_seen_at = max(job.last_seen_at or at, at)
     job.generation += 1
     return run
 
@@ -92,22 +103,23 @@ def finish(
 ) -> Run:
     run = job.running.pop(run_id)
     run.status = status
-    run.finished_at = at
-    run.last_event_at = at
+    run.finished_at = max(at, run.started_at)
+    run.last_event_at = max(run.last_event_at, at)
     run.message = message
     run.exit_code = exit_code
-    job.last_run = run
     job.record_finish(run)
-    job.last_seen_at = at
+    _place(job, run)
+    job.last_seen_at = max(job.last_seen_at or at, at)
     job.generation += 1
     return run
 
 
 def mark_lost(job: Job, run_id: str, at: float) -> Run:
-    """What the collector does once a run has been silent past its lost-after."""
+    """What the collector does once a run has been silent past its lost-after: the run ends at
+    its last sign of life (`at`, when it is noticed, is not recorded)."""
     run = job.running.pop(run_id)
     run.status = LOST
-    job.last_run = run
+    run.finished_at = run.last_event_at
     job.record_finish(run)
     job.generation += 1
     return run

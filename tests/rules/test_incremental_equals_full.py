@@ -1,26 +1,18 @@
-"""Skipping unchanged jobs never changes the outcome: over random event histories, an engine
-that evaluates incrementally gives the same transitions and notifications as one that
-re-evaluates everything, at the same times."""
+"""Skipping unchanged jobs never changes the outcome: over random event histories applied by the
+collector's own State, an engine that evaluates incrementally (in chunks, and job by job after
+events) gives the same transitions and notifications as one that re-evaluates everything, at
+the same times."""
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector.model import Event, JobKey
+from collector.state import State, StateSettings
 from rules.book import AlertBook
 from rules.engine import RuleEngine
 from rules.kinds import Context
 from rules.receivers import Router, load_receivers
-from tests.rules.history import (
-    FAILED,
-    SUCCEEDED,
-    T0,
-    finish,
-    mark_lost,
-    new_job,
-    progress,
-    push,
-    ruleset,
-    start,
-)
+from tests.rules.history import T0, new_job, push, ruleset, start
 
 RULES = ruleset(
     """
@@ -80,32 +72,42 @@ def _engine():
     )
 
 
-def _apply(jobs, counter, now, job_index, action, value):
-    job = jobs[job_index]
-    running = sorted(job.running)
-    if job.kind == "pushgateway":
-        if action == "push":
-            push(job, now)
-        return job if action == "push" else None
+KEYS = (JobKey.of("a"), JobKey.of("b", {"env": "prod"}))
+EVENT_OF = {"finish": ("success", "fail", "fail", "cancel")}
+
+
+def _apply(state, group, counter, now, job_index, action, value):
+    """Apply one action through the collector's State (or push to the Pushgateway group);
+    returns the job it changed, if any."""
+    if job_index == 2:
+        if action != "push":
+            return None
+        push(group, now)
+        return group
+    key = KEYS[job_index]
+    job = state.jobs.get(key)
+    running = sorted(job.running) if job is not None else []
     if action == "start":
         counter[0] += 1
-        start(job, f"r{counter[0]}", now)
-    elif action in ("progress", "heartbeat") and running:
+        event = Event(key, "start", now, run_id=f"r{counter[0]}")
+    elif action == "progress" and running:
         run = job.running[running[value % len(running)]]
-        if action == "progress":
-            progress(job, run.run_id, now, done=(run.done or 0) + 1)
-        else:
-            progress(job, run.run_id, now, cpu_percent=float(value))
+        event = Event(key, "progress", now, run_id=run.run_id, done=(run.done or 0) + 1)
+    elif action == "heartbeat" and running:
+        run_id = running[value % len(running)]
+        event = Event(key, "progress", now, run_id=run_id, cpu_percent=float(value))
     elif action == "finish" and running:
-        status = (SUCCEEDED, FAILED, FAILED, "cancelled")[value % 4]
-        finish(job, running[value % len(running)], now, status)
-    elif action == "lost" and running:
-        run = job.running[running[value % len(running)]]
-        if now - run.last_event_at > LOST_AFTER:
-            mark_lost(job, run.run_id, now)
+        kind = EVENT_OF["finish"][value % 4]
+        event = Event(key, kind, now, run_id=running[value % len(running)])
+    elif action == "lost":
+        lost = list(state.lost_runs(now))
+        for lost_job, run in lost:
+            state.mark_lost(lost_job, run)
+        return lost[0][0] if lost else None
     else:
         return None
-    return job
+    assert not state.conflicts([event])
+    return state.apply(event, now).job
 
 
 def _summary(evaluation):
@@ -124,18 +126,20 @@ def _in_chunks(rule_engine, jobs, now, size):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(STEP, min_size=1, max_size=40), st.integers(min_value=1, max_value=3))
 def test_incremental_evaluation_gives_the_same_transitions_as_full(steps, chunk):
-    jobs = [new_job("a"), new_job("b", {"env": "prod"}), new_job("g", kind="pushgateway")]
+    state = State(StateSettings(lost_after=LOST_AFTER))
+    group = new_job("g", kind="pushgateway")
     incremental, full = _engine(), _engine()
     counter = [0]
     now = T0
     for delay, events, evaluate_each in steps:
         now += delay
         for job_index, action, value in events:
-            changed = _apply(jobs, counter, now, job_index, action, value)
+            changed = _apply(state, group, counter, now, job_index, action, value)
             if changed is not None and evaluate_each:
                 assert _summary(incremental.evaluate_job(changed, now)) == _summary(
                     full.evaluate_job(changed, now)
                 )
+        jobs = [*state.jobs.values(), group]
         assert _summary(_in_chunks(incremental, jobs, now, chunk)) == _summary(
             full.evaluate(jobs, now, full=True)
         ), f"at +{now - T0:.0f}s"
