@@ -44,6 +44,14 @@ def _parse_statuses(fields: Fields) -> frozenset[str] | None:
     return frozenset(values)
 
 
+def _outcome(job: JobFacts, summary: RunSummaryFacts) -> str | None:
+    """The run's final status; None for a lost run that has since reported again (it runs)."""
+    status = summary.status
+    if status == LOST and summary.run_id in job.running:
+        return None
+    return status
+
+
 def _finished(summary: RunSummaryFacts) -> float:
     return summary.finished_at if summary.finished_at is not None else summary.started_at
 
@@ -70,7 +78,7 @@ class Failure:
         first: RunSummaryFacts | None = None
         failures = 0
         for summary in reversed(job.recent):
-            status = summary.status
+            status = _outcome(job, summary)
             if status in self.statuses:
                 latest = latest or summary
                 first = summary
@@ -122,7 +130,7 @@ class ConsecutiveFailures:
         outcomes = [
             summary
             for summary in reversed(job.recent)
-            if summary.status == SUCCEEDED or summary.status in self.statuses
+            if _outcome(job, summary) == SUCCEEDED or _outcome(job, summary) in self.statuses
         ]
         index = failures = 0
         while index < len(outcomes):
@@ -194,7 +202,7 @@ class FailureRate:
         start = now - self.window if self.window is not None else None
         limit = self.over_last
         for summary in reversed(job.recent):
-            status = summary.status
+            status = _outcome(job, summary)
             failed = status in self.statuses
             if not failed and status != SUCCEEDED:
                 continue

@@ -96,3 +96,20 @@ def test_stuck_follows_progress_events():
     ]
     evaluation = _push(state, engine, "progress", T0 + 700, "r1", done=11)
     assert transitions(evaluation) == [("resolved", "JobStuck/etl/r1")]
+
+
+def test_a_lost_run_that_reports_again_is_no_longer_a_failure():
+    state = State(StateSettings(lost_after=LOST_AFTER))
+    engine = RuleEngine(
+        ruleset("rules:\n  - {name: AnyFailure, kind: failure}\n"),
+        context=Context(default_lost_after=LOST_AFTER),
+    )
+    _push(state, engine, "start", T0, "r1")
+    for job, run in list(state.lost_runs(T0 + LOST_AFTER + 5)):
+        state.mark_lost(job, run)
+    engine.evaluate(state.jobs.values(), T0 + LOST_AFTER + 5)
+    assert states(engine) == {"AnyFailure/etl": "firing"}
+
+    evaluation = _push(state, engine, "progress", T0 + LOST_AFTER + 60, "r1", done=1)
+
+    assert transitions(evaluation) == [("resolved", "AnyFailure/etl")]
