@@ -173,7 +173,8 @@ class AlertBook:
         identity = alert_id(rule.name, job.key, condition.run_id)
         self.resolved.pop(identity, None)  # a new episode replaces the last one's record
         active_at = condition.active_at if condition.active_at is not None else now
-        severity = rule.severity_at(_elapsed(condition, active_at, now))
+        since = condition.since if condition.since is not None else active_at
+        severity = rule.severity_at(_elapsed(condition, since, now))
         alert = Alert(
             id=identity,
             rule=rule.name,

@@ -79,3 +79,22 @@ def test_below_the_first_tier_the_first_tier_applies():
     (alert,) = rules.book.active.values()
 
     assert alert.severity == "low"
+
+
+def test_a_pending_alert_carries_the_severity_of_the_time_elapsed():
+    rules = engine(
+        """
+        rules:
+          - name: Stuck
+            kind: stuck
+            no_progress_for: 10m
+            for: 1h
+            severity_tiers: [{after: 10m, severity: low}, {after: 30m, severity: high}]
+        """
+    )
+    job = _stuck_job()
+
+    evaluation = rules.evaluate([job], T0 + 35 * MINUTE)
+
+    (transition,) = evaluation.transitions
+    assert (transition.kind, transition.alert["severity"]) == ("pending", "high")
