@@ -251,15 +251,3 @@ class Evaluation:
     """Ids of alerts that left the book (a pending alert dropped, a resolved one expired)."""
     jobs_evaluated: int = 0
     jobs_skipped: int = 0
-
-    def merge(self, other: Evaluation) -> None:
-        self.transitions.extend(other.transitions)
-        self.notifications.extend(other.notifications)
-        for alert_key in other.removed:
-            self.changed.pop(alert_key, None)
-        self.removed |= other.removed
-        for alert_key, alert in other.changed.items():
-            self.removed.discard(alert_key)
-            self.changed[alert_key] = alert
-        self.jobs_evaluated += other.jobs_evaluated
-        self.jobs_skipped += other.jobs_skipped

@@ -19,7 +19,7 @@ from rules.errors import ConfigError, ConfigErrors
 from rules.kinds import KINDS, Kind
 from rules.matchers import MATCH_ALL, JobMatcher, LabelMatchers, Pattern, compile_pattern
 from rules.templates import Template, compile_template
-from rules.yaml_reader import Fields, Reader, line_of
+from rules.yaml_reader import Fields, Reader
 
 DEFAULT_SEVERITY: Final = "warning"
 RESERVED_LABELS: Final = frozenset({"alertname", "job", "severity", "run_id"})
@@ -417,7 +417,6 @@ __all__ = [
     "check_files",
     "collect_rules",
     "default_rules",
-    "line_of",
     "load_rules",
     "parse_label_matchers",
     "parse_rules",
