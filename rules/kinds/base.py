@@ -55,7 +55,7 @@ NO_CONDITIONS: Final[tuple[Condition, ...]] = ()
 class Context:
     """Settings an evaluation needs beyond the job: the collector's default lost-after."""
 
-    default_lost_after: float = 600.0
+    default_lost_after: float = 900.0
 
 
 class Kind(Protocol):
