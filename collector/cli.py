@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the settings and exit: 0 when they are usable",
     )
     commands.add_parser(
+        "check-rules",
+        help="validate rule files offline: exit 0, or print file:line: reason for each error",
+        description="See 'batchgate check-rules --help'.",
+        add_help=False,
+    )
+    commands.add_parser(
         "run",
         help="run a command and report its run (start, heartbeats, progress, exit code)",
         description="See 'batchgate run --help'.",
@@ -101,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from client.run import main as run_main
 
         return run_main(args[1:])
+    if args[:1] == ["check-rules"]:
+        from rules.check import main as check_rules
+
+        return check_rules(args[1:])
     parser = build_parser()
     parsed = parser.parse_args(args)
     if parsed.command == "serve":

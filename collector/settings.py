@@ -17,9 +17,7 @@ import yaml
 
 from collector.events import PushLimits
 from collector.state import StateSettings
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+from rules import durations
 
 
 class ConfigError(Exception):
@@ -27,25 +25,17 @@ class ConfigError(Exception):
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Seconds from `90`, `90s`, `15m`, `1h30m`, `30d`; ValueError for anything else."""
+    """Seconds from `90s`, `15m`, `1h30m`, `30d` (Prometheus' syntax), or a plain number of
+    seconds as YAML or an environment variable gives it; ValueError for anything else."""
     if isinstance(text, bool):
         raise ValueError("expected a duration such as 30s, 15m, 2h or 30d")
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError("a duration must not be negative")
         return float(text)
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
+    if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
         return float(text)
-    position, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-    if position != len(text) or not text:
-        raise ValueError(f"{text!r} is not a duration such as 30s, 15m, 2h or 30d")
-    return total
+    return durations.parse_duration(text)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

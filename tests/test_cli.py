@@ -91,3 +91,12 @@ def test_batchgate_run_needs_none_of_the_servers_packages(tmp_path: Path) -> Non
     )  # fmt: skip
     assert result.stdout == "ran\n"
     assert result.returncode == 3, result.stderr
+
+
+def test_check_rules_accepts_good_files_and_names_errors_in_bad_ones(tmp_path: Path) -> None:
+    assert batchgate("check-rules", "rules/default_rules.yaml").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: Slow\n    kind: duration\n    above: soon\n")
+    result = batchgate("check-rules", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:4:" in result.stderr
