@@ -79,6 +79,11 @@ class AccessLogger(AbstractAccessLogger):
         super().__init__(logger, log_format)
         self._json = log_format == "json"
 
+    @property
+    def enabled(self) -> bool:
+        """Requests are logged at info: a higher log level turns the access log off."""
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         fields = {
             "ts": _timestamp_now(),
