@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+import time as _time
 from typing import Any
 
 from aiohttp.abc import AbstractAccessLogger
@@ -85,8 +86,9 @@ class AccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        now = _time.time()
         fields = {
-            "ts": _timestamp_now(),
+            "ts": _timestamp_now(now),
             "level": "info",
             "logger": "batchgate.access",
             "msg": "request",
@@ -100,10 +102,22 @@ class AccessLogger(AbstractAccessLogger):
         if self._json:
             line = json.dumps(fields)
         else:
-            line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+            line = (
+                f"ts={fields['ts']} level=info logger=batchgate.access msg=request "
+                f"method={request.method} path={_logfmt_value(request.path)} "
+                f"status={response.status} bytes={response.body_length} "
+                f"seconds={fields['seconds']} remote={_logfmt_value(request.remote)}"
+            )
         sys.stderr.write(line + "\n")
 
 
-def _timestamp_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+_second_cache: tuple[int, str] = (0, "")
+
+
+def _timestamp_now(now: float) -> str:
+    """RFC 3339 with milliseconds; the seconds part is formatted once per second."""
+    global _second_cache
+    second = int(now)
+    if _second_cache[0] != second:
+        _second_cache = (second, _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second)))
+    return f"{_second_cache[1]}.{int((now - second) * 1000):03d}Z"
