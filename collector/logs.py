@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import time
-import time as _time
 from typing import Any
 
 from aiohttp.abc import AbstractAccessLogger
@@ -79,45 +78,42 @@ class AccessLogger(AbstractAccessLogger):
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         super().__init__(logger, log_format)
         self._json = log_format == "json"
+        self._second = 0
+        self._second_text = ""
 
     @property
     def enabled(self) -> bool:
         """Requests are logged at info: a higher log level turns the access log off."""
         return self.logger.isEnabledFor(logging.INFO)
 
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        now = _time.time()
-        fields = {
-            "ts": _timestamp_now(now),
-            "level": "info",
-            "logger": "batchgate.access",
-            "msg": "request",
-            "method": request.method,
-            "path": request.path,
-            "status": response.status,
-            "bytes": response.body_length,
-            "seconds": round(time, 6),
-            "remote": request.remote,
-        }
+    def log(self, request: BaseRequest, response: StreamResponse, seconds: float) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # the date is formatted once a second, not per request
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        timestamp = f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+        took = round(seconds, 6)
         if self._json:
-            line = json.dumps(fields)
+            line = json.dumps(
+                {
+                    "ts": timestamp,
+                    "level": "info",
+                    "logger": "batchgate.access",
+                    "msg": "request",
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status,
+                    "bytes": response.body_length,
+                    "seconds": took,
+                    "remote": request.remote,
+                }
+            )
         else:
             line = (
-                f"ts={fields['ts']} level=info logger=batchgate.access msg=request "
+                f"ts={timestamp} level=info logger=batchgate.access msg=request "
                 f"method={request.method} path={_logfmt_value(request.path)} "
                 f"status={response.status} bytes={response.body_length} "
-                f"seconds={fields['seconds']} remote={_logfmt_value(request.remote)}"
+                f"seconds={took} remote={_logfmt_value(request.remote)}"
             )
         sys.stderr.write(line + "\n")
-
-
-_second_cache: tuple[int, str] = (0, "")
-
-
-def _timestamp_now(now: float) -> str:
-    """RFC 3339 with milliseconds; the seconds part is formatted once per second."""
-    global _second_cache
-    second = int(now)
-    if _second_cache[0] != second:
-        _second_cache = (second, _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second)))
-    return f"{_second_cache[1]}.{int((now - second) * 1000):03d}Z"
