@@ -86,7 +86,10 @@ class Event:
     @property
     def has_progress(self) -> bool:
         return not (
-            self.percent is None and self.done is None and self.total is None and self.errors is None
+            self.percent is None
+            and self.done is None
+            and self.total is None
+            and self.errors is None
         )
 
 
@@ -120,10 +123,12 @@ class Run:
     sample_level: int = 0
     """Timeline thinning level: only samples whose number is a multiple of 2**level are kept."""
     last_sample_at: float = -math.inf
+    untimed: bool = False
+    """Reported only as finished, with no start and no duration: how long it took is unknown."""
 
     @property
     def duration(self) -> float | None:
-        if self.finished_at is None:
+        if self.finished_at is None or self.untimed:
             return None
         return max(0.0, self.finished_at - self.started_at)
 
@@ -144,8 +149,19 @@ class Run:
         limit = self.lost_after if self.lost_after is not None else default_lost_after
         return self.status == RUNNING and now - self.last_event_at > limit
 
+    @property
+    def reports_progress(self) -> bool:
+        """Whether the run ever said how far along it is (only such runs can be stuck)."""
+        return self.done is not None or self.percent is not None
+
     def is_stuck(self, now: float, stuck_after: float) -> bool:
-        return self.status == RUNNING and now - self.last_progress_at > stuck_after
+        """Running, reporting progress, and the progress has not moved for `stuck_after`.
+        A run that only sends heartbeats is never stuck: nothing says it should move."""
+        return (
+            self.status == RUNNING
+            and self.reports_progress
+            and now - self.last_progress_at > stuck_after
+        )
 
     def effective_status(self, now: float, default_lost_after: float) -> str:
         """The stored status, except that a silent running run already reads as lost."""
@@ -178,6 +194,9 @@ class Job:
     kind: str = "batch"
     running: dict[str, Run] = field(default_factory=dict)
     last_run: Run | None = None
+    """The most recently started run, running or finished."""
+    last_finished: Run | None = None
+    """The most recently finished run (its message and exit code are what alerts quote)."""
     recent: deque[RunSummary] = field(default_factory=lambda: deque(maxlen=32))
     """Recent finished runs, oldest first."""
     last_seen_at: float | None = None
@@ -236,3 +255,6 @@ class Job:
                     self.duration_buckets[index] += 1
                     break
         self.recent.append(run.summary())
+        last = self.last_finished
+        if last is None or (last.finished_at or 0.0) <= finished_at:
+            self.last_finished = run

@@ -1,0 +1,22 @@
+# batchgate: slim, non-root, history on the /data volume.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY collector ./collector
+COPY rules ./rules
+COPY client ./client
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin batchgate \
+    && mkdir -p /data && chown batchgate /data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER batchgate
+VOLUME /data
+EXPOSE 9091
+ENV BATCHGATE_DATA_DIR=/data BATCHGATE_LISTEN=:9091
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:9091/-/ready', timeout=2).status != 200)"]
+ENTRYPOINT ["batchgate"]
+CMD ["serve"]

@@ -1,0 +1,20 @@
+# The two commands: `make install` sets everything up, `make test` checks everything.
+PYTHON ?= python3
+
+.PHONY: install test lint bench
+
+install:
+	.ci/system-packages
+	$(PYTHON) -m pip install --upgrade pip
+	$(PYTHON) -m pip install -e '.[dev]'
+
+test: lint
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+bench:
+	$(PYTHON) bench/run_all.py

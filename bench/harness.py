@@ -1,0 +1,179 @@
+"""What every benchmark here shares: starting servers on loopback, driving load with wrk,
+and reading wrk's figures. Nothing in the project imports this; only bench/ scripts do."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
+
+
+def need(program: str, package: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        sys.exit(f"{program} is missing: apt-get install {package}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def rss_bytes(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        return int(match.group(1)) * 1024 if match else 0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def batchgate(*extra: str) -> Iterator[Server]:
+    """A batchgate server with a fresh data directory, on its default settings."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="batchgate-bench-") as data:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collector", "serve", "--listen", f"127.0.0.1:{port}",
+             "--data-dir", data, *extra],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        try:
+            wait_http(f"http://127.0.0.1:{port}/-/ready")
+            yield Server("batchgate", f"http://127.0.0.1:{port}", process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+
+@contextlib.contextmanager
+def pushgateway(*extra: str) -> Iterator[Server]:
+    """Debian's prometheus-pushgateway, without persistence (its default keeps old state)."""
+    binary = need("prometheus-pushgateway", "prometheus-pushgateway")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready")
+        yield Server("pushgateway", f"http://127.0.0.1:{port}", process)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@dataclass
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def wrk(
+    url: str,
+    script: str,
+    seconds: int = 10,
+    connections: int = 16,
+    env: dict[str, str] | None = None,
+) -> Load:
+    """Drive `url` with bench/wrk/<script>.lua from one wrk thread; the script reports
+    non-2xx answers on its last line, which count as errors."""
+    binary = need("wrk", "wrk")
+    result = subprocess.run(
+        [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-s", str(WRK_SCRIPTS / f"{script}.lua"), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    out = result.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(rate, _percentile(out, "50"), _percentile(out, "99"), errors, total)
+
+
+def _percentile(out: str, which: str) -> float:
+    match = re.search(rf"^\s+{which}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def post_json(url: str, body: object) -> dict[str, object]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def timed_get(url: str, repeats: int = 20) -> tuple[float, float]:
+    """Median and worst wall time (ms) of GET url, one request at a time."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=60) as response:
+            response.read()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[-1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}"

@@ -1,0 +1,154 @@
+"""The application factory: `create_app(settings)` and what the app owns for its lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from collector.keys import (
+    BUS,
+    CLOCK,
+    READY,
+    REGISTRY,
+    REQUEST_METRICS,
+    SETTINGS,
+    STATE,
+    STORE,
+    WRITER,
+)
+from collector.live import EventBus, publish_changes
+from collector.metrics import JobCollector, RequestMetrics, ServerCollector
+from collector.middlewares import errors_and_metrics
+from collector.routes import setup_routes
+from collector.settings import Settings
+from collector.sqlite_store import SqliteStore
+from collector.state import State
+from collector.store import Store
+from collector.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store: Store | None = None,
+) -> web.Application:
+    """Build the batchgate application. Storage opens when the app starts, not here."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_and_metrics])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
+    app[BUS] = EventBus()
+    app[READY] = {"ready": False}
+    registry = CollectorRegistry(auto_describe=False)
+    app[REGISTRY] = registry
+    app[REQUEST_METRICS] = RequestMetrics(registry)
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_background_tasks)
+    app.on_shutdown.append(_hang_up_listeners)
+    setup_routes(app)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, restore the live state from it, and run the writer."""
+    settings, store = app[SETTINGS], app[STORE]
+    runs = settings.runs
+    restored = await store.open(app[CLOCK](), runs.recent_runs, runs.seen_window)
+    state = State(runs)
+    for job in restored.jobs:
+        state.add_job(job)
+    state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
+    state.seen_since = restored.seen_since
+    writer = Writer(store, settings.max_write_queue, settings.push_timeout)
+    writer.start()
+    app[STATE] = state
+    app[WRITER] = writer
+    app[REGISTRY].register(JobCollector(state, app[CLOCK]))
+    app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
+    app[READY]["ready"] = True
+    log.info(
+        "restored %d jobs, %d running runs from %s",
+        len(state.jobs),
+        sum(len(job.running) for job in state.jobs.values()),
+        getattr(store, "path", "the store"),
+    )
+    try:
+        yield
+    finally:
+        app[READY]["ready"] = False
+        await writer.stop()
+        await store.close()
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    tasks = [
+        asyncio.create_task(_sweep_lost_runs(app), name="batchgate-sweep"),
+        asyncio.create_task(_retention(app), name="batchgate-retention"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _hang_up_listeners(app: web.Application) -> None:
+    app[BUS].close()
+
+
+def sweep_once(app: web.Application) -> int:
+    """Mark silent runs lost and forget old event ids; returns how many runs were lost."""
+    state, writer = app[STATE], app[WRITER]
+    now = app[CLOCK]()
+    changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
+    for change in changes:
+        writer.stage(change)
+    publish_changes(app[BUS], changes, now, state.settings)
+    state.expire_seen(now)
+    return len(changes)
+
+
+async def _sweep_lost_runs(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(app[SETTINGS].sweep_interval)
+        try:
+            lost = sweep_once(app)
+        except Exception:
+            log.exception("sweeping lost runs failed")
+            continue
+        if lost:
+            log.info("marked %d silent runs lost", lost)
+
+
+async def apply_retention(app: web.Application) -> int:
+    """Delete history past its retention, in the store and in memory; returns runs deleted."""
+    retention = app[SETTINGS].retention
+    now = app[CLOCK]()
+    deleted = await app[WRITER].maintain(
+        now - retention.max_age, retention.max_runs_per_job, now - retention.event_ids
+    )
+    app[STATE].forget_runs(deleted)
+    return len(deleted)
+
+
+async def _retention(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(app[SETTINGS].retention.interval)
+        try:
+            deleted = await apply_retention(app)
+        except Exception:
+            log.exception("retention failed; will retry")
+            continue
+        if deleted:
+            log.info("retention deleted %d runs", deleted)

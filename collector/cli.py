@@ -1,0 +1,145 @@
+"""The `batchgate` command: serve, and (lazily) the client's `run` and the rules' checks.
+
+Only `serve` loads the server's dependencies; `batchgate run` must work where only the
+client is installed, so this module imports nothing heavy at the top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from collector import __version__
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps help text without breaking words at hyphens (./batchgate-data stays whole)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad flag in one line, with where to look for help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="batchgate",
+        description="A self-hosted monitor for batch and cron jobs, and a drop-in "
+        "Prometheus Pushgateway.",
+    )
+    parser.add_argument("--version", action="version", version=f"batchgate {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the collector",
+        description="Run the collector: receive pushes, keep state and history, serve the API, "
+        "/metrics and the dashboard. Settings come from flags, then BATCHGATE_* environment "
+        "variables, then the config file, then built-in defaults.",
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to listen on (default :9091, every interface; env BATCHGATE_LISTEN)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory for the SQLite history (default ./batchgate-data; env BATCHGATE_DATA_DIR)",
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config file (optional; env BATCHGATE_CONFIG); see docs/configuration.md",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="least severe log level written (default info)",
+    )
+    serve.add_argument(
+        "--log-format", choices=("logfmt", "json"), help="log line format (default logfmt)"
+    )
+    serve.add_argument(
+        "--durability",
+        choices=("process", "fsync"),
+        help="'process' (default): an acknowledged push survives the process being killed; "
+        "'fsync': it survives power loss too, at the cost of an fsync per group commit",
+    )
+    serve.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the settings and exit: 0 when they are usable",
+    )
+    commands.add_parser(
+        "check-rules",
+        help="validate rule files offline: exit 0, or print file:line: reason for each error",
+        description="See 'batchgate check-rules --help'.",
+        add_help=False,
+    )
+    commands.add_parser(
+        "run",
+        help="run a command and report its run (start, heartbeats, progress, exit code)",
+        description="See 'batchgate run --help'.",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    # `run` takes a command with flags of its own after `--`: it parses its arguments
+    # itself, and must not load the server's dependencies.
+    if args[:1] == ["run"]:
+        from client.run import main as run_main
+
+        return run_main(args[1:])
+    if args[:1] == ["check-rules"]:
+        from rules.check import main as check_rules
+
+        return check_rules(args[1:])
+    parser = build_parser()
+    parsed = parser.parse_args(args)
+    if parsed.command == "serve":
+        return _serve(parsed)
+    parser.print_help()
+    return 2
+
+
+def _serve(parsed: argparse.Namespace) -> int:
+    from collector.server import serve
+    from collector.settings import ConfigError, load_settings
+
+    flags = {
+        "listen": parsed.listen,
+        "data_dir": parsed.data_dir,
+        "config": parsed.config,
+        "logging.level": parsed.log_level,
+        "logging.format": parsed.log_format,
+        "durability": parsed.durability,
+    }
+    try:
+        settings = load_settings(flags, os.environ)
+    except ConfigError as error:
+        print(f"batchgate: {error}", file=sys.stderr)
+        return 1
+    if parsed.check_config:
+        print(f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir})")
+        return 0
+    from collector.logs import setup_logging
+
+    setup_logging(settings.logging.level, settings.logging.format)
+    return serve(settings)

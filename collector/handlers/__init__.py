@@ -1,0 +1,1 @@
+"""HTTP handlers, one module per endpoint family. They parse, call the core, answer."""

@@ -1,0 +1,56 @@
+"""`GET /events`: every state change as Server-Sent Events, as it happens."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import re
+from typing import Any
+
+from aiohttp import web
+
+from collector.keys import BUS
+
+KEEPALIVE_SECONDS = 15.0
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Optional filters: `job` (a name glob) and `types` (comma-separated event types)."""
+    bus = request.app[BUS]
+    job_glob = request.query.get("job")
+    job_matches = re.compile(fnmatch.translate(job_glob)).match if job_glob else None
+    types = {t for t in request.query.get("types", "").split(",") if t}
+
+    def accepts(event_type: str, data: dict[str, Any]) -> bool:
+        if types and event_type not in types:
+            return False
+        return job_matches is None or bool(job_matches(str(data.get("job", ""))))
+
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    subscription = bus.subscribe(accepts)
+    try:
+        await response.write(b"retry: 3000\n: connected\n\n")
+        while not bus.closed:
+            try:
+                first = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            if first is None:
+                break
+            messages = [first, *subscription.drain()]
+            await response.write("".join(m for m in messages if m is not None).encode())
+            if None in messages:
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        bus.unsubscribe(subscription)
+    return response

@@ -1,0 +1,89 @@
+"""`POST /push`: job lifecycle events in JSON, acknowledged once durable."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from collector.errors import ApiError
+from collector.events import InvalidPush, decode_body, parse_events
+from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
+from collector.live import publish_changes
+from collector.state import needs_stored_id
+from collector.writer import StorageFailing
+
+
+async def push_events(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    app = request.app
+    settings, state, writer = app[SETTINGS], app[STATE], app[WRITER]
+    if request.content_type != "application/json":
+        raise ApiError(
+            415,
+            f"Content-Type must be application/json, not {request.content_type}",
+            [{"field": "Content-Type", "reason": "must be application/json"}],
+        )
+    if not writer.accepting:
+        raise ApiError(
+            503,
+            f"storage is not accepting writes ({writer.error or 'write queue full'}); "
+            "nothing was applied, retry later",
+            headers={"Retry-After": "5"},
+        )
+    body = await request.read()
+    now = app[CLOCK]()
+    try:
+        events = parse_events(decode_body(body), now, settings.limits)
+    except InvalidPush as invalid:
+        raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
+
+    # Bring into memory what the events refer to but memory no longer holds.
+    store = app[STORE]
+    missing_runs = state.run_ids_to_fetch(events)
+    if missing_runs:
+        state.remember_runs(await store.get_runs(sorted(missing_runs)))
+    old_event_ids = state.event_ids_to_check(events)
+    if old_event_ids:
+        state.remember_event_ids(await store.seen_event_ids(sorted(old_event_ids)))
+    conflicts = state.conflicts(events)
+    if conflicts:
+        raise ApiError(
+            409,
+            "push conflicts with stored runs; nothing applied",
+            [e.as_json() for e in conflicts],
+        )
+
+    metrics = app[REQUEST_METRICS]
+    run_ids = []
+    changes = []
+    duplicates = 0
+    metrics.count_events(events)
+    for event in events:
+        original = state.duplicate_of(event)
+        if original is not None:
+            duplicates += 1
+            run_ids.append(original)
+            continue
+        change = state.apply(event, now)
+        writer.stage(change)
+        if event.event_id is not None and needs_stored_id(event):
+            writer.stage_seen(event.event_id, change.run.run_id, now)
+        changes.append(change)
+        run_ids.append(change.run.run_id)
+
+    try:
+        await writer.durable()
+    except StorageFailing as error:
+        raise ApiError(
+            503,
+            f"{error}; the push is held in memory and will be stored when storage recovers",
+            headers={"Retry-After": "5"},
+        ) from None
+    if duplicates:
+        metrics.duplicates.inc(duplicates)
+    publish_changes(app[BUS], changes, now, settings.runs)
+    metrics.push_seconds.observe(time.perf_counter() - started)
+    return web.json_response(
+        {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
+    )

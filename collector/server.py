@@ -1,0 +1,66 @@
+"""Running the server: listen, stop gracefully on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from collector import __version__
+from collector.app import create_app
+from collector.logs import AccessLogger
+from collector.settings import Settings
+from collector.sqlite_store import StoreUnavailable
+
+log = logging.getLogger("batchgate")
+
+SHUTDOWN_TIMEOUT = 10.0
+"""Seconds in-flight requests get to finish once a stop is asked for."""
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT; returns the process exit code."""
+    try:
+        return asyncio.run(_serve(settings))
+    except StoreUnavailable as error:
+        print(f"batchgate: {error}", file=sys.stderr)
+        return 1
+
+
+async def _serve(settings: Settings) -> int:
+    app = create_app(settings)
+    access_log = logging.getLogger("batchgate.access") if settings.logging.access_log else None
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=access_log,
+        access_log_class=AccessLogger,
+        access_log_format=settings.logging.format,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host or None, settings.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        print(f"batchgate: cannot listen on {settings.listen}: {error.strerror}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info(
+        "batchgate %s listening on %s, data in %s",
+        __version__,
+        settings.listen,
+        settings.data_dir,
+    )
+    await stop.wait()
+    log.info("stopping: finishing requests in flight and flushing writes")
+    await runner.cleanup()
+    log.info("stopped")
+    return 0

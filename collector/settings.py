@@ -1,0 +1,264 @@
+"""Settings: one frozen value built by one pure function from a file, the environment and flags.
+
+Precedence, lowest first: built-in defaults, the YAML config file, `BATCHGATE_*`
+environment variables, command-line flags. A bad value fails at start with the file,
+line and key it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.events import PushLimits
+from collector.state import StateSettings
+from rules import durations
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names where it came from and why."""
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from `90s`, `15m`, `1h30m`, `30d` (Prometheus' syntax), or a plain number of
+    seconds as YAML or an environment variable gives it; ValueError for anything else."""
+    if isinstance(text, bool):
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 30d")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError("a duration must not be negative")
+        return float(text)
+    if re.fullmatch(r"\d+(\.\d+)?", text.strip()):
+        return float(text)
+    return durations.parse_duration(text)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT` (every interface) or `[::1]:PORT`."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT (for example :9091 or 127.0.0.1:9091)")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    max_age: float = 30 * 86400.0
+    max_runs_per_job: int = 10_000
+    interval: float = 600.0
+    """How often retention runs."""
+    event_ids: float = 7 * 86400.0
+    """How long applied event ids are remembered in the store (exactly-once window)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Logging:
+    level: str = "info"
+    format: str = "logfmt"
+    access_log: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = ""
+    port: int = 9091
+    data_dir: Path = Path("batchgate-data")
+    durability: str = "process"
+    """`process`: a killed process loses nothing acknowledged; `fsync`: nor does power loss."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    push_timeout: float = 10.0
+    """How long a push waits for durability before answering 503."""
+    max_write_queue: int = 200_000
+    sweep_interval: float = 1.0
+    """How often running runs are checked for having gone silent (lost)."""
+    limits: PushLimits = field(default_factory=PushLimits)
+    runs: StateSettings = field(default_factory=StateSettings)
+    retention: Retention = field(default_factory=Retention)
+    logging: Logging = field(default_factory=Logging)
+    config_file: Path | None = None
+
+    @property
+    def listen(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+# Each config file key: (section, field, parser). Sections map to the nested dataclasses.
+_Parser = Any
+_FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
+    "": {
+        "listen": (None, "listen", parse_listen),
+        "data_dir": (None, "data_dir", Path),
+        "durability": (None, "durability", lambda v: _choice(v, ("process", "fsync"))),
+        "push_timeout": (None, "push_timeout", parse_duration),
+    },
+    "runs": {
+        "lost_after": ("runs", "lost_after", parse_duration),
+        "stuck_after": ("runs", "stuck_after", parse_duration),
+        "recent_runs": ("runs", "recent_runs", lambda v: _positive_int(v)),
+        "timeline_points": ("runs", "max_samples", lambda v: _positive_int(v)),
+        "timeline_interval": ("runs", "sample_interval", parse_duration),
+        "sweep_interval": (None, "sweep_interval", parse_duration),
+    },
+    "retention": {
+        "max_age": ("retention", "max_age", parse_duration),
+        "max_runs_per_job": ("retention", "max_runs_per_job", lambda v: _positive_int(v)),
+        "interval": ("retention", "interval", parse_duration),
+        "event_ids": ("retention", "event_ids", parse_duration),
+    },
+    "limits": {
+        "max_body_bytes": (None, "max_body_bytes", lambda v: _positive_int(v)),
+        "max_write_queue": (None, "max_write_queue", lambda v: _positive_int(v)),
+        "max_events_per_push": ("limits", "max_events", lambda v: _positive_int(v)),
+        "max_labels": ("limits", "max_labels", lambda v: _positive_int(v)),
+        "max_label_value_length": ("limits", "max_label_value_length", lambda v: _positive_int(v)),
+        "max_metrics_per_event": ("limits", "max_metrics", lambda v: _positive_int(v)),
+    },
+    "logging": {
+        "level": ("logging", "level", lambda v: _choice(v, ("debug", "info", "warning", "error"))),
+        "format": ("logging", "format", lambda v: _choice(v, ("logfmt", "json"))),
+        "access_log": ("logging", "access_log", lambda v: _boolean(v)),
+    },
+}
+
+ENVIRONMENT = {
+    "BATCHGATE_LISTEN": "listen",
+    "BATCHGATE_DATA_DIR": "data_dir",
+    "BATCHGATE_CONFIG": "config",
+    "BATCHGATE_LOG_LEVEL": "logging.level",
+    "BATCHGATE_LOG_FORMAT": "logging.format",
+    "BATCHGATE_DURABILITY": "durability",
+}
+
+
+def load_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str], read_file: Any = None
+) -> Settings:
+    """Build the settings from flags (already parsed) and the environment.
+
+    `flags` uses dotted keys as in the config file (`listen`, `data_dir`, `config`,
+    `logging.level`, ...); a value of None means "not given". `read_file(path) -> str` is
+    injectable for tests; it defaults to reading the file.
+    """
+    values: dict[str, tuple[Any, str]] = {}
+    config_path = flags.get("config") or environ.get("BATCHGATE_CONFIG")
+    if config_path:
+        reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
+        try:
+            text = reader(config_path)
+        except OSError as error:
+            raise ConfigError(f"{config_path}: cannot read config file: {error.strerror}") from None
+        values.update(_from_yaml(text, str(config_path)))
+    for variable, key in ENVIRONMENT.items():
+        if key != "config" and environ.get(variable):
+            values[key] = (environ[variable], f"environment variable {variable}")
+    for key, value in flags.items():
+        if key != "config" and value is not None:
+            values[key] = (value, f"flag --{key.replace('_', '-').replace('.', '-')}")
+    settings = _build(values)
+    return replace(settings, config_file=Path(config_path) if config_path else None)
+
+
+def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    values: dict[str, tuple[Any, str]] = {}
+    if root is None:
+        return values
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{filename}:{root.start_mark.line + 1}: the config must be a mapping")
+    for key_node, value_node in root.value:
+        key = key_node.value
+        where = f"{filename}:{key_node.start_mark.line + 1}"
+        if key in _FILE_KEYS and key != "":
+            if not isinstance(value_node, yaml.MappingNode):
+                raise ConfigError(f"{where}: {key}: must be a mapping")
+            for sub_key_node, sub_value_node in value_node.value:
+                sub_key = sub_key_node.value
+                sub_where = f"{filename}:{sub_key_node.start_mark.line + 1}"
+                if sub_key not in _FILE_KEYS[key]:
+                    known = ", ".join(sorted(_FILE_KEYS[key]))
+                    raise ConfigError(f"{sub_where}: {key}.{sub_key}: unknown key (known: {known})")
+                values[f"{key}.{sub_key}"] = (_scalar(sub_value_node), sub_where)
+        elif key in _FILE_KEYS[""]:
+            values[key] = (_scalar(value_node), where)
+        elif key in _EXTENSION_KEYS:
+            values[key] = (yaml.safe_load(yaml.serialize(value_node)), where)
+        else:
+            known = ", ".join(sorted([*_FILE_KEYS[""], *(k for k in _FILE_KEYS if k)]))
+            raise ConfigError(f"{where}: {key}: unknown key (known: {known})")
+    return values
+
+
+_EXTENSION_KEYS: set[str] = set()
+"""Top-level sections owned by other parts (rules, receivers, auth), passed through."""
+
+
+def _scalar(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _build(values: dict[str, tuple[Any, str]]) -> Settings:
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {"runs": {}, "retention": {}, "limits": {}, "logging": {}}
+    for key, (raw, where) in values.items():
+        section_name, _, name = key.rpartition(".")
+        spec = _FILE_KEYS.get(section_name, {}).get(name)
+        if spec is None:
+            raise ConfigError(f"{where}: {key}: unknown setting")
+        target, attribute, parser = spec
+        try:
+            value = parser(raw)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{where}: {key}: {error}") from None
+        if attribute == "listen":
+            top["host"], top["port"] = value
+        elif target is None:
+            top[attribute] = value
+        else:
+            sections[target][attribute] = value
+    defaults = Settings()
+    return replace(
+        defaults,
+        **top,
+        runs=replace(defaults.runs, **sections["runs"]),
+        retention=replace(defaults.retention, **sections["retention"]),
+        limits=replace(defaults.limits, **sections["limits"]),
+        logging=replace(defaults.logging, **sections["logging"]),
+    )
+
+
+def _choice(value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+    return str(value)
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a positive whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a positive whole number") from None
+    if number <= 0:
+        raise ValueError(f"{value!r} is not a positive whole number")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise ValueError(f"{value!r} is not true or false")

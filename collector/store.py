@@ -1,0 +1,261 @@
+"""The store: where history lives, behind one narrow interface.
+
+SQLite (`collector.sqlite_store`) is the embedded default. Everything above this module
+talks to `Store` only, so a shared database server can replace SQLite without touching
+handlers, state or the writer. Records are plain tuples, snapshotted on the event loop
+(where runs and jobs are mutated) and handed to the store to make durable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from collector.model import Job, JobKey, Run
+from collector.state import Sample, Thinning
+
+
+class JobRecord(NamedTuple):
+    id: int
+    name: str
+    labels: str
+    """Canonical JSON of the sorted grouping labels."""
+    kind: str
+    created_at: float
+    last_seen_at: float | None
+    last_start_at: float | None
+    last_success_at: float | None
+    last_failure_at: float | None
+    last_finished_at: float | None
+    last_duration: float | None
+    last_run_id: str | None
+    counts: str
+    duration_buckets: str
+    duration_sum: float
+    duration_count: int
+
+
+class RunRecord(NamedTuple):
+    run_id: str
+    job_id: int
+    status: str
+    started_at: float
+    finished_at: float | None
+    duration: float | None
+    last_event_at: float
+    last_progress_at: float
+    percent: float | None
+    done: float | None
+    total: float | None
+    errors: float | None
+    cpu_percent: float | None
+    memory_bytes: float | None
+    io_read_bytes: float | None
+    io_write_bytes: float | None
+    metrics: str | None
+    message: str | None
+    exit_code: int | None
+    lost_after: float | None
+    samples: int
+    sample_level: int
+    last_sample_at: float | None
+
+
+class PointRecord(NamedTuple):
+    """One point of a run's timeline: a lifecycle event (seq None) or a progress sample."""
+
+    run_id: str
+    seq: int | None
+    at: float
+    event: str
+    percent: float | None
+    done: float | None
+    total: float | None
+    errors: float | None
+    cpu_percent: float | None
+    memory_bytes: float | None
+    io_read_bytes: float | None
+    io_write_bytes: float | None
+    metrics: str | None
+    message: str | None
+    exit_code: int | None
+
+
+class SeenRecord(NamedTuple):
+    """An applied event id, so a retried event is applied once."""
+
+    event_id: str
+    run_id: str
+    received_at: float
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one group commit makes durable, applied atomically in this order:
+    deletions, job upserts, run upserts, progress-only run upserts, timeline points,
+    thinnings, event ids."""
+
+    deleted_jobs: list[int] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    run_progress: list[RunRecord] = field(default_factory=list)
+    """Runs whose status, end and duration did not change since their last commit."""
+    points: list[PointRecord] = field(default_factory=list)
+    thinnings: list[Thinning] = field(default_factory=list)
+    seen: list[SeenRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
+            + len(self.points)
+            + len(self.thinnings) + len(self.seen)
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class Restored:
+    """What the store hands back at start: enough to rebuild the live state exactly."""
+
+    jobs: list[Job]
+    seen: list[SeenRecord]
+    seen_since: float
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Runs of some jobs started in a period, for trends. Durations are of succeeded runs;
+    percentiles interpolate between the two nearest runs."""
+
+    counts: dict[str, int]
+    duration_avg: float | None = None
+    duration_p50: float | None = None
+    duration_p95: float | None = None
+    duration_max: float | None = None
+    records_done: float = 0.0
+    """Records processed by succeeded runs that reported `done`..."""
+    records_seconds: float = 0.0
+    """...and the seconds those runs took."""
+
+
+class Store(Protocol):
+    """Where history lives. Writes come from the one writer, in order; reads from anywhere."""
+
+    async def open(self, now: float, recent_runs: int, seen_window: float) -> Restored:
+        """Create or migrate the schema and return the state to restore."""
+
+    async def close(self) -> None:
+        """Release connections; pending writes must have been committed by the writer."""
+
+    async def commit(self, batch: WriteBatch) -> None:
+        """Apply the batch atomically and durably; raise and change nothing if it cannot."""
+
+    async def prune(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        """Delete runs started before `older_than`, runs beyond the newest `max_runs_per_job`
+        of each job, and event ids received before `seen_before`. Running runs and each
+        job's last run are kept. Returns the ids of the runs deleted. Called by the writer, so
+        it never races a commit."""
+
+    async def get_runs(self, run_ids: list[str]) -> list[Run]:
+        """The stored runs with these ids (unknown ids are left out)."""
+
+    async def timeline(self, run_id: str) -> list[PointRecord]:
+        """The run's timeline, oldest first."""
+
+    async def list_runs(
+        self,
+        job_ids: list[int],
+        statuses: list[str] | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, str] | None,
+        limit: int,
+    ) -> list[Run]:
+        """Runs of these jobs, newest first (by start, then run id), started in
+        [since, until), strictly older than the `before` (started_at, run_id) cursor."""
+
+    async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
+        """Counts by status and succeeded durations of runs started since `since`, of these
+        jobs or (None) of all jobs."""
+
+    async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
+        """Which of these event ids were already applied."""
+
+    async def check(self) -> None:
+        """Raise if the database cannot be read (health checks)."""
+
+
+def labels_json(key: JobKey) -> str:
+    return json.dumps(dict(key.labels), sort_keys=True, separators=(",", ":"))
+
+
+def job_record(job: Job) -> JobRecord:
+    return JobRecord(
+        job.id,
+        job.name,
+        labels_json(job.key),
+        job.kind,
+        job.created_at,
+        job.last_seen_at,
+        job.last_start_at,
+        job.last_success_at,
+        job.last_failure_at,
+        job.last_finished_at,
+        job.last_duration,
+        job.last_run.run_id if job.last_run is not None else None,
+        json.dumps(job.counts, sort_keys=True),
+        json.dumps(job.duration_buckets),
+        job.duration_sum,
+        job.duration_count,
+    )
+
+
+def run_record(run: Run, job_id: int) -> RunRecord:
+    return RunRecord(
+        run.run_id,
+        job_id,
+        run.status,
+        run.started_at,
+        run.finished_at,
+        run.duration,
+        run.last_event_at,
+        run.last_progress_at,
+        run.percent,
+        run.done,
+        run.total,
+        run.errors,
+        run.cpu_percent,
+        run.memory_bytes,
+        run.io_read_bytes,
+        run.io_write_bytes,
+        json.dumps(run.metrics) if run.metrics else None,
+        run.message,
+        run.exit_code,
+        run.lost_after,
+        run.samples,
+        run.sample_level,
+        run.last_sample_at if run.samples else None,
+    )
+
+
+def point_record(sample: Sample) -> PointRecord:
+    event = sample.event
+    return PointRecord(
+        sample.run_id,
+        sample.seq,
+        event.at,
+        event.type,
+        event.percent,
+        event.done,
+        event.total,
+        event.errors,
+        event.cpu_percent,
+        event.memory_bytes,
+        event.io_read_bytes,
+        event.io_write_bytes,
+        json.dumps(event.metrics) if event.metrics else None,
+        event.message,
+        event.exit_code,
+    )

@@ -1,0 +1,229 @@
+"""The one writer: stages changes made on the event loop and commits them in groups.
+
+Handlers stage what changed and await `durable()`. The writer takes everything staged so
+far, snapshots it into one `WriteBatch`, commits it in one transaction, and wakes every
+waiter of that batch at once, so the write rate does not depend on one fsync per push.
+A run changed many times before its commit is written once, in its latest state.
+
+When the store fails, the batch is kept and retried with backoff: nothing applied in
+memory is dropped, `error` says what is wrong, and handlers refuse new pushes (503)
+until a commit succeeds again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from collector.model import Job, Run
+from collector.state import Change, Thinning
+from collector.store import (
+    PointRecord,
+    SeenRecord,
+    Store,
+    WriteBatch,
+    job_record,
+    point_record,
+    run_record,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StorageFailing(Exception):
+    """The store did not make a write durable in time; the client should retry."""
+
+
+class Writer:
+    def __init__(self, store: Store, max_pending: int = 200_000, patience: float = 10.0) -> None:
+        self._store = store
+        self.max_pending = max_pending
+        self.patience = patience
+        """Seconds a batch may take to become durable before its waiters get StorageFailing."""
+        self._deleted: list[int] = []
+        self._jobs: dict[int, Job] = {}
+        self._runs: dict[str, tuple[Run, int, bool]] = {}
+        """Staged runs: the run, its job id, and whether more than its progress changed."""
+        self._points: list[PointRecord] = []
+        self._thinnings: list[Thinning] = []
+        self._seen: list[SeenRecord] = []
+        self._staged: asyncio.Future[None] | None = None
+        """Resolved when what is staged now is durable; fails with StorageFailing when that
+        takes longer than `patience` (what was staged stays staged)."""
+        self._in_flight: asyncio.Future[None] | None = None
+        self._in_flight_size = 0
+        self._wakeup = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.error: str | None = None
+        """Why the last commit failed, while the store is failing; None when healthy."""
+        self.failing_since: float | None = None
+        self.commits = 0
+        self.committed_records = 0
+        self.failed_commits = 0
+        self.last_commit_seconds = 0.0
+
+    # -- staging (event loop only, synchronous) ------------------------------------------
+
+    def stage(self, change: Change) -> None:
+        """Stage what applying one event changed."""
+        if change.kind == "ignored":
+            return
+        job = change.job
+        if change.job_changed:
+            self._jobs[job.id] = job
+        staged = self._runs.get(change.run.run_id)
+        lifecycle = change.kind != "progress" or (staged is not None and staged[2])
+        self._runs[change.run.run_id] = (change.run, job.id, lifecycle)
+        if change.sample is not None:
+            self._points.append(point_record(change.sample))
+        if change.thinning is not None:
+            self._thinnings.append(change.thinning)
+        self._touch()
+
+    def stage_seen(self, event_id: str, run_id: str, received_at: float) -> None:
+        self._seen.append(SeenRecord(event_id, run_id, received_at))
+        self._touch()
+
+    def stage_job(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        self._touch()
+
+    def stage_deleted(self, job: Job) -> None:
+        """Delete the job with its runs and timelines, dropping anything of it still staged."""
+        self._jobs.pop(job.id, None)
+        doomed = {run_id for run_id, (_, job_id, _) in self._runs.items() if job_id == job.id}
+        for run_id in doomed:
+            del self._runs[run_id]
+        if doomed:
+            self._points = [p for p in self._points if p.run_id not in doomed]
+        self._deleted.append(job.id)
+        self._touch()
+
+    @property
+    def pending(self) -> int:
+        """Records staged or being committed: the write queue's length."""
+        staged = (
+            len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
+            + len(self._thinnings) + len(self._seen)
+        )  # fmt: skip
+        return staged + self._in_flight_size
+
+    @property
+    def accepting(self) -> bool:
+        """False while the store fails or the queue is full: new pushes should get a 503."""
+        return self.error is None and self.pending < self.max_pending
+
+    def _touch(self) -> None:
+        if self._staged is None or self._staged.done():
+            loop = asyncio.get_running_loop()
+            acknowledged = loop.create_future()
+            # One deadline per batch, rather than a wait_for() in every request.
+            loop.call_later(self.patience, self._give_up_waiting, acknowledged)
+            self._staged = acknowledged
+            self._wakeup.set()
+
+    def _give_up_waiting(self, acknowledged: asyncio.Future[None]) -> None:
+        if not acknowledged.done():
+            reason = self.error or "the write queue is behind"
+            acknowledged.set_exception(
+                StorageFailing(f"not yet durable after {self.patience:g}s: {reason}")
+            )
+            acknowledged.exception()  # retrieved: waiters that left must not warn
+
+    # -- waiting -------------------------------------------------------------------------
+
+    async def durable(self) -> None:
+        """Return once everything staged so far is committed. Raises StorageFailing when that
+        takes longer than `patience`; what was staged stays staged and is committed when
+        the store recovers."""
+        waiting = self._staged or self._in_flight
+        if waiting is not None:
+            await waiting
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="batchgate-writer")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Commit what is staged, then stop. Gives up after `grace` seconds if the store fails."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        except TimeoutError:
+            log.error("writer stopped with %d records not committed: %s", self.pending, self.error)
+            self._task.cancel()
+
+    async def maintain(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        """Run retention between commits, never during one; returns the deleted run ids."""
+        async with self._lock:
+            return await self._store.prune(older_than, max_runs_per_job, seen_before)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._staged is None:
+                if self._stopping:
+                    return
+                continue
+            batch, done = self._take()
+            self._in_flight, self._in_flight_size = done, len(batch)
+            await self._commit(batch)
+            self._in_flight, self._in_flight_size = None, 0
+            if not done.done():
+                done.set_result(None)
+            if self._staged is not None:
+                self._wakeup.set()
+
+    def _take(self) -> tuple[WriteBatch, asyncio.Future[None]]:
+        batch = WriteBatch(
+            deleted_jobs=self._deleted,
+            jobs=[job_record(job) for job in self._jobs.values()],
+            runs=[run_record(run, job_id) for run, job_id, full in self._runs.values() if full],
+            run_progress=[
+                run_record(run, job_id) for run, job_id, full in self._runs.values() if not full
+            ],
+            points=self._points,
+            thinnings=self._thinnings,
+            seen=self._seen,
+        )
+        done = self._staged
+        assert done is not None
+        self._deleted, self._jobs, self._runs = [], {}, {}
+        self._points, self._thinnings, self._seen = [], [], []
+        self._staged = None
+        return batch, done
+
+    async def _commit(self, batch: WriteBatch) -> None:
+        delay = 0.05
+        while True:
+            started = time.monotonic()
+            try:
+                async with self._lock:
+                    await self._store.commit(batch)
+            except Exception as error:
+                self.failed_commits += 1
+                if self.error is None:
+                    self.failing_since = time.time()
+                    log.error("store commit failed, retrying: %s", error)
+                self.error = f"{type(error).__name__}: {error}"
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self.error is not None:
+                log.warning("store recovered after %d failed commits", self.failed_commits)
+            self.error = None
+            self.failing_since = None
+            self.commits += 1
+            self.committed_records += len(batch)
+            self.last_commit_seconds = time.monotonic() - started
+            return

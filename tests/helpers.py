@@ -1,0 +1,144 @@
+"""Helpers for tests: a hand-moved clock, pushing and querying with every answer checked
+against the OpenAPI document, polling with a deadline, and a real server subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from tests.openapi_check import check_response
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Clock:
+    """A clock the test moves by hand: time is passed in, never slept through."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+async def push(client: Client, body: Any, expect: int = 200) -> Any:
+    """POST /push, check the answer against the OpenAPI document, return its JSON."""
+    response = await client.post("/push", json=body)
+    return await checked(response, expect)
+
+
+async def checked(response: ClientResponse, expect: int = 200) -> Any:
+    """Assert the status, validate the JSON body against the OpenAPI document, return it."""
+    body = await response.json()
+    assert response.status == expect, body
+    check_response(response.method, response.url.path, response.status, body)
+    return body
+
+
+async def get(client: Client, path: str, expect: int = 200, **params: Any) -> Any:
+    """GET with query parameters, checked like `checked`."""
+    return await checked(await client.get(path, params=params), expect)
+
+
+async def until(condition: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
+    """Poll an async condition until it is truthy, failing after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """`python -m collector serve` as a real subprocess, for crash and restart tests."""
+
+    def __init__(self, data_dir: Path, port: int, *extra: str) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"server-{port}.log"
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "collector", "serve",
+                    "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+            )  # fmt: skip
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)
+
+
+def need_program(name: str) -> str:
+    """The path of an external program a test runs; skip without it locally, fail under CI."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (`make install` installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must not skip it")
+        pytest.skip(reason)
+    return path

@@ -1,0 +1,108 @@
+"""History survives restarts: running runs, job state, counters and event ids come back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tests.helpers import Client, Clock, get, push
+
+Start = Callable[..., Awaitable[Client]]
+
+
+async def test_it_restores_running_runs_and_finished_jobs_after_a_restart(
+    start: Start, clock: Clock
+) -> None:
+    client = await start()
+    await push(client, [
+        {"job": "etl", "labels": {"env": "prod"}, "event": "start", "run_id": "etl-1"},
+        {"job": "etl", "labels": {"env": "prod"}, "event": "progress", "run_id": "etl-1",
+         "progress": {"done": 10, "total": 40}, "metrics": {"rows_skipped": 2}},
+        {"job": "backup", "event": "start", "run_id": "b-1"},
+    ])  # fmt: skip
+    clock.advance(20)
+    await push(client, {"job": "backup", "event": "fail", "run_id": "b-1", "exit_code": 2})
+    before = await get(client, "/jobs")
+    await client.close()
+
+    client = await start()
+    after = await get(client, "/jobs")
+    assert after == before
+    run = await get(client, "/runs/etl-1")
+    assert run["status"] == "running"
+    assert run["progress"]["done"] == 10
+    assert run["metrics"] == {"rows_skipped": 2}
+    clock.advance(5)
+    await push(client, {"job": "etl", "labels": {"env": "prod"}, "event": "success",
+                        "run_id": "etl-1"})  # fmt: skip
+    assert (await get(client, "/runs/etl-1"))["duration_seconds"] == 25
+
+
+async def test_it_keeps_run_counters_across_restarts(start: Start, clock: Clock) -> None:
+    client = await start()
+    for i in range(3):
+        await push(client, {"job": "hourly", "event": "success", "duration_seconds": 10 + i})
+    await client.close()
+    client = await start()
+    await push(client, {"job": "hourly", "event": "fail"})
+    (job,) = (await get(client, "/jobs"))["jobs"]
+    assert job["runs"] == {"succeeded": 3, "failed": 1}
+    body = await (await client.get("/metrics")).text()
+    assert 'batchgate_job_runs_total{job="hourly",status="succeeded"} 3.0' in body
+    assert 'batchgate_job_duration_seconds_count{job="hourly"} 3.0' in body
+
+
+async def test_it_still_applies_an_event_id_once_after_a_restart(
+    start: Start, clock: Clock
+) -> None:
+    client = await start()
+    event = {"job": "sync", "event": "success", "event_id": "once", "duration_seconds": 1}
+    await push(client, event)
+    await client.close()
+    clock.advance(2 * 3600)  # beyond the in-memory window: the store answers
+    client = await start()
+    again = await push(client, {**event, "timestamp": clock.now - 2 * 3600})
+    assert again["duplicates"] == 1
+    (job,) = (await get(client, "/jobs"))["jobs"]
+    assert job["runs"] == {"succeeded": 1}
+
+
+async def test_it_finds_a_finished_run_that_memory_no_longer_holds(
+    start: Start, clock: Clock
+) -> None:
+    client = await start()
+    await push(client, [{"job": "j", "event": "start", "run_id": "old"},
+                        {"job": "j", "event": "success", "run_id": "old"}])  # fmt: skip
+    for i in range(3):
+        clock.advance(1)
+        await push(client, {"job": "j", "event": "success", "run_id": f"new-{i}"})
+    await client.close()
+    client = await start()
+    late = await push(client, {"job": "j", "event": "start", "run_id": "old"}, 409)
+    assert "already finished" in late["details"][0]["reason"]
+    assert (await get(client, "/runs/old"))["status"] == "succeeded"
+
+
+async def test_a_runs_events_replayed_after_a_restart_change_nothing(
+    start: Start, clock: Clock
+) -> None:
+    """A spool delivered twice, hours apart: events naming their run are harmless replays."""
+    client = await start()
+    spool = [
+        {"job": "etl", "event": "start", "run_id": "r", "event_id": "e1", "timestamp": clock.now},
+        {"job": "etl", "event": "progress", "run_id": "r", "event_id": "e2",
+         "progress": {"done": 10}, "timestamp": clock.now + 5},
+        {"job": "etl", "event": "progress", "run_id": "r", "event_id": "e3",
+         "progress": {"done": 20}, "timestamp": clock.now + 10},
+    ]  # fmt: skip
+    await push(client, spool)
+    before = await get(client, "/runs/r")
+    await client.close()
+    clock.advance(3 * 3600)
+    client = await start()
+    await push(client, spool)
+    after = await get(client, "/runs/r")
+    assert after["progress"] == before["progress"]
+    assert after["timeline"] == before["timeline"]
+    assert after["started_at"] == before["started_at"]
+    (job,) = (await get(client, "/jobs"))["jobs"]
+    assert job["running_runs"] == 1

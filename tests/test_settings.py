@@ -1,0 +1,94 @@
+"""Settings: defaults, a YAML file, BATCHGATE_* variables and flags, in that order of
+precedence; a bad value names the file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.settings import ConfigError, Settings, load_settings, parse_duration
+
+CONFIG = """\
+listen: 127.0.0.1:9999
+data_dir: /var/lib/batchgate
+runs:
+  lost_after: 30m
+  stuck_after: 1h
+retention:
+  max_age: 7d
+  max_runs_per_job: 500
+limits:
+  max_events_per_push: 50
+logging:
+  format: json
+"""
+
+
+def files(**contents: str) -> object:
+    return lambda path: contents[path]
+
+
+def test_it_starts_from_embedded_defaults() -> None:
+    settings = load_settings({}, {})
+    assert settings == Settings()
+    assert (settings.listen, settings.data_dir) == (":9091", Path("batchgate-data"))
+    assert settings.runs.lost_after == 900
+    assert settings.retention.max_age == 30 * 86400
+    assert settings.retention.max_runs_per_job == 10_000
+
+
+def test_it_reads_the_config_file() -> None:
+    settings = load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": CONFIG}))
+    assert (settings.host, settings.port) == ("127.0.0.1", 9999)
+    assert settings.data_dir == Path("/var/lib/batchgate")
+    assert (settings.runs.lost_after, settings.runs.stuck_after) == (1800, 3600)
+    assert settings.retention.max_age == 7 * 86400
+    assert settings.retention.max_runs_per_job == 500
+    assert settings.limits.max_events == 50
+    assert settings.logging.format == "json"
+
+
+def test_environment_overrides_the_file_and_flags_override_both() -> None:
+    read = files(**{"b.yaml": CONFIG})
+    env = {"BATCHGATE_LISTEN": ":7000", "BATCHGATE_DATA_DIR": "/env"}
+    settings = load_settings({"config": "b.yaml"}, env, read)
+    assert (settings.port, settings.data_dir) == (7000, Path("/env"))
+    settings = load_settings({"config": "b.yaml", "listen": ":8000"}, env, read)
+    assert (settings.port, settings.data_dir) == (8000, Path("/env"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("runs:\n  lost_after: soon\n", "b.yaml:2: runs.lost_after: invalid duration 'soon'"),
+        ("retention:\n  max_runs_per_job: -3\n", "b.yaml:2: retention.max_runs_per_job: -3 is not"),
+        ("runs:\n  lost_afterr: 1m\n", "b.yaml:2: runs.lost_afterr: unknown key"),
+        ("listen: :9091\ncolour: red\n", "b.yaml:2: colour: unknown key"),
+        ("runs: [1, 2]\n", "b.yaml:1: runs: must be a mapping"),
+        ("listen: [\n", "b.yaml:2: invalid YAML"),
+    ],
+)
+def test_it_names_file_line_and_key_of_a_bad_setting(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_it_says_when_the_config_file_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings({"config": str(tmp_path / "missing.yaml")}, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800), ("500ms", 0.5)],
+)
+def test_it_reads_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "5 m", "1x", "-5s", "1h-", "30m1h"])
+def test_it_refuses_what_is_not_a_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
