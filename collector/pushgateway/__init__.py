@@ -5,7 +5,7 @@ PushgatewayError subclasses carrying the HTTP status and the Pushgateway's exact
 The server wires `GroupRegistry` into its handlers, its SQLite store and its /metrics.
 """
 
-from collector.pushgateway.api_json import api_metrics, api_status, go_json, success
+from collector.pushgateway.api_json import api_group, api_metrics, api_status, go_json, success
 from collector.pushgateway.delimited_protobuf import (
     CONTENT_TYPE as PROTOBUF_CONTENT_TYPE,
 )
@@ -45,6 +45,7 @@ __all__ = [
     "PushTooLargeError",
     "PushgatewayError",
     "TextParseError",
+    "api_group",
     "api_metrics",
     "api_status",
     "encode_delimited",

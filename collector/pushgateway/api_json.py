@@ -8,35 +8,48 @@ Go's encoding/json does, so a client parsing the Pushgateway's answer parses our
 from __future__ import annotations
 
 import datetime
+import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from collector.pushgateway.goformat import format_go_value
+from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.model import HISTOGRAM, SUMMARY, TYPE_NAMES, Metric
 from collector.pushgateway.registry import GroupRegistry
 
 
 def api_metrics(registry: GroupRegistry) -> list[dict[str, Any]]:
-    """The `data` of `GET /api/v1/metrics`: one object per group, sorted by grouping key."""
-    result = []
-    for summary in sorted(registry.groups(), key=lambda group: group.key):
-        fields: dict[str, Any] = {
-            "labels": dict(summary.key),
-            "last_push_successful": summary.push_time >= summary.failure_time,
+    """The `data` of `GET /api/v1/metrics`: one object per group, sorted by grouping key.
+
+    About 0.1-0.2 ms per group; a server that must not stall for that long can build the list
+    in slices with `api_group` (keys from `registry.groups()`), yielding in between.
+    """
+    keys = sorted(summary.key for summary in registry.groups())
+    return [group for group in (api_group(registry, key) for key in keys) if group is not None]
+
+
+def api_group(registry: GroupRegistry, key: GroupingKey) -> dict[str, Any] | None:
+    """One group's object in `GET /api/v1/metrics`, or None if there is no such group."""
+    summary = registry.get(key)
+    if summary is None:
+        return None
+    fields: dict[str, Any] = {
+        "labels": dict(summary.key),
+        "last_push_successful": summary.push_time >= summary.failure_time,
+    }
+    for family, pushed_at in registry.group_families(summary.key):
+        family_type = family.type_or_default
+        entry: dict[str, Any] = {
+            "time_stamp": rfc3339_nano(pushed_at),
+            "type": TYPE_NAMES.get(family_type, str(family_type)),
         }
-        for family, pushed_at in registry.group_families(summary.key):
-            family_type = family.type_or_default
-            entry: dict[str, Any] = {
-                "time_stamp": rfc3339_nano(pushed_at),
-                "type": TYPE_NAMES.get(family_type, str(family_type)),
-            }
-            if family.help:
-                entry["help"] = family.help
-            entry["metrics"] = [_metric(metric, family_type) for metric in family.metrics]
-            fields[family.name] = entry
-        result.append(dict(sorted(fields.items())))
-    return result
+        if family.help:
+            entry["help"] = family.help
+        entry["metrics"] = [_metric(metric, family_type) for metric in family.metrics]
+        fields[family.name] = entry
+    return dict(sorted(fields.items()))
 
 
 def _metric(metric: Metric, family_type: int) -> dict[str, Any]:
@@ -99,44 +112,24 @@ def rfc3339_nano(unix_seconds: float) -> str:
     return text + "Z"
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_ESCAPES.update({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
-_ESCAPES.update({"\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-def _go_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        escaped = _ESCAPES.get(char)
-        if escaped is not None:
-            out.append(escaped)
-        elif char < " ":
-            out.append(f"\\u{ord(char):04x}")
-        elif 0xD800 <= ord(char) <= 0xDFFF:
-            out.append("\ufffd")  # Go replaces invalid UTF-8.
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+_SHORT_ESCAPES = re.compile(r"\\([\\bf])")
+_GO_CONTROL = {"\\": "\\\\", "b": "\\u0008", "f": "\\u000c"}
 
 
 def go_json(value: Any) -> str:
-    """`json.Marshal` of dicts (in their order), lists, strings, bools, numbers and None."""
-    if isinstance(value, str):
-        return _go_string(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"json: unsupported value: {value}")
-        return format_go_value(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_go_string(k)}:{go_json(v)}" for k, v in value.items()) + "}"
-    return "[" + ",".join(go_json(item) for item in value) + "]"
+    """`json.Marshal` of dicts (in their order), lists, strings, bools, ints and None.
+
+    Python's encoder with Go's escaping: `<`, `>`, `&`, U+2028 and U+2029 as `\\u` escapes,
+    and backspace and form feed as `\\u0008` and `\\u000c` rather than `\\b` and `\\f`.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = text.translate(_GO_ESCAPES)
+    if "\\b" in text or "\\f" in text:
+        text = _SHORT_ESCAPES.sub(lambda match: _GO_CONTROL[match.group(1)], text)
+    return text
 
 
-__all__ = ["api_metrics", "api_status", "go_json", "rfc3339_nano", "success"]
+__all__ = ["api_group", "api_metrics", "api_status", "go_json", "rfc3339_nano", "success"]

@@ -196,7 +196,11 @@ class GroupRegistry:
     def group_families(self, key: GroupingKey) -> list[tuple[MetricFamily, float]]:
         """A group's families as stored (sanitized), each with the time it was pushed."""
         group = self._groups[key]
-        result = [(self._family(stored), stored.pushed_at) for stored in group.families.values()]
+        stored_families = group.families.values()
+        # One parse for the whole group's text: families do not mix (suffixes cannot clash).
+        text = "".join(self._family_text(s) for s in stored_families if s.exact is None)
+        parsed = parse_text(text.encode("utf-8"))
+        result = [(self._family(stored, parsed), stored.pushed_at) for stored in stored_families]
         push_stamp = group.push_time or group.created
         failure_stamp = group.failure_time or group.created
         for name, value, stamp in (
@@ -283,10 +287,9 @@ class GroupRegistry:
         self._index.changed()
         return key
 
-    def _family(self, stored: StoredFamily) -> MetricFamily:
+    def _family(self, stored: StoredFamily, parsed: dict[str, MetricFamily]) -> MetricFamily:
         if stored.exact is not None:
             return next(iter(parse_delimited(delimit(stored.exact)).values()))
-        parsed = parse_text(self._family_text(stored).encode("utf-8"))
         family = parsed.get(stored.name) or MetricFamily(stored.name, None, stored.type)
         family.help = stored.help
         return family
