@@ -82,6 +82,17 @@ class PointRecord(NamedTuple):
     exit_code: int | None
 
 
+class GroupEventRecord(NamedTuple):
+    """A Pushgateway group that went away: expired, deleted or wiped."""
+
+    at: float
+    event: str
+    labels: str
+    """The grouping key (job included) as a JSON object."""
+    last_push_at: float | None
+    series: int
+
+
 class SeenRecord(NamedTuple):
     """An applied event id, so a retried event is applied once."""
 
@@ -94,7 +105,7 @@ class SeenRecord(NamedTuple):
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
-    thinnings, event ids."""
+    thinnings, event ids, then Pushgateway groups (a wipe first)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -104,12 +115,17 @@ class WriteBatch:
     points: list[PointRecord] = field(default_factory=list)
     thinnings: list[Thinning] = field(default_factory=list)
     seen: list[SeenRecord] = field(default_factory=list)
+    groups_wiped: bool = False
+    """Delete every stored Pushgateway group first (before `groups`)."""
+    groups: list[tuple[str, str | None]] = field(default_factory=list)
+    """Pushgateway groups by key text: their snapshot, or None to delete it."""
+    group_events: list[GroupEventRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
-            + len(self.points)
-            + len(self.thinnings) + len(self.seen)
+            + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
+            + len(self.group_events) + int(self.groups_wiped)
         )  # fmt: skip
 
 
@@ -120,6 +136,8 @@ class Restored:
     jobs: list[Job]
     seen: list[SeenRecord]
     seen_since: float
+    groups: list[str] = field(default_factory=list)
+    """Snapshots of the stored Pushgateway groups."""
 
 
 @dataclass(slots=True)
@@ -153,10 +171,10 @@ class Store(Protocol):
     async def prune(
         self, older_than: float, max_runs_per_job: int, seen_before: float
     ) -> list[str]:
-        """Delete runs started before `older_than`, runs beyond the newest `max_runs_per_job`
-        of each job, and event ids received before `seen_before`. Running runs and each
-        job's last run are kept. Returns the ids of the runs deleted. Called by the writer, so
-        it never races a commit."""
+        """Delete runs started before `older_than` (and group history as old), runs beyond
+        the newest `max_runs_per_job` of each job, and event ids received before
+        `seen_before`. Running runs and each job's last run are kept. Returns the ids of the
+        runs deleted. Called by the writer, so it never races a commit."""
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         """The stored runs with these ids (unknown ids are left out)."""
@@ -182,6 +200,9 @@ class Store(Protocol):
 
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         """Which of these event ids were already applied."""
+
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        """The Pushgateway groups that went away, newest first."""
 
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""

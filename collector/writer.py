@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from collector.model import Job, Run
 from collector.state import Change, Thinning
 from collector.store import (
+    GroupEventRecord,
     PointRecord,
     SeenRecord,
     Store,
@@ -48,6 +50,10 @@ class Writer:
         self._points: list[PointRecord] = []
         self._thinnings: list[Thinning] = []
         self._seen: list[SeenRecord] = []
+        self._groups: dict[str, Callable[[], str | None]] = {}
+        """Pushgateway groups by key text: how to snapshot each when the batch is taken."""
+        self._groups_wiped = False
+        self._group_events: list[GroupEventRecord] = []
         self._staged: asyncio.Future[None] | None = None
         """Resolved when what is staged now is durable; fails with StorageFailing when that
         takes longer than `patience` (what was staged stays staged)."""
@@ -102,12 +108,27 @@ class Writer:
         self._deleted.append(job.id)
         self._touch()
 
+    def stage_group(self, key_text: str, snapshot: Callable[[], str | None]) -> None:
+        """Stage a Pushgateway group; `snapshot()` is called when the batch is taken (so many
+        pushes to one group cost one snapshot) and returns None when the group is gone."""
+        self._groups[key_text] = snapshot
+        self._touch()
+
+    def stage_groups_wiped(self) -> None:
+        self._groups.clear()
+        self._groups_wiped = True
+        self._touch()
+
+    def stage_group_event(self, record: GroupEventRecord) -> None:
+        self._group_events.append(record)
+        self._touch()
+
     @property
     def pending(self) -> int:
         """Records staged or being committed: the write queue's length."""
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
-            + len(self._thinnings) + len(self._seen)
+            + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
         )  # fmt: skip
         return staged + self._in_flight_size
 
@@ -195,11 +216,15 @@ class Writer:
             points=self._points,
             thinnings=self._thinnings,
             seen=self._seen,
+            groups_wiped=self._groups_wiped,
+            groups=[(key, snapshot()) for key, snapshot in self._groups.items()],
+            group_events=self._group_events,
         )
         done = self._staged
         assert done is not None
         self._deleted, self._jobs, self._runs = [], {}, {}
         self._points, self._thinnings, self._seen = [], [], []
+        self._groups, self._groups_wiped, self._group_events = {}, False, []
         self._staged = None
         return batch, done
 
