@@ -91,8 +91,12 @@ def pushgateway(*extra: str, persistence: str = "") -> Iterator[Server]:
     binary = need("prometheus-pushgateway", "prometheus-pushgateway")
     port = free_port()
     process = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={persistence}",
-         *extra],
+        [
+            binary,
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--persistence.file={persistence}",
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

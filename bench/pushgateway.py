@@ -36,9 +36,10 @@ async def _fill(url: str, groups: int) -> None:
     async with aiohttp.ClientSession() as session:
 
         async def put(group: int) -> None:
-            async with semaphore, session.put(
-                f"{url}/metrics/job/bench/instance/i{group}", data=BODY
-            ) as response:
+            async with (
+                semaphore,
+                session.put(f"{url}/metrics/job/bench/instance/i{group}", data=BODY) as response,
+            ):
                 assert response.status in (200, 202), await response.text()
 
         await asyncio.gather(*(put(group) for group in range(groups)))

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.auth import Authenticator
 from collector.groups import Groups
 from collector.keys import (
+    AUTHENTICATOR,
     BUS,
     CLOCK,
     GROUPS,
@@ -26,7 +28,7 @@ from collector.keys import (
 )
 from collector.live import EventBus, publish_changes
 from collector.metrics import JobCollector, RequestMetrics, ServerCollector
-from collector.middlewares import errors_and_metrics
+from collector.middlewares import authenticate, errors_and_metrics
 from collector.pushgateway import GroupRegistry
 from collector.routes import setup_routes
 from collector.settings import Settings
@@ -44,15 +46,21 @@ def create_app(
     store: Store | None = None,
 ) -> web.Application:
     """Build the batchgate application. Storage opens when the app starts, not here."""
+    authenticator = Authenticator(settings.tokens)
+    # With no token configured there is no auth middleware at all: open costs nothing.
+    middlewares = (
+        [errors_and_metrics, authenticate] if authenticator.enabled else [errors_and_metrics]
+    )
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[errors_and_metrics],
+        middlewares=middlewares,
         # Bodies are inflated by the endpoints themselves, with a bound (and, for the
         # Pushgateway's routes, with Go's reader's exact behaviour on broken streams).
         handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[AUTHENTICATOR] = authenticator
     app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
     app[BUS] = EventBus()
     app[READY] = {"ready": False}

@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve every route under this path, as the Pushgateway's flag of that name",
     )
     serve.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    serve.add_argument(
         "--check-config",
         action="store_true",
         help="validate the settings and exit: 0 when they are usable",
@@ -145,6 +149,8 @@ def _serve(parsed: argparse.Namespace) -> int:
         "durability": parsed.durability,
         "pushgateway.expire_after": parsed.push_expire_after,
         "route_prefix": parsed.route_prefix,
+        "tls.cert_file": parsed.tls_cert,
+        "tls.key_file": parsed.tls_key,
     }
     try:
         settings = load_settings(flags, os.environ)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.auth import Authenticator
 from collector.groups import Groups
 from collector.live import EventBus
 from collector.metrics import RequestMetrics
@@ -25,3 +26,4 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)
 READY = web.AppKey("ready", dict[str, bool])
 GROUPS = web.AppKey("groups", Groups)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.handlers import (
+    audit,
     health,
     jobs,
     live_events,
@@ -56,3 +57,4 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/api/v1/status", pushgateway.api_status_handler, name="pushgateway_api_status")
     add.add_put("/api/v1/admin/wipe", pushgateway.wipe, name="pushgateway_wipe")
     add.add_get("/groups/history", pushgateway.history, name="group_history")
+    add.add_get("/audit", audit.audit_log, name="audit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 from aiohttp import web
@@ -30,6 +31,14 @@ def serve(settings: Settings) -> int:
         return 1
 
 
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
 async def _serve(settings: Settings) -> int:
     app = create_app(settings)
     access_log = logging.getLogger("batchgate.access") if settings.logging.access_log else None
@@ -42,7 +51,15 @@ async def _serve(settings: Settings) -> int:
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host or None, settings.port, reuse_address=True)
+    try:
+        ssl_context = _tls(settings)
+    except (OSError, ssl.SSLError) as error:
+        await runner.cleanup()
+        print(f"batchgate: cannot use the TLS certificate or key: {error}", file=sys.stderr)
+        return 1
+    site = web.TCPSite(
+        runner, settings.host or None, settings.port, reuse_address=True, ssl_context=ssl_context
+    )
     try:
         await site.start()
     except OSError as error:
@@ -54,11 +71,18 @@ async def _serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info(
-        "batchgate %s listening on %s, data in %s",
+        "batchgate %s listening on %s://%s, data in %s",
         __version__,
+        "https" if ssl_context else "http",
         settings.listen,
         settings.data_dir,
     )
+    if not settings.tokens:
+        log.warning(
+            "no auth tokens configured: anyone who can reach %s may push, read and delete "
+            "(configure auth.tokens in the config file)",
+            settings.listen,
+        )
     await stop.wait()
     log.info("stopping: finishing requests in flight and flushing writes")
     await runner.cleanup()

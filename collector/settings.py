@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from collector.auth import Token, tokens_from_config
 from collector.events import PushLimits
 from collector.pushgateway import ExpiryRule
 from collector.state import StateSettings
@@ -99,6 +100,16 @@ class Settings:
     pushgateway: PushgatewaySettings = field(default_factory=PushgatewaySettings)
     route_prefix: str = ""
     """Every route is served under this path, as the Pushgateway's --web.route-prefix."""
+    tokens: tuple[Token, ...] = ()
+    """Who may call batchgate; none means every request is allowed (as the Pushgateway)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_jobs: int = 100_000
+    """Jobs (and Pushgateway groups) batchgate will hold; a push creating more gets 429."""
+    max_groups: int = 100_000
+    """Pushgateway groups; a push creating more gets 429."""
+    max_event_listeners: int = 1_000
+    """Clients following GET /events at once; one more gets 429."""
     config_file: Path | None = None
 
     @property
@@ -143,6 +154,17 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "max_labels": ("limits", "max_labels", lambda v: _positive_int(v)),
         "max_label_value_length": ("limits", "max_label_value_length", lambda v: _positive_int(v)),
         "max_metrics_per_event": ("limits", "max_metrics", lambda v: _positive_int(v)),
+        "max_jobs": (None, "max_jobs", lambda v: _positive_int(v)),
+        "max_groups": (None, "max_groups", lambda v: _positive_int(v)),
+        "max_event_listeners": (None, "max_event_listeners", lambda v: _positive_int(v)),
+    },
+    "auth": {
+        # Parsed in _build, which has the environment and the file reader at hand.
+        "tokens": (None, "tokens", None),
+    },
+    "tls": {
+        "cert_file": (None, "tls_cert", Path),
+        "key_file": (None, "tls_key", Path),
     },
     "logging": {
         "level": ("logging", "level", lambda v: _choice(v, ("debug", "info", "warning", "error"))),
@@ -156,6 +178,8 @@ FLAGS = {
     "logging.format": "--log-format",
     "pushgateway.expire_after": "--push.expire-after",
     "route_prefix": "--web.route-prefix",
+    "tls.cert_file": "--tls-cert",
+    "tls.key_file": "--tls-key",
 }
 """How the command line spells a setting, where it is not `--` plus its name."""
 
@@ -166,6 +190,8 @@ ENVIRONMENT = {
     "BATCHGATE_LOG_LEVEL": "logging.level",
     "BATCHGATE_LOG_FORMAT": "logging.format",
     "BATCHGATE_DURABILITY": "durability",
+    "BATCHGATE_TLS_CERT": "tls.cert_file",
+    "BATCHGATE_TLS_KEY": "tls.key_file",
 }
 
 
@@ -193,7 +219,10 @@ def load_settings(
     for key, value in flags.items():
         if key != "config" and value is not None:
             values[key] = (value, f"flag {FLAGS.get(key, '--' + key.replace('_', '-'))}")
-    settings = _build(values)
+    reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
+    settings = _build(values, environ, reader)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("tls: give both a certificate and a key (--tls-cert and --tls-key)")
     return replace(settings, config_file=Path(config_path) if config_path else None)
 
 
@@ -241,7 +270,7 @@ def _scalar(node: yaml.Node) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _build(values: dict[str, tuple[Any, str]]) -> Settings:
+def _build(values: dict[str, tuple[Any, str]], environ: Mapping[str, str], reader: Any) -> Settings:
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {
         "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {},
@@ -253,7 +282,10 @@ def _build(values: dict[str, tuple[Any, str]]) -> Settings:
             raise ConfigError(f"{where}: {key}: unknown setting")
         target, attribute, parser = spec
         try:
-            value = parser(raw)
+            if key == "auth.tokens":
+                value = tokens_from_config(raw, environ, reader)
+            else:
+                value = parser(raw)
         except (ValueError, TypeError) as error:
             raise ConfigError(f"{where}: {key}: {error}") from None
         if attribute == "listen":

@@ -24,6 +24,7 @@ import aiosqlite
 
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.store import (
+    AuditRecord,
     GroupEventRecord,
     JobRecord,
     PointRecord,
@@ -112,6 +113,16 @@ MIGRATIONS: list[str] = [
         series INTEGER NOT NULL
     );
     CREATE INDEX pushgateway_group_events_by_time ON pushgateway_group_events (at);
+    """,
+    """
+    CREATE TABLE audit (
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT
+    );
+    CREATE INDEX audit_by_time ON audit (at);
     """,
 ]
 
@@ -272,6 +283,11 @@ class SqliteStore:
                 conn.executemany(
                     "DELETE FROM pushgateway_groups WHERE grouping_key = ?",
                     [(key,) for key, snapshot in batch.groups if snapshot is None],
+                )
+            if batch.audit:
+                conn.executemany(
+                    "INSERT INTO audit (at, who, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                    batch.audit,
                 )
             if batch.group_events:
                 conn.executemany(
@@ -452,6 +468,15 @@ class SqliteStore:
             (limit,),
         )
         return [GroupEventRecord(*row) for row in rows]
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, who, action, target, details FROM audit "
+            + ("WHERE at < ? " if before is not None else "")
+            + "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (before, limit) if before is not None else (limit,),
+        )
+        return [AuditRecord(*row) for row in rows]
 
     # -- restore -------------------------------------------------------------------------
 

@@ -93,6 +93,17 @@ class GroupEventRecord(NamedTuple):
     series: int
 
 
+class AuditRecord(NamedTuple):
+    """An admin action: who did what to what, and when."""
+
+    at: float
+    who: str
+    action: str
+    target: str
+    details: str | None
+    """JSON, or None."""
+
+
 class SeenRecord(NamedTuple):
     """An applied event id, so a retried event is applied once."""
 
@@ -120,12 +131,13 @@ class WriteBatch:
     groups: list[tuple[str, str | None]] = field(default_factory=list)
     """Pushgateway groups by key text: their snapshot, or None to delete it."""
     group_events: list[GroupEventRecord] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
             + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
-            + len(self.group_events) + int(self.groups_wiped)
+            + len(self.group_events) + int(self.groups_wiped) + len(self.audit)
         )  # fmt: skip
 
 
@@ -203,6 +215,9 @@ class Store(Protocol):
 
     async def group_history(self, limit: int) -> list[GroupEventRecord]:
         """The Pushgateway groups that went away, newest first."""
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        """Admin actions, newest first, older than `before` when given."""
 
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""

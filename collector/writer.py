@@ -20,6 +20,7 @@ from collections.abc import Callable
 from collector.model import Job, Run
 from collector.state import Change, Thinning
 from collector.store import (
+    AuditRecord,
     GroupEventRecord,
     PointRecord,
     SeenRecord,
@@ -54,6 +55,7 @@ class Writer:
         """Pushgateway groups by key text: how to snapshot each when the batch is taken."""
         self._groups_wiped = False
         self._group_events: list[GroupEventRecord] = []
+        self._audit: list[AuditRecord] = []
         self._staged: asyncio.Future[None] | None = None
         """Resolved when what is staged now is durable; fails with StorageFailing when that
         takes longer than `patience` (what was staged stays staged)."""
@@ -123,12 +125,17 @@ class Writer:
         self._group_events.append(record)
         self._touch()
 
+    def stage_audit(self, record: AuditRecord) -> None:
+        self._audit.append(record)
+        self._touch()
+
     @property
     def pending(self) -> int:
         """Records staged or being committed: the write queue's length."""
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
             + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
+            + len(self._audit)
         )  # fmt: skip
         return staged + self._in_flight_size
 
@@ -219,12 +226,14 @@ class Writer:
             groups_wiped=self._groups_wiped,
             groups=[(key, snapshot()) for key, snapshot in self._groups.items()],
             group_events=self._group_events,
+            audit=self._audit,
         )
         done = self._staged
         assert done is not None
         self._deleted, self._jobs, self._runs = [], {}, {}
         self._points, self._thinnings, self._seen = [], [], []
         self._groups, self._groups_wiped, self._group_events = {}, False, []
+        self._audit = []
         self._staged = None
         return batch, done
 

@@ -121,3 +121,33 @@ def test_it_names_a_bad_expiry_rule() -> None:
         load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
     with pytest.raises(ConfigError, match=re.escape("flag --push.expire-after")):
         load_settings({"pushgateway.expire_after": "soon"}, {})
+
+
+def test_it_reads_auth_tokens_as_the_issue_writes_them(tmp_path: Path) -> None:
+    secret = tmp_path / "batchgate-admin"
+    secret.write_text("hunter2\n")
+    text = f"""\
+auth:
+  tokens:
+    - name: ci-pusher
+      role: push
+      jobs: ["etl_*"]
+      token_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    - name: grafana
+      role: read
+      token_env: BATCHGATE_READ_TOKEN
+    - name: oncall
+      role: admin
+      token_file: {secret}
+"""
+    reader = {"b.yaml": text}
+    settings = load_settings(
+        {"config": "b.yaml"},
+        {"BATCHGATE_READ_TOKEN": "grafana-secret"},
+        lambda path: reader[path] if path in reader else Path(path).read_text(),
+    )
+    assert [(t.name, t.role, t.jobs) for t in settings.tokens] == [
+        ("ci-pusher", "push", ("etl_*",)), ("grafana", "read", ("*",)), ("oncall", "admin", ("*",)),
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match=re.escape("b.yaml:2: auth.tokens: entry 2 (grafana)")):
+        load_settings({"config": "b.yaml"}, {}, lambda path: reader[path])

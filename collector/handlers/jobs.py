@@ -18,7 +18,7 @@ from collector.api_json import (
 )
 from collector.errors import ApiError, field_error
 from collector.groups import grouping_key
-from collector.handlers import query
+from collector.handlers import audit, query
 from collector.keys import BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
 from collector.model import JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
 from collector.pushgateway import GroupSummary
@@ -181,6 +181,7 @@ async def delete_job(request: web.Request) -> web.Response:
         state.delete_jobs(job.name, job.key)
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
+        audit.record(request, "job.delete", str(job.key), kind=job.kind)
     try:
         await writer.durable()
     except StorageFailing as error:

@@ -13,8 +13,11 @@ from aiohttp import web
 
 from collector import __version__
 from collector.api_json import rfc3339
-from collector.handlers import query
+from collector.auth import Denied, check_push
+from collector.groups import key_text
+from collector.handlers import audit, query
 from collector.keys import CLOCK, GROUPS, REQUEST_METRICS, SETTINGS, STORE, WRITER
+from collector.middlewares import identity
 from collector.pushgateway import (
     InconsistentPushError,
     PushgatewayError,
@@ -58,16 +61,24 @@ async def push(request: web.Request) -> web.Response:
     if not writer.accepting:
         reason = writer.error or "write queue full"
         return _text(503, f"storage is not accepting writes ({reason}); nothing was applied")
-    body = await request.read()
+    registry = groups.registry
     try:
-        result = groups.registry.push(
-            request.method,
-            _grouping_path(request),
-            body,
+        key = parse_grouping_key(_grouping_path(request))
+        check_push(identity(request), [dict(key)["job"]])
+        if registry.get(key) is None and len(registry) >= app[SETTINGS].max_groups:
+            return _text(
+                429,
+                f"the limit of {app[SETTINGS].max_groups} groups is reached "
+                "(limits.max_groups); delete groups or raise it",
+            )
+        families = registry.parse_body(
+            await request.read(),
             request.headers.get("Content-Type"),
             request.headers.get("Content-Encoding") == "gzip",
-            app[CLOCK](),
         )
+        result = registry.apply(key, families, replace=request.method == "PUT", now=app[CLOCK]())
+    except Denied as denied:
+        return _text(denied.status, denied.message)
     except InconsistentPushError as error:
         if error.group_changed and error.key is not None:
             groups.changed(error.key)  # its push_failure_time_seconds moved
@@ -86,14 +97,19 @@ async def delete(request: web.Request) -> web.Response:
     """Remove exactly this grouping key; 202 whether or not it existed."""
     try:
         key = parse_grouping_key(_grouping_path(request))
+        check_push(identity(request), [dict(key)["job"]])
     except PushgatewayError as error:
         return _text(error.status, error.message)
-    request.app[GROUPS].delete(key, request.app[CLOCK]())
+    except Denied as denied:
+        return _text(denied.status, denied.message)
+    if request.app[GROUPS].delete(key, request.app[CLOCK]()):
+        audit.record(request, "pushgateway.delete", key_text(key))
     return await _durable(request) or web.Response(status=202)
 
 
 async def wipe(request: web.Request) -> web.Response:
-    request.app[GROUPS].wipe(request.app[CLOCK]())
+    wiped = request.app[GROUPS].wipe(request.app[CLOCK]())
+    audit.record(request, "pushgateway.wipe", "every group", groups=wiped)
     return await _durable(request) or web.Response(status=202)
 
 
