@@ -119,7 +119,10 @@ def main() -> None:
     for name, result in at_100k.items():
         print(f"| {name} | {result.scrape_ms:.0f} | {result.memory_mib:.0f} |")
     ours, theirs = at_100k["batchgate"], at_100k["pushgateway (default)"]
-    assert ours.scrape_ms and theirs.scrape_ms and ours.memory_mib and theirs.memory_mib
+    assert ours.scrape_ms is not None
+    assert theirs.scrape_ms is not None
+    assert ours.memory_mib is not None
+    assert theirs.memory_mib is not None
     print(
         f"| **ratio** | {ours.scrape_ms / theirs.scrape_ms:.2f}x (target <= 1.0x) | "
         f"{ours.memory_mib / theirs.memory_mib:.2f}x (target <= 1.5x) |"

@@ -168,7 +168,7 @@ def test_tokens_come_from_a_hash_the_environment_or_a_file(tmp_path: Path) -> No
             },
             {"name": "grafana", "role": "read", "token_env": "BATCHGATE_READ_TOKEN"},
             {"name": "oncall", "role": "admin", "token_file": str(secret_file)},
-        ],  # fmt: skip
+        ],
         {"BATCHGATE_READ_TOKEN": "from-env"},
         lambda path: Path(path).read_text(),
     )
