@@ -24,7 +24,9 @@ import aiosqlite
 
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.store import (
+    AlertingState,
     JobRecord,
+    OutboxRecord,
     PointRecord,
     Restored,
     RunRecord,
@@ -97,6 +99,27 @@ MIGRATIONS: list[str] = [
         received_at REAL NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX seen_events_by_time ON seen_events (received_at);
+    """,
+    # 2: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
+    # notification until it is delivered or given up; silences in Alertmanager's shape.
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        receiver TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        ends_at REAL NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -242,6 +265,7 @@ class SqliteStore:
                     "VALUES (?, ?, ?)",
                     batch.seen,
                 )
+            _commit_alerting(conn, batch)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -305,6 +329,23 @@ class SqliteStore:
     async def check(self) -> None:
         async with self._reader().execute("SELECT count(*) FROM sqlite_master") as cursor:
             await cursor.fetchone()
+
+    async def alerting_state(self) -> AlertingState:
+        reader = self._reader()
+        alerts = [
+            json.loads(data) for (data,) in await reader.execute_fetchall("SELECT data FROM alerts")
+        ]
+        outbox = [
+            OutboxRecord(*row)
+            for row in await reader.execute_fetchall(
+                "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
+            )
+        ]
+        silences = [
+            json.loads(data)
+            for (data,) in await reader.execute_fetchall("SELECT data FROM silences")
+        ]
+        return AlertingState(alerts, outbox, silences)
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         runs: list[Run] = []
@@ -453,6 +494,37 @@ class SqliteStore:
             )
         ]
         return Restored(list(jobs.values()), seen, seen_since)
+
+
+def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """Alerts, the outbox and silences, in the order the WriteBatch documents."""
+    if batch.deleted_alerts:
+        conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in batch.deleted_alerts])
+    if batch.alerts:
+        conn.executemany(
+            "INSERT INTO alerts (id, state, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            batch.alerts,
+        )
+    if batch.notifications:
+        conn.executemany(
+            "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            batch.notifications,
+        )
+    if batch.finished_notifications:
+        conn.executemany(
+            "DELETE FROM outbox WHERE id = ?", [(i,) for i in batch.finished_notifications]
+        )
+    if batch.silences:
+        conn.executemany(
+            "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+            batch.silences,
+        )
+    if batch.deleted_silences:
+        conn.executemany(
+            "DELETE FROM silences WHERE id = ?", [(i,) for i in batch.deleted_silences]
+        )
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.state import Sample, Thinning
+from rules import Alert
 
 
 class JobRecord(NamedTuple):
@@ -90,11 +91,39 @@ class SeenRecord(NamedTuple):
     received_at: float
 
 
+class AlertRecord(NamedTuple):
+    """An alert as the rules' AlertBook saves it (`Alert.to_dict()` as JSON)."""
+
+    id: str
+    state: str
+    data: str
+
+
+class OutboxRecord(NamedTuple):
+    """A notification due to a receiver, kept until it is delivered or given up."""
+
+    id: int
+    receiver: str
+    alert_id: str
+    due_at: float
+    data: str
+    """`Notification.to_dict()` as JSON."""
+
+
+class SilenceRecord(NamedTuple):
+    id: str
+    ends_at: float
+    data: str
+    """The silence in Alertmanager's JSON shape."""
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
-    thinnings, event ids."""
+    thinnings, event ids; then alert deletions and upserts, outbox additions and removals,
+    silence upserts and deletions (so an alert's change and the notifications it made are
+    durable together)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -104,12 +133,21 @@ class WriteBatch:
     points: list[PointRecord] = field(default_factory=list)
     thinnings: list[Thinning] = field(default_factory=list)
     seen: list[SeenRecord] = field(default_factory=list)
+    deleted_alerts: list[str] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    notifications: list[OutboxRecord] = field(default_factory=list)
+    finished_notifications: list[int] = field(default_factory=list)
+    """Outbox rows delivered or given up."""
+    silences: list[SilenceRecord] = field(default_factory=list)
+    deleted_silences: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
             + len(self.points)
             + len(self.thinnings) + len(self.seen)
+            + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
+            + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
         )  # fmt: skip
 
 
@@ -120,6 +158,17 @@ class Restored:
     jobs: list[Job]
     seen: list[SeenRecord]
     seen_since: float
+
+
+@dataclass(slots=True)
+class AlertingState:
+    """What the store hands back for alerting at start: the alert book, the outbox, silences."""
+
+    alerts: list[dict[str, object]]
+    """`Alert.to_dict()` of every stored alert."""
+    outbox: list[OutboxRecord]
+    """Notifications not yet delivered, oldest first."""
+    silences: list[dict[str, object]]
 
 
 @dataclass(slots=True)
@@ -185,6 +234,9 @@ class Store(Protocol):
 
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""
+
+    async def alerting_state(self) -> AlertingState:
+        """The stored alerts, undelivered notifications and silences (read once, at start)."""
 
 
 def labels_json(key: JobKey) -> str:
@@ -259,3 +311,7 @@ def point_record(sample: Sample) -> PointRecord:
         event.message,
         event.exit_code,
     )
+
+
+def alert_record(alert: Alert) -> AlertRecord:
+    return AlertRecord(alert.id, alert.state, json.dumps(alert.to_dict(), separators=(",", ":")))
