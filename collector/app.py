@@ -11,6 +11,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.alerting.lifecycle import (
+    alerting_context,
+    evaluate_changes,
+    load_ruleset,
+    with_history_for,
+)
 from collector.keys import (
     BUS,
     CLOCK,
@@ -40,7 +46,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
 ) -> web.Application:
-    """Build the batchgate application. Storage opens when the app starts, not here."""
+    """Build the batchgate application. Storage opens when the app starts, not here.
+    Invalid rule files raise rules.ConfigErrors (every error, with its file and line)."""
+    ruleset = load_ruleset(settings.alerting)
+    settings = with_history_for(settings, ruleset)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_and_metrics])
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -52,6 +61,7 @@ def create_app(
     app[REQUEST_METRICS] = RequestMetrics(registry)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(alerting_context(ruleset))
     app.on_shutdown.append(_hang_up_listeners)
     setup_routes(app)
     return app
@@ -114,6 +124,7 @@ def sweep_once(app: web.Application) -> int:
     changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
     for change in changes:
         writer.stage(change)
+    evaluate_changes(app, changes, now)
     publish_changes(app[BUS], changes, now, state.settings)
     state.expire_seen(now)
     return len(changes)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.handlers import health, jobs, live_events, openapi, push, runs, scrape
+from collector.handlers import (
+    alerts,
+    health,
+    jobs,
+    live_events,
+    openapi,
+    push,
+    reload,
+    runs,
+    scrape,
+    silences,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,3 +34,9 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/-/healthy", health.healthy, name="healthy")
     add.add_get("/-/ready", health.ready, name="ready")
     add.add_get("/health", health.health, name="health")
+    add.add_get("/alerts", alerts.list_alerts, name="alerts")
+    add.add_post("/silences", silences.create_silence, name="create_silence")
+    add.add_get("/silences", silences.list_silences, name="silences")
+    add.add_get("/silences/{silence_id}", silences.get_silence, name="silence")
+    add.add_delete("/silences/{silence_id}", silences.delete_silence, name="delete_silence")
+    add.add_post("/-/reload", reload.reload, name="reload")

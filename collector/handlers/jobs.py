@@ -8,6 +8,7 @@ import re
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import forget_jobs
 from collector.api_json import (
     encode_cursor,
     job_detail_json,
@@ -164,6 +165,7 @@ async def delete_job(request: web.Request) -> web.Response:
         state.delete_jobs(job.name, job.key)
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
+    forget_jobs(app, jobs, app[CLOCK]())
     try:
         await writer.durable()
     except StorageFailing as error:

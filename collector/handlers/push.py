@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import evaluate_changes
 from collector.errors import ApiError
 from collector.events import InvalidPush, decode_body, parse_events
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
@@ -70,6 +71,8 @@ async def push_events(request: web.Request) -> web.Response:
             writer.stage_seen(event.event_id, change.run.run_id, now)
         changes.append(change)
         run_ids.append(change.run.run_id)
+    # Alert changes and their notifications go into the same commit as the push.
+    evaluate_changes(app, changes, now)
 
     try:
         await writer.durable()
