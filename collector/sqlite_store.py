@@ -336,8 +336,8 @@ class SqliteStore:
             json.loads(data) for (data,) in await reader.execute_fetchall("SELECT data FROM alerts")
         ]
         outbox = [
-            OutboxRecord(*row)
-            for row in await reader.execute_fetchall(
+            OutboxRecord(outbox_id, receiver, alert_id, due_at, json.loads(data))
+            for outbox_id, receiver, alert_id, due_at, data in await reader.execute_fetchall(
                 "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
             )
         ]
@@ -504,13 +504,13 @@ def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         conn.executemany(
             "INSERT INTO alerts (id, state, data) VALUES (?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
-            batch.alerts,
+            [(r.id, r.state, _json(r.data)) for r in batch.alerts],
         )
     if batch.notifications:
         conn.executemany(
             "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
             "VALUES (?, ?, ?, ?, ?)",
-            batch.notifications,
+            [(r.id, r.receiver, r.alert_id, r.due_at, _json(r.data)) for r in batch.notifications],
         )
     if batch.finished_notifications:
         conn.executemany(
@@ -525,6 +525,10 @@ def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
         conn.executemany(
             "DELETE FROM silences WHERE id = ?", [(i,) for i in batch.deleted_silences]
         )
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

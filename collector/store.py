@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.state import Sample, Thinning
@@ -92,11 +92,12 @@ class SeenRecord(NamedTuple):
 
 
 class AlertRecord(NamedTuple):
-    """An alert as the rules' AlertBook saves it (`Alert.to_dict()` as JSON)."""
+    """An alert as the rules' AlertBook saves it: `Alert.to_dict()`, a fresh dict the store
+    serialises (on its own thread: thousands of new alerts must not hold the event loop)."""
 
     id: str
     state: str
-    data: str
+    data: dict[str, Any]
 
 
 class OutboxRecord(NamedTuple):
@@ -106,8 +107,8 @@ class OutboxRecord(NamedTuple):
     receiver: str
     alert_id: str
     due_at: float
-    data: str
-    """`Notification.to_dict()` as JSON."""
+    data: dict[str, Any]
+    """`Notification.to_dict()`, serialised by the store."""
 
 
 class SilenceRecord(NamedTuple):
@@ -314,4 +315,4 @@ def point_record(sample: Sample) -> PointRecord:
 
 
 def alert_record(alert: Alert) -> AlertRecord:
-    return AlertRecord(alert.id, alert.state, json.dumps(alert.to_dict(), separators=(",", ":")))
+    return AlertRecord(alert.id, alert.state, alert.to_dict())

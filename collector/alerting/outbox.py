@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -144,7 +143,7 @@ class Outbox:
                 orphans.append(record.id)
                 self._count_drop(record.receiver, RECEIVER_REMOVED)
                 continue
-            queue.items[record.id] = Notification.from_dict(json.loads(record.data))
+            queue.items[record.id] = Notification.from_dict(record.data)
             queue.latest[record.alert_id] = record.id
         if orphans:
             self._writer.stage_finished_notifications(orphans)
@@ -196,7 +195,7 @@ class Outbox:
                     notification.receiver,
                     notification.alert_id,
                     notification.at,
-                    json.dumps(notification.to_dict(), separators=(",", ":")),
+                    notification.to_dict(),
                 )
             )
             overflow = len(queue.items) - self.settings.queue_capacity

@@ -45,8 +45,11 @@ from rules.silences import ACTIVE, EXPIRED, PENDING
 
 log = logging.getLogger(__name__)
 
-CHUNK: Final = 500
-"""Jobs evaluated per step of a pass; the pass yields to the event loop between steps."""
+CHUNK: Final = 100
+"""Jobs given to the engine at a time..."""
+STEP: Final = 0.005
+"""...until a step has taken this long: then the pass yields to the event loop. (A task that
+becomes ready meanwhile may wait for a step or two, as asyncio runs what was ready first.)"""
 SILENCE_RETENTION: Final = 5 * 86400.0
 """Expired silences stay listed this long (Alertmanager's default data retention, 120h)."""
 RECENT_DROPS: Final = 3600.0
@@ -96,6 +99,9 @@ class Alerting:
         """One list object, updated in place: a pass under way sees silences added meanwhile."""
         self.reload_status = ReloadStatus(time.time(), tuple(ruleset.files))
         self.longest_step = 0.0
+        """The longest step of the last pass (how long it held the event loop at once)."""
+        self.last_pass_seconds = 0.0
+        """The time the last pass spent evaluating, its steps added up."""
         self.passes = 0
         self._wake = asyncio.Event()
         self._full_pass_due = True
@@ -171,25 +177,32 @@ class Alerting:
             evaluation_pass = self.engine.start_pass(now, full=full, silences=self._silence_list)
             jobs = list(self._state.jobs.values())
             spent = longest = 0.0
+            started = time.perf_counter()
             for first in range(0, len(jobs), CHUNK):
-                started = time.perf_counter()
                 live = self._state.jobs
                 # A job deleted since the pass began is not evaluated (forget_jobs did it).
                 evaluation_pass.evaluate(
                     job for job in jobs[first : first + CHUNK] if live.get(job.key) is job
                 )
                 step = time.perf_counter() - started
-                spent += step
-                longest = max(longest, step)
-                await asyncio.sleep(0)
+                if step >= STEP:
+                    spent += step
+                    longest = max(longest, step)
+                    await asyncio.sleep(0)
+                    started = time.perf_counter()
+            step = time.perf_counter() - started
+            spent += step
+            longest = max(longest, step)
+            await asyncio.sleep(0)
             started = time.perf_counter()
             evaluation = evaluation_pass.finish()
             self._apply(evaluation)
             step = time.perf_counter() - started
             self.longest_step = max(longest, step)
+            self.last_pass_seconds = spent + step
             self.passes += 1
             metric = self._metrics.full_evaluation if full else self._metrics.periodic_evaluation
-            metric.observe(spent + step)
+            metric.observe(self.last_pass_seconds)
             return evaluation
 
     def _apply(self, evaluation: Evaluation) -> None:
