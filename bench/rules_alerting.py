@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import gc
 import math
+import os
 import random
 import statistics
 import sys
@@ -193,14 +194,16 @@ async def evaluation(jobs_wanted: int, passes: int, seed: int) -> list[str]:
             alerts = len(alerting.engine.book.active)
             pairs = sum(len(slot.rules) for slot in alerting.engine._slots.values())
 
-            full_passes, full_steps = [], []
+            full_passes, full_cpu, full_steps = [], [], []
             for _ in range(10):
                 clock.now += 5
+                cpu = time.thread_time()
                 await alerting.evaluate_all(full=True)
+                full_cpu.append(time.thread_time() - cpu)
                 full_passes.append(alerting.last_pass_seconds)
                 full_steps.append(alerting.longest_step)
 
-            incremental, steps, per_event = [], [], []
+            incremental, incremental_cpu, steps, per_event = [], [], [], []
             watch.reset()
             for _ in range(passes):
                 clock.now += 5
@@ -209,7 +212,9 @@ async def evaluation(jobs_wanted: int, passes: int, seed: int) -> list[str]:
                     alerting.evaluate_jobs([job], clock.now)
                     per_event.append(time.perf_counter() - started)
                     await asyncio.sleep(0)
+                cpu = time.thread_time()
                 await alerting.evaluate_all()
+                incremental_cpu.append(time.thread_time() - cpu)
                 incremental.append(alerting.last_pass_seconds)
                 steps.append(alerting.longest_step)
             lag, gc_pause = watch.longest, watch.gc_longest
@@ -226,11 +231,14 @@ async def evaluation(jobs_wanted: int, passes: int, seed: int) -> list[str]:
     lines.append("| measurement | p50 ms | p99 ms | max ms |")
     lines.append("| --- | ---: | ---: | ---: |")
     lines.append(
-        f"| incremental pass, x{passes} (100 jobs changed between passes) {spread(incremental)}"
+        f"| incremental pass, x{passes} (100 jobs changed between passes), CPU "
+        f"{spread(incremental_cpu)}"
     )
-    lines.append(f"| its longest step (event loop held at once) {spread(steps)}")
-    lines.append(f"| full pass, x10 {spread(full_passes)}")
-    lines.append(f"| its longest step {spread(full_steps)}")
+    lines.append(f"| the same, wall clock {spread(incremental)}")
+    lines.append(f"| its longest step (event loop held at once), wall clock {spread(steps)}")
+    lines.append(f"| full pass, x10, CPU {spread(full_cpu)}")
+    lines.append(f"| the same, wall clock {spread(full_passes)}")
+    lines.append(f"| its longest step, wall clock {spread(full_steps)}")
     lines.append(f"| evaluate_jobs, one job after an event, x{len(per_event)} {spread(per_event)}")
     lines.append("")
     lines.append(
@@ -304,6 +312,11 @@ def throughput(jobs: int, seconds: int, rounds: int) -> list[str]:
     return lines
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)
@@ -313,13 +326,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-throughput", action="store_true")
     arguments = parser.parse_args()
-    print(f"Machine: {machine()}.\n")
+    print(f"Machine: {machine()}; {load()} before.\n")
     for line in asyncio.run(evaluation(arguments.jobs, arguments.passes, arguments.seed)):
         print(line)
+    print(f"\n({load()} after the evaluation runs.)")
     if not arguments.skip_throughput:
         print(f"\nPush throughput, wrk -t1 -c16 -d{arguments.seconds}s on loopback:\n")
         for line in throughput(arguments.jobs, arguments.seconds, arguments.rounds):
             print(line)
+        print(f"\n({load()} at the end.)")
 
 
 if __name__ == "__main__":
