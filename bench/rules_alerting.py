@@ -325,11 +325,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="servers started per config")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-evaluation", action="store_true")
     arguments = parser.parse_args()
     print(f"Machine: {machine()}; {load()} before.\n")
-    for line in asyncio.run(evaluation(arguments.jobs, arguments.passes, arguments.seed)):
-        print(line)
-    print(f"\n({load()} after the evaluation runs.)")
+    if not arguments.skip_evaluation:
+        for line in asyncio.run(evaluation(arguments.jobs, arguments.passes, arguments.seed)):
+            print(line)
+        print(f"\n({load()} after the evaluation runs.)")
     if not arguments.skip_throughput:
         print(f"\nPush throughput, wrk -t1 -c16 -d{arguments.seconds}s on loopback:\n")
         for line in throughput(arguments.jobs, arguments.seconds, arguments.rounds):

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Final
 
 import aiohttp
 from aiohttp import web
@@ -107,12 +108,20 @@ def alerting_context(
     return alerting
 
 
+AT_ONCE: Final = frozenset({"started", "finished", "revived"})
+"""Changes evaluated as they happen: a run starting, ending (failed, lost...) or coming back.
+Progress and heartbeats, most of the traffic, are left to the next pass (their job's
+generation moved, so the pass evaluates it): what they change (stuck, resource, duration)
+is measured in minutes, and evaluating every one of them would cost pushes a third of their
+throughput with 50 rules."""
+
+
 def evaluate_changes(app: web.Application, changes: Iterable[Change], now: float) -> None:
-    """Evaluate the jobs some changes touched (after a push or a sweep)."""
+    """Evaluate the jobs whose runs started, ended or came back (after a push or a sweep)."""
     service = app.get(ALERTING)
     if service is None:
         return
-    jobs = {id(change.job): change.job for change in changes if change.kind != "ignored"}
+    jobs = {id(change.job): change.job for change in changes if change.kind in AT_ONCE}
     if jobs:
         service.evaluate_jobs(jobs.values(), now)
 

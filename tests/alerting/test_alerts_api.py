@@ -30,7 +30,11 @@ async def test_it_lists_alerts_with_their_state_and_labels(
     await push(client, {"job": "etl", "labels": {"env": "prod"}, "event": "progress",
                         "run_id": "e1"})  # fmt: skip
 
-    alerts = (await get(client, "/alerts"))["alerts"]
+    async def both() -> list[dict[str, object]]:  # the next pass sees the run's hour pass
+        alerts = (await get(client, "/alerts"))["alerts"]
+        return alerts if len(alerts) == 2 else []
+
+    alerts = await until(both)
     assert [(a["alertname"], a["state"]) for a in alerts] == [
         ("JobFailed", "firing"),
         ("TooLong", "pending"),
