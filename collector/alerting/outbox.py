@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -46,7 +47,6 @@ EXPIRED: Final = "expired"
 REJECTED: Final = "rejected"
 RENDER_ERROR: Final = "render_error"
 RECEIVER_REMOVED: Final = "receiver_removed"
-DROP_REASONS: Final = (QUEUE_FULL, EXPIRED, REJECTED, RENDER_ERROR, RECEIVER_REMOVED)
 DROP_LOG_INTERVAL: Final = 60.0
 """Drops are logged at most once a minute per receiver and reason (the metric counts all)."""
 
@@ -200,7 +200,8 @@ class Outbox:
             )
             overflow = len(queue.items) - self.settings.queue_capacity
             if overflow > 0:
-                oldest = [i for i in queue.items if i not in queue.in_flight][:overflow]
+                waiting = (i for i in queue.items if i not in queue.in_flight)
+                oldest = list(itertools.islice(waiting, overflow))
                 finished.extend(self._drop(queue, oldest, QUEUE_FULL, stage=False))
             queue.wake.set()
         if records:
