@@ -81,6 +81,8 @@ def decode_body(body: bytes) -> Any:
         return json.loads(body, parse_constant=_refuse_constant)
     except UnicodeDecodeError as error:
         raise InvalidPush(f"body is not UTF-8: {error.reason}") from None
+    except RecursionError:
+        raise InvalidPush("body is not valid JSON: nested too deeply") from None
     except ValueError as error:
         raise InvalidPush(f"body is not valid JSON: {error}") from None
 

@@ -141,13 +141,17 @@ def _upsert(table: str, columns: tuple[str, ...], key: str, fixed: tuple[str, ..
 
 _UPSERT_JOB = _upsert("jobs", _JOB_COLUMNS, "id")
 _UPSERT_RUN = _upsert("runs", _RUN_COLUMNS, "run_id", fixed=("job_id", "started_at"))
-_UPSERT_RUN_PROGRESS = _upsert(
-    "runs",
-    _RUN_COLUMNS,
-    "run_id",
-    fixed=("job_id", "started_at", "status", "finished_at", "duration"),
+_UPDATE_RUN_PROGRESS = (
+    "UPDATE runs SET "
+    + ", ".join(
+        f"{column} = ?{position}"
+        for position, column in enumerate(_RUN_COLUMNS, start=1)
+        if column not in ("run_id", "job_id", "started_at", "status", "finished_at", "duration")
+    )
+    + " WHERE run_id = ?1"
 )
-"""For runs whose status did not change: leaves runs_by_outcome and runs_running alone."""
+"""For runs whose status did not change since their last commit (so their row exists): a
+plain UPDATE, binding the whole record by position, that leaves runs_by_outcome alone."""
 _INSERT_POINT = (
     f"INSERT INTO run_points ({', '.join(_POINT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_POINT_COLUMNS))})"
@@ -251,7 +255,7 @@ class SqliteStore:
             if batch.runs:
                 conn.executemany(_UPSERT_RUN, batch.runs)
             if batch.run_progress:
-                conn.executemany(_UPSERT_RUN_PROGRESS, batch.run_progress)
+                conn.executemany(_UPDATE_RUN_PROGRESS, batch.run_progress)
             if batch.points:
                 conn.executemany(_INSERT_POINT, batch.points)
             if batch.thinnings:

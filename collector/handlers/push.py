@@ -11,6 +11,7 @@ from collector.errors import ApiError
 from collector.events import InvalidPush, decode_body, parse_events
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
 from collector.live import publish_changes
+from collector.state import needs_stored_id
 from collector.writer import StorageFailing
 
 
@@ -67,7 +68,7 @@ async def push_events(request: web.Request) -> web.Response:
             continue
         change = state.apply(event, now)
         writer.stage(change)
-        if event.event_id is not None:
+        if event.event_id is not None and needs_stored_id(event):
             writer.stage_seen(event.event_id, change.run.run_id, now)
         changes.append(change)
         run_ids.append(change.run.run_id)
