@@ -87,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
         "'fsync': it survives power loss too, at the cost of an fsync per group commit",
     )
     serve.add_argument(
+        "--push.expire-after",
+        dest="push_expire_after",
+        metavar="DURATION",
+        help="Pushgateway groups not pushed for this long disappear (default: never); "
+        "per-job patterns go in the config file",
+    )
+    serve.add_argument(
+        "--web.route-prefix",
+        dest="route_prefix",
+        metavar="PATH",
+        help="serve every route under this path, as the Pushgateway's flag of that name",
+    )
+    serve.add_argument(
         "--check-config",
         action="store_true",
         help="validate the settings and exit: 0 when they are usable",
@@ -138,6 +151,8 @@ def _serve(parsed: argparse.Namespace) -> int:
         "logging.format": parsed.log_format,
         "durability": parsed.durability,
         "rules": parsed.rules,
+        "pushgateway.expire_after": parsed.push_expire_after,
+        "route_prefix": parsed.route_prefix,
     }
     try:
         settings = load_settings(flags, os.environ)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,6 +74,24 @@ class PushLimits:
     max_labels: int = 32
     max_label_value_length: int = 1024
     max_metrics: int = 64
+
+
+def inflate(body: bytes, limit: int) -> bytes:
+    """A gzip body, decompressed to at most `limit` bytes (a bomb is refused, not inflated)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise InvalidPush(f"body is not valid gzip: {error}") from None
+    if len(data) > limit:
+        raise BodyTooLarge(f"body inflates to more than {limit} bytes (limits.max_body_bytes)")
+    if not inflater.eof:
+        raise InvalidPush("body is not valid gzip: the stream is truncated")
+    return data
+
+
+class BodyTooLarge(Exception):
+    """The body is larger than the configured limit once decompressed."""
 
 
 def decode_body(body: bytes) -> Any:

@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from collector.alerting.service import Alerting
+from collector.groups import Groups
 from collector.live import EventBus
 from collector.metrics import RequestMetrics
 from collector.settings import Settings
@@ -25,3 +26,4 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)
 READY = web.AppKey("ready", dict[str, bool])
 ALERTING = web.AppKey("alerting", Alerting)
+GROUPS = web.AppKey("groups", Groups)

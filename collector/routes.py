@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from collector.handlers import (
@@ -11,6 +13,7 @@ from collector.handlers import (
     live_events,
     openapi,
     push,
+    pushgateway,
     reload,
     runs,
     scrape,
@@ -18,8 +21,20 @@ from collector.handlers import (
 )
 
 
-def setup_routes(app: web.Application) -> None:
-    add = app.router
+class _Prefixed:
+    """The router, with every path under the configured route prefix."""
+
+    def __init__(self, router: web.UrlDispatcher, prefix: str) -> None:
+        self._router = router
+        self._prefix = prefix
+
+    def __getattr__(self, method: str) -> Any:
+        add = getattr(self._router, method)
+        return lambda path, handler, **kwargs: add(self._prefix + path, handler, **kwargs)
+
+
+def setup_routes(app: web.Application, prefix: str = "") -> None:
+    add = _Prefixed(app.router, prefix)
     add.add_post("/push", push.push_events, name="push")
     add.add_get("/jobs", jobs.list_jobs, name="jobs")
     add.add_get("/jobs/{job}", jobs.get_job, name="job")
@@ -34,6 +49,16 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/-/healthy", health.healthy, name="healthy")
     add.add_get("/-/ready", health.ready, name="ready")
     add.add_get("/health", health.health, name="health")
+
+    # The Pushgateway's API, with its semantics (see collector/handlers/pushgateway.py).
+    grouping = "/metrics/{grouping:job.*}"
+    add.add_put(grouping, pushgateway.push, name="pushgateway_push")
+    add.add_post(grouping, pushgateway.push, name="pushgateway_push")
+    add.add_delete(grouping, pushgateway.delete, name="pushgateway_delete")
+    add.add_get("/api/v1/metrics", pushgateway.api_metrics, name="pushgateway_api_metrics")
+    add.add_get("/api/v1/status", pushgateway.api_status_handler, name="pushgateway_api_status")
+    add.add_put("/api/v1/admin/wipe", pushgateway.wipe, name="pushgateway_wipe")
+    add.add_get("/groups/history", pushgateway.history, name="group_history")
     add.add_get("/alerts", alerts.list_alerts, name="alerts")
     add.add_post("/silences", silences.create_silence, name="create_silence")
     add.add_get("/silences", silences.list_silences, name="silences")

@@ -17,6 +17,7 @@ import yaml
 
 from collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
 from collector.events import PushLimits
+from collector.pushgateway import ExpiryRule
 from collector.state import StateSettings
 from rules import durations
 
@@ -58,6 +59,21 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class PushgatewaySettings:
+    expire_after: float | None = None
+    """Every group not pushed for this long disappears (`--push.expire-after`); None: never."""
+    expire: tuple[ExpiryRule, ...] = ()
+    """Per job-name pattern: the first that matches a group's job decides its expiry."""
+    max_series_per_group: int = 100_000
+
+    @property
+    def expiry_rules(self) -> tuple[ExpiryRule, ...]:
+        """The patterns, then `expire_after` as the rule for every other job."""
+        fallback = (ExpiryRule("*", self.expire_after),) if self.expire_after else ()
+        return self.expire + fallback
+
+
+@dataclass(frozen=True, slots=True)
 class Logging:
     level: str = "info"
     format: str = "logfmt"
@@ -81,6 +97,9 @@ class Settings:
     runs: StateSettings = field(default_factory=StateSettings)
     retention: Retention = field(default_factory=Retention)
     logging: Logging = field(default_factory=Logging)
+    pushgateway: PushgatewaySettings = field(default_factory=PushgatewaySettings)
+    route_prefix: str = ""
+    """Every route is served under this path, as the Pushgateway's --web.route-prefix."""
     config_file: Path | None = None
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     """Rules, receivers and the notification outbox (collector.alerting.settings)."""
@@ -99,6 +118,12 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "data_dir": (None, "data_dir", Path),
         "durability": (None, "durability", lambda v: _choice(v, ("process", "fsync"))),
         "push_timeout": (None, "push_timeout", parse_duration),
+        "route_prefix": (None, "route_prefix", lambda v: parse_route_prefix(v)),
+    },
+    "pushgateway": {
+        "expire_after": ("pushgateway", "expire_after", parse_duration),
+        "expire": ("pushgateway", "expire", lambda v: _expiry_rules(v)),
+        "max_series_per_group": ("pushgateway", "max_series_per_group", lambda v: _positive_int(v)),
     },
     "runs": {
         "lost_after": ("runs", "lost_after", parse_duration),
@@ -128,6 +153,14 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "access_log": ("logging", "access_log", lambda v: _boolean(v)),
     },
 }
+
+FLAGS = {
+    "logging.level": "--log-level",
+    "logging.format": "--log-format",
+    "pushgateway.expire_after": "--push.expire-after",
+    "route_prefix": "--web.route-prefix",
+}
+"""How the command line spells a setting, where it is not `--` plus its name."""
 
 ENVIRONMENT = {
     "BATCHGATE_LISTEN": "listen",
@@ -163,7 +196,7 @@ def load_settings(
             values[key] = (environ[variable], f"environment variable {variable}")
     for key, value in flags.items():
         if key not in ("config", "rules") and value is not None:
-            values[key] = (value, f"flag --{key.replace('_', '-').replace('.', '-')}")
+            values[key] = (value, f"flag {FLAGS.get(key, '--' + key.replace('_', '-'))}")
     settings = _build(values)
     alerting, errors = alerting_settings(text, config_path and str(config_path), flags.get("rules"))
     if errors:
@@ -220,7 +253,9 @@ def _scalar(node: yaml.Node) -> Any:
 
 def _build(values: dict[str, tuple[Any, str]]) -> Settings:
     top: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {"runs": {}, "retention": {}, "limits": {}, "logging": {}}
+    sections: dict[str, dict[str, Any]] = {
+        "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {},
+    }  # fmt: skip
     for key, (raw, where) in values.items():
         section_name, _, name = key.rpartition(".")
         spec = _FILE_KEYS.get(section_name, {}).get(name)
@@ -245,7 +280,36 @@ def _build(values: dict[str, tuple[Any, str]]) -> Settings:
         retention=replace(defaults.retention, **sections["retention"]),
         limits=replace(defaults.limits, **sections["limits"]),
         logging=replace(defaults.logging, **sections["logging"]),
+        pushgateway=replace(defaults.pushgateway, **sections["pushgateway"]),
     )
+
+
+def parse_route_prefix(value: Any) -> str:
+    """`/pgw`, `pgw/` -> `/pgw`; `/` or empty -> no prefix."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a path such as /pushgateway")
+    prefix = "/" + value.strip("/")
+    if prefix != "/" and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+        raise ValueError(f"{value!r} is not a path such as /pushgateway")
+    return "" if prefix == "/" else prefix
+
+
+def _expiry_rules(value: Any) -> tuple[ExpiryRule, ...]:
+    """A list of `{job: GLOB, after: DURATION}`; the first rule matching a job applies."""
+    if not isinstance(value, list):
+        raise ValueError("must be a list of {job: GLOB, after: DURATION}")
+    rules = []
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict) or set(entry) != {"job", "after"}:
+            raise ValueError(f"entry {number} must be {{job: GLOB, after: DURATION}}")
+        if not isinstance(entry["job"], str) or not entry["job"]:
+            raise ValueError(f"entry {number}: job must be a non-empty glob such as 'backup_*'")
+        try:
+            after = parse_duration(entry["after"])
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"entry {number}: after: {error}") from None
+        rules.append(ExpiryRule(entry["job"], after))
+    return tuple(rules)
 
 
 def _choice(value: Any, choices: tuple[str, ...]) -> str:

@@ -25,6 +25,7 @@ import aiosqlite
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.store import (
     AlertingState,
+    GroupEventRecord,
     JobRecord,
     OutboxRecord,
     PointRecord,
@@ -100,7 +101,22 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX seen_events_by_time ON seen_events (received_at);
     """,
-    # 2: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
+    # 2: Pushgateway groups.
+    """
+    CREATE TABLE pushgateway_groups (
+        grouping_key TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL
+    );
+    CREATE TABLE pushgateway_group_events (
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        last_push_at REAL,
+        series INTEGER NOT NULL
+    );
+    CREATE INDEX pushgateway_group_events_by_time ON pushgateway_group_events (at);
+    """,
+    # 3: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
     # notification until it is delivered or given up; silences in Alertmanager's shape.
     """
     CREATE TABLE alerts (
@@ -269,6 +285,24 @@ class SqliteStore:
                     "VALUES (?, ?, ?)",
                     batch.seen,
                 )
+            if batch.groups_wiped:
+                conn.execute("DELETE FROM pushgateway_groups")
+            if batch.groups:
+                conn.executemany(
+                    "INSERT INTO pushgateway_groups (grouping_key, snapshot) VALUES (?, ?) "
+                    "ON CONFLICT (grouping_key) DO UPDATE SET snapshot = excluded.snapshot",
+                    [(key, snapshot) for key, snapshot in batch.groups if snapshot is not None],
+                )
+                conn.executemany(
+                    "DELETE FROM pushgateway_groups WHERE grouping_key = ?",
+                    [(key,) for key, snapshot in batch.groups if snapshot is None],
+                )
+            if batch.group_events:
+                conn.executemany(
+                    "INSERT INTO pushgateway_group_events (at, event, labels, last_push_at, "
+                    "series) VALUES (?, ?, ?, ?, ?)",
+                    batch.group_events,
+                )
             _commit_alerting(conn, batch)
             conn.execute("COMMIT")
         except BaseException:
@@ -321,6 +355,7 @@ class SqliteStore:
             conn.executemany("DELETE FROM run_points WHERE run_id = ?", unique)
             conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
             conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
+            conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -452,6 +487,14 @@ class SqliteStore:
             found.extend(SeenRecord(*row) for row in rows)
         return found
 
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, event, labels, last_push_at, series FROM pushgateway_group_events "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [GroupEventRecord(*row) for row in rows]
+
     # -- restore -------------------------------------------------------------------------
 
     async def _restore(self, now: float, recent_runs: int, seen_window: float) -> Restored:
@@ -497,7 +540,13 @@ class SqliteStore:
                 (seen_since,),
             )
         ]
-        return Restored(list(jobs.values()), seen, seen_since)
+        groups = [
+            row[0]
+            for row in await reader.execute_fetchall(
+                "SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key"
+            )
+        ]
+        return Restored(list(jobs.values()), seen, seen_since, groups)
 
 
 def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from collector.events import MAX_FUTURE_SKEW, FieldError
 from collector.model import (
+    BATCH,
     FINISHING_EVENTS,
     LOST,
     RUNNING,
@@ -348,8 +349,15 @@ class State:
                 del self._finished[run_id]
         return removed
 
-    def _create_job(self, key: JobKey, at: float) -> Job:
-        job = Job(key=key, id=self.next_job_id, created_at=at)
+    def job(self, key: JobKey, at: float, kind: str) -> Job:
+        """The job with this key, created (of this kind) when there is none."""
+        job = self.jobs.get(key)
+        if job is None:
+            job = self._create_job(key, at, kind)
+        return job
+
+    def _create_job(self, key: JobKey, at: float, kind: str = BATCH) -> Job:
+        job = Job(key=key, id=self.next_job_id, created_at=at, kind=kind)
         job.recent = type(job.recent)(maxlen=self.settings.recent_runs)
         self.next_job_id += 1
         self.jobs[key] = job

@@ -83,6 +83,17 @@ class PointRecord(NamedTuple):
     exit_code: int | None
 
 
+class GroupEventRecord(NamedTuple):
+    """A Pushgateway group that went away: expired, deleted or wiped."""
+
+    at: float
+    event: str
+    labels: str
+    """The grouping key (job included) as a JSON object."""
+    last_push_at: float | None
+    series: int
+
+
 class SeenRecord(NamedTuple):
     """An applied event id, so a retried event is applied once."""
 
@@ -122,9 +133,9 @@ class SilenceRecord(NamedTuple):
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
-    thinnings, event ids; then alert deletions and upserts, outbox additions and removals,
-    silence upserts and deletions (so an alert's change and the notifications it made are
-    durable together)."""
+    thinnings, event ids, then Pushgateway groups (a wipe first); then alert deletions and
+    upserts, outbox additions and removals, silence upserts and deletions (so an alert's change
+    and the notifications it made are durable together)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -134,6 +145,11 @@ class WriteBatch:
     points: list[PointRecord] = field(default_factory=list)
     thinnings: list[Thinning] = field(default_factory=list)
     seen: list[SeenRecord] = field(default_factory=list)
+    groups_wiped: bool = False
+    """Delete every stored Pushgateway group first (before `groups`)."""
+    groups: list[tuple[str, str | None]] = field(default_factory=list)
+    """Pushgateway groups by key text: their snapshot, or None to delete it."""
+    group_events: list[GroupEventRecord] = field(default_factory=list)
     deleted_alerts: list[str] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     notifications: list[OutboxRecord] = field(default_factory=list)
@@ -145,8 +161,8 @@ class WriteBatch:
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
-            + len(self.points)
-            + len(self.thinnings) + len(self.seen)
+            + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
+            + len(self.group_events) + int(self.groups_wiped)
             + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
             + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
         )  # fmt: skip
@@ -159,6 +175,8 @@ class Restored:
     jobs: list[Job]
     seen: list[SeenRecord]
     seen_since: float
+    groups: list[str] = field(default_factory=list)
+    """Snapshots of the stored Pushgateway groups."""
 
 
 @dataclass(slots=True)
@@ -203,10 +221,10 @@ class Store(Protocol):
     async def prune(
         self, older_than: float, max_runs_per_job: int, seen_before: float
     ) -> list[str]:
-        """Delete runs started before `older_than`, runs beyond the newest `max_runs_per_job`
-        of each job, and event ids received before `seen_before`. Running runs and each
-        job's last run are kept. Returns the ids of the runs deleted. Called by the writer, so
-        it never races a commit."""
+        """Delete runs started before `older_than` (and group history as old), runs beyond
+        the newest `max_runs_per_job` of each job, and event ids received before
+        `seen_before`. Running runs and each job's last run are kept. Returns the ids of the
+        runs deleted. Called by the writer, so it never races a commit."""
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         """The stored runs with these ids (unknown ids are left out)."""
@@ -232,6 +250,9 @@ class Store(Protocol):
 
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         """Which of these event ids were already applied."""
+
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        """The Pushgateway groups that went away, newest first."""
 
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""

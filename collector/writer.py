@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from collector.model import Job, Run
 from collector.state import Change, Thinning
 from collector.store import (
+    GroupEventRecord,
     OutboxRecord,
     PointRecord,
     SeenRecord,
@@ -53,6 +54,10 @@ class Writer:
         self._points: list[PointRecord] = []
         self._thinnings: list[Thinning] = []
         self._seen: list[SeenRecord] = []
+        self._groups: dict[str, Callable[[], str | None]] = {}
+        """Pushgateway groups by key text: how to snapshot each when the batch is taken."""
+        self._groups_wiped = False
+        self._group_events: list[GroupEventRecord] = []
         self._alerts: dict[str, Alert] = {}
         self._deleted_alerts: set[str] = set()
         self._notifications: dict[int, OutboxRecord] = {}
@@ -113,6 +118,21 @@ class Writer:
         self._deleted.append(job.id)
         self._touch()
 
+    def stage_group(self, key_text: str, snapshot: Callable[[], str | None]) -> None:
+        """Stage a Pushgateway group; `snapshot()` is called when the batch is taken (so many
+        pushes to one group cost one snapshot) and returns None when the group is gone."""
+        self._groups[key_text] = snapshot
+        self._touch()
+
+    def stage_groups_wiped(self) -> None:
+        self._groups.clear()
+        self._groups_wiped = True
+        self._touch()
+
+    def stage_group_event(self, record: GroupEventRecord) -> None:
+        self._group_events.append(record)
+        self._touch()
+
     # -- alerting (staged like the rest, so they commit with the pushes that caused them) --
 
     def stage_alerts(self, changed: Mapping[str, Alert], removed: Iterable[str]) -> None:
@@ -152,7 +172,7 @@ class Writer:
         """Records staged or being committed: the write queue's length."""
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
-            + len(self._thinnings) + len(self._seen)
+            + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
             + len(self._alerts) + len(self._deleted_alerts) + len(self._notifications)
             + len(self._finished_notifications) + len(self._silences)
             + len(self._deleted_silences)
@@ -243,6 +263,9 @@ class Writer:
             points=self._points,
             thinnings=self._thinnings,
             seen=self._seen,
+            groups_wiped=self._groups_wiped,
+            groups=[(key, snapshot()) for key, snapshot in self._groups.items()],
+            group_events=self._group_events,
             deleted_alerts=list(self._deleted_alerts),
             alerts=[alert_record(alert) for alert in self._alerts.values()],
             notifications=list(self._notifications.values()),
@@ -254,6 +277,7 @@ class Writer:
         assert done is not None
         self._deleted, self._jobs, self._runs = [], {}, {}
         self._points, self._thinnings, self._seen = [], [], []
+        self._groups, self._groups_wiped, self._group_events = {}, False, []
         self._alerts, self._deleted_alerts = {}, set()
         self._notifications, self._finished_notifications = {}, set()
         self._silences, self._deleted_silences = {}, set()

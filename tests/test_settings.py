@@ -3,6 +3,7 @@ precedence; a bad value names the file, line and key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,31 @@ def test_it_reads_durations(text: str, seconds: float) -> None:
 def test_it_refuses_what_is_not_a_duration(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_it_reads_pushgateway_expiry_and_the_route_prefix() -> None:
+    text = (
+        "route_prefix: /pgw/\n"
+        "pushgateway:\n"
+        "  expire_after: 1d\n"
+        "  expire:\n"
+        "    - {job: 'hourly_*', after: 3h}\n"
+    )
+    settings = load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
+    assert settings.route_prefix == "/pgw"
+    rules = settings.pushgateway.expiry_rules
+    assert [(rule.job_pattern, rule.max_age) for rule in rules] == [
+        ("hourly_*", 3 * 3600), ("*", 86400),
+    ]  # fmt: skip
+    flagged = load_settings({"pushgateway.expire_after": "2h"}, {})
+    assert flagged.pushgateway.expire_after == 7200
+
+
+def test_it_names_a_bad_expiry_rule() -> None:
+    text = "pushgateway:\n  expire:\n    - {job: 'x', after: soon}\n"
+    with pytest.raises(
+        ConfigError, match=re.escape("b.yaml:2: pushgateway.expire: entry 1: after")
+    ):
+        load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
+    with pytest.raises(ConfigError, match=re.escape("flag --push.expire-after")):
+        load_settings({"pushgateway.expire_after": "soon"}, {})

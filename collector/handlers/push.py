@@ -8,7 +8,7 @@ from aiohttp import web
 
 from collector.alerting.lifecycle import evaluate_changes
 from collector.errors import ApiError
-from collector.events import InvalidPush, decode_body, parse_events
+from collector.events import BodyTooLarge, InvalidPush, decode_body, inflate, parse_events
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
 from collector.live import publish_changes
 from collector.state import needs_stored_id
@@ -35,7 +35,11 @@ async def push_events(request: web.Request) -> web.Response:
     body = await request.read()
     now = app[CLOCK]()
     try:
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            body = inflate(body, settings.max_body_bytes)
         events = parse_events(decode_body(body), now, settings.limits)
+    except BodyTooLarge as error:
+        raise ApiError(413, str(error)) from None
     except InvalidPush as invalid:
         raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
 
