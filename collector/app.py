@@ -11,6 +11,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.alerting.lifecycle import (
+    alerting_context,
+    evaluate_changes,
+    load_ruleset,
+    with_history_for,
+)
 from collector.auth import Authenticator
 from collector.groups import Groups
 from collector.keys import (
@@ -45,7 +51,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
 ) -> web.Application:
-    """Build the batchgate application. Storage opens when the app starts, not here."""
+    """Build the batchgate application. Storage opens when the app starts, not here.
+    Invalid rule files raise rules.ConfigErrors (every error, with its file and line)."""
+    ruleset = load_ruleset(settings.alerting)
+    settings = with_history_for(settings, ruleset)
     authenticator = Authenticator(settings.tokens)
     # With no token configured there is no auth middleware at all: open costs nothing.
     middlewares = (
@@ -69,6 +78,7 @@ def create_app(
     app[REQUEST_METRICS] = RequestMetrics(registry)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(alerting_context(ruleset))
     app.on_shutdown.append(_hang_up_listeners)
     setup_routes(app, settings.route_prefix)
     return app
@@ -147,6 +157,7 @@ def sweep_once(app: web.Application) -> int:
     changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
     for change in changes:
         writer.stage(change)
+    evaluate_changes(app, changes, now)
     publish_changes(app[BUS], changes, now, state.settings)
     state.expire_seen(now)
     return len(changes)

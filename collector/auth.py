@@ -46,8 +46,14 @@ ROUTE_ROLES: Final[Mapping[str, str]] = {
     "pushgateway_api_metrics": READ,
     "pushgateway_api_status": READ,
     "group_history": READ,
+    "alerts": READ,
+    "silences": READ,
+    "silence": READ,
     "delete_job": ADMIN,
     "pushgateway_wipe": ADMIN,
+    "create_silence": ADMIN,
+    "delete_silence": ADMIN,
+    "reload": ADMIN,
     "audit": ADMIN,
 }
 """The role each named route needs. A route missing here needs `admin`: new routes fail

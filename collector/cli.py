@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML config file (optional; env BATCHGATE_CONFIG); see docs/configuration.md",
     )
     serve.add_argument(
+        "--rules",
+        metavar="FILE",
+        action="append",
+        help="a rules file (repeatable; added to the config file's rules_files); without any, "
+        "the default rules apply. Reloaded on SIGHUP and POST /-/reload",
+    )
+    serve.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         help="least severe log level written (default info)",
@@ -147,6 +154,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         "logging.level": parsed.log_level,
         "logging.format": parsed.log_format,
         "durability": parsed.durability,
+        "rules": parsed.rules,
         "pushgateway.expire_after": parsed.push_expire_after,
         "route_prefix": parsed.route_prefix,
         "tls.cert_file": parsed.tls_cert,
@@ -157,8 +165,20 @@ def _serve(parsed: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"batchgate: {error}", file=sys.stderr)
         return 1
+    from collector.alerting.lifecycle import load_ruleset
+    from rules import ConfigErrors
+
+    try:
+        ruleset = load_ruleset(settings.alerting)
+    except ConfigErrors as failed:
+        for rule_error in failed.errors:
+            print(f"batchgate: {rule_error}", file=sys.stderr)
+        return 1
     if parsed.check_config:
-        print(f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir})")
+        print(
+            f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir}, "
+            f"{len(ruleset)} rules, {len(settings.alerting.receivers)} receivers)"
+        )
         return 0
     from collector.logs import setup_logging
 

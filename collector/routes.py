@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.handlers import (
+    alerts,
     audit,
     health,
     jobs,
@@ -14,8 +15,10 @@ from collector.handlers import (
     openapi,
     push,
     pushgateway,
+    reload,
     runs,
     scrape,
+    silences,
 )
 
 
@@ -58,3 +61,9 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_put("/api/v1/admin/wipe", pushgateway.wipe, name="pushgateway_wipe")
     add.add_get("/groups/history", pushgateway.history, name="group_history")
     add.add_get("/audit", audit.audit_log, name="audit")
+    add.add_get("/alerts", alerts.list_alerts, name="alerts")
+    add.add_post("/silences", silences.create_silence, name="create_silence")
+    add.add_get("/silences", silences.list_silences, name="silences")
+    add.add_get("/silences/{silence_id}", silences.get_silence, name="silence")
+    add.add_delete("/silences/{silence_id}", silences.delete_silence, name="delete_silence")
+    add.add_post("/-/reload", reload.reload, name="reload")

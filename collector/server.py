@@ -11,10 +11,12 @@ import sys
 from aiohttp import web
 
 from collector import __version__
+from collector.alerting.lifecycle import request_reload
 from collector.app import create_app
 from collector.logs import AccessLogger
 from collector.settings import Settings
 from collector.sqlite_store import StoreUnavailable
+from rules import ConfigErrors
 
 log = logging.getLogger("batchgate")
 
@@ -28,6 +30,10 @@ def serve(settings: Settings) -> int:
         return asyncio.run(_serve(settings))
     except StoreUnavailable as error:
         print(f"batchgate: {error}", file=sys.stderr)
+        return 1
+    except ConfigErrors as failed:
+        for config_error in failed.errors:
+            print(f"batchgate: {config_error}", file=sys.stderr)
         return 1
 
 
@@ -70,6 +76,7 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, request_reload, app)
     log.info(
         "batchgate %s listening on %s://%s, data in %s",
         __version__,

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
 from collector.auth import Token, tokens_from_config
 from collector.events import PushLimits
 from collector.pushgateway import ExpiryRule
@@ -111,6 +112,8 @@ class Settings:
     max_event_listeners: int = 1_000
     """Clients following GET /events at once; one more gets 429."""
     config_file: Path | None = None
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    """Rules, receivers and the notification outbox (collector.alerting.settings)."""
 
     @property
     def listen(self) -> str:
@@ -206,8 +209,9 @@ def load_settings(
     """
     values: dict[str, tuple[Any, str]] = {}
     config_path = flags.get("config") or environ.get("BATCHGATE_CONFIG")
+    text: str | None = None
+    reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
     if config_path:
-        reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
         try:
             text = reader(config_path)
         except OSError as error:
@@ -217,13 +221,17 @@ def load_settings(
         if key != "config" and environ.get(variable):
             values[key] = (environ[variable], f"environment variable {variable}")
     for key, value in flags.items():
-        if key != "config" and value is not None:
+        if key not in ("config", "rules") and value is not None:
             values[key] = (value, f"flag {FLAGS.get(key, '--' + key.replace('_', '-'))}")
-    reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
     settings = _build(values, environ, reader)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("tls: give both a certificate and a key (--tls-cert and --tls-key)")
-    return replace(settings, config_file=Path(config_path) if config_path else None)
+    alerting, errors = alerting_settings(text, config_path and str(config_path), flags.get("rules"))
+    if errors:
+        raise ConfigError("\n".join(str(error) for error in sorted(errors)))
+    return replace(
+        settings, config_file=Path(config_path) if config_path else None, alerting=alerting
+    )
 
 
 def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
@@ -255,15 +263,16 @@ def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
         elif key in _FILE_KEYS[""]:
             values[key] = (_scalar(value_node), where)
         elif key in _EXTENSION_KEYS:
-            values[key] = (yaml.safe_load(yaml.serialize(value_node)), where)
+            continue  # read by the part that owns it
         else:
-            known = ", ".join(sorted([*_FILE_KEYS[""], *(k for k in _FILE_KEYS if k)]))
+            sections = [k for k in _FILE_KEYS if k]
+            known = ", ".join(sorted([*_FILE_KEYS[""], *sections, *_EXTENSION_KEYS]))
             raise ConfigError(f"{where}: {key}: unknown key (known: {known})")
     return values
 
 
-_EXTENSION_KEYS: set[str] = set()
-"""Top-level sections owned by other parts (rules, receivers, auth), passed through."""
+_EXTENSION_KEYS: set[str] = {*ALERTING_KEYS}
+"""Top-level sections owned by other parts (rules, receivers, auth): left to them here."""
 
 
 def _scalar(node: yaml.Node) -> Any:

@@ -24,9 +24,11 @@ import aiosqlite
 
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.store import (
+    AlertingState,
     AuditRecord,
     GroupEventRecord,
     JobRecord,
+    OutboxRecord,
     PointRecord,
     Restored,
     RunRecord,
@@ -100,6 +102,7 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX seen_events_by_time ON seen_events (received_at);
     """,
+    # 2: Pushgateway groups.
     """
     CREATE TABLE pushgateway_groups (
         grouping_key TEXT PRIMARY KEY,
@@ -114,6 +117,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX pushgateway_group_events_by_time ON pushgateway_group_events (at);
     """,
+    # 3: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
+    # notification until it is delivered or given up; silences in Alertmanager's shape.
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        receiver TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        ends_at REAL NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 4: the audit log of admin actions.
     """
     CREATE TABLE audit (
         at REAL NOT NULL,
@@ -295,6 +320,7 @@ class SqliteStore:
                     "series) VALUES (?, ?, ?, ?, ?)",
                     batch.group_events,
                 )
+            _commit_alerting(conn, batch)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -359,6 +385,23 @@ class SqliteStore:
     async def check(self) -> None:
         async with self._reader().execute("SELECT count(*) FROM sqlite_master") as cursor:
             await cursor.fetchone()
+
+    async def alerting_state(self) -> AlertingState:
+        reader = self._reader()
+        alerts = [
+            json.loads(data) for (data,) in await reader.execute_fetchall("SELECT data FROM alerts")
+        ]
+        outbox = [
+            OutboxRecord(outbox_id, receiver, alert_id, due_at, json.loads(data))
+            for outbox_id, receiver, alert_id, due_at, data in await reader.execute_fetchall(
+                "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
+            )
+        ]
+        silences = [
+            json.loads(data)
+            for (data,) in await reader.execute_fetchall("SELECT data FROM silences")
+        ]
+        return AlertingState(alerts, outbox, silences)
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         runs: list[Run] = []
@@ -530,6 +573,41 @@ class SqliteStore:
             )
         ]
         return Restored(list(jobs.values()), seen, seen_since, groups)
+
+
+def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """Alerts, the outbox and silences, in the order the WriteBatch documents."""
+    if batch.deleted_alerts:
+        conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in batch.deleted_alerts])
+    if batch.alerts:
+        conn.executemany(
+            "INSERT INTO alerts (id, state, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            [(r.id, r.state, _json(r.data)) for r in batch.alerts],
+        )
+    if batch.notifications:
+        conn.executemany(
+            "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.id, r.receiver, r.alert_id, r.due_at, _json(r.data)) for r in batch.notifications],
+        )
+    if batch.finished_notifications:
+        conn.executemany(
+            "DELETE FROM outbox WHERE id = ?", [(i,) for i in batch.finished_notifications]
+        )
+    if batch.silences:
+        conn.executemany(
+            "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+            batch.silences,
+        )
+    if batch.deleted_silences:
+        conn.executemany(
+            "DELETE FROM silences WHERE id = ?", [(i,) for i in batch.deleted_silences]
+        )
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

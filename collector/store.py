@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.state import Sample, Thinning
+from rules import Alert
 
 
 class JobRecord(NamedTuple):
@@ -112,11 +113,40 @@ class SeenRecord(NamedTuple):
     received_at: float
 
 
+class AlertRecord(NamedTuple):
+    """An alert as the rules' AlertBook saves it: `Alert.to_dict()`, a fresh dict the store
+    serialises (on its own thread: thousands of new alerts must not hold the event loop)."""
+
+    id: str
+    state: str
+    data: dict[str, Any]
+
+
+class OutboxRecord(NamedTuple):
+    """A notification due to a receiver, kept until it is delivered or given up."""
+
+    id: int
+    receiver: str
+    alert_id: str
+    due_at: float
+    data: dict[str, Any]
+    """`Notification.to_dict()`, serialised by the store."""
+
+
+class SilenceRecord(NamedTuple):
+    id: str
+    ends_at: float
+    data: str
+    """The silence in Alertmanager's JSON shape."""
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
-    thinnings, event ids, then Pushgateway groups (a wipe first)."""
+    thinnings, event ids, then Pushgateway groups (a wipe first); then alert deletions and
+    upserts, outbox additions and removals, silence upserts and deletions (so an alert's change
+    and the notifications it made are durable together)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -132,12 +162,22 @@ class WriteBatch:
     """Pushgateway groups by key text: their snapshot, or None to delete it."""
     group_events: list[GroupEventRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)
+    deleted_alerts: list[str] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    notifications: list[OutboxRecord] = field(default_factory=list)
+    finished_notifications: list[int] = field(default_factory=list)
+    """Outbox rows delivered or given up."""
+    silences: list[SilenceRecord] = field(default_factory=list)
+    deleted_silences: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
             + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
-            + len(self.group_events) + int(self.groups_wiped) + len(self.audit)
+            + len(self.group_events) + int(self.groups_wiped)
+            + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
+            + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
+            + len(self.audit)
         )  # fmt: skip
 
 
@@ -150,6 +190,17 @@ class Restored:
     seen_since: float
     groups: list[str] = field(default_factory=list)
     """Snapshots of the stored Pushgateway groups."""
+
+
+@dataclass(slots=True)
+class AlertingState:
+    """What the store hands back for alerting at start: the alert book, the outbox, silences."""
+
+    alerts: list[dict[str, object]]
+    """`Alert.to_dict()` of every stored alert."""
+    outbox: list[OutboxRecord]
+    """Notifications not yet delivered, oldest first."""
+    silences: list[dict[str, object]]
 
 
 @dataclass(slots=True)
@@ -221,6 +272,9 @@ class Store(Protocol):
 
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""
+
+    async def alerting_state(self) -> AlertingState:
+        """The stored alerts, undelivered notifications and silences (read once, at start)."""
 
 
 def labels_json(key: JobKey) -> str:
@@ -295,3 +349,7 @@ def point_record(sample: Sample) -> PointRecord:
         event.message,
         event.exit_code,
     )
+
+
+def alert_record(alert: Alert) -> AlertRecord:
+    return AlertRecord(alert.id, alert.state, alert.to_dict())

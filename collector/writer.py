@@ -15,21 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from collector.model import Job, Run
 from collector.state import Change, Thinning
 from collector.store import (
     AuditRecord,
     GroupEventRecord,
+    OutboxRecord,
     PointRecord,
     SeenRecord,
+    SilenceRecord,
     Store,
     WriteBatch,
+    alert_record,
     job_record,
     point_record,
     run_record,
 )
+from rules import Alert
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,12 @@ class Writer:
         self._groups_wiped = False
         self._group_events: list[GroupEventRecord] = []
         self._audit: list[AuditRecord] = []
+        self._alerts: dict[str, Alert] = {}
+        self._deleted_alerts: set[str] = set()
+        self._notifications: dict[int, OutboxRecord] = {}
+        self._finished_notifications: set[int] = set()
+        self._silences: dict[str, SilenceRecord] = {}
+        self._deleted_silences: set[str] = set()
         self._staged: asyncio.Future[None] | None = None
         """Resolved when what is staged now is durable; fails with StorageFailing when that
         takes longer than `patience` (what was staged stays staged)."""
@@ -129,12 +139,49 @@ class Writer:
         self._audit.append(record)
         self._touch()
 
+    # -- alerting (staged like the rest, so they commit with the pushes that caused them) --
+
+    def stage_alerts(self, changed: Mapping[str, Alert], removed: Iterable[str]) -> None:
+        """Stage an evaluation's alert changes: `removed` ids are deleted, `changed` alerts
+        saved as they are when the batch is taken."""
+        for alert_id in removed:
+            self._alerts.pop(alert_id, None)
+            self._deleted_alerts.add(alert_id)
+        self._alerts.update(changed)
+        self._touch()
+
+    def stage_notifications(self, records: Iterable[OutboxRecord]) -> None:
+        for record in records:
+            self._notifications[record.id] = record
+        self._touch()
+
+    def stage_finished_notifications(self, ids: Iterable[int]) -> None:
+        """Outbox rows delivered or given up: delete them (or never write them)."""
+        for outbox_id in ids:
+            if self._notifications.pop(outbox_id, None) is None:
+                self._finished_notifications.add(outbox_id)
+        self._touch()
+
+    def stage_silence(self, record: SilenceRecord) -> None:
+        self._deleted_silences.discard(record.id)
+        self._silences[record.id] = record
+        self._touch()
+
+    def stage_deleted_silences(self, ids: Iterable[str]) -> None:
+        for silence_id in ids:
+            self._silences.pop(silence_id, None)
+            self._deleted_silences.add(silence_id)
+        self._touch()
+
     @property
     def pending(self) -> int:
         """Records staged or being committed: the write queue's length."""
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
             + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
+            + len(self._alerts) + len(self._deleted_alerts) + len(self._notifications)
+            + len(self._finished_notifications) + len(self._silences)
+            + len(self._deleted_silences)
             + len(self._audit)
         )  # fmt: skip
         return staged + self._in_flight_size
@@ -227,6 +274,12 @@ class Writer:
             groups=[(key, snapshot()) for key, snapshot in self._groups.items()],
             group_events=self._group_events,
             audit=self._audit,
+            deleted_alerts=list(self._deleted_alerts),
+            alerts=[alert_record(alert) for alert in self._alerts.values()],
+            notifications=list(self._notifications.values()),
+            finished_notifications=list(self._finished_notifications),
+            silences=list(self._silences.values()),
+            deleted_silences=list(self._deleted_silences),
         )
         done = self._staged
         assert done is not None
@@ -234,6 +287,9 @@ class Writer:
         self._points, self._thinnings, self._seen = [], [], []
         self._groups, self._groups_wiped, self._group_events = {}, False, []
         self._audit = []
+        self._alerts, self._deleted_alerts = {}, set()
+        self._notifications, self._finished_notifications = {}, set()
+        self._silences, self._deleted_silences = {}, set()
         self._staged = None
         return batch, done
 

@@ -148,11 +148,23 @@ async def test_admin_actions_are_audited(secured: Client) -> None:
     await secured.post("/push", json={"job": "etl_x", "event": "start"}, headers=bearer("admin"))
     await secured.delete("/jobs/etl_x", headers=bearer("admin"))
     await secured.put("/api/v1/admin/wipe", headers=bearer("admin"))
+    silence = {
+        "matchers": [{"name": "job", "value": "etl_x", "isRegex": False}],
+        "startsAt": "2023-11-14T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "alice",
+        "comment": "maintenance",
+    }
+    created = await checked(await secured.post("/silences", json=silence, headers=bearer("admin")))
+    await secured.post("/-/reload", headers=bearer("admin"))
     entries = (await checked(await secured.get("/audit", headers=bearer("admin"))))["entries"]
     assert [(e["who"], e["action"], e["target"]) for e in entries] == [
+        ("admin", "reload", "rules and receivers"),
+        ("admin", "silence.create", created["silenceID"]),
         ("admin", "pushgateway.wipe", "every group"),
         ("admin", "job.delete", "etl_x"),
     ]
+    assert entries[1]["details"]["comment"] == "maintenance"
 
 
 def test_tokens_come_from_a_hash_the_environment_or_a_file(tmp_path: Path) -> None:

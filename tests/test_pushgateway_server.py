@@ -10,7 +10,7 @@ import pytest
 
 from collector.app import sweep_once
 from collector.settings import PushgatewaySettings
-from tests.helpers import Client, Clock, get
+from tests.helpers import Client, Clock, get, until
 from tests.test_pushgateway_clients import labels, scrape
 
 Start = Callable[..., Awaitable[Client]]
@@ -110,9 +110,11 @@ async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) 
     assert (await get(client, "/jobs", kind="pushgateway"))["jobs"] == []
 
     async def recorded() -> Any:
-        return (await get(client, "/groups/history"))["events"]
+        # History is read from the store: wait for the sweep's commit.
+        events = (await get(client, "/groups/history"))["events"]
+        return events if len(events) == 2 else None
 
-    events = await recorded()
+    events = await until(recorded)
     assert [(e["event"], e["grouping_key"]) for e in events] == [
         ("expired", {"job": "daily_sync"}),
         ("expired", {"job": "hourly_sync"}),

@@ -8,6 +8,7 @@ import re
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import forget_jobs
 from collector.api_json import (
     encode_cursor,
     job_detail_json,
@@ -182,6 +183,7 @@ async def delete_job(request: web.Request) -> web.Response:
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
         audit.record(request, "job.delete", str(job.key), kind=job.kind)
+    forget_jobs(app, jobs, now)
     try:
         await writer.durable()
     except StorageFailing as error:

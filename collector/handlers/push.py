@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import evaluate_changes
 from collector.auth import Denied, check_push
 from collector.errors import ApiError
 from collector.events import BodyTooLarge, InvalidPush, decode_body, inflate, parse_events
@@ -89,6 +90,8 @@ async def push_events(request: web.Request) -> web.Response:
             writer.stage_seen(event.event_id, change.run.run_id, now)
         changes.append(change)
         run_ids.append(change.run.run_id)
+    # Alert changes and their notifications go into the same commit as the push.
+    evaluate_changes(app, changes, now)
 
     try:
         await writer.durable()
