@@ -198,6 +198,21 @@ ENVIRONMENT = {
 }
 
 
+def environment_variables() -> dict[str, str]:
+    """Every `BATCHGATE_*` variable and the setting it sets: `BATCHGATE_<SECTION>_<KEY>`
+    for each key of the config file (`BATCHGATE_RETENTION_MAX_AGE`), plus the short
+    names above. Lists (auth tokens, expiry patterns) are set in the file only."""
+    variables = {}
+    for section, keys in _FILE_KEYS.items():
+        for key in keys:
+            if (section, key) in (("auth", "tokens"), ("pushgateway", "expire")):
+                continue
+            name = f"{section}_{key}" if section else key
+            variables[f"BATCHGATE_{name.upper()}"] = f"{section}.{key}" if section else key
+    variables.update(ENVIRONMENT)
+    return variables
+
+
 def load_settings(
     flags: Mapping[str, Any], environ: Mapping[str, str], read_file: Any = None
 ) -> Settings:
@@ -217,7 +232,7 @@ def load_settings(
         except OSError as error:
             raise ConfigError(f"{config_path}: cannot read config file: {error.strerror}") from None
         values.update(_from_yaml(text, str(config_path)))
-    for variable, key in ENVIRONMENT.items():
+    for variable, key in environment_variables().items():
         if key != "config" and environ.get(variable):
             values[key] = (environ[variable], f"environment variable {variable}")
     for key, value in flags.items():

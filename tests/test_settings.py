@@ -151,3 +151,23 @@ auth:
     ]  # fmt: skip
     with pytest.raises(ConfigError, match=re.escape("b.yaml:2: auth.tokens: entry 2 (grafana)")):
         load_settings({"config": "b.yaml"}, {}, lambda path: reader[path])
+
+
+def test_every_setting_has_an_environment_variable() -> None:
+    settings = load_settings(
+        {},
+        {
+            "BATCHGATE_RETENTION_MAX_AGE": "7d",
+            "BATCHGATE_LIMITS_MAX_EVENTS_PER_PUSH": "10",
+            "BATCHGATE_LOGGING_ACCESS_LOG": "false",
+            "BATCHGATE_PUSHGATEWAY_EXPIRE_AFTER": "1h",
+            "BATCHGATE_RUNS_LOST_AFTER": "5m",
+        },
+    )
+    assert settings.retention.max_age == 7 * 86400
+    assert settings.limits.max_events == 10
+    assert settings.logging.access_log is False
+    assert settings.pushgateway.expire_after == 3600
+    assert settings.runs.lost_after == 300
+    with pytest.raises(ConfigError, match="environment variable BATCHGATE_RUNS_STUCK_AFTER"):
+        load_settings({}, {"BATCHGATE_RUNS_STUCK_AFTER": "soon"})
