@@ -124,6 +124,12 @@ class ServerProcess:
             time.sleep(0.02)
         raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
 
+    def rss_bytes(self) -> int:
+        """The server's resident memory."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
