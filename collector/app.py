@@ -19,11 +19,13 @@ from collector.alerting.lifecycle import (
 )
 from collector.auth import Authenticator
 from collector.groups import Groups
+from collector.job_metrics import JobExposition
 from collector.keys import (
     AUTHENTICATOR,
     BUS,
     CLOCK,
     GROUPS,
+    JOB_EXPOSITION,
     READY,
     REGISTRY,
     REQUEST_METRICS,
@@ -33,7 +35,7 @@ from collector.keys import (
     WRITER,
 )
 from collector.live import EventBus, publish_changes
-from collector.metrics import JobCollector, RequestMetrics, ServerCollector
+from collector.metrics import RequestMetrics, ServerCollector
 from collector.middlewares import authenticate, errors_and_metrics
 from collector.pushgateway import GroupRegistry
 from collector.routes import setup_routes
@@ -70,6 +72,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[AUTHENTICATOR] = authenticator
+    app[JOB_EXPOSITION] = JobExposition()
     app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
     app[BUS] = EventBus()
     app[READY] = {"ready": False}
@@ -111,7 +114,6 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups
-    app[REGISTRY].register(JobCollector(state, app[CLOCK]))
     app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
     app[READY]["ready"] = True
     log.info(
@@ -133,6 +135,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_sweep_lost_runs(app), name="batchgate-sweep"),
         asyncio.create_task(_retention(app), name="batchgate-retention"),
+        asyncio.create_task(_housekeeping(app), name="batchgate-housekeeping"),
     ]
     try:
         yield
@@ -173,6 +176,15 @@ async def _sweep_lost_runs(app: web.Application) -> None:
             continue
         if lost:
             log.info("marked %d silent runs lost", lost)
+
+
+async def _housekeeping(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await app[STORE].housekeeping()
+        except Exception:
+            log.exception("store housekeeping failed; will retry")
 
 
 async def apply_retention(app: web.Application) -> int:

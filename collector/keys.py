@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from collector.alerting.service import Alerting
 from collector.auth import Authenticator
 from collector.groups import Groups
+from collector.job_metrics import JobExposition
 from collector.live import EventBus
 from collector.metrics import RequestMetrics
 from collector.settings import Settings
@@ -28,4 +29,5 @@ REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)
 READY = web.AppKey("ready", dict[str, bool])
 ALERTING = web.AppKey("alerting", Alerting)
 GROUPS = web.AppKey("groups", Groups)
+JOB_EXPOSITION = web.AppKey("job_exposition", JobExposition)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

@@ -38,6 +38,8 @@ from collector.store import (
 )
 
 DATABASE_FILE = "batchgate.db"
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+"""Checkpoint once the write-ahead log is this large (SQLite's own default threshold)."""
 
 MIGRATIONS: list[str] = [
     """
@@ -209,6 +211,8 @@ class SqliteStore:
         self._busy_ms = int(busy_timeout * 1000)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="batchgate-writer")
         self._writer: sqlite3.Connection | None = None
+        self._checkpoints = ThreadPoolExecutor(1, thread_name_prefix="batchgate-checkpoint")
+        self._checkpointer: sqlite3.Connection | None = None
         self._reader_count = readers
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(readers))
@@ -228,7 +232,12 @@ class SqliteStore:
         for reader in self._readers:
             await reader.close()
         self._readers.clear()
+        if self._checkpointer is not None:
+            await self._on_checkpointer(self._checkpointer.close)
+            self._checkpointer = None
+        self._checkpoints.shutdown(wait=True)
         if self._writer is not None:
+            await self._on_writer(self._writer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
             await self._on_writer(self._writer.close)
             self._writer = None
         self._executor.shutdown(wait=True)
@@ -249,10 +258,35 @@ class SqliteStore:
             synchronous = "FULL" if self._durability == "fsync" else "NORMAL"
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            # Checkpoints run on their own connection and thread (see housekeeping): left to
+            # SQLite, one would run, fsync included, inside whichever commit crossed the
+            # threshold, and every push waiting on that commit would wait for it.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
             _migrate(conn)
         except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable(f"cannot use database {self.path}: {error}") from error
         self._writer = conn
+
+    async def housekeeping(self) -> None:
+        """Copy committed pages from the write-ahead log into the database (a PASSIVE
+        checkpoint: it never blocks the writer or readers) once the log has grown."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            size = wal.stat().st_size
+        except FileNotFoundError:
+            return
+        if size >= WAL_CHECKPOINT_BYTES:
+            await self._on_checkpointer(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, isolation_level=None)
+            self._checkpointer.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _on_checkpointer(self, function: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._checkpoints, function, *args)
 
     async def _on_writer(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)

@@ -273,6 +273,10 @@ class Store(Protocol):
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""
 
+    async def housekeeping(self) -> None:
+        """Upkeep the store needs off the write path, called every second (a no-op where
+        there is none)."""
+
     async def alerting_state(self) -> AlertingState:
         """The stored alerts, undelivered notifications and silences (read once, at start)."""
 

@@ -1,20 +1,29 @@
-"""`GET /metrics`: every pushed group as the Pushgateway shows it, then batchgate's own
-metrics, in the text format; or OpenMetrics by `Accept` when no group is stored (pushed
-groups are kept as the text format they are served in, as the Pushgateway serves them)."""
+"""`GET /metrics`: every pushed group as the Pushgateway shows it, each job's
+`batchgate_job_*`, then batchgate's own metrics. In the text format, or OpenMetrics by
+`Accept` when no group is stored (pushed groups are kept as the text format they are
+served in, as the Pushgateway serves them)."""
 
 from __future__ import annotations
 
-from aiohttp import web
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
+from collections.abc import Callable
 
-from collector.keys import GROUPS, REGISTRY
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
+
+from collector.keys import CLOCK, GROUPS, JOB_EXPOSITION, REGISTRY, STATE
 
 
 async def metrics(request: web.Request) -> web.Response:
-    groups = request.app[GROUPS].registry.render_text()
-    registry = request.app[REGISTRY]
+    app = request.app
+    groups = app[GROUPS].registry.render_text()
+    encoder: Callable[[CollectorRegistry], bytes]
     if groups:
-        body = groups.encode() + generate_latest(registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
+        encoder, content_type = generate_latest, CONTENT_TYPE_LATEST
+    else:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    openmetrics = content_type == OPENMETRICS
+    jobs = await app[JOB_EXPOSITION].render(app[STATE], app[CLOCK](), openmetrics)
+    body = groups.encode() + jobs + encoder(app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": content_type})
