@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from collector.pushgateway.consistency import timestamp_metric
 from collector.pushgateway.exposition import render_labels
 from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.series_index import SortKey, sort_key
+from collector.pushgateway.series_index import Series, SortKey, sort_key
 
 
 @dataclass(slots=True)
 class StoredFamily:
-    """One family of one group: the keys of its series (their text lives in the index).
+    """One family of one group: its series (shared with the index), in push order.
 
     The family itself is not kept: parsing its rendered text gives it back (JSON API,
     persistence), except where noted by `synthetic` and `exact`.
@@ -23,6 +23,8 @@ class StoredFamily:
     help: str | None
     pushed_at: float
     keys: tuple[SortKey, ...]
+    series: tuple[Series, ...]
+    """The series of `keys`, position for position."""
     synthetic: tuple[int, ...]
     """Metrics (by position) whose `+Inf` bucket was added by the rendering."""
     exact: bytes | None
@@ -35,11 +37,13 @@ class Group:
     __slots__ = (
         "created",
         "failure_time",
+        "failure_time_series",
         "families",
         "key",
         "label_key",
         "labels_text",
         "push_time",
+        "push_time_series",
     )
 
     def __init__(self, key: GroupingKey, created: float) -> None:
@@ -52,6 +56,10 @@ class Group:
         self.label_key = sort_key(labels)
         self.labels_text = render_labels(labels)
         """The group's own series' labels (grouping labels and `instance`), rendered."""
+        self.push_time_series: Series
+        self.failure_time_series: Series
+        """The group's push_time_seconds and push_failure_time_seconds series (set by the
+        registry when it indexes the group)."""
 
     @property
     def last_push_successful(self) -> bool:

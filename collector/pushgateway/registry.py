@@ -35,7 +35,7 @@ from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
 from collector.pushgateway.model import GAUGE, TYPE_KEYWORDS, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
 from collector.pushgateway.push_body import parse_push_body
-from collector.pushgateway.series_index import SeriesIndex, SortKey
+from collector.pushgateway.series_index import Series, SeriesIndex, SortKey
 from collector.pushgateway.text_parser import parse_text
 
 SNAPSHOT_VERSION: Final = 1
@@ -125,8 +125,7 @@ class GroupRegistry:
         if group is None:
             group = self._create_group(key, now, push_time=now, failure_time=0.0)
         else:
-            group.push_time = now
-            self._set_timestamp_block(group, PUSH_TIME, now)
+            self._set_push_time(group, now)
         for name in removed.difference(family.name for family in check.prepared):
             self._remove_family(group, name)
         for prepared in check.prepared:
@@ -296,10 +295,9 @@ class GroupRegistry:
 
     def _family_text(self, stored: StoredFamily) -> str:
         """The family's series as pushed: TYPE line, then each series without added lines."""
-        entry = self._index.families[stored.name]
         parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
-        for position, key in enumerate(stored.keys):
-            block = entry.blocks[entry.find(key)]
+        for position, series in enumerate(stored.series):
+            block = series.block
             if position in stored.synthetic:
                 block = without_synthetic_infinity_bucket(stored.name, block)
             parts.append(block)
@@ -322,8 +320,7 @@ class GroupRegistry:
     ) -> InconsistentPushError:
         """Set the failure time (creating the group as the Pushgateway does, when safe)."""
         if group is not None:
-            group.failure_time = now
-            self._set_timestamp_block(group, PUSH_FAILURE_TIME, now)
+            self._set_failure_time(group, now)
         elif self._can_hold_new_group(key, now):
             self._create_group(key, now, push_time=0.0, failure_time=now)
         else:
@@ -345,6 +342,7 @@ class GroupRegistry:
         group.failure_time = failure_time
         self._groups[key] = group
         labels_text = group.labels_text
+        stamps = []
         for name, help_text, value in (
             (PUSH_TIME, PUSH_TIME_HELP, push_time),
             (PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure_time),
@@ -352,13 +350,20 @@ class GroupRegistry:
             entry = self._index.entry(name, GAUGE)
             entry.groups += 1
             entry.add_help(help_text)
-            entry.insert(group.label_key, _timestamp_block(name, labels_text, value), key)
+            block = _timestamp_block(name, labels_text, value)
+            stamps.append(entry.insert(group.label_key, block, key))
+        group.push_time_series, group.failure_time_series = stamps
         return group
 
-    def _set_timestamp_block(self, group: Group, name: str, value: float) -> None:
-        self._index.families[name].set_block(
-            group.label_key, _timestamp_block(name, group.labels_text, value)
-        )
+    def _set_push_time(self, group: Group, now: float) -> None:
+        group.push_time = now
+        block = _timestamp_block(PUSH_TIME, group.labels_text, now)
+        self._index.families[PUSH_TIME].set_block(group.push_time_series, block)
+
+    def _set_failure_time(self, group: Group, now: float) -> None:
+        group.failure_time = now
+        block = _timestamp_block(PUSH_FAILURE_TIME, group.labels_text, now)
+        self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_series, block)
 
     def _remove_family(self, group: Group, name: str) -> None:
         stored = group.families.pop(name)
@@ -378,16 +383,16 @@ class GroupRegistry:
             if old.help != prepared.help:
                 entry.drop_help(old.help)
                 entry.add_help(prepared.help)
-            elif entry.help != prepared.help:
-                entry.help = prepared.help
-                entry.cached = None
-            for key, block in zip(keys, prepared.blocks, strict=True):
-                entry.set_block(key, block)
+            else:
+                entry.show_help(prepared.help)
+            for series, block in zip(old.series, prepared.blocks, strict=True):
+                entry.set_block(series, block)
             old.help = prepared.help
             old.pushed_at = now
             old.synthetic = prepared.synthetic
             old.exact = prepared.exact
             return
+        kept: dict[SortKey, Series] = {}
         if old is None:
             entry.groups += 1
         else:
@@ -396,22 +401,27 @@ class GroupRegistry:
                 entry.cached = None
             entry.drop_help(old.help)
             new_keys = set(prepared.keys)
-            for key in old.keys:
-                if key not in new_keys:
+            for key, old_series in zip(old.keys, old.series, strict=True):
+                if key in new_keys:
+                    kept[key] = old_series
+                else:
                     entry.remove(key)
         entry.add_help(prepared.help)
-        old_keys: set[SortKey] | tuple[()] = set(old.keys) if old is not None else ()
+        stored_series = []
         for key, block in zip(prepared.keys, prepared.blocks, strict=True):
-            if key in old_keys:
-                entry.set_block(key, block)
+            kept_series = kept.get(key)
+            if kept_series is None:
+                stored_series.append(entry.insert(key, block, group.key))
             else:
-                entry.insert(key, block, group.key)
+                entry.set_block(kept_series, block)
+                stored_series.append(kept_series)
         group.families[prepared.name] = StoredFamily(
             prepared.name,
             prepared.type,
             prepared.help,
             now,
             keys,
+            tuple(stored_series),
             prepared.synthetic,
             prepared.exact,
         )

@@ -49,10 +49,25 @@ def key_of(names: tuple[str, ...], values: list[str]) -> SortKey:
     )
 
 
+class Series:
+    """One stored series (name + labels): its exposition lines and the group that owns it.
+
+    Shared by the family's entry (sorted, for the checks and the scrape) and the owning
+    group's StoredFamily (in push order), so that a push changing only a value rewrites the
+    text without searching for the series among everyone else's.
+    """
+
+    __slots__ = ("block", "owner")
+
+    def __init__(self, block: str, owner: GroupingKey) -> None:
+        self.block = block
+        self.owner = owner
+
+
 class FamilyEntry:
     """One metric name across all groups."""
 
-    __slots__ = ("blocks", "cached", "groups", "help", "helps", "keys", "name", "owners", "type")
+    __slots__ = ("cached", "groups", "help", "helps", "keys", "name", "series", "type")
 
     def __init__(self, name: str, family_type: int) -> None:
         self.name = name
@@ -64,8 +79,8 @@ class FamilyEntry:
         self.help: str | None = None
         """The HELP exposed: the latest push's, as the Pushgateway intends ("the latter wins")."""
         self.keys: list[SortKey] = []
-        self.blocks: list[str] = []
-        self.owners: list[GroupingKey] = []
+        self.series: list[Series] = []
+        """The series of `keys`, position for position."""
         self.cached: str | None = None
 
     def find(self, key: SortKey) -> int:
@@ -77,28 +92,34 @@ class FamilyEntry:
 
     def owner(self, key: SortKey) -> GroupingKey | None:
         index = self.find(key)
-        return self.owners[index] if index >= 0 else None
+        return self.series[index].owner if index >= 0 else None
 
-    def insert(self, key: SortKey, block: str, owner: GroupingKey) -> None:
+    def insert(self, key: SortKey, block: str, owner: GroupingKey) -> Series:
         index = bisect_left(self.keys, key)
+        series = Series(block, owner)
         self.keys.insert(index, key)
-        self.blocks.insert(index, block)
-        self.owners.insert(index, owner)
+        self.series.insert(index, series)
         self.cached = None
+        return series
 
-    def set_block(self, key: SortKey, block: str) -> None:
-        self.blocks[self.find(key)] = block
-        self.cached = None
+    def set_block(self, series: Series, block: str) -> None:
+        """Rewrite one of this family's series (the scrape text is re-joined if it changed)."""
+        if series.block != block:
+            series.block = block
+            self.cached = None
 
     def remove(self, key: SortKey) -> None:
         index = self.find(key)
         del self.keys[index]
-        del self.blocks[index]
-        del self.owners[index]
+        del self.series[index]
         self.cached = None
 
     def add_help(self, help_text: str | None) -> None:
         self.helps[help_text] = self.helps.get(help_text, 0) + 1
+        self.show_help(help_text)
+
+    def show_help(self, help_text: str | None) -> None:
+        """Expose `help_text`: a push's HELP is shown until another push of the name."""
         if self.help != help_text:
             self.help = help_text
             self.cached = None
@@ -115,7 +136,8 @@ class FamilyEntry:
 
     def text(self) -> str:
         if self.cached is None:
-            self.cached = family_header(self.name, self.help, self.type) + "".join(self.blocks)
+            blocks = [series.block for series in self.series]
+            self.cached = family_header(self.name, self.help, self.type) + "".join(blocks)
         return self.cached
 
 
