@@ -44,6 +44,7 @@ class Group:
         "labels_text",
         "push_time",
         "push_time_series",
+        "snapshot_header",
     )
 
     def __init__(self, key: GroupingKey, created: float) -> None:
@@ -60,6 +61,8 @@ class Group:
         self.failure_time_series: Series
         """The group's push_time_seconds and push_failure_time_seconds series (set by the
         registry when it indexes the group)."""
+        self.snapshot_header: str | None = None
+        """The first line of the group's snapshot, kept until its families change."""
 
     @property
     def last_push_successful(self) -> bool:

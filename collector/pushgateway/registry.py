@@ -7,10 +7,7 @@ leaves the registry consistent: a refused push changes nothing but the group's f
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Final
 
 from collector.pushgateway.consistency import (
     PUSH_FAILURE_TIME,
@@ -28,17 +25,15 @@ from collector.pushgateway.consistency import (
 from collector.pushgateway.delimited_protobuf import parse_delimited
 from collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
 from collector.pushgateway.expiry import ExpiryRule, matching_rule
-from collector.pushgateway.exposition import without_synthetic_infinity_bucket
 from collector.pushgateway.goformat import format_sample_value
 from collector.pushgateway.group import Group, GroupSummary, PushResult, StoredFamily, summary_of
 from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
-from collector.pushgateway.model import GAUGE, TYPE_KEYWORDS, MetricFamily
+from collector.pushgateway.model import GAUGE, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
 from collector.pushgateway.push_body import parse_push_body
 from collector.pushgateway.series_index import Series, SeriesIndex, SortKey
+from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
 from collector.pushgateway.text_parser import parse_text
-
-SNAPSHOT_VERSION: Final = 1
 
 
 class GroupRegistry:
@@ -126,6 +121,7 @@ class GroupRegistry:
             group = self._create_group(key, now, push_time=now, failure_time=0.0)
         else:
             self._set_push_time(group, now)
+        self._families_changed(group)
         for name in removed.difference(family.name for family in check.prepared):
             self._remove_family(group, name)
         for prepared in check.prepared:
@@ -197,7 +193,7 @@ class GroupRegistry:
         group = self._groups[key]
         stored_families = group.families.values()
         # One parse for the whole group's text: families do not mix (suffixes cannot clash).
-        text = "".join(self._family_text(s) for s in stored_families if s.exact is None)
+        text = "".join(family_text(s) for s in stored_families if s.exact is None)
         parsed = parse_text(text.encode("utf-8"))
         result = [(self._family(stored, parsed), stored.pushed_at) for stored in stored_families]
         push_stamp = group.push_time or group.created
@@ -212,36 +208,11 @@ class GroupRegistry:
     # Persistence.
 
     def snapshot_group(self, key: GroupingKey) -> str:
-        """A group's compact serialised form: a JSON header line, then the families' text.
+        """A group's compact serialised form (`snapshot` describes it).
 
         Cheap (string joins): meant to be written after every push. `restore_group` reads it.
         """
-        group = self._groups[key]
-        families = []
-        texts = []
-        for stored in group.families.values():
-            families.append(
-                {
-                    "name": stored.name,
-                    "type": stored.type,
-                    "help": stored.help,
-                    "pushed_at": stored.pushed_at,
-                    "exact": None
-                    if stored.exact is None
-                    else base64.b64encode(stored.exact).decode(),
-                }
-            )
-            if stored.exact is None:
-                texts.append(self._family_text(stored))
-        header = {
-            "v": SNAPSHOT_VERSION,
-            "labels": [list(pair) for pair in key],
-            "created": group.created,
-            "push_time": group.push_time,
-            "failure_time": group.failure_time,
-            "families": families,
-        }
-        return json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n" + "".join(texts)
+        return encode_snapshot(self._groups[key])
 
     def restore_group(self, snapshot: str) -> GroupingKey:
         """Rebuild a group (and the indexes) from `snapshot_group`'s output, replacing it.
@@ -249,40 +220,22 @@ class GroupRegistry:
         Raises InconsistentPushError if it clashes with what is stored now (nothing changed),
         ValueError if `snapshot` is not a snapshot.
         """
-        line, _, text = snapshot.partition("\n")
-        header = json.loads(line)
-        if not isinstance(header, dict) or header.get("v") != SNAPSHOT_VERSION:
-            raise ValueError("not a group snapshot of a known version")
-        key: GroupingKey = tuple((str(name), str(value)) for name, value in header["labels"])
-        parsed = parse_text(text.encode("utf-8"))
-        families = []
-        pushed_at = {}
-        for described in header["families"]:
-            name = described["name"]
-            if described["exact"] is not None:
-                exact = base64.b64decode(described["exact"])
-                family = next(iter(parse_delimited(delimit(exact)).values()))
-            else:
-                family = parsed.get(name) or MetricFamily(name, None, described["type"])
-                family.help = described["help"]
-            families.append(family)
-            pushed_at[name] = described["pushed_at"]
+        restored = decode_snapshot(snapshot)
+        key = restored.key
         previous = self._groups.get(key)
         check = PushCheck(
             self._index, self._reserved, key, set(previous.families) if previous else set()
         )
-        for family in families:
+        for family in restored.families:
             check.add_family(family)
         if previous is None:
-            check.add_timestamp_series(header["push_time"])
+            check.add_timestamp_series(restored.push_time)
         if check.errors:
             raise InconsistentPushError(check.errors, key)
         self.remove_group(key)
-        group = self._create_group(
-            key, header["created"], header["push_time"], header["failure_time"]
-        )
+        group = self._create_group(key, restored.created, restored.push_time, restored.failure_time)
         for prepared in check.prepared:
-            self._store_family(group, prepared, pushed_at[prepared.name])
+            self._store_family(group, prepared, restored.pushed_at[prepared.name])
         self._index.changed()
         return key
 
@@ -292,16 +245,6 @@ class GroupRegistry:
         family = parsed.get(stored.name) or MetricFamily(stored.name, None, stored.type)
         family.help = stored.help
         return family
-
-    def _family_text(self, stored: StoredFamily) -> str:
-        """The family's series as pushed: TYPE line, then each series without added lines."""
-        parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
-        for position, series in enumerate(stored.series):
-            block = series.block
-            if position in stored.synthetic:
-                block = without_synthetic_infinity_bucket(stored.name, block)
-            parts.append(block)
-        return "".join(parts)
 
     # Internals.
 
@@ -364,6 +307,10 @@ class GroupRegistry:
         group.failure_time = now
         block = _timestamp_block(PUSH_FAILURE_TIME, group.labels_text, now)
         self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_series, block)
+
+    def _families_changed(self, group: Group) -> None:
+        """Forget what was derived from the group's set of families (they are changing)."""
+        group.snapshot_header = None
 
     def _remove_family(self, group: Group, name: str) -> None:
         stored = group.families.pop(name)
