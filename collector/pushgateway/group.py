@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from collector.pushgateway.consistency import timestamp_metric
 from collector.pushgateway.exposition import render_labels
 from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.series_index import Series, SortKey, sort_key
+
+if TYPE_CHECKING:
+    from collector.pushgateway.same_shape import BodyShape
 
 
 @dataclass(slots=True)
@@ -44,6 +48,7 @@ class Group:
         "labels_text",
         "push_time",
         "push_time_series",
+        "shape",
         "snapshot_header",
     )
 
@@ -61,6 +66,9 @@ class Group:
         self.failure_time_series: Series
         """The group's push_time_seconds and push_failure_time_seconds series (set by the
         registry when it indexes the group)."""
+        self.shape: BodyShape | None = None
+        """The last text body accepted for the group, if a repeat of it can take the fast
+        path (see `same_shape`); None whenever the group's families change otherwise."""
         self.snapshot_header: str | None = None
         """The first line of the group's snapshot, kept until its families change."""
 

@@ -30,10 +30,11 @@ from collector.pushgateway.group import Group, GroupSummary, PushResult, StoredF
 from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
 from collector.pushgateway.model import GAUGE, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
-from collector.pushgateway.push_body import parse_push_body
+from collector.pushgateway.push_body import is_protobuf, unpacked_body
+from collector.pushgateway.same_shape import BodyShape, body_shape
 from collector.pushgateway.series_index import Series, SeriesIndex, SortKey
 from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
-from collector.pushgateway.text_parser import parse_text
+from collector.pushgateway.text_parser import parse_text, read_text
 
 
 class GroupRegistry:
@@ -80,14 +81,47 @@ class GroupRegistry:
         if method not in ("PUT", "POST"):
             raise ValueError(f"push method must be PUT or POST, not {method}")
         key = parse_grouping_key(path)
-        families = self.parse_body(body, content_type, gzipped)
-        return self.apply(key, families, replace=method == "PUT", now=now)
+        replace = method == "PUT"
+        data, stream_error = unpacked_body(body, gzipped, self.max_body_bytes)
+        if is_protobuf(content_type):
+            return self.apply(key, parse_delimited(data, stream_error), replace=replace, now=now)
+        if stream_error is None:
+            # The usual push repeats the group's last body with new values: the fast path
+            # (see `same_shape`) stores them without parsing or checking; anything else, or
+            # any doubt, goes on to the full path.
+            group = self._groups.get(key)
+            if group is not None and group.shape is not None:
+                result = self._push_same_shape(group, group.shape, data, replace, now)
+                if result is not None:
+                    return result
+        text = read_text(data, stream_error)
+        result = self.apply(key, text.families, replace=replace, now=now)
+        if stream_error is None:
+            group = self._groups[key]  # Stored: a repeat of this body may take the fast path.
+            pushed = [group.families[name] for name in text.families if name in group.families]
+            group.shape = body_shape(text, data, pushed, self._index)
+        return result
 
-    def parse_body(
-        self, body: bytes, content_type: str | None, gzipped: bool
-    ) -> dict[str, MetricFamily]:
-        """The families in a push body (text, or delimited protobuf when the type says so)."""
-        return parse_push_body(body, content_type, gzipped, self.max_body_bytes)
+    def _push_same_shape(
+        self, group: Group, shape: BodyShape, data: bytes, replace: bool, now: float
+    ) -> PushResult | None:
+        """The group's last text body with new values: store them, skipping the checks
+        (`same_shape` says why that is safe). None (nothing changed) for any other body."""
+        if replace and len(shape.families) != len(group.families):
+            return None  # The PUT would remove the group's other families: the full path.
+        series = group.series
+        if series > self.max_series_per_group:
+            return None  # Only if the limit was lowered since: the full path refuses it.
+        values = shape.values(data)
+        if values is None:
+            return None
+        shape.render(values)
+        for family, entry in zip(shape.families, shape.family_entries, strict=True):
+            family.pushed_at = now
+            entry.show_help(family.help)  # Another group may have shown its HELP meanwhile.
+        self._set_push_time(group, now)
+        self._index.changed()
+        return PushResult(group.key, False, series)
 
     def apply(
         self,
@@ -310,6 +344,7 @@ class GroupRegistry:
 
     def _families_changed(self, group: Group) -> None:
         """Forget what was derived from the group's set of families (they are changing)."""
+        group.shape = None
         group.snapshot_header = None
 
     def _remove_family(self, group: Group, name: str) -> None:
