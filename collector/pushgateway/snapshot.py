@@ -7,7 +7,8 @@ Version 2 is three parts, each starting on a new line:
    families does, so the group keeps it (`Group.snapshot_header`) and a push that only
    changes values does not encode it again;
 2. what changes with every push: the push time, the failure time and each family's push
-   time (in header order), as Python float reprs separated by spaces;
+   time (in header order), as Python float reprs separated by spaces. The families' times
+   are left out when they all equal the push time (usual: each push is of every family);
 3. the families' exposition text as pushed (TYPE line and series; HELP is in the header),
    which the restore parses like a push.
 
@@ -84,9 +85,12 @@ def encode_snapshot(group: Group) -> str:
     if header is None:
         header = group.snapshot_header = snapshot_header(group)
     families = group.families.values()
-    times = [group.push_time, group.failure_time, *[stored.pushed_at for stored in families]]
+    push_time = group.push_time
+    times = f"{push_time!r} {group.failure_time!r}"
+    if any(stored.pushed_at != push_time for stored in families):
+        times = " ".join([times, *[repr(stored.pushed_at) for stored in families]])
     texts = [family_text(stored) for stored in families if stored.exact is None]
-    return f"{header}\n{' '.join(map(repr, times))}\n{''.join(texts)}"
+    return f"{header}\n{times}\n{''.join(texts)}"
 
 
 def decode_snapshot(snapshot: str) -> RestoredGroup:
@@ -99,6 +103,8 @@ def decode_snapshot(snapshot: str) -> RestoredGroup:
         times = [float(token) for token in times_line.split(" ")]
         push_time, failure_time, *family_times = times
         described = header["families"]
+        if not family_times:
+            family_times = [push_time] * len(described)
         if len(family_times) != len(described):
             raise ValueError("a group snapshot whose times do not match its families")
     elif version == 1:
