@@ -48,6 +48,7 @@ class Group:
         "labels_text",
         "push_time",
         "push_time_series",
+        "series_count",
         "shape",
         "snapshot_header",
     )
@@ -69,6 +70,8 @@ class Group:
         self.shape: BodyShape | None = None
         """The last text body accepted for the group, if a repeat of it can take the fast
         path (see `same_shape`); None whenever the group's families change otherwise."""
+        self.series_count: int | None = None
+        """How many series its families hold, once counted (None when they change)."""
         self.snapshot_header: str | None = None
         """The first line of the group's snapshot, kept until its families change."""
 
@@ -78,7 +81,10 @@ class Group:
 
     @property
     def series(self) -> int:
-        return sum(len(family.keys) for family in self.families.values())
+        """How many series its families hold (its two timestamps not counted)."""
+        if self.series_count is None:
+            self.series_count = sum(len(family.keys) for family in self.families.values())
+        return self.series_count
 
 
 @dataclass(frozen=True, slots=True)

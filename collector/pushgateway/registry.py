@@ -112,10 +112,10 @@ class GroupRegistry:
         series = group.series
         if series > self.max_series_per_group:
             return None  # Only if the limit was lowered since: the full path refuses it.
-        values = shape.values(data)
-        if values is None:
+        blocks = shape.new_blocks(data)
+        if blocks is None:
             return None
-        shape.render(values)
+        shape.store(blocks)
         for family, entry in zip(shape.families, shape.family_entries, strict=True):
             family.pushed_at = now
             entry.show_help(family.help)  # Another group may have shown its HELP meanwhile.
@@ -155,7 +155,6 @@ class GroupRegistry:
             group = self._create_group(key, now, push_time=now, failure_time=0.0)
         else:
             self._set_push_time(group, now)
-        self._families_changed(group)
         for name in removed.difference(family.name for family in check.prepared):
             self._remove_family(group, name)
         for prepared in check.prepared:
@@ -221,6 +220,9 @@ class GroupRegistry:
 
     def __len__(self) -> int:
         return len(self._groups)
+
+    def __contains__(self, key: GroupingKey) -> bool:
+        return key in self._groups
 
     def group_families(self, key: GroupingKey) -> list[tuple[MetricFamily, float]]:
         """A group's families as stored (sanitized), each with the time it was pushed."""
@@ -343,11 +345,13 @@ class GroupRegistry:
         self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_series, block)
 
     def _families_changed(self, group: Group) -> None:
-        """Forget what was derived from the group's set of families (they are changing)."""
+        """Forget what was derived from the group's families (they are changing)."""
         group.shape = None
         group.snapshot_header = None
+        group.series_count = None
 
     def _remove_family(self, group: Group, name: str) -> None:
+        self._families_changed(group)
         stored = group.families.pop(name)
         entry = self._index.families[name]
         for key in stored.keys:
@@ -357,6 +361,7 @@ class GroupRegistry:
         self._index.discard_if_unused(entry)
 
     def _store_family(self, group: Group, prepared: PreparedFamily, now: float) -> None:
+        self._families_changed(group)
         entry = self._index.entry(prepared.name, prepared.type)
         old = group.families.get(prepared.name)
         keys = tuple(prepared.keys)

@@ -76,18 +76,18 @@ class BodyShape:
     """The group's families this body holds."""
     family_entries: tuple[FamilyEntry, ...]
 
-    def values(self, body: bytes) -> list[float] | None:
-        """The sample values of `body` if it is this shape with other values, else None.
+    def new_blocks(self, body: bytes) -> list[str] | None:
+        """Each value's series text after `body`, if `body` is this shape with other values.
 
-        None also for any value the full path would treat differently: one the parser
-        refuses (the full path reports it), and `-0`.
+        None for any other body, and for any value the full path treats differently: one
+        the parser refuses (the full path reports it), and `-0` (see the module's docstring).
         """
-        chunks = self.chunks.parts
-        if not body.startswith(chunks[0]):
+        parts = self.chunks.parts
+        if not body.startswith(parts[0]):
             return None
-        position = len(chunks[0])
-        values = []
-        for index in range(1, len(chunks)):
+        position = len(parts[0])
+        blocks = []
+        for part, series, length in zip(parts[1:], self.series, self.prefix_lengths, strict=True):
             end = body.find(b"\n", position)
             if end < 0:
                 return None
@@ -95,19 +95,16 @@ class BodyShape:
             value = parse_go_float(body[position:end].decode("latin-1"))
             if value is None or (value == 0 and math.copysign(1.0, value) < 0):
                 return None
-            chunk = chunks[index]
-            if not body.startswith(chunk, end):
+            if not body.startswith(part, end):
                 return None
-            values.append(value)
-            position = end + len(chunk)
-        return values if position == len(body) else None
+            blocks.append(f"{series.block[:length]}{format_sample_value(value)}\n")
+            position = end + len(part)
+        return blocks if position == len(body) else None
 
-    def render(self, values: Sequence[float]) -> None:
-        """Write `values` into their series (as the full path renders a counter or gauge)."""
-        for series, entry, length, value in zip(
-            self.series, self.entries, self.prefix_lengths, values, strict=True
-        ):
-            entry.set_block(series, f"{series.block[:length]}{format_sample_value(value)}\n")
+    def store(self, blocks: Sequence[str]) -> None:
+        """Write what `new_blocks` made into the series."""
+        for series, entry, block in zip(self.series, self.entries, blocks, strict=True):
+            entry.set_block(series, block)
 
 
 def body_shape(
