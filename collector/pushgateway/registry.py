@@ -95,10 +95,15 @@ class GroupRegistry:
                 if result is not None:
                     return result
         text = read_text(data, stream_error)
+        group = self._groups.get(key)
+        held = dict(group.families) if group is not None else {}
         result = self.apply(key, text.families, replace=replace, now=now)
-        if stream_error is None:
-            group = self._groups[key]  # Stored: a repeat of this body may take the fast path.
-            pushed = [group.families[name] for name in text.families if name in group.families]
+        group = self._groups[key]
+        pushed = [group.families[name] for name in text.families if name in group.families]
+        # The body's shape pays off where the group's series are settled: build it when the
+        # push created the group, or kept each family's series (its StoredFamily is the same
+        # object then); not for a group whose label values change with every push.
+        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
             group.shape = body_shape(text, data, pushed, self._index)
         return result
 

@@ -24,6 +24,9 @@ gzip stream. Only bodies whose families are all counters, gauges or untyped have
 each of their sample lines is exactly one series. Histograms and summaries (several lines
 per series, counts converted as Go does) always take the full path.
 
+The registry keeps one shape per group, built after a text push that created the group or
+kept the series it held (so not for a group whose label values change with every push: its
+shape would never be used), and dropped whenever the group's families change otherwise.
 tests/pushgateway/test_same_shape_pushes.py holds the fast path to the full path's results.
 """
 

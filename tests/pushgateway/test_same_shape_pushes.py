@@ -75,6 +75,24 @@ def test_a_repeat_is_not_parsed_and_shows_its_new_values(monkeypatch: pytest.Mon
     assert 'push_time_seconds{instance="",job="j"} 20' in lines
 
 
+def test_a_shape_is_kept_once_the_groups_series_are_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed = []
+    read_text = registry_module.read_text
+    monkeypatch.setattr(
+        registry_module, "read_text", lambda *args: parsed.append(1) or read_text(*args)
+    )
+    registry = GroupRegistry()
+    other_labels = BODY.replace(b'k="x"', b'k="z"')
+    registry.push("PUT", "job/j", BODY, None, False, 1.0)  # created: shape kept
+    registry.push("PUT", "job/j", other_labels, None, False, 2.0)  # series replaced: none kept
+    registry.push("PUT", "job/j", with_values(other_labels, ["5"]), None, False, 3.0)
+    registry.push("PUT", "job/j", with_values(other_labels, ["6"]), None, False, 4.0)
+    assert len(parsed) == 3
+    assert 'b{instance="",job="j",k="z"} 6' in registry.render_text()
+
+
 def test_a_repeat_of_a_body_that_now_clashes_with_another_group_is_refused() -> None:
     registry = GroupRegistry()
     registry.push("PUT", "job/a", b"# TYPE m gauge\nm 1\n", None, False, 1.0)
