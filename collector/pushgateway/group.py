@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from collector.pushgateway.consistency import timestamp_metric
 from collector.pushgateway.exposition import render_labels
 from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.series_index import Series, SortKey, sort_key
+from collector.pushgateway.series_index import SortKey, sort_key
 
 if TYPE_CHECKING:
     from collector.pushgateway.same_shape import BodyShape
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class StoredFamily:
-    """One family of one group: its series (shared with the index), in push order.
+    """One family of one group: its series' keys and slots in the index, in push order.
 
     The family itself is not kept: parsing its rendered text gives it back (JSON API,
     persistence), except where noted by `synthetic` and `exact`.
@@ -27,8 +27,8 @@ class StoredFamily:
     help: str | None
     pushed_at: float
     keys: tuple[SortKey, ...]
-    series: tuple[Series, ...]
-    """The series of `keys`, position for position."""
+    slots: tuple[int, ...]
+    """Where the index keeps the text of each of `keys` (FamilyEntry.blocks)."""
     synthetic: tuple[int, ...]
     """Metrics (by position) whose `+Inf` bucket was added by the rendering."""
     exact: bytes | None
@@ -41,13 +41,13 @@ class Group:
     __slots__ = (
         "created",
         "failure_time",
-        "failure_time_series",
+        "failure_time_slot",
         "families",
         "key",
         "label_key",
         "labels_text",
         "push_time",
-        "push_time_series",
+        "push_time_slot",
         "series_count",
         "shape",
         "snapshot_header",
@@ -63,10 +63,10 @@ class Group:
         self.label_key = sort_key(labels)
         self.labels_text = render_labels(labels)
         """The group's own series' labels (grouping labels and `instance`), rendered."""
-        self.push_time_series: Series
-        self.failure_time_series: Series
-        """The group's push_time_seconds and push_failure_time_seconds series (set by the
-        registry when it indexes the group)."""
+        self.push_time_slot = -1
+        self.failure_time_slot = -1
+        """The slots of its push_time_seconds and push_failure_time_seconds series (set by
+        the registry when it indexes the group)."""
         self.shape: BodyShape | None = None
         """The last text body accepted for the group, if a repeat of it can take the fast
         path (see `same_shape`); None whenever the group's families change otherwise."""

@@ -32,7 +32,7 @@ from collector.pushgateway.model import GAUGE, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
 from collector.pushgateway.push_body import is_protobuf, unpacked_body
 from collector.pushgateway.same_shape import BodyShape, body_shape
-from collector.pushgateway.series_index import Series, SeriesIndex, SortKey
+from collector.pushgateway.series_index import SeriesIndex, SortKey
 from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
 from collector.pushgateway.text_parser import parse_text, read_text
 
@@ -234,7 +234,12 @@ class GroupRegistry:
         group = self._groups[key]
         stored_families = group.families.values()
         # One parse for the whole group's text: families do not mix (suffixes cannot clash).
-        text = "".join(family_text(s) for s in stored_families if s.exact is None)
+        families = self._index.families
+        text = "".join(
+            family_text(stored, families[stored.name])
+            for stored in stored_families
+            if stored.exact is None
+        )
         parsed = parse_text(text.encode("utf-8"))
         result = [(self._family(stored, parsed), stored.pushed_at) for stored in stored_families]
         push_stamp = group.push_time or group.created
@@ -253,7 +258,7 @@ class GroupRegistry:
 
         Cheap (string joins): meant to be written after every push. `restore_group` reads it.
         """
-        return encode_snapshot(self._groups[key])
+        return encode_snapshot(self._groups[key], self._index)
 
     def restore_group(self, snapshot: str) -> GroupingKey:
         """Rebuild a group (and the indexes) from `snapshot_group`'s output, replacing it.
@@ -336,18 +341,18 @@ class GroupRegistry:
             entry.add_help(help_text)
             block = _timestamp_block(name, labels_text, value)
             stamps.append(entry.insert(group.label_key, block, key))
-        group.push_time_series, group.failure_time_series = stamps
+        group.push_time_slot, group.failure_time_slot = stamps
         return group
 
     def _set_push_time(self, group: Group, now: float) -> None:
         group.push_time = now
         block = _timestamp_block(PUSH_TIME, group.labels_text, now)
-        self._index.families[PUSH_TIME].set_block(group.push_time_series, block)
+        self._index.families[PUSH_TIME].set_block(group.push_time_slot, block)
 
     def _set_failure_time(self, group: Group, now: float) -> None:
         group.failure_time = now
         block = _timestamp_block(PUSH_FAILURE_TIME, group.labels_text, now)
-        self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_series, block)
+        self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_slot, block)
 
     def _families_changed(self, group: Group) -> None:
         """Forget what was derived from the group's families (they are changing)."""
@@ -377,14 +382,14 @@ class GroupRegistry:
                 entry.add_help(prepared.help)
             else:
                 entry.show_help(prepared.help)
-            for series, block in zip(old.series, prepared.blocks, strict=True):
-                entry.set_block(series, block)
+            for slot, block in zip(old.slots, prepared.blocks, strict=True):
+                entry.set_block(slot, block)
             old.help = prepared.help
             old.pushed_at = now
             old.synthetic = prepared.synthetic
             old.exact = prepared.exact
             return
-        kept: dict[SortKey, Series] = {}
+        kept: dict[SortKey, int] = {}
         if old is None:
             entry.groups += 1
         else:
@@ -393,27 +398,27 @@ class GroupRegistry:
                 entry.cached = None
             entry.drop_help(old.help)
             new_keys = set(prepared.keys)
-            for key, old_series in zip(old.keys, old.series, strict=True):
+            for key, old_slot in zip(old.keys, old.slots, strict=True):
                 if key in new_keys:
-                    kept[key] = old_series
+                    kept[key] = old_slot
                 else:
                     entry.remove(key)
         entry.add_help(prepared.help)
-        stored_series = []
+        slots = []
         for key, block in zip(prepared.keys, prepared.blocks, strict=True):
-            kept_series = kept.get(key)
-            if kept_series is None:
-                stored_series.append(entry.insert(key, block, group.key))
+            kept_slot = kept.get(key)
+            if kept_slot is None:
+                slots.append(entry.insert(key, block, group.key))
             else:
-                entry.set_block(kept_series, block)
-                stored_series.append(kept_series)
+                entry.set_block(kept_slot, block)
+                slots.append(kept_slot)
         group.families[prepared.name] = StoredFamily(
             prepared.name,
             prepared.type,
             prepared.help,
             now,
             keys,
-            tuple(stored_series),
+            tuple(slots),
             prepared.synthetic,
             prepared.exact,
         )

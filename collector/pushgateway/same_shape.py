@@ -41,7 +41,7 @@ from typing import Final
 from collector.pushgateway.goformat import format_sample_value, parse_go_float
 from collector.pushgateway.group import StoredFamily
 from collector.pushgateway.model import COUNTER, GAUGE, UNTYPED
-from collector.pushgateway.series_index import FamilyEntry, Series, SeriesIndex
+from collector.pushgateway.series_index import FamilyEntry, SeriesIndex
 from collector.pushgateway.text_parser import TextBody
 
 _ONE_SERIES_PER_LINE: Final = frozenset({COUNTER, GAUGE, UNTYPED})
@@ -71,10 +71,10 @@ class BodyShape:
     Every part after the first starts with the newline that ends a sample line."""
     prefix_lengths: tuple[int, ...]
     """How much of each value's series text comes before its value: `name{labels} `."""
-    series: tuple[Series, ...]
-    """The stored series each value renders into."""
     entries: tuple[FamilyEntry, ...]
     """The index entry of each value's series."""
+    slots: tuple[int, ...]
+    """The slot of each value's series in its entry."""
     families: tuple[StoredFamily, ...]
     """The group's families this body holds."""
     family_entries: tuple[FamilyEntry, ...]
@@ -90,7 +90,8 @@ class BodyShape:
             return None
         position = len(parts[0])
         blocks = []
-        for part, series, length in zip(parts[1:], self.series, self.prefix_lengths, strict=True):
+        values = zip(parts[1:], self.entries, self.slots, self.prefix_lengths, strict=True)
+        for part, entry, slot, length in values:
             end = body.find(b"\n", position)
             if end < 0:
                 return None
@@ -100,14 +101,14 @@ class BodyShape:
                 return None
             if not body.startswith(part, end):
                 return None
-            blocks.append(f"{series.block[:length]}{format_sample_value(value)}\n")
+            blocks.append(f"{entry.blocks[slot][:length]}{format_sample_value(value)}\n")
             position = end + len(part)
         return blocks if position == len(body) else None
 
     def store(self, blocks: Sequence[str]) -> None:
         """Write what `new_blocks` made into the series."""
-        for series, entry, block in zip(self.series, self.entries, blocks, strict=True):
-            entry.set_block(series, block)
+        for entry, slot, block in zip(self.entries, self.slots, blocks, strict=True):
+            entry.set_block(slot, block)
 
 
 def body_shape(
@@ -126,8 +127,8 @@ def body_shape(
     text = data.decode("utf-8")  # It is: the fast tier read it all.
     chunks: list[str] = []
     prefix_lengths: list[int] = []
-    series: list[Series] = []
     entries: list[FamilyEntry] = []
+    slots: list[int] = []
     chunk_start = line_start = 0
     for line in text.split("\n"):
         # The fast tier read every line (so the body ends with a newline): the lines that
@@ -139,18 +140,19 @@ def body_shape(
             if held is None:
                 return None  # push_time_seconds, which a push cannot set.
             position = lines_seen[held.name]
-            if position == len(held.series):
+            if position == len(held.slots):
                 return None  # Never expected: the body was stored as `pushed`.
             lines_seen[held.name] = position + 1
-            one = held.series[position]
+            entry = index.families[held.name]
+            slot = held.slots[position]
             chunks.append(text[chunk_start : line_start + value_start])
             chunk_start = line_start + len(line)
-            prefix_lengths.append(one.block.rindex(" ") + 1)
-            series.append(one)
-            entries.append(index.families[held.name])
+            prefix_lengths.append(entry.blocks[slot].rindex(" ") + 1)
+            entries.append(entry)
+            slots.append(slot)
         line_start += len(line) + 1
     chunks.append(text[chunk_start:])
-    if any(lines_seen[family.name] != len(family.series) for family in pushed):
+    if any(lines_seen[family.name] != len(family.slots) for family in pushed):
         return None  # Never expected: the body was stored as `pushed`.
     encoded = tuple([chunk.encode("utf-8") for chunk in chunks])
     shared = _shared_chunks.get(encoded)
@@ -159,8 +161,8 @@ def body_shape(
     return BodyShape(
         shared,
         tuple(prefix_lengths),
-        tuple(series),
         tuple(entries),
+        tuple(slots),
         tuple(pushed),
         tuple([index.families[family.name] for family in pushed]),
     )

@@ -28,6 +28,7 @@ from collector.pushgateway.group import Group, StoredFamily
 from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.model import TYPE_KEYWORDS, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
+from collector.pushgateway.series_index import FamilyEntry, SeriesIndex
 from collector.pushgateway.text_parser import parse_text
 
 VERSION: Final = 2
@@ -45,17 +46,19 @@ class RestoredGroup:
     pushed_at: dict[str, float]
 
 
-def family_text(stored: StoredFamily) -> str:
-    """The family's series as pushed: TYPE line, then each series without added lines."""
+def family_text(stored: StoredFamily, entry: FamilyEntry) -> str:
+    """The family's series as pushed (`entry` holds their text): TYPE line, then each series
+    without added lines."""
     parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
+    blocks = entry.blocks
     if stored.synthetic:
-        for position, series in enumerate(stored.series):
-            block = series.block
+        for position, slot in enumerate(stored.slots):
+            block = blocks[slot]
             if position in stored.synthetic:
                 block = without_synthetic_infinity_bucket(stored.name, block)
             parts.append(block)
     else:
-        parts.extend([series.block for series in stored.series])
+        parts.extend([blocks[slot] for slot in stored.slots])
     return "".join(parts)
 
 
@@ -79,8 +82,9 @@ def snapshot_header(group: Group) -> str:
     return json.dumps(header, ensure_ascii=False, separators=(",", ":"))
 
 
-def encode_snapshot(group: Group) -> str:
-    """The group's snapshot; costs string joins once the header is kept."""
+def encode_snapshot(group: Group, index: SeriesIndex) -> str:
+    """The group's snapshot (`index` holds its series' text); string joins once the header
+    is kept."""
     header = group.snapshot_header
     if header is None:
         header = group.snapshot_header = snapshot_header(group)
@@ -89,7 +93,10 @@ def encode_snapshot(group: Group) -> str:
     times = f"{push_time!r} {group.failure_time!r}"
     if any(stored.pushed_at != push_time for stored in families):
         times = " ".join([times, *[repr(stored.pushed_at) for stored in families]])
-    texts = [family_text(stored) for stored in families if stored.exact is None]
+    entries = index.families
+    texts = [
+        family_text(stored, entries[stored.name]) for stored in families if stored.exact is None
+    ]
     return f"{header}\n{times}\n{''.join(texts)}"
 
 
