@@ -17,18 +17,25 @@ import gc
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.pushgateway import GroupRegistry, parse_text
 
-BODY = "".join(
-    f"# HELP batch_metric_{i} Some metric number {i}.\n"
-    f"# TYPE batch_metric_{i} gauge\n"
-    f'batch_metric_{i}{{stage="s{i}"}} {i * 1.5}\n'
-    for i in range(8)
-).encode()
+
+def body(values: int, label: str = "s") -> bytes:
+    """The 8-gauge-family text body, its values starting at `values`."""
+    return "".join(
+        f"# HELP batch_metric_{i} Some metric number {i}.\n"
+        f"# TYPE batch_metric_{i} gauge\n"
+        f'batch_metric_{i}{{stage="{label}{i}"}} {(values + i) * 1.5}\n'
+        for i in range(8)
+    ).encode()
+
+
+BODY = body(0)
 
 
 def path(group: int) -> str:
@@ -55,20 +62,34 @@ def per_operation(run, operations: int, rounds: int = 5) -> float:
 
 def bench_push(groups: int) -> dict[str, float]:
     registry = filled(groups)
-    now = [2.0]
+    pushed = [0]
+    # Each push to a group brings other values than its previous one (the fast path renders
+    # them all), or other label values too (the full path: parse, check, series replaced).
+    new_values = [body(number) for number in range(1000)]
+    new_labels = [body(number, label=f"r{number}-") for number in range(1000)]
 
-    def pushes(count: int) -> None:
-        for number in range(count):
-            now[0] += 0.001
-            registry.push("POST", path(number % groups), BODY, None, False, now[0])
+    def pushes(bodies: list[bytes]) -> Callable[[int], None]:
+        def push(count: int) -> None:
+            for _ in range(count):
+                number = pushed[0] = pushed[0] + 1
+                group, visit = number % groups, number // groups
+                registry.push("POST", path(group), bodies[visit % 1000], None, False, number)
+
+        return push
 
     def parses(count: int) -> None:
         for _ in range(count):
             parse_text(BODY)
 
+    def snapshots(count: int) -> None:
+        for number in range(count):
+            registry.snapshot_group((("instance", f"i{number % groups}"), ("job", "bench")))
+
     return {
-        "push (parse+check+store)": per_operation(pushes, 2000),
+        "push, new values (fast path)": per_operation(pushes(new_values), 2000),
+        "push, new labels (full path)": per_operation(pushes(new_labels), 2000),
         "parse only": per_operation(parses, 2000),
+        "snapshot of the group": per_operation(snapshots, 2000),
     }
 
 
@@ -77,10 +98,13 @@ def bench_render(groups: int) -> dict[str, float]:
     series = sum(1 for line in registry.render_text().splitlines() if not line.startswith("#"))
     results = {}
 
+    pushed = [0]
+
     def dirty_render(count: int) -> None:
-        for number in range(count):
-            # One push dirties every family of the body plus push_time_seconds.
-            registry.push("POST", path(number), BODY, None, False, 3.0 + number)
+        for _ in range(count):
+            # One push with new values dirties every family of the body and push_time_seconds.
+            number = pushed[0] = pushed[0] + 1
+            registry.push("POST", path(number), body(number), None, False, 3.0 + number)
             registry.render_text()
 
     def cached_render(count: int) -> None:
@@ -167,7 +191,7 @@ def main() -> None:
         figures = bench_push(groups)
         for name, seconds in figures.items():
             print(
-                f"{groups:>6} groups stored ({groups * 10:>7} series): {name:<28}"
+                f"{groups:>6} groups stored ({groups * 10:>7} series): {name:<30}"
                 f" {seconds * 1e6:8.1f} us  ({1 / seconds:8.0f}/s)"
             )
     render = bench_render(10_000)

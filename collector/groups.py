@@ -14,7 +14,13 @@ import logging
 from collections.abc import Iterable
 
 from collector.model import PUSHGATEWAY, Job, JobKey
-from collector.pushgateway import ExpiryRule, GroupingKey, GroupRegistry, GroupSummary
+from collector.pushgateway import (
+    ExpiryRule,
+    GroupingKey,
+    GroupRegistry,
+    GroupSummary,
+    PushgatewayError,
+)
 from collector.state import State
 from collector.store import GroupEventRecord
 from collector.writer import Writer
@@ -52,6 +58,8 @@ class Groups:
         self.expiry = tuple(rules)
         self.started_at = 0.0
         """When this server started (the Pushgateway's /api/v1/status says it)."""
+        self._names: dict[GroupingKey, tuple[str, JobKey]] = {}
+        """Each stored group's key text (the store's key) and its job's key, made once."""
 
     def restore(self, snapshots: Iterable[str]) -> int:
         """Load stored groups at start; a snapshot that no longer fits is logged and skipped."""
@@ -59,7 +67,7 @@ class Groups:
         for snapshot in snapshots:
             try:
                 key = self.registry.restore_group(snapshot)
-            except (ValueError, KeyError) as error:
+            except (ValueError, KeyError, PushgatewayError) as error:
                 log.error("skipping a stored Pushgateway group that cannot be restored: %s", error)
                 continue
             summary = self.registry.get(key)
@@ -73,15 +81,19 @@ class Groups:
         registry = self.registry
 
         def snapshot() -> str | None:
-            return registry.snapshot_group(key) if registry.get(key) is not None else None
+            return registry.snapshot_group(key) if key in registry else None
 
-        self.writer.stage_group(key_text(key), snapshot)
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = (key_text(key), job_key(key))
+        self.writer.stage_group(names[0], snapshot)
         summary = registry.get(key)
         if summary is not None:
-            self.show_as_job(summary)
+            self.show_as_job(summary, names[1])
 
     def removed(self, summary: GroupSummary, event: str, now: float) -> None:
         """The group was deleted, wiped or expired: unstore it, record it, drop its job."""
+        self._names.pop(summary.key, None)
         self.writer.stage_group(key_text(summary.key), lambda: None)
         self.writer.stage_group_event(
             GroupEventRecord(
@@ -105,6 +117,7 @@ class Groups:
     def wipe(self, now: float) -> int:
         summaries = list(self.registry.groups())
         self.registry.wipe()
+        self._names.clear()
         self.writer.stage_groups_wiped()
         for summary in summaries:
             self.writer.stage_group_event(
@@ -127,9 +140,10 @@ class Groups:
             log.info("expired %d Pushgateway groups not pushed for too long", len(expired))
         return expired
 
-    def show_as_job(self, summary: GroupSummary) -> Job:
-        """The group's job in the live state: last push, last failed push."""
-        job = self.state.job(job_key(summary.key), summary.created, PUSHGATEWAY)
+    def show_as_job(self, summary: GroupSummary, key: JobKey | None = None) -> Job:
+        """The group's job (its key, if known, is `key`) in the live state: last push, last
+        failed push."""
+        job = self.state.job(key or job_key(summary.key), summary.created, PUSHGATEWAY)
         job.last_success_at = summary.push_time or None
         job.last_failure_at = summary.failure_time or None
         job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from collector.app import sweep_once
+from collector.keys import WRITER
 from collector.settings import PushgatewaySettings
 from tests.helpers import Client, Clock, get, until
 from tests.test_pushgateway_clients import labels, scrape
@@ -110,9 +111,8 @@ async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) 
     assert (await get(client, "/jobs", kind="pushgateway"))["jobs"] == []
 
     async def recorded() -> Any:
-        # History is read from the store: wait for the sweep's commit.
-        events = (await get(client, "/groups/history"))["events"]
-        return events if len(events) == 2 else None
+        await client.server.app[WRITER].durable()  # The sweep staged them; not awaited.
+        return (await get(client, "/groups/history"))["events"]
 
     events = await until(recorded)
     assert [(e["event"], e["grouping_key"]) for e in events] == [

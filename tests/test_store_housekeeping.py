@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 
 from collector.keys import STORE
-from collector.sqlite_store import DATABASE_FILE, WAL_CHECKPOINT_BYTES, SqliteStore
 from collector.settings import Settings
+from collector.sqlite_store import DATABASE_FILE, WAL_CHECKPOINT_BYTES, SqliteStore
 from tests.helpers import Client, push
 
 

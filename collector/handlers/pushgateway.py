@@ -13,7 +13,7 @@ from aiohttp import web
 
 from collector import __version__
 from collector.api_json import rfc3339
-from collector.auth import Denied, check_push
+from collector.auth import ANONYMOUS, Denied, check_push
 from collector.groups import key_text
 from collector.handlers import audit, query
 from collector.keys import CLOCK, GROUPS, REQUEST_METRICS, SETTINGS, STORE, WRITER
@@ -62,21 +62,29 @@ async def push(request: web.Request) -> web.Response:
         reason = writer.error or "write queue full"
         return _text(503, f"storage is not accepting writes ({reason}); nothing was applied")
     registry = groups.registry
+    path = _grouping_path(request)
+    token = identity(request)
+    limit = app[SETTINGS].max_groups
     try:
-        key = parse_grouping_key(_grouping_path(request))
-        check_push(identity(request), [dict(key)["job"]])
-        if registry.get(key) is None and len(registry) >= app[SETTINGS].max_groups:
-            return _text(
-                429,
-                f"the limit of {app[SETTINGS].max_groups} groups is reached "
-                "(limits.max_groups); delete groups or raise it",
-            )
-        families = registry.parse_body(
+        # The registry reads the key itself; read it here too only when someone must be
+        # checked or the group limit is reached, so an open push pays nothing for it.
+        if token is not ANONYMOUS or len(registry) >= limit:
+            key = parse_grouping_key(path)
+            check_push(token, [dict(key)["job"]])
+            if key not in registry and len(registry) >= limit:
+                return _text(
+                    429,
+                    f"the limit of {limit} groups is reached (limits.max_groups); "
+                    "delete groups or raise it",
+                )
+        result = registry.push(
+            request.method,
+            path,
             await request.read(),
             request.headers.get("Content-Type"),
             request.headers.get("Content-Encoding") == "gzip",
+            app[CLOCK](),
         )
-        result = registry.apply(key, families, replace=request.method == "PUT", now=app[CLOCK]())
     except Denied as denied:
         return _text(denied.status, denied.message)
     except InconsistentPushError as error:

@@ -7,6 +7,7 @@ from aiohttp import web
 from collector.alerting.lifecycle import reload_alerting
 from collector.errors import ApiError
 from collector.handlers import audit
+from collector.keys import WRITER
 from rules import ConfigErrors
 
 
@@ -18,6 +19,7 @@ async def reload(request: web.Request) -> web.Response:
     except ConfigErrors as failed:
         errors = failed.errors
         audit.record(request, "reload", "rules and receivers", ok=False, errors=len(errors))
+        await request.app[WRITER].durable()
         raise ApiError(
             400,
             f"reload failed with {len(errors)} error{'s' if len(errors) != 1 else ''}; "
@@ -25,6 +27,7 @@ async def reload(request: web.Request) -> web.Response:
             [{"field": f"{error.file}:{error.line}", "reason": error.reason} for error in errors],
         ) from None
     audit.record(request, "reload", "rules and receivers", ok=True)
+    await request.app[WRITER].durable()
     return web.json_response(
         {
             "status": "success",

@@ -22,6 +22,7 @@ _GO_FLOAT = re.compile(
 )
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _INFINITE_SPELLING = re.compile(r"[+-]?[iI][nN][fF]")
+_DECIMAL_CHARACTERS: Final = "0123456789.eE+-"
 
 
 def format_shortest(value: float) -> str:
@@ -29,6 +30,10 @@ def format_shortest(value: float) -> str:
     text = repr(value)
     if "e" in text:
         return text  # Python switches to exponent form exactly where Go does below 1e-4.
+    point = text.find(".")
+    if point - (text[0] == "-") <= 6:
+        # The usual value: Python's repr is Go's, but for the ".0" of a whole number.
+        return text[:point] if text.endswith(".0") else text
     negative = text[0] == "-"
     if negative:
         text = text[1:]
@@ -91,6 +96,15 @@ def go_uint64(value: float) -> int:
 
 def parse_go_float(token: str) -> float | None:
     """expfmt's parseFloat: `strconv.ParseFloat(token, 64)`, no hex, `p` or `_`; None if invalid."""
+    if not token.strip(_DECIMAL_CHARACTERS):
+        # Only digits, point, exponent and signs: Python's float() reads exactly what Go
+        # reads here (its other spellings need letters, `_` or blanks), but rounds what is
+        # out of range to infinity where Go reports ErrRange.
+        try:
+            value = float(token)
+        except ValueError:
+            return None
+        return None if math.isinf(value) else value
     if _GO_FLOAT.fullmatch(token) is None:
         return None
     value = float(token)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from collector.pushgateway.consistency import timestamp_metric
 from collector.pushgateway.exposition import render_labels
 from collector.pushgateway.grouping_key import GroupingKey
 from collector.pushgateway.series_index import SortKey, sort_key
 
+if TYPE_CHECKING:
+    from collector.pushgateway.same_shape import BodyShape
+
 
 @dataclass(slots=True)
 class StoredFamily:
-    """One family of one group: the keys of its series (their text lives in the index).
+    """One family of one group: its series' keys and slots in the index, in push order.
 
     The family itself is not kept: parsing its rendered text gives it back (JSON API,
     persistence), except where noted by `synthetic` and `exact`.
@@ -23,6 +27,8 @@ class StoredFamily:
     help: str | None
     pushed_at: float
     keys: tuple[SortKey, ...]
+    slots: tuple[int, ...]
+    """Where the index keeps the text of each of `keys` (FamilyEntry.blocks)."""
     synthetic: tuple[int, ...]
     """Metrics (by position) whose `+Inf` bucket was added by the rendering."""
     exact: bytes | None
@@ -35,11 +41,16 @@ class Group:
     __slots__ = (
         "created",
         "failure_time",
+        "failure_time_slot",
         "families",
         "key",
         "label_key",
         "labels_text",
         "push_time",
+        "push_time_slot",
+        "series_count",
+        "shape",
+        "snapshot_header",
     )
 
     def __init__(self, key: GroupingKey, created: float) -> None:
@@ -52,6 +63,17 @@ class Group:
         self.label_key = sort_key(labels)
         self.labels_text = render_labels(labels)
         """The group's own series' labels (grouping labels and `instance`), rendered."""
+        self.push_time_slot = -1
+        self.failure_time_slot = -1
+        """The slots of its push_time_seconds and push_failure_time_seconds series (set by
+        the registry when it indexes the group)."""
+        self.shape: BodyShape | None = None
+        """The last text body accepted for the group, if a repeat of it can take the fast
+        path (see `same_shape`); None whenever the group's families change otherwise."""
+        self.series_count: int | None = None
+        """How many series its families hold, once counted (None when they change)."""
+        self.snapshot_header: str | None = None
+        """The first line of the group's snapshot, kept until its families change."""
 
     @property
     def last_push_successful(self) -> bool:
@@ -59,7 +81,10 @@ class Group:
 
     @property
     def series(self) -> int:
-        return sum(len(family.keys) for family in self.families.values())
+        """How many series its families hold (its two timestamps not counted)."""
+        if self.series_count is None:
+            self.series_count = sum(len(family.keys) for family in self.families.values())
+        return self.series_count
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,7 @@ leaves the registry consistent: a refused push changes nothing but the group's f
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Final
 
 from collector.pushgateway.consistency import (
     PUSH_FAILURE_TIME,
@@ -28,17 +25,16 @@ from collector.pushgateway.consistency import (
 from collector.pushgateway.delimited_protobuf import parse_delimited
 from collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
 from collector.pushgateway.expiry import ExpiryRule, matching_rule
-from collector.pushgateway.exposition import without_synthetic_infinity_bucket
 from collector.pushgateway.goformat import format_sample_value
 from collector.pushgateway.group import Group, GroupSummary, PushResult, StoredFamily, summary_of
 from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
-from collector.pushgateway.model import GAUGE, TYPE_KEYWORDS, MetricFamily
+from collector.pushgateway.model import GAUGE, MetricFamily
 from collector.pushgateway.protobuf_encoding import delimit
-from collector.pushgateway.push_body import parse_push_body
+from collector.pushgateway.push_body import is_protobuf, unpacked_body
+from collector.pushgateway.same_shape import BodyShape, body_shape
 from collector.pushgateway.series_index import SeriesIndex, SortKey
-from collector.pushgateway.text_parser import parse_text
-
-SNAPSHOT_VERSION: Final = 1
+from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
+from collector.pushgateway.text_parser import parse_text, read_text
 
 
 class GroupRegistry:
@@ -85,14 +81,52 @@ class GroupRegistry:
         if method not in ("PUT", "POST"):
             raise ValueError(f"push method must be PUT or POST, not {method}")
         key = parse_grouping_key(path)
-        families = self.parse_body(body, content_type, gzipped)
-        return self.apply(key, families, replace=method == "PUT", now=now)
+        replace = method == "PUT"
+        data, stream_error = unpacked_body(body, gzipped, self.max_body_bytes)
+        if is_protobuf(content_type):
+            return self.apply(key, parse_delimited(data, stream_error), replace=replace, now=now)
+        if stream_error is None:
+            # The usual push repeats the group's last body with new values: the fast path
+            # (see `same_shape`) stores them without parsing or checking; anything else, or
+            # any doubt, goes on to the full path.
+            group = self._groups.get(key)
+            if group is not None and group.shape is not None:
+                result = self._push_same_shape(group, group.shape, data, replace, now)
+                if result is not None:
+                    return result
+        text = read_text(data, stream_error)
+        group = self._groups.get(key)
+        held = dict(group.families) if group is not None else {}
+        result = self.apply(key, text.families, replace=replace, now=now)
+        group = self._groups[key]
+        pushed = [group.families[name] for name in text.families if name in group.families]
+        # The body's shape pays off where the group's series are settled: build it when the
+        # push created the group, or kept each family's series (its StoredFamily is the same
+        # object then); not for a group whose label values change with every push.
+        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
+            group.shape = body_shape(text, data, pushed, self._index)
+        return result
 
-    def parse_body(
-        self, body: bytes, content_type: str | None, gzipped: bool
-    ) -> dict[str, MetricFamily]:
-        """The families in a push body (text, or delimited protobuf when the type says so)."""
-        return parse_push_body(body, content_type, gzipped, self.max_body_bytes)
+    def _push_same_shape(
+        self, group: Group, shape: BodyShape, data: bytes, replace: bool, now: float
+    ) -> PushResult | None:
+        """The group's last text body with new values: store them, skipping the checks
+        (`same_shape` says why that is safe). None (nothing changed) for any other body."""
+        if replace and len(shape.families) != len(group.families):
+            return None  # The PUT would remove the group's other families: the full path.
+        series = group.series
+        if series > self.max_series_per_group:
+            return None  # Only if the limit was lowered since: the full path refuses it.
+        blocks = shape.new_blocks(data)
+        if blocks is None:
+            return None
+        shape.store(blocks)
+        for family, entry in zip(shape.families, shape.family_entries, strict=True):
+            family.pushed_at = now
+            entry.show_help(family.help)  # Another group may have shown its HELP meanwhile.
+        self._set_push_time(group, now)
+        self._index.changed()
+        return PushResult(group.key, False, series)
 
     def apply(
         self,
@@ -125,8 +159,7 @@ class GroupRegistry:
         if group is None:
             group = self._create_group(key, now, push_time=now, failure_time=0.0)
         else:
-            group.push_time = now
-            self._set_timestamp_block(group, PUSH_TIME, now)
+            self._set_push_time(group, now)
         for name in removed.difference(family.name for family in check.prepared):
             self._remove_family(group, name)
         for prepared in check.prepared:
@@ -193,12 +226,20 @@ class GroupRegistry:
     def __len__(self) -> int:
         return len(self._groups)
 
+    def __contains__(self, key: GroupingKey) -> bool:
+        return key in self._groups
+
     def group_families(self, key: GroupingKey) -> list[tuple[MetricFamily, float]]:
         """A group's families as stored (sanitized), each with the time it was pushed."""
         group = self._groups[key]
         stored_families = group.families.values()
         # One parse for the whole group's text: families do not mix (suffixes cannot clash).
-        text = "".join(self._family_text(s) for s in stored_families if s.exact is None)
+        families = self._index.families
+        text = "".join(
+            family_text(stored, families[stored.name])
+            for stored in stored_families
+            if stored.exact is None
+        )
         parsed = parse_text(text.encode("utf-8"))
         result = [(self._family(stored, parsed), stored.pushed_at) for stored in stored_families]
         push_stamp = group.push_time or group.created
@@ -213,36 +254,11 @@ class GroupRegistry:
     # Persistence.
 
     def snapshot_group(self, key: GroupingKey) -> str:
-        """A group's compact serialised form: a JSON header line, then the families' text.
+        """A group's compact serialised form (`snapshot` describes it).
 
         Cheap (string joins): meant to be written after every push. `restore_group` reads it.
         """
-        group = self._groups[key]
-        families = []
-        texts = []
-        for stored in group.families.values():
-            families.append(
-                {
-                    "name": stored.name,
-                    "type": stored.type,
-                    "help": stored.help,
-                    "pushed_at": stored.pushed_at,
-                    "exact": None
-                    if stored.exact is None
-                    else base64.b64encode(stored.exact).decode(),
-                }
-            )
-            if stored.exact is None:
-                texts.append(self._family_text(stored))
-        header = {
-            "v": SNAPSHOT_VERSION,
-            "labels": [list(pair) for pair in key],
-            "created": group.created,
-            "push_time": group.push_time,
-            "failure_time": group.failure_time,
-            "families": families,
-        }
-        return json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n" + "".join(texts)
+        return encode_snapshot(self._groups[key], self._index)
 
     def restore_group(self, snapshot: str) -> GroupingKey:
         """Rebuild a group (and the indexes) from `snapshot_group`'s output, replacing it.
@@ -250,40 +266,22 @@ class GroupRegistry:
         Raises InconsistentPushError if it clashes with what is stored now (nothing changed),
         ValueError if `snapshot` is not a snapshot.
         """
-        line, _, text = snapshot.partition("\n")
-        header = json.loads(line)
-        if not isinstance(header, dict) or header.get("v") != SNAPSHOT_VERSION:
-            raise ValueError("not a group snapshot of a known version")
-        key: GroupingKey = tuple((str(name), str(value)) for name, value in header["labels"])
-        parsed = parse_text(text.encode("utf-8"))
-        families = []
-        pushed_at = {}
-        for described in header["families"]:
-            name = described["name"]
-            if described["exact"] is not None:
-                exact = base64.b64decode(described["exact"])
-                family = next(iter(parse_delimited(delimit(exact)).values()))
-            else:
-                family = parsed.get(name) or MetricFamily(name, None, described["type"])
-                family.help = described["help"]
-            families.append(family)
-            pushed_at[name] = described["pushed_at"]
+        restored = decode_snapshot(snapshot)
+        key = restored.key
         previous = self._groups.get(key)
         check = PushCheck(
             self._index, self._reserved, key, set(previous.families) if previous else set()
         )
-        for family in families:
+        for family in restored.families:
             check.add_family(family)
         if previous is None:
-            check.add_timestamp_series(header["push_time"])
+            check.add_timestamp_series(restored.push_time)
         if check.errors:
             raise InconsistentPushError(check.errors, key)
         self.remove_group(key)
-        group = self._create_group(
-            key, header["created"], header["push_time"], header["failure_time"]
-        )
+        group = self._create_group(key, restored.created, restored.push_time, restored.failure_time)
         for prepared in check.prepared:
-            self._store_family(group, prepared, pushed_at[prepared.name])
+            self._store_family(group, prepared, restored.pushed_at[prepared.name])
         self._index.changed()
         return key
 
@@ -293,17 +291,6 @@ class GroupRegistry:
         family = parsed.get(stored.name) or MetricFamily(stored.name, None, stored.type)
         family.help = stored.help
         return family
-
-    def _family_text(self, stored: StoredFamily) -> str:
-        """The family's series as pushed: TYPE line, then each series without added lines."""
-        entry = self._index.families[stored.name]
-        parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
-        for position, key in enumerate(stored.keys):
-            block = entry.blocks[entry.find(key)]
-            if position in stored.synthetic:
-                block = without_synthetic_infinity_bucket(stored.name, block)
-            parts.append(block)
-        return "".join(parts)
 
     # Internals.
 
@@ -322,8 +309,7 @@ class GroupRegistry:
     ) -> InconsistentPushError:
         """Set the failure time (creating the group as the Pushgateway does, when safe)."""
         if group is not None:
-            group.failure_time = now
-            self._set_timestamp_block(group, PUSH_FAILURE_TIME, now)
+            self._set_failure_time(group, now)
         elif self._can_hold_new_group(key, now):
             self._create_group(key, now, push_time=0.0, failure_time=now)
         else:
@@ -345,6 +331,7 @@ class GroupRegistry:
         group.failure_time = failure_time
         self._groups[key] = group
         labels_text = group.labels_text
+        stamps = []
         for name, help_text, value in (
             (PUSH_TIME, PUSH_TIME_HELP, push_time),
             (PUSH_FAILURE_TIME, PUSH_FAILURE_TIME_HELP, failure_time),
@@ -352,15 +339,29 @@ class GroupRegistry:
             entry = self._index.entry(name, GAUGE)
             entry.groups += 1
             entry.add_help(help_text)
-            entry.insert(group.label_key, _timestamp_block(name, labels_text, value), key)
+            block = _timestamp_block(name, labels_text, value)
+            stamps.append(entry.insert(group.label_key, block, key))
+        group.push_time_slot, group.failure_time_slot = stamps
         return group
 
-    def _set_timestamp_block(self, group: Group, name: str, value: float) -> None:
-        self._index.families[name].set_block(
-            group.label_key, _timestamp_block(name, group.labels_text, value)
-        )
+    def _set_push_time(self, group: Group, now: float) -> None:
+        group.push_time = now
+        block = _timestamp_block(PUSH_TIME, group.labels_text, now)
+        self._index.families[PUSH_TIME].set_block(group.push_time_slot, block)
+
+    def _set_failure_time(self, group: Group, now: float) -> None:
+        group.failure_time = now
+        block = _timestamp_block(PUSH_FAILURE_TIME, group.labels_text, now)
+        self._index.families[PUSH_FAILURE_TIME].set_block(group.failure_time_slot, block)
+
+    def _families_changed(self, group: Group) -> None:
+        """Forget what was derived from the group's families (they are changing)."""
+        group.shape = None
+        group.snapshot_header = None
+        group.series_count = None
 
     def _remove_family(self, group: Group, name: str) -> None:
+        self._families_changed(group)
         stored = group.families.pop(name)
         entry = self._index.families[name]
         for key in stored.keys:
@@ -370,6 +371,7 @@ class GroupRegistry:
         self._index.discard_if_unused(entry)
 
     def _store_family(self, group: Group, prepared: PreparedFamily, now: float) -> None:
+        self._families_changed(group)
         entry = self._index.entry(prepared.name, prepared.type)
         old = group.families.get(prepared.name)
         keys = tuple(prepared.keys)
@@ -378,16 +380,16 @@ class GroupRegistry:
             if old.help != prepared.help:
                 entry.drop_help(old.help)
                 entry.add_help(prepared.help)
-            elif entry.help != prepared.help:
-                entry.help = prepared.help
-                entry.cached = None
-            for key, block in zip(keys, prepared.blocks, strict=True):
-                entry.set_block(key, block)
+            else:
+                entry.show_help(prepared.help)
+            for slot, block in zip(old.slots, prepared.blocks, strict=True):
+                entry.set_block(slot, block)
             old.help = prepared.help
             old.pushed_at = now
             old.synthetic = prepared.synthetic
             old.exact = prepared.exact
             return
+        kept: dict[SortKey, int] = {}
         if old is None:
             entry.groups += 1
         else:
@@ -396,22 +398,27 @@ class GroupRegistry:
                 entry.cached = None
             entry.drop_help(old.help)
             new_keys = set(prepared.keys)
-            for key in old.keys:
-                if key not in new_keys:
+            for key, old_slot in zip(old.keys, old.slots, strict=True):
+                if key in new_keys:
+                    kept[key] = old_slot
+                else:
                     entry.remove(key)
         entry.add_help(prepared.help)
-        old_keys: set[SortKey] | tuple[()] = set(old.keys) if old is not None else ()
+        slots = []
         for key, block in zip(prepared.keys, prepared.blocks, strict=True):
-            if key in old_keys:
-                entry.set_block(key, block)
+            kept_slot = kept.get(key)
+            if kept_slot is None:
+                slots.append(entry.insert(key, block, group.key))
             else:
-                entry.insert(key, block, group.key)
+                entry.set_block(kept_slot, block)
+                slots.append(kept_slot)
         group.families[prepared.name] = StoredFamily(
             prepared.name,
             prepared.type,
             prepared.help,
             now,
             keys,
+            tuple(slots),
             prepared.synthetic,
             prepared.exact,
         )

@@ -3,8 +3,8 @@
 This is what makes a push cost the same whatever is stored: a family name maps to its type
 and the number of groups using it (type and suffix clashes are dictionary lookups), and
 each series (name + labels) to the group that owns it (a duplicate is a binary search).
-The same structure serves the scrape: each family keeps its series' pre-rendered text in the
-Pushgateway's exposition order, and caches the joined text until something changes.
+The same structure serves the scrape: each family keeps its series' pre-rendered text, joins
+it in the Pushgateway's exposition order, and caches the joined text until something changes.
 """
 
 from __future__ import annotations
@@ -50,9 +50,28 @@ def key_of(names: tuple[str, ...], values: list[str]) -> SortKey:
 
 
 class FamilyEntry:
-    """One metric name across all groups."""
+    """One metric name across all groups.
 
-    __slots__ = ("blocks", "cached", "groups", "help", "helps", "keys", "name", "owners", "type")
+    Each series has a slot, fixed for as long as it is stored: its text and owner live at
+    that slot in `blocks` and `owners`, while `keys` and `slots` keep the series sorted. A
+    group keeps its series' slots, so rewriting a value (the usual push) touches one list
+    item, without searching among every group's series. Slots are plain integers, so the
+    garbage collector has nothing more to scan per series.
+    """
+
+    __slots__ = (
+        "blocks",
+        "cached",
+        "free",
+        "groups",
+        "help",
+        "helps",
+        "keys",
+        "name",
+        "owners",
+        "slots",
+        "type",
+    )
 
     def __init__(self, name: str, family_type: int) -> None:
         self.name = name
@@ -64,12 +83,19 @@ class FamilyEntry:
         self.help: str | None = None
         """The HELP exposed: the latest push's, as the Pushgateway intends ("the latter wins")."""
         self.keys: list[SortKey] = []
+        """Every series' key, sorted: the exposition's order."""
+        self.slots: list[int] = []
+        """The slot of each of `keys`, position for position."""
         self.blocks: list[str] = []
+        """By slot: the series' exposition lines ("" for a free slot)."""
         self.owners: list[GroupingKey] = []
+        """By slot: the group holding the series."""
+        self.free: list[int] = []
+        """Slots of removed series, to be used again."""
         self.cached: str | None = None
 
     def find(self, key: SortKey) -> int:
-        """The position of the series `key`, or -1."""
+        """The position of the series `key` in `keys`, or -1."""
         index = bisect_left(self.keys, key)
         if index < len(self.keys) and self.keys[index] == key:
             return index
@@ -77,28 +103,45 @@ class FamilyEntry:
 
     def owner(self, key: SortKey) -> GroupingKey | None:
         index = self.find(key)
-        return self.owners[index] if index >= 0 else None
+        return self.owners[self.slots[index]] if index >= 0 else None
 
-    def insert(self, key: SortKey, block: str, owner: GroupingKey) -> None:
+    def insert(self, key: SortKey, block: str, owner: GroupingKey) -> int:
+        """Store a new series; its slot."""
+        if self.free:
+            slot = self.free.pop()
+            self.blocks[slot] = block
+            self.owners[slot] = owner
+        else:
+            slot = len(self.blocks)
+            self.blocks.append(block)
+            self.owners.append(owner)
         index = bisect_left(self.keys, key)
         self.keys.insert(index, key)
-        self.blocks.insert(index, block)
-        self.owners.insert(index, owner)
+        self.slots.insert(index, slot)
         self.cached = None
+        return slot
 
-    def set_block(self, key: SortKey, block: str) -> None:
-        self.blocks[self.find(key)] = block
-        self.cached = None
+    def set_block(self, slot: int, block: str) -> None:
+        """Rewrite one series (the scrape text is re-joined only if it changed)."""
+        if self.blocks[slot] != block:
+            self.blocks[slot] = block
+            self.cached = None
 
     def remove(self, key: SortKey) -> None:
         index = self.find(key)
+        slot = self.slots[index]
         del self.keys[index]
-        del self.blocks[index]
-        del self.owners[index]
+        del self.slots[index]
+        self.blocks[slot] = ""
+        self.free.append(slot)
         self.cached = None
 
     def add_help(self, help_text: str | None) -> None:
         self.helps[help_text] = self.helps.get(help_text, 0) + 1
+        self.show_help(help_text)
+
+    def show_help(self, help_text: str | None) -> None:
+        """Expose `help_text`: a push's HELP is shown until another push of the name."""
         if self.help != help_text:
             self.help = help_text
             self.cached = None
@@ -115,7 +158,9 @@ class FamilyEntry:
 
     def text(self) -> str:
         if self.cached is None:
-            self.cached = family_header(self.name, self.help, self.type) + "".join(self.blocks)
+            blocks = self.blocks
+            text = "".join([blocks[slot] for slot in self.slots])
+            self.cached = family_header(self.name, self.help, self.type) + text
         return self.cached
 
 

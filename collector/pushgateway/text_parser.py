@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from collector.pushgateway.expfmt_state_machine import TYPES_BY_UPPER_NAME, ExactLine
 from collector.pushgateway.goformat import (
@@ -245,11 +246,28 @@ def parse_text(body: bytes, stream_error: str | None = None) -> dict[str, Metric
     `stream_error` is a read error that followed `body` (a broken gzip stream): like the
     Pushgateway 1.5, it is ignored at the start of a line and reported inside one.
     """
+    return read_text(body, stream_error).families
+
+
+@dataclass(slots=True)
+class TextBody:
+    """A parsed text body: its families, and how it was read."""
+
+    families: dict[str, MetricFamily]
+    fast_only: bool
+    """Every line was read by the fast tier: each line that does not start with `#` and is
+    not empty is a sample line `name{labels} value` with nothing after the value."""
+
+
+def read_text(body: bytes, stream_error: str | None = None) -> TextBody:
+    """`parse_text`, also saying whether the fast tier read every line."""
     parser = TextParser()
+    fast_only = True
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         # Not UTF-8 somewhere: every line goes through the byte-exact tier.
+        fast_only = False
         raw_lines = body.split(b"\n")
         last = len(raw_lines) - 1
         for index, raw in enumerate(raw_lines):
@@ -260,8 +278,10 @@ def parse_text(body: bytes, stream_error: str | None = None) -> dict[str, Metric
         last = len(lines) - 1
         for index, line in enumerate(lines):
             if line and (index == last or not parser.parse_line_fast(line)):
+                fast_only = False
                 _run_exact(parser, line.encode("utf-8"), index, last, stream_error)
-    return {name: family for name, family in parser.families.items() if family.metrics}
+    families = {name: family for name, family in parser.families.items() if family.metrics}
+    return TextBody(families, fast_only)
 
 
 def _run_exact(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import given
@@ -70,6 +71,36 @@ def test_the_shortest_form_reads_back_as_the_same_float(value: float) -> None:
 )
 def test_it_reads_what_strconv_reads(token: str, value: float) -> None:
     assert parse_go_float(token) == value
+
+
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+    r"|[nN][aA][nN]"
+)
+"""strconv.ParseFloat's decimal syntax, as a regular expression."""
+
+
+@given(st.text("0123456789.eE+-_ infINFaAtyYx", max_size=8))
+def test_it_reads_exactly_what_the_syntax_allows(token: str) -> None:
+    value = parse_go_float(token)
+    if _GO_FLOAT.fullmatch(token) is None:
+        assert value is None
+    elif token.lower().endswith("nan"):
+        assert value is not None
+        assert math.isnan(value)
+    elif not math.isinf(float(token)) or token.strip("+-").lower().startswith("inf"):
+        assert value == float(token)
+    else:
+        assert value is None  # Out of range: Go's ErrRange.
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**8), 10**8).map(float))
+def test_the_exponent_form_starts_where_go_s_does(value: float) -> None:
+    text = format_sample_value(value)
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
+        assert "e" in text
+    else:
+        assert text == ("0" if value == 0 else repr(value).removesuffix(".0"))
 
 
 @pytest.mark.parametrize(

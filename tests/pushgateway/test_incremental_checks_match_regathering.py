@@ -52,9 +52,26 @@ def bodies(draw: st.DrawFn) -> str:
 
 
 operations = st.lists(
-    st.tuples(st.sampled_from(["PUT", "POST", "DELETE"]), st.sampled_from(GROUPS), bodies()),
+    st.tuples(
+        st.sampled_from(["PUT", "POST", "DELETE", "REPEAT PUT", "REPEAT POST"]),
+        st.sampled_from(GROUPS),
+        bodies(),
+    ),
     max_size=12,
 )
+"""REPEAT: the body last pushed to that group again, with new values (the fast path's case)."""
+
+
+def with_values(body: bytes, values: list[str]) -> bytes:
+    """`body` with the value of its n-th sample line replaced by values[n] (cycling)."""
+    lines = body.split(b"\n")
+    count = 0
+    for index, line in enumerate(lines):
+        if line and not line.startswith(b"#"):
+            head, _, _ = line.rpartition(b" ")
+            lines[index] = head + b" " + values[count % len(values)].encode()
+            count += 1
+    return b"\n".join(lines)
 
 
 class Regathering:
@@ -147,6 +164,7 @@ def merged_from_scratch(registry: GroupRegistry) -> str:
 def test_it_accepts_and_refuses_what_regathering_would(steps: list) -> None:
     registry = GroupRegistry()
     model = Regathering()
+    last_body: dict[str, bytes] = {}
     for number, (method, path, text) in enumerate(steps):
         key = parse_grouping_key(path)
         if method == "DELETE":
@@ -154,6 +172,10 @@ def test_it_accepts_and_refuses_what_regathering_would(steps: list) -> None:
             model.groups.pop(key, None)
             continue
         body = text.encode()
+        if method.startswith("REPEAT "):
+            method = method.removeprefix("REPEAT ")
+            body = with_values(last_body.get(path, body), [str(number), "1.5", "-2"])
+        last_body[path] = body
         try:
             registry.push(method, path, body, None, False, 1000.0 + number)
             accepted = True

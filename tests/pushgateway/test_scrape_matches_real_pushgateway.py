@@ -31,6 +31,20 @@ _TIME_LINE = re.compile(r"^(push_(?:failure_)?time_seconds\{.*\}) (?!0$).*$", re
 TIME_FAMILIES = ("push_time_seconds", "push_failure_time_seconds")
 Push = tuple[str, str, bytes, str | None]
 
+REPEATED = b'# HELP x Rows.\n# TYPE x gauge\nx %s\n# TYPE y counter\ny{k="1"} %s\nz %s\n'
+REPEATS: list[Push] = [
+    ("PUT", "job/r/instance/a", REPEATED % (b"1", b"2", b"3"), None),
+    ("POST", "job/r/instance/a", REPEATED % (b"1e6", b"+Inf", b"-Inf"), None),
+    ("PUT", "job/r/instance/b", b"# HELP x Rows.\n# TYPE x gauge\nx 5\n", None),
+    ("PUT", "job/r/instance/a", REPEATED % (b"NaN", b"0.000001", b"123456789"), None),
+    ("PUT", "job/r/instance/a", REPEATED % (b"1", b"2 1000", b"3"), None),
+    ("PUT", "job/r/instance/a", REPEATED % (b"1", b"2", b"0x10"), None),
+    ("PUT", "job/r/instance/a", REPEATED % (b"-0", b"5.", b".5"), None),
+    ("POST", "job/r/instance/a", b"extra 1\n", None),
+    ("PUT", "job/r/instance/a", REPEATED % (b"7", b"8", b"9"), None),
+]
+"""A job pushing one body again and again, with other values (some refused)."""
+
 SCENARIOS: dict[str, list[Push]] = {
     "python client, then a partial POST": [
         ("PUT", "job/python/instance/host-1", python_client_body(), None),
@@ -79,6 +93,7 @@ SCENARIOS: dict[str, list[Push]] = {
         ("POST", "job/b", b"bar 1 1000\n", None),
         ("PUT", "job/new", b"baz 1 1000\n", None),
     ],
+    "the same body again with new values (the fast path)": REPEATS,
     "empty PUT keeps only the timestamps": [
         ("PUT", "job/a", b"one 1\n", None),
         ("PUT", "job/a", b"", None),
@@ -136,3 +151,16 @@ def test_its_api_lists_what_the_real_pushgateway_lists(
         real_pushgateway.push(method, path, body, content_type)
     ours = json.loads(go_json(api_metrics(registry)))
     assert normalized_api(ours) == normalized_api(real_pushgateway.api_metrics())
+
+
+def test_it_answers_each_repeated_push_as_the_real_pushgateway_does(
+    real_pushgateway: RealPushgateway,
+) -> None:
+    registry = GroupRegistry()
+    for number, (method, path, body, content_type) in enumerate(REPEATS):
+        try:
+            registry.push(method, path, body, content_type, False, NOW + number)
+            ours = (200, "")
+        except PushgatewayError as error:
+            ours = (error.status, error.message + "\n")
+        assert ours == real_pushgateway.push(method, path, body, content_type)
