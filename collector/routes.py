@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.handlers import health, jobs, live_events, openapi, push, runs, scrape
+from collector.handlers import dashboard, health, jobs, live_events, openapi, push, runs, scrape
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,3 +23,11 @@ def setup_routes(app: web.Application) -> None:
     add.add_get("/-/healthy", health.healthy, name="healthy")
     add.add_get("/-/ready", health.ready, name="ready")
     add.add_get("/health", health.health, name="health")
+    # The dashboard: pages for people, and their static files.
+    add.add_get("/", dashboard.overview, name="dashboard_overview")
+    add.add_get("/ui/jobs", dashboard.jobs, name="dashboard_jobs")
+    add.add_get("/ui/jobs/{job}", dashboard.job, name="dashboard_job")
+    add.add_get("/ui/runs/{run_id}", dashboard.run, name="dashboard_run")
+    add.add_get("/ui/alerts", dashboard.alerts, name="dashboard_alerts")
+    add.add_get("/ui/groups", dashboard.groups, name="dashboard_groups")
+    add.add_get("/ui/static/{file}", dashboard.static, name="dashboard_static")
