@@ -177,7 +177,7 @@ CATALOG = (
               start_after=3),
     Simulated("backup_db", "backup", backup, {"host": "db1"}, every=90, duration=12,
               history_every=86400, start_after=1),
-    Simulated("backup_db", "backup", backup, {"host": "db2"}, every=90, duration=10,
+    Simulated("backup_db", "backup", backup, {"host": "db2"}, every=90, duration=6,
               history_every=86400, fail_rate=1.0, start_after=2,
               failure="rsync: write failed on /backup/db2: No space left on device (28)"),
     Simulated("report_weekly", "report generation", pages, every=75, duration=10,
@@ -308,7 +308,7 @@ def hold_stuck_run(connection: Connection, stop: threading.Event) -> None:
 KILLED_JOB = """
 import sys, time
 from client import Connection, Job
-job = Job("cleanup_tmp", heartbeat=2, lost_after=10, progress_interval=0.2,
+job = Job("cleanup_tmp", heartbeat=1, lost_after=6, progress_interval=0.2,
           connection=Connection.resolve(sys.argv[1], spool_dir="off")).start()
 for step in range(1, 100000):
     job.progress(done=step * 37, total=100000)
@@ -320,11 +320,11 @@ def kill_a_run(connection: Connection, stop: threading.Event, every: float = 600
     """Start a job in a process of its own and kill it with SIGKILL: its run gets lost."""
     package_root = str(Path(client.__file__).resolve().parent.parent)
     environment = {**os.environ, "PYTHONPATH": package_root}
-    while not stop.wait(2.0):
+    while not stop.wait(1.0):
         process = subprocess.Popen(
             [sys.executable, "-c", KILLED_JOB, connection.url], env=environment
         )
-        stop.wait(5.0)
+        stop.wait(3.0)
         process.kill()
         process.wait()
         if stop.wait(every):

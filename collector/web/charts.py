@@ -97,7 +97,7 @@ def sparkline(values: Sequence[tuple[float | None, str]]) -> Chart:
             continue
         y = 90.0 - 80.0 * value / top
         points.append((x, y))
-        if status != "succeeded":
+        if status != "succeeded" or len(known) == 1:  # a lone run is a dot, not a line
             dots.append(Dot(x, y, status, status))
     return Chart(
         f"{count} recent runs, longest {max(known):.0f} s",

@@ -36,14 +36,17 @@ def relative(timestamp: float | None, now: float) -> str:
     delta = abs(delta)
     if delta < 2:
         return "just now"
+    # Past times count whole units gone by; future ones the nearest (a 4 h silence that
+    # started a second ago ends "in 4 h", not "in 3 h").
+    whole = round if future else math.floor
     if delta < 60:
-        text = f"{delta:.0f} s"
+        text = f"{whole(delta)} s"
     elif delta < 3600:
-        text = f"{delta // 60:.0f} min"
+        text = f"{whole(delta / 60)} min"
     elif delta < 86400:
-        text = f"{delta // 3600:.0f} h"
+        text = f"{whole(delta / 3600)} h"
     else:
-        text = f"{delta // 86400:.0f} d"
+        text = f"{whole(delta / 86400)} d"
     return f"in {text}" if future else f"{text} ago"
 
 
@@ -87,7 +90,9 @@ def size(value: float | None) -> str:
     scaled = float(value)
     for unit in units:
         if abs(scaled) < 1024 or unit == units[-1]:
-            return f"{scaled:.0f} {unit}" if unit == "B" else f"{scaled:.1f} {unit}"
+            return (
+                f"{scaled:.0f} {unit}" if unit == "B" or scaled >= 100 else f"{scaled:.1f} {unit}"
+            )
         scaled /= 1024
     raise AssertionError("unreachable")
 

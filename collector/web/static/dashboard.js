@@ -14,7 +14,7 @@
 (() => {
   const REFRESH_GAP_MS = 1500;
   const POLL_MS = 5000;
-  const TICK_MS = 5000;
+  const TICK_MS = 1000;
   const PERIODIC_MS = 30000;
   const RECONNECT_MS = 10000;
 
@@ -59,11 +59,12 @@
     const future = delta < 0;
     delta = Math.abs(delta);
     if (delta < 2) return "just now";
+    const whole = future ? Math.round : Math.floor;
     let text;
-    if (delta < 60) text = `${Math.floor(delta)} s`;
-    else if (delta < 3600) text = `${Math.floor(delta / 60)} min`;
-    else if (delta < 86400) text = `${Math.floor(delta / 3600)} h`;
-    else text = `${Math.floor(delta / 86400)} d`;
+    if (delta < 60) text = `${whole(delta)} s`;
+    else if (delta < 3600) text = `${whole(delta / 60)} min`;
+    else if (delta < 86400) text = `${whole(delta / 3600)} h`;
+    else text = `${whole(delta / 86400)} d`;
     return future ? `in ${text}` : `${text} ago`;
   }
 
@@ -302,13 +303,17 @@
 
   /* -- ticking times ----------------------------------------------------------------------- */
 
+  function setText(element, text) {
+    if (element.textContent !== text) element.textContent = text;
+  }
+
   function tick() {
     for (const element of document.querySelectorAll("time[data-relative]")) {
-      element.textContent = relative(element.getAttribute("datetime"));
+      setText(element, relative(element.getAttribute("datetime")));
     }
     for (const element of document.querySelectorAll("[data-elapsed]")) {
       const started = toSeconds(element.dataset.elapsed);
-      if (started !== null) element.textContent = duration(Math.max(0, now() - started));
+      if (started !== null) setText(element, duration(Math.max(0, now() - started)));
     }
   }
 
