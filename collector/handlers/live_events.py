@@ -34,21 +34,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    subscription = bus.subscribe(accepts)
+    subscription = bus.subscribe(accepts if types or job_matches else None)
     try:
         await response.write(b"retry: 3000\n: connected\n\n")
-        while not bus.closed:
-            try:
-                first = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if first is None:
+        while True:
+            batch = await subscription.next_batch(KEEPALIVE_SECONDS)
+            if batch is None:
                 break
-            messages = [first, *subscription.drain()]
-            await response.write("".join(m for m in messages if m is not None).encode())
-            if None in messages:
-                break
+            await response.write(batch or b": keepalive\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
