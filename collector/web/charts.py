@@ -55,20 +55,17 @@ def _nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _path(points: Sequence[tuple[float, float] | None]) -> str:
-    """An SVG path through the points; None breaks the line."""
+    """An SVG path through the points; None breaks the line. Four significant digits:
+    a tenth of a percent of the plot is finer than a pixel, and pages stay small."""
     parts: list[str] = []
-    pen_down = False
+    command = "M"
     for point in points:
         if point is None:
-            pen_down = False
+            command = "M"
             continue
-        parts.append(f"{'L' if pen_down else 'M'}{_fmt(point[0])} {_fmt(point[1])}")
-        pen_down = True
+        parts.append(f"{command}{point[0]:.4g} {point[1]:.4g}")
+        command = "L"
     return " ".join(parts)
 
 
@@ -93,12 +90,12 @@ def sparkline(values: Sequence[tuple[float | None, str]]) -> Chart:
         x = 50.0 if count == 1 else 100.0 * index / (count - 1)
         if value is None:
             if status in ("failed", "lost"):
-                dots.append(Dot(x, 90.0, status, status))
+                dots.append(Dot(round(x, 2), 90.0, status, status))
             continue
         y = 90.0 - 80.0 * value / top
         points.append((x, y))
         if status != "succeeded" or len(known) == 1:  # a lone run is a dot, not a line
-            dots.append(Dot(x, y, status, status))
+            dots.append(Dot(round(x, 2), round(y, 2), status, status))
     return Chart(
         f"{count} recent runs, longest {max(known):.0f} s",
         line=_path(points),
@@ -131,7 +128,7 @@ def time_series(
     line = _path(line_points)
     first = next(p for p in line_points if p is not None)
     last = next(p for p in reversed(line_points) if p is not None)
-    area = f"{line} L{_fmt(last[0])} 100 L{_fmt(first[0])} 100 Z"
+    area = f"{line} L{last[0]:.4g} 100 L{first[0]:.4g} 100 Z"
     return Chart(
         label,
         line=line,

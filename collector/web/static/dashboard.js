@@ -348,6 +348,12 @@
     applyFilters(form);
   });
 
+  // Absolute times on hover, for the times a page writes without a title (the jobs table).
+  document.addEventListener("mouseover", (event) => {
+    const element = event.target.closest && event.target.closest("time[datetime]");
+    if (element && !element.title) element.title = clock(element.getAttribute("datetime"));
+  });
+
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") scheduleRefresh();
   });
