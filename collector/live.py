@@ -2,23 +2,28 @@
 
 Publishing costs the same however many listen, and nothing when nobody does: a message is
 serialised once and appended to one shared, bounded log; each subscriber keeps a cursor
-into it. Subscribers are woken together, at most once per `flush_interval` while events
-keep coming (the first event after a quiet spell is flushed at once), and read what is
-new; listeners without a filter share one joined copy of each flush. So a hundred
-dashboards cost a thousand wake-ups a second at any event rate, not one per event per
-dashboard. A subscriber that falls further behind than the log holds (a slow client
-whose socket does not drain) loses the backlog it missed and gets one `resync` event
-telling it to reload what it shows: no listener can hold memory.
+into it. While events keep coming, subscribers are woken at most once per
+`flush_interval`, each time reading everything new in one write; listeners without a
+filter that wake together share one joined copy. The subscribers are spread over
+`WAKE_GROUPS` groups woken one after the other across the interval, so that a hundred
+dashboards never write all at once and a push never waits behind all of their writes.
+The first event after a quiet spell goes out to the first group at once, to the last
+within one interval.
+
+A subscriber that falls further behind than the log holds (a slow client whose socket
+does not drain) loses the backlog it missed and gets one `resync` event telling it to
+reload what it shows: no listener can hold memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from collector.api_json import run_json
@@ -27,7 +32,8 @@ from collector.state import Change, StateSettings
 LOG_SIZE = 10_000
 """Messages the shared log keeps: how far a subscriber may fall behind before a resync."""
 FLUSH_INTERVAL = 0.1
-"""Seconds between two wake-ups of the subscribers while events keep coming."""
+"""Seconds between two wake-ups of a subscriber while events keep coming."""
+WAKE_GROUPS = 10
 
 LIVE_EVENT = {
     "started": "run.started",
@@ -48,13 +54,39 @@ class Message(NamedTuple):
 
 
 @dataclass(eq=False)
+class WakeGroup:
+    """Subscribers woken together: up to which message they may read, and their signal."""
+
+    flushed: int = 0
+    woken: asyncio.Event | None = None
+
+    def wake(self, sequence: int) -> None:
+        self.flushed = sequence
+        if self.woken is not None:
+            self.woken.set()
+            self.woken = None
+
+    async def wait(self, within: float) -> None:
+        """Return when the group is woken, or after `within` seconds."""
+        if self.woken is None:
+            self.woken = asyncio.Event()
+        woken = self.woken
+        try:
+            async with asyncio.timeout(within):
+                await woken.wait()
+        except TimeoutError:
+            pass
+
+
+@dataclass(eq=False)
 class Subscription:
-    """One listener: where it is in the bus's log, and an optional filter."""
+    """One listener: where it is in the bus's log, its wake group, and an optional filter."""
 
     bus: EventBus
     accepts: Filter | None
     cursor: int
     """The sequence number of the last message this listener has been given."""
+    group: WakeGroup = field(default_factory=WakeGroup)
     dropped: int = 0
 
     async def next_batch(self, within: float) -> bytes | None:
@@ -65,31 +97,35 @@ class Subscription:
         while True:
             if bus.closed:
                 return None
-            if bus.flushed > self.cursor:
+            if self.group.flushed > self.cursor:
                 batch = bus.read(self)
                 if batch:
                     return batch
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return b""
-            await bus.flush_done(remaining)
+            await self.group.wait(remaining)
 
 
 class EventBus:
-    def __init__(self, log_size: int = LOG_SIZE, flush_interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(
+        self,
+        log_size: int = LOG_SIZE,
+        flush_interval: float = FLUSH_INTERVAL,
+        wake_groups: int = WAKE_GROUPS,
+    ) -> None:
         self._log: deque[Message] = deque(maxlen=log_size)
         self._subscriptions: set[Subscription] = set()
-        self._flush: asyncio.Event | None = None
+        self._groups = [WakeGroup() for _ in range(wake_groups)]
+        self._next_group = itertools.cycle(self._groups)
         self._flush_scheduled = False
         self._last_flush = -1e9
         self._shared: tuple[int, int, bytes] = (0, 0, b"")
         """The last joined batch of every message, (after, up to, bytes), for listeners
-        without a filter: one join per flush, not one per listener."""
+        without a filter woken together: one join per group wake-up, not one per listener."""
         self.flush_interval = flush_interval
         self.sequence = 0
         """The last message published."""
-        self.flushed = 0
-        """The last message subscribers have been woken for."""
         self.published = 0
         self.dropped = 0
         self.closed = False
@@ -105,7 +141,9 @@ class EventBus:
 
     def subscribe(self, accepts: Filter | None = None) -> Subscription:
         """A listener of what is published from now on (None accepts every event)."""
-        subscription = Subscription(self, accepts, self.sequence)
+        group = next(self._next_group)
+        group.flushed = max(group.flushed, self.sequence)
+        subscription = Subscription(self, accepts, self.sequence, group)
         self._subscriptions.add(subscription)
         return subscription
 
@@ -125,27 +163,28 @@ class EventBus:
             f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
         ).encode()
         self._log.append(Message(self.sequence, event_type, data, body))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            delay = self._last_flush + self.flush_interval - time.monotonic()
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # published outside the server's loop: flush at once
-                self._wake()
-                return
-            if delay > 0:
-                loop.call_later(delay, self._wake)
-            else:
-                loop.call_soon(self._wake)
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # published outside the server's loop: everyone reads at once
+            self._flush_scheduled = False
+            for group in self._groups:
+                group.wake(self.sequence)
+            return
+        delay = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
+        loop.call_later(delay, self._flush, loop)
 
     def close(self) -> None:
         """Hang up on every listener (server shutdown)."""
         self.closed = True
-        self._wake()
+        for group in self._groups:
+            group.wake(self.sequence)
 
     def read(self, subscription: Subscription) -> bytes:
         """What the subscription has not been given yet, filtered; advances its cursor."""
-        cursor, up_to = subscription.cursor, self.flushed
+        cursor, up_to = subscription.cursor, subscription.group.flushed
         subscription.cursor = up_to
         log = self._log
         if not log or cursor >= up_to:
@@ -159,42 +198,35 @@ class EventBus:
             notice = {"dropped": missed, "reason": "this listener fell behind; reload state"}
             resync = f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
             cursor = oldest - 1
+        # Sequence numbers in the log are consecutive: index = sequence - oldest.
+        first, last = cursor - oldest + 1, up_to - oldest + 1
         accepts = subscription.accepts
         if accepts is None:
-            after, until, shared = self._shared
-            if (after, until) != (cursor, up_to):
-                shared = b"".join(
-                    log[i].body for i in range(cursor - oldest + 1, up_to - oldest + 1)
-                )
-                self._shared = (cursor, up_to, shared)
-            return resync + shared if resync else shared
-        # Sequence numbers in the log are consecutive: index = sequence - oldest.
+            if self._shared[:2] != (cursor, up_to):
+                joined = b"".join(log[index].body for index in range(first, last))
+                self._shared = (cursor, up_to, joined)
+            return resync + self._shared[2] if resync else self._shared[2]
         bodies = [resync] if resync else []
-        for index in range(cursor - oldest + 1, up_to - oldest + 1):
+        for index in range(first, last):
             message = log[index]
             if accepts(message.type, message.data):
                 bodies.append(message.body)
         return b"".join(bodies)
 
-    async def flush_done(self, within: float) -> None:
-        """Return at the next flush (or close), or after `within` seconds."""
-        if self._flush is None:
-            self._flush = asyncio.Event()
-        flush = self._flush
-        try:
-            async with asyncio.timeout(within):
-                await flush.wait()
-        except TimeoutError:
-            pass
-
-    def _wake(self) -> None:
-        """Let subscribers read everything published so far."""
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the groups one after the other across the interval; each reads what is new
+        when its turn comes."""
         self._flush_scheduled = False
         self._last_flush = time.monotonic()
-        self.flushed = self.sequence
-        if self._flush is not None:
-            self._flush.set()
-            self._flush = None
+        step = self.flush_interval / len(self._groups)
+        for index, group in enumerate(self._groups):
+            if index == 0:
+                group.wake(self.sequence)
+            else:
+                loop.call_later(index * step, self._wake_group, group)
+
+    def _wake_group(self, group: WakeGroup) -> None:
+        group.wake(self.sequence)
 
 
 def publish_changes(
