@@ -232,6 +232,16 @@ def subscribers(url: str) -> float:
     return 0.0
 
 
+def wait_for_subscribers(url: str, count: int) -> None:
+    """Until the server counts exactly these listeners: those of the previous phase are
+    forgotten at their next write or keepalive, within 15 s of hanging up."""
+    deadline = time.monotonic() + 30
+    while subscribers(url) != count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{subscribers(url)} listeners instead of {count}")
+        time.sleep(0.2)
+
+
 def measure_fan_out(
     seconds: float, repeat: int, listeners: int, rate: float
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, Load]], list[dict[str, Any]]]:
@@ -245,10 +255,13 @@ def measure_fan_out(
             order = (False, True) if round_ % 2 == 0 else (True, False)
             for with_listeners in order:
                 name = f"{listeners} listeners" if with_listeners else "no listener"
+                wait_for_subscribers(server.url, 0)
                 group = Listeners(server.url, listeners) if with_listeners else None
                 if group is not None:
-                    assert subscribers(server.url) == listeners
+                    wait_for_subscribers(server.url, listeners)
+                cpu = server.cpu_seconds()
                 result = run_load(server.url, rate, seconds)
+                result["server_cores"] = (server.cpu_seconds() - cpu) / seconds
                 paced.append((name, result))
                 if group is not None:
                     time.sleep(1.0)  # the last flush reaches the listeners
@@ -263,6 +276,7 @@ def measure_fan_out(
             order = (False, True) if round_ % 2 == 0 else (True, False)
             for with_listeners in order:
                 name = f"{listeners} listeners" if with_listeners else "no listener"
+                wait_for_subscribers(server.url, 0)
                 group = Listeners(server.url, listeners) if with_listeners else None
                 env = {"JOBS": str(JOBS), "RUN": f"w{round_}{int(with_listeners)}"}
                 load = wrk(server.url, "batchgate_progress", int(seconds), env=env)
@@ -286,37 +300,43 @@ def report(args: argparse.Namespace) -> None:
         print(f"| {name} | {median:.1f} | {worst:.1f} | {size / 1024:.0f} KiB | {target} |")
     print(f"\n{args.rate:.0f} single-event pushes/s from 16 connections for {args.seconds} s, "
           f"with and without {args.listeners} clients following /events:\n")  # fmt: skip
-    print("| listeners | pushes/s | mean ms | p50 ms | p99 ms | max ms | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| listeners | pushes/s | mean ms | p50 ms | p99 ms | max ms | server CPU | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in paced:
-        print(f"| {name} | {r['rate']:.0f} | {r['mean_ms']:.2f} | {r['p50_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} |")  # fmt: skip
+        print(
+            f"| {name} | {r['rate']:.0f} | {r['mean_ms']:.2f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['server_cores']:.2f} | {r['errors']} |"
+        )
     for delivered in deliveries:
-        print(f"\nDelivered: {delivered['pushed']} events pushed; each listener received "
-              f"{delivered['least_received']} to {delivered['most_received']}; "
-              f"resyncs: {delivered['resyncs']}", end="")  # fmt: skip
+        print(
+            f"\nDelivered: {delivered['pushed']} events pushed; each listener received "
+            f"{delivered['least_received']} to {delivered['most_received']}; "
+            f"resyncs: {delivered['resyncs']}",
+            end="",
+        )
     print("\n")
-    summary: dict[str, list[float]] = {}
-    for name, r in paced:
-        summary.setdefault(f"{name} mean", []).append(r["mean_ms"])
-        summary.setdefault(f"{name} p99", []).append(r["p99_ms"])
     print("| most pushes/s (wrk -c16) | requests/s | p50 ms | p99 ms | errors |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, load in maximum:
-        print(f"| {name} | {load.requests_per_second:.0f} | {load.p50_ms:.2f} | "
-              f"{load.p99_ms:.2f} | {load.errors} |")  # fmt: skip
-    base = [r["mean_ms"] for name, r in paced if name == "no listener"]
-    loaded = [r["mean_ms"] for name, r in paced if name != "no listener"]
-    top_base = [x.requests_per_second for name, x in maximum if name == "no listener"]
-    top_loaded = [x.requests_per_second for name, x in maximum if name != "no listener"]
-    mean_without, mean_with = statistics.median(base), statistics.median(loaded)
-    top_without, top_with = statistics.median(top_base), statistics.median(top_loaded)
-    print(
-        f"\nMedian of the mean latencies: {mean_without:.2f} ms without, {mean_with:.2f} ms "
-        f"with listeners ({100 * (mean_with / mean_without - 1):+.0f}%). Median of the most "
-        f"pushes/s: {top_without:.0f} without, {top_with:.0f} with "
-        f"({100 * (top_with / top_without - 1):+.0f}%)."
+        print(
+            f"| {name} | {load.requests_per_second:.0f} | {load.p50_ms:.2f} | "
+            f"{load.p99_ms:.2f} | {load.errors} |"
+        )
+    print("\n| median over the rounds | without | with listeners | change |")
+    print("| --- | ---: | ---: | ---: |")
+    measures = (
+        ("p50 latency, ms", "p50_ms"),
+        ("mean latency, ms", "mean_ms"),
+        ("p99 latency, ms", "p99_ms"),
+        ("server CPU, cores", "server_cores"),
     )
+    for label, key in measures:
+        without = statistics.median(r[key] for n, r in paced if n == "no listener")
+        with_ = statistics.median(r[key] for n, r in paced if n != "no listener")
+        print(f"| {label} | {without:.2f} | {with_:.2f} | {100 * (with_ / without - 1):+.0f}% |")
+    without = statistics.median(x.requests_per_second for n, x in maximum if n == "no listener")
+    with_ = statistics.median(x.requests_per_second for n, x in maximum if n != "no listener")
+    print(f"| most pushes/s | {without:.0f} | {with_:.0f} | {100 * (with_ / without - 1):+.0f}% |")
 
 
 def main() -> None:

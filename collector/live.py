@@ -42,13 +42,16 @@ LIVE_EVENT = {
     "finished": "run.finished",
 }
 
-Filter = Callable[[str, dict[str, Any]], bool]
+Filter = Callable[[str, str], bool]
+"""Whether a listener wants an event, from its type and its job's name."""
 
 
 class Message(NamedTuple):
     sequence: int
     type: str
-    data: dict[str, Any]
+    job: str
+    """The job the event is about ("" for none): what listeners filter on. The log keeps no
+    parsed data, only bytes and names, so that ten thousand messages stay cheap to hold."""
     body: bytes
     """The whole SSE message, encoded, ready to send."""
 
@@ -162,7 +165,7 @@ class EventBus:
             f"id: {self.sequence}\nevent: {event_type}\n"
             f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
         ).encode()
-        self._log.append(Message(self.sequence, event_type, data, body))
+        self._log.append(Message(self.sequence, event_type, str(data.get("job", "")), body))
         if self._flush_scheduled:
             return
         self._flush_scheduled = True
@@ -209,7 +212,7 @@ class EventBus:
         bodies = [resync] if resync else []
         for index in range(first, last):
             message = log[index]
-            if accepts(message.type, message.data):
+            if accepts(message.type, message.job):
                 bodies.append(message.body)
         return b"".join(bodies)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-from typing import Any
 
 from aiohttp import web
 
@@ -21,10 +20,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     job_matches = re.compile(fnmatch.translate(job_glob)).match if job_glob else None
     types = {t for t in request.query.get("types", "").split(",") if t}
 
-    def accepts(event_type: str, data: dict[str, Any]) -> bool:
+    def accepts(event_type: str, job: str) -> bool:
         if types and event_type not in types:
             return False
-        return job_matches is None or bool(job_matches(str(data.get("job", ""))))
+        return job_matches is None or bool(job_matches(job))
 
     response = web.StreamResponse(
         headers={

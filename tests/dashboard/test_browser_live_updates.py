@@ -5,6 +5,7 @@ stream the page polls."""
 from __future__ import annotations
 
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
 
 from collector.web.pages import job_key
 from tests.dashboard.browser import errors_in_console, find, live, screenshot, wait
@@ -85,4 +86,31 @@ def test_without_an_event_stream_the_page_polls(dashboard: Dashboard, browser: W
     browser.execute_script("window.notReloaded = true")
     dashboard.server.push({"job": "etl", "event": "fail", "run_id": "etl-1"})
     wait(browser, lambda d: _badge(d, job_key("etl", {})) == "failed", within=15)
+    assert browser.execute_script("return window.notReloaded") is True
+
+
+def test_the_history_filter_redraws_the_runs_in_place(
+    dashboard: Dashboard, browser: WebDriver
+) -> None:
+    dashboard.server.push([
+        {"job": "nightly", "event": "fail" if i % 3 == 0 else "success", "run_id": f"n-{i}",
+         "duration_seconds": 10 + i}
+        for i in range(9)
+    ])  # fmt: skip
+    browser.get(f"{dashboard.url}/ui/jobs/nightly")
+    live(browser)
+    browser.execute_script("window.notReloaded = true")
+
+    def shown(driver: WebDriver) -> list[str]:
+        ids: list[str] = driver.execute_script(
+            "return [...document.querySelectorAll('#job-history tr[data-run-id]')]"
+            ".map((row) => row.dataset.runId);"
+        )
+        return ids
+
+    assert len(shown(browser)) == 9
+    select = find(browser, '#job-history select[name="status"]')[0]
+    Select(select).select_by_visible_text("failed")
+    wait(browser, lambda d: sorted(shown(d)) == ["n-0", "n-3", "n-6"])
+    assert browser.execute_script("return location.search") == "?status=failed"
     assert browser.execute_script("return window.notReloaded") is True

@@ -35,7 +35,7 @@ async def test_every_listener_gets_every_event_from_one_shared_copy() -> None:
 async def test_a_filter_applies_to_its_listener_only() -> None:
     bus = EventBus()
     everything = bus.subscribe()
-    backups = bus.subscribe(lambda kind, data: data["job"] == "backup")
+    backups = bus.subscribe(lambda kind, job: job == "backup")
     bus.publish("run.started", {"job": "etl"})
     bus.publish("run.started", {"job": "backup"})
     assert len(_events(await everything.next_batch(1.0) or b"")) == 2

@@ -326,6 +326,9 @@
     for (const [name, value] of new FormData(form)) {
       if (String(value).trim()) params.append(name, String(value).trim());
     }
+    // A form inside a live region (the job page's history filter) is redrawn by the refresh:
+    // let go of its focus, which would otherwise hold the redraw back.
+    if (form.closest("[data-region]") && form.contains(document.activeElement)) document.activeElement.blur();
     const action = form.getAttribute("action") || location.pathname;
     const query = params.toString();
     history.replaceState(null, "", query ? `${action}?${query}` : action);
@@ -333,12 +336,16 @@
     refresh();
   }
 
-  document.addEventListener("input", (event) => {
+  function onFilterInput(event) {
     const form = event.target.closest && event.target.closest("[data-filter-form]");
     if (!form) return;
     clearTimeout(filterTimer);
     filterTimer = setTimeout(() => applyFilters(form), event.target.tagName === "SELECT" ? 0 : 300);
-  });
+  }
+
+  // A select may report only `change` (as some tools driving browsers do): follow both.
+  document.addEventListener("input", onFilterInput);
+  document.addEventListener("change", onFilterInput);
 
   document.addEventListener("submit", (event) => {
     const form = event.target.closest && event.target.closest("[data-filter-form]");
