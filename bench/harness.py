@@ -85,12 +85,18 @@ def batchgate(*extra: str) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def pushgateway(*extra: str) -> Iterator[Server]:
-    """Debian's prometheus-pushgateway, without persistence (its default keeps old state)."""
+def pushgateway(*extra: str, persistence: str = "") -> Iterator[Server]:
+    """Debian's prometheus-pushgateway; no persistence unless a file is given (Debian's
+    default file would carry old state into the run). It writes that file when stopped."""
     binary = need("prometheus-pushgateway", "prometheus-pushgateway")
     port = free_port()
     process = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", *extra],
+        [
+            binary,
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--persistence.file={persistence}",
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -146,7 +146,7 @@ def build_jobs(count: int, rng: random.Random) -> list[BenchJob]:
     return jobs
 
 
-def build_rules() -> RuleSet:
+def rules_yaml() -> str:
     """50 rules: every kind, matching all jobs, a family, a label, or a regex."""
     lines = ["rules:"]
     lines += [
@@ -184,7 +184,11 @@ def build_rules() -> RuleSet:
         " match: {job: 'sync_*', labels: {env: prod}}}",
         "  - {name: NoRecentSuccess, kind: missed, interval: 2d, match: {job: 'report_*'}}",
     ]
-    rules, errors = parse_rules("\n".join(lines) + "\n", "bench.yaml")
+    return "\n".join(lines) + "\n"
+
+
+def build_rules() -> RuleSet:
+    rules, errors = parse_rules(rules_yaml(), "bench.yaml")
     assert not errors, errors
     assert len(rules) == 50, len(rules)
     return RuleSet.of(rules)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from collector.model import Job, Run, RunSummary
+from collector.pushgateway import GroupSummary
 from collector.state import StateSettings
 from collector.store import PointRecord, RunStats
 
@@ -133,10 +134,12 @@ def summary_json(summary: RunSummary) -> dict[str, Any]:
     }
 
 
-def job_json(job: Job, now: float, settings: StateSettings) -> dict[str, Any]:
-    """A job as `GET /jobs` lists it."""
+def job_json(
+    job: Job, now: float, settings: StateSettings, group: GroupSummary | None = None
+) -> dict[str, Any]:
+    """A job as `GET /jobs` lists it; a Pushgateway group's job also shows its group."""
     last = job.last_run
-    return {
+    shown = {
         "job": job.name,
         "labels": dict(job.labels),
         "kind": job.kind,
@@ -150,11 +153,22 @@ def job_json(job: Job, now: float, settings: StateSettings) -> dict[str, Any]:
         "last_duration_seconds": job.last_duration,
         "runs": dict(job.counts),
     }
+    if group is not None:
+        shown["pushgateway"] = {
+            "grouping_key": dict(group.key),
+            "series": group.series,
+            "last_push_at": rfc3339(group.push_time or None),
+            "last_failed_push_at": rfc3339(group.failure_time or None),
+            "last_push_successful": group.push_time >= group.failure_time,
+        }
+    return shown
 
 
-def job_detail_json(job: Job, now: float, settings: StateSettings) -> dict[str, Any]:
+def job_detail_json(
+    job: Job, now: float, settings: StateSettings, group: GroupSummary | None = None
+) -> dict[str, Any]:
     """A job with its running runs, recent runs and duration statistics (`GET /jobs/{job}`)."""
-    detail = job_json(job, now, settings)
+    detail = job_json(job, now, settings, group)
     detail["running"] = [run_json(run, now, settings) for run in job.running.values()]
     detail["recent_runs"] = [summary_json(summary) for summary in reversed(job.recent)]
     durations = sorted(s.duration for s in job.recent if s.duration is not None)

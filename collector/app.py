@@ -11,9 +11,19 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.alerting.lifecycle import (
+    alerting_context,
+    evaluate_changes,
+    load_ruleset,
+    with_history_for,
+)
+from collector.auth import Authenticator
+from collector.groups import Groups
 from collector.keys import (
+    AUTHENTICATOR,
     BUS,
     CLOCK,
+    GROUPS,
     READY,
     REGISTRY,
     REQUEST_METRICS,
@@ -24,7 +34,8 @@ from collector.keys import (
 )
 from collector.live import EventBus, publish_changes
 from collector.metrics import JobCollector, RequestMetrics, ServerCollector
-from collector.middlewares import errors_and_metrics
+from collector.middlewares import authenticate, errors_and_metrics
+from collector.pushgateway import GroupRegistry
 from collector.routes import setup_routes
 from collector.settings import Settings
 from collector.sqlite_store import SqliteStore
@@ -40,10 +51,25 @@ def create_app(
     clock: Callable[[], float] = time.time,
     store: Store | None = None,
 ) -> web.Application:
-    """Build the batchgate application. Storage opens when the app starts, not here."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_and_metrics])
+    """Build the batchgate application. Storage opens when the app starts, not here.
+    Invalid rule files raise rules.ConfigErrors (every error, with its file and line)."""
+    ruleset = load_ruleset(settings.alerting)
+    settings = with_history_for(settings, ruleset)
+    authenticator = Authenticator(settings.tokens)
+    # With no token configured there is no auth middleware at all: open costs nothing.
+    middlewares = (
+        [errors_and_metrics, authenticate] if authenticator.enabled else [errors_and_metrics]
+    )
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=middlewares,
+        # Bodies are inflated by the endpoints themselves, with a bound (and, for the
+        # Pushgateway's routes, with Go's reader's exact behaviour on broken streams).
+        handler_args={"auto_decompress": False},
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[AUTHENTICATOR] = authenticator
     app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
     app[BUS] = EventBus()
     app[READY] = {"ready": False}
@@ -52,8 +78,9 @@ def create_app(
     app[REQUEST_METRICS] = RequestMetrics(registry)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(alerting_context(ruleset))
     app.on_shutdown.append(_hang_up_listeners)
-    setup_routes(app)
+    setup_routes(app, settings.route_prefix)
     return app
 
 
@@ -69,15 +96,29 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     state.seen_since = restored.seen_since
     writer = Writer(store, settings.max_write_queue, settings.push_timeout)
     writer.start()
+    groups = Groups(
+        GroupRegistry(
+            reserved_prefixes=("batchgate_",),
+            max_body_bytes=settings.max_body_bytes,
+            max_series_per_group=settings.pushgateway.max_series_per_group,
+        ),
+        state,
+        writer,
+        settings.pushgateway.expiry_rules,
+    )
+    groups.started_at = app[CLOCK]()
+    restored_groups = groups.restore(restored.groups)
     app[STATE] = state
     app[WRITER] = writer
+    app[GROUPS] = groups
     app[REGISTRY].register(JobCollector(state, app[CLOCK]))
     app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
     app[READY]["ready"] = True
     log.info(
-        "restored %d jobs, %d running runs from %s",
-        len(state.jobs),
+        "restored %d jobs, %d running runs and %d Pushgateway groups from %s",
+        len(state.jobs) - restored_groups,
         sum(len(job.running) for job in state.jobs.values()),
+        restored_groups,
         getattr(store, "path", "the store"),
     )
     try:
@@ -108,12 +149,15 @@ async def _hang_up_listeners(app: web.Application) -> None:
 
 
 def sweep_once(app: web.Application) -> int:
-    """Mark silent runs lost and forget old event ids; returns how many runs were lost."""
+    """Mark silent runs lost, expire stale Pushgateway groups and forget old event ids;
+    returns how many runs were lost."""
     state, writer = app[STATE], app[WRITER]
     now = app[CLOCK]()
+    app[GROUPS].expire(now)
     changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
     for change in changes:
         writer.stage(change)
+    evaluate_changes(app, changes, now)
     publish_changes(app[BUS], changes, now, state.settings)
     state.expire_seen(now)
     return len(changes)

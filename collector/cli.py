@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML config file (optional; env BATCHGATE_CONFIG); see docs/configuration.md",
     )
     serve.add_argument(
+        "--rules",
+        metavar="FILE",
+        action="append",
+        help="a rules file (repeatable; added to the config file's rules_files); without any, "
+        "the default rules apply. Reloaded on SIGHUP and POST /-/reload",
+    )
+    serve.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         help="least severe log level written (default info)",
@@ -79,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="'process' (default): an acknowledged push survives the process being killed; "
         "'fsync': it survives power loss too, at the cost of an fsync per group commit",
     )
+    serve.add_argument(
+        "--push.expire-after",
+        dest="push_expire_after",
+        metavar="DURATION",
+        help="Pushgateway groups not pushed for this long disappear (default: never); "
+        "per-job patterns go in the config file",
+    )
+    serve.add_argument(
+        "--web.route-prefix",
+        dest="route_prefix",
+        metavar="PATH",
+        help="serve every route under this path, as the Pushgateway's flag of that name",
+    )
+    serve.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     serve.add_argument(
         "--check-config",
         action="store_true",
@@ -145,14 +169,31 @@ def _serve(parsed: argparse.Namespace) -> int:
         "logging.level": parsed.log_level,
         "logging.format": parsed.log_format,
         "durability": parsed.durability,
+        "rules": parsed.rules,
+        "pushgateway.expire_after": parsed.push_expire_after,
+        "route_prefix": parsed.route_prefix,
+        "tls.cert_file": parsed.tls_cert,
+        "tls.key_file": parsed.tls_key,
     }
     try:
         settings = load_settings(flags, os.environ)
     except ConfigError as error:
         print(f"batchgate: {error}", file=sys.stderr)
         return 1
+    from collector.alerting.lifecycle import load_ruleset
+    from rules import ConfigErrors
+
+    try:
+        ruleset = load_ruleset(settings.alerting)
+    except ConfigErrors as failed:
+        for rule_error in failed.errors:
+            print(f"batchgate: {rule_error}", file=sys.stderr)
+        return 1
     if parsed.check_config:
-        print(f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir})")
+        print(
+            f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir}, "
+            f"{len(ruleset)} rules, {len(settings.alerting.receivers)} receivers)"
+        )
         return 0
     from collector.logs import setup_logging
 

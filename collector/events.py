@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,12 +76,32 @@ class PushLimits:
     max_metrics: int = 64
 
 
+def inflate(body: bytes, limit: int) -> bytes:
+    """A gzip body, decompressed to at most `limit` bytes (a bomb is refused, not inflated)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise InvalidPush(f"body is not valid gzip: {error}") from None
+    if len(data) > limit:
+        raise BodyTooLarge(f"body inflates to more than {limit} bytes (limits.max_body_bytes)")
+    if not inflater.eof:
+        raise InvalidPush("body is not valid gzip: the stream is truncated")
+    return data
+
+
+class BodyTooLarge(Exception):
+    """The body is larger than the configured limit once decompressed."""
+
+
 def decode_body(body: bytes) -> Any:
     """Parse a JSON body, refusing NaN and Infinity, which are not JSON."""
     try:
         return json.loads(body, parse_constant=_refuse_constant)
     except UnicodeDecodeError as error:
         raise InvalidPush(f"body is not UTF-8: {error.reason}") from None
+    except RecursionError:
+        raise InvalidPush("body is not valid JSON: nested too deeply") from None
     except ValueError as error:
         raise InvalidPush(f"body is not valid JSON: {error}") from None
 

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from collector.alerting.service import Alerting
+from collector.auth import Authenticator
+from collector.groups import Groups
 from collector.live import EventBus
 from collector.metrics import RequestMetrics
 from collector.settings import Settings
@@ -23,3 +26,6 @@ BUS = web.AppKey("bus", EventBus)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)
 READY = web.AppKey("ready", dict[str, bool])
+ALERTING = web.AppKey("alerting", Alerting)
+GROUPS = web.AppKey("groups", Groups)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

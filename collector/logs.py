@@ -78,27 +78,42 @@ class AccessLogger(AbstractAccessLogger):
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         super().__init__(logger, log_format)
         self._json = log_format == "json"
+        self._second = 0
+        self._second_text = ""
 
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        fields = {
-            "ts": _timestamp_now(),
-            "level": "info",
-            "logger": "batchgate.access",
-            "msg": "request",
-            "method": request.method,
-            "path": request.path,
-            "status": response.status,
-            "bytes": response.body_length,
-            "seconds": round(time, 6),
-            "remote": request.remote,
-        }
+    @property
+    def enabled(self) -> bool:
+        """Requests are logged at info: a higher log level turns the access log off."""
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def log(self, request: BaseRequest, response: StreamResponse, seconds: float) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # the date is formatted once a second, not per request
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        timestamp = f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+        took = round(seconds, 6)
         if self._json:
-            line = json.dumps(fields)
+            line = json.dumps(
+                {
+                    "ts": timestamp,
+                    "level": "info",
+                    "logger": "batchgate.access",
+                    "msg": "request",
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status,
+                    "bytes": response.body_length,
+                    "seconds": took,
+                    "remote": request.remote,
+                }
+            )
         else:
-            line = " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+            line = (
+                f"ts={timestamp} level=info logger=batchgate.access msg=request "
+                f"method={request.method} path={_logfmt_value(request.path)} "
+                f"status={response.status} bytes={response.body_length} "
+                f"seconds={took} remote={_logfmt_value(request.remote)}"
+            )
         sys.stderr.write(line + "\n")
-
-
-def _timestamp_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"

@@ -271,6 +271,7 @@ class RequestMetrics:
         self._requests: dict[tuple[str, int], Counter] = {}
         self._events = {event: self.events.labels(event) for event in EVENT_TYPES}
         self.push_seconds = self.push_latency.labels("push")
+        self.pushgateway_seconds = self.push_latency.labels("pushgateway")
 
     def count_request(self, handler: str, code: int) -> None:
         child = self._requests.get((handler, code))

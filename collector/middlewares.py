@@ -1,4 +1,5 @@
-"""Middleware: every error answered as JSON, every request counted by handler and code."""
+"""Middleware: every error answered as JSON, every request counted by handler and code,
+and (when tokens are configured) every request authenticated and authorized."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from collector.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
 from collector.errors import ApiError, error_response
-from collector.keys import REQUEST_METRICS
+from collector.keys import AUTHENTICATOR, REQUEST_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +39,31 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
 def _allow(error: web.HTTPException) -> dict[str, str] | None:
     allow = error.headers.get("Allow")
     return {"Allow": allow} if allow else None
+
+
+IDENTITY = "batchgate.identity"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="batchgate", Basic realm="batchgate"'}
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who is asking, and may they call this route? Installed only when tokens exist."""
+    route = request.match_info.route.name
+    if request.match_info.http_exception is None and ROUTE_ROLES.get(route or "") != OPEN:
+        try:
+            token = request.app[AUTHENTICATOR].identify(request.headers.get("Authorization"))
+            authorize(token, route)
+        except Denied as denied:
+            raise ApiError(
+                denied.status,
+                denied.message,
+                headers=CHALLENGE if denied.status == 401 else None,
+            ) from None
+        request[IDENTITY] = token
+    return await handler(request)
+
+
+def identity(request: web.Request) -> Token:
+    """The token the request authenticated with (everyone is anonymous when auth is off)."""
+    token: Token = request.get(IDENTITY, ANONYMOUS)
+    return token

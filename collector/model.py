@@ -25,6 +25,10 @@ RUN_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
 FINISHED_STATUSES: Final = (SUCCEEDED, FAILED, CANCELLED, LOST)
 JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LOST, "unknown")
 
+BATCH: Final = "batch"
+PUSHGATEWAY: Final = "pushgateway"
+"""Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job."""
+
 EVENT_TYPES: Final = ("start", "progress", "success", "fail", "cancel")
 FINISHING_EVENTS: Final = {"success": SUCCEEDED, "fail": FAILED, "cancel": CANCELLED}
 
@@ -191,7 +195,7 @@ class Job:
     key: JobKey
     id: int
     created_at: float
-    kind: str = "batch"
+    kind: str = BATCH
     running: dict[str, Run] = field(default_factory=dict)
     last_run: Run | None = None
     """The most recently started run, running or finished."""
@@ -223,7 +227,14 @@ class Job:
         return self.key.labels
 
     def status(self, now: float, stuck_after: float, lost_after: float) -> str:
-        """The job's derived status: running, stuck, succeeded, failed, cancelled, lost, unknown."""
+        """The job's derived status: running, stuck, succeeded, failed, cancelled, lost, unknown.
+        A Pushgateway group (kind `pushgateway`) is failed while its last push was refused."""
+        if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
+            if self.last_failure_at is not None and self.last_failure_at >= (
+                self.last_success_at or 0.0
+            ):
+                return FAILED
+            return SUCCEEDED if self.last_success_at is not None else "unknown"
         live = [run for run in self.running.values() if not run.is_lost(now, lost_after)]
         if live:
             if any(run.is_stuck(now, stuck_after) for run in live):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 from aiohttp import web
 
 from collector import __version__
+from collector.alerting.lifecycle import request_reload
 from collector.app import create_app
 from collector.logs import AccessLogger
 from collector.settings import Settings
 from collector.sqlite_store import StoreUnavailable
+from rules import ConfigErrors
 
 log = logging.getLogger("batchgate")
 
@@ -28,6 +31,18 @@ def serve(settings: Settings) -> int:
     except StoreUnavailable as error:
         print(f"batchgate: {error}", file=sys.stderr)
         return 1
+    except ConfigErrors as failed:
+        for config_error in failed.errors:
+            print(f"batchgate: {config_error}", file=sys.stderr)
+        return 1
+
+
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
 
 async def _serve(settings: Settings) -> int:
@@ -42,7 +57,15 @@ async def _serve(settings: Settings) -> int:
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host or None, settings.port, reuse_address=True)
+    try:
+        ssl_context = _tls(settings)
+    except (OSError, ssl.SSLError) as error:
+        await runner.cleanup()
+        print(f"batchgate: cannot use the TLS certificate or key: {error}", file=sys.stderr)
+        return 1
+    site = web.TCPSite(
+        runner, settings.host or None, settings.port, reuse_address=True, ssl_context=ssl_context
+    )
     try:
         await site.start()
     except OSError as error:
@@ -53,12 +76,20 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, request_reload, app)
     log.info(
-        "batchgate %s listening on %s, data in %s",
+        "batchgate %s listening on %s://%s, data in %s",
         __version__,
+        "https" if ssl_context else "http",
         settings.listen,
         settings.data_dir,
     )
+    if not settings.tokens:
+        log.warning(
+            "no auth tokens configured: anyone who can reach %s may push, read and delete "
+            "(configure auth.tokens in the config file)",
+            settings.listen,
+        )
     await stop.wait()
     log.info("stopping: finishing requests in flight and flushing writes")
     await runner.cleanup()

@@ -15,7 +15,10 @@ from typing import Any
 
 import yaml
 
+from collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
+from collector.auth import Token, tokens_from_config
 from collector.events import PushLimits
+from collector.pushgateway import ExpiryRule
 from collector.state import StateSettings
 from rules import durations
 
@@ -57,6 +60,21 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class PushgatewaySettings:
+    expire_after: float | None = None
+    """Every group not pushed for this long disappears (`--push.expire-after`); None: never."""
+    expire: tuple[ExpiryRule, ...] = ()
+    """Per job-name pattern: the first that matches a group's job decides its expiry."""
+    max_series_per_group: int = 100_000
+
+    @property
+    def expiry_rules(self) -> tuple[ExpiryRule, ...]:
+        """The patterns, then `expire_after` as the rule for every other job."""
+        fallback = (ExpiryRule("*", self.expire_after),) if self.expire_after else ()
+        return self.expire + fallback
+
+
+@dataclass(frozen=True, slots=True)
 class Logging:
     level: str = "info"
     format: str = "logfmt"
@@ -80,7 +98,22 @@ class Settings:
     runs: StateSettings = field(default_factory=StateSettings)
     retention: Retention = field(default_factory=Retention)
     logging: Logging = field(default_factory=Logging)
+    pushgateway: PushgatewaySettings = field(default_factory=PushgatewaySettings)
+    route_prefix: str = ""
+    """Every route is served under this path, as the Pushgateway's --web.route-prefix."""
+    tokens: tuple[Token, ...] = ()
+    """Who may call batchgate; none means every request is allowed (as the Pushgateway)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_jobs: int = 100_000
+    """Jobs (and Pushgateway groups) batchgate will hold; a push creating more gets 429."""
+    max_groups: int = 100_000
+    """Pushgateway groups; a push creating more gets 429."""
+    max_event_listeners: int = 1_000
+    """Clients following GET /events at once; one more gets 429."""
     config_file: Path | None = None
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    """Rules, receivers and the notification outbox (collector.alerting.settings)."""
 
     @property
     def listen(self) -> str:
@@ -96,6 +129,12 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "data_dir": (None, "data_dir", Path),
         "durability": (None, "durability", lambda v: _choice(v, ("process", "fsync"))),
         "push_timeout": (None, "push_timeout", parse_duration),
+        "route_prefix": (None, "route_prefix", lambda v: parse_route_prefix(v)),
+    },
+    "pushgateway": {
+        "expire_after": ("pushgateway", "expire_after", parse_duration),
+        "expire": ("pushgateway", "expire", lambda v: _expiry_rules(v)),
+        "max_series_per_group": ("pushgateway", "max_series_per_group", lambda v: _positive_int(v)),
     },
     "runs": {
         "lost_after": ("runs", "lost_after", parse_duration),
@@ -118,6 +157,17 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "max_labels": ("limits", "max_labels", lambda v: _positive_int(v)),
         "max_label_value_length": ("limits", "max_label_value_length", lambda v: _positive_int(v)),
         "max_metrics_per_event": ("limits", "max_metrics", lambda v: _positive_int(v)),
+        "max_jobs": (None, "max_jobs", lambda v: _positive_int(v)),
+        "max_groups": (None, "max_groups", lambda v: _positive_int(v)),
+        "max_event_listeners": (None, "max_event_listeners", lambda v: _positive_int(v)),
+    },
+    "auth": {
+        # Parsed in _build, which has the environment and the file reader at hand.
+        "tokens": (None, "tokens", None),
+    },
+    "tls": {
+        "cert_file": (None, "tls_cert", Path),
+        "key_file": (None, "tls_key", Path),
     },
     "logging": {
         "level": ("logging", "level", lambda v: _choice(v, ("debug", "info", "warning", "error"))),
@@ -126,6 +176,16 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
     },
 }
 
+FLAGS = {
+    "logging.level": "--log-level",
+    "logging.format": "--log-format",
+    "pushgateway.expire_after": "--push.expire-after",
+    "route_prefix": "--web.route-prefix",
+    "tls.cert_file": "--tls-cert",
+    "tls.key_file": "--tls-key",
+}
+"""How the command line spells a setting, where it is not `--` plus its name."""
+
 ENVIRONMENT = {
     "BATCHGATE_LISTEN": "listen",
     "BATCHGATE_DATA_DIR": "data_dir",
@@ -133,7 +193,24 @@ ENVIRONMENT = {
     "BATCHGATE_LOG_LEVEL": "logging.level",
     "BATCHGATE_LOG_FORMAT": "logging.format",
     "BATCHGATE_DURABILITY": "durability",
+    "BATCHGATE_TLS_CERT": "tls.cert_file",
+    "BATCHGATE_TLS_KEY": "tls.key_file",
 }
+
+
+def environment_variables() -> dict[str, str]:
+    """Every `BATCHGATE_*` variable and the setting it sets: `BATCHGATE_<SECTION>_<KEY>`
+    for each key of the config file (`BATCHGATE_RETENTION_MAX_AGE`), plus the short
+    names above. Lists (auth tokens, expiry patterns) are set in the file only."""
+    variables = {}
+    for section, keys in _FILE_KEYS.items():
+        for key in keys:
+            if (section, key) in (("auth", "tokens"), ("pushgateway", "expire")):
+                continue
+            name = f"{section}_{key}" if section else key
+            variables[f"BATCHGATE_{name.upper()}"] = f"{section}.{key}" if section else key
+    variables.update(ENVIRONMENT)
+    return variables
 
 
 def load_settings(
@@ -147,21 +224,29 @@ def load_settings(
     """
     values: dict[str, tuple[Any, str]] = {}
     config_path = flags.get("config") or environ.get("BATCHGATE_CONFIG")
+    text: str | None = None
+    reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
     if config_path:
-        reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
         try:
             text = reader(config_path)
         except OSError as error:
             raise ConfigError(f"{config_path}: cannot read config file: {error.strerror}") from None
         values.update(_from_yaml(text, str(config_path)))
-    for variable, key in ENVIRONMENT.items():
+    for variable, key in environment_variables().items():
         if key != "config" and environ.get(variable):
             values[key] = (environ[variable], f"environment variable {variable}")
     for key, value in flags.items():
-        if key != "config" and value is not None:
-            values[key] = (value, f"flag --{key.replace('_', '-').replace('.', '-')}")
-    settings = _build(values)
-    return replace(settings, config_file=Path(config_path) if config_path else None)
+        if key not in ("config", "rules") and value is not None:
+            values[key] = (value, f"flag {FLAGS.get(key, '--' + key.replace('_', '-'))}")
+    settings = _build(values, environ, reader)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("tls: give both a certificate and a key (--tls-cert and --tls-key)")
+    alerting, errors = alerting_settings(text, config_path and str(config_path), flags.get("rules"))
+    if errors:
+        raise ConfigError("\n".join(str(error) for error in sorted(errors)))
+    return replace(
+        settings, config_file=Path(config_path) if config_path else None, alerting=alerting
+    )
 
 
 def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
@@ -193,24 +278,27 @@ def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
         elif key in _FILE_KEYS[""]:
             values[key] = (_scalar(value_node), where)
         elif key in _EXTENSION_KEYS:
-            values[key] = (yaml.safe_load(yaml.serialize(value_node)), where)
+            continue  # read by the part that owns it
         else:
-            known = ", ".join(sorted([*_FILE_KEYS[""], *(k for k in _FILE_KEYS if k)]))
+            sections = [k for k in _FILE_KEYS if k]
+            known = ", ".join(sorted([*_FILE_KEYS[""], *sections, *_EXTENSION_KEYS]))
             raise ConfigError(f"{where}: {key}: unknown key (known: {known})")
     return values
 
 
-_EXTENSION_KEYS: set[str] = set()
-"""Top-level sections owned by other parts (rules, receivers, auth), passed through."""
+_EXTENSION_KEYS: set[str] = {*ALERTING_KEYS}
+"""Top-level sections owned by other parts (rules, receivers, auth): left to them here."""
 
 
 def _scalar(node: yaml.Node) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _build(values: dict[str, tuple[Any, str]]) -> Settings:
+def _build(values: dict[str, tuple[Any, str]], environ: Mapping[str, str], reader: Any) -> Settings:
     top: dict[str, Any] = {}
-    sections: dict[str, dict[str, Any]] = {"runs": {}, "retention": {}, "limits": {}, "logging": {}}
+    sections: dict[str, dict[str, Any]] = {
+        "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {},
+    }  # fmt: skip
     for key, (raw, where) in values.items():
         section_name, _, name = key.rpartition(".")
         spec = _FILE_KEYS.get(section_name, {}).get(name)
@@ -218,7 +306,10 @@ def _build(values: dict[str, tuple[Any, str]]) -> Settings:
             raise ConfigError(f"{where}: {key}: unknown setting")
         target, attribute, parser = spec
         try:
-            value = parser(raw)
+            if key == "auth.tokens":
+                value = tokens_from_config(raw, environ, reader)
+            else:
+                value = parser(raw)
         except (ValueError, TypeError) as error:
             raise ConfigError(f"{where}: {key}: {error}") from None
         if attribute == "listen":
@@ -235,7 +326,36 @@ def _build(values: dict[str, tuple[Any, str]]) -> Settings:
         retention=replace(defaults.retention, **sections["retention"]),
         limits=replace(defaults.limits, **sections["limits"]),
         logging=replace(defaults.logging, **sections["logging"]),
+        pushgateway=replace(defaults.pushgateway, **sections["pushgateway"]),
     )
+
+
+def parse_route_prefix(value: Any) -> str:
+    """`/pgw`, `pgw/` -> `/pgw`; `/` or empty -> no prefix."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a path such as /pushgateway")
+    prefix = "/" + value.strip("/")
+    if prefix != "/" and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+        raise ValueError(f"{value!r} is not a path such as /pushgateway")
+    return "" if prefix == "/" else prefix
+
+
+def _expiry_rules(value: Any) -> tuple[ExpiryRule, ...]:
+    """A list of `{job: GLOB, after: DURATION}`; the first rule matching a job applies."""
+    if not isinstance(value, list):
+        raise ValueError("must be a list of {job: GLOB, after: DURATION}")
+    rules = []
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict) or set(entry) != {"job", "after"}:
+            raise ValueError(f"entry {number} must be {{job: GLOB, after: DURATION}}")
+        if not isinstance(entry["job"], str) or not entry["job"]:
+            raise ValueError(f"entry {number}: job must be a non-empty glob such as 'backup_*'")
+        try:
+            after = parse_duration(entry["after"])
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"entry {number}: after: {error}") from None
+        rules.append(ExpiryRule(entry["job"], after))
+    return tuple(rules)
 
 
 def _choice(value: Any, choices: tuple[str, ...]) -> str:

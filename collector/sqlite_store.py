@@ -24,7 +24,11 @@ import aiosqlite
 
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.store import (
+    AlertingState,
+    AuditRecord,
+    GroupEventRecord,
     JobRecord,
+    OutboxRecord,
     PointRecord,
     Restored,
     RunRecord,
@@ -98,6 +102,53 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX seen_events_by_time ON seen_events (received_at);
     """,
+    # 2: Pushgateway groups.
+    """
+    CREATE TABLE pushgateway_groups (
+        grouping_key TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL
+    );
+    CREATE TABLE pushgateway_group_events (
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        last_push_at REAL,
+        series INTEGER NOT NULL
+    );
+    CREATE INDEX pushgateway_group_events_by_time ON pushgateway_group_events (at);
+    """,
+    # 3: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
+    # notification until it is delivered or given up; silences in Alertmanager's shape.
+    """
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        receiver TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        ends_at REAL NOT NULL,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 4: the audit log of admin actions.
+    """
+    CREATE TABLE audit (
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT
+    );
+    CREATE INDEX audit_by_time ON audit (at);
+    """,
 ]
 
 _RUN_COLUMNS = RunRecord._fields
@@ -118,13 +169,17 @@ def _upsert(table: str, columns: tuple[str, ...], key: str, fixed: tuple[str, ..
 
 _UPSERT_JOB = _upsert("jobs", _JOB_COLUMNS, "id")
 _UPSERT_RUN = _upsert("runs", _RUN_COLUMNS, "run_id", fixed=("job_id", "started_at"))
-_UPSERT_RUN_PROGRESS = _upsert(
-    "runs",
-    _RUN_COLUMNS,
-    "run_id",
-    fixed=("job_id", "started_at", "status", "finished_at", "duration"),
+_UPDATE_RUN_PROGRESS = (
+    "UPDATE runs SET "
+    + ", ".join(
+        f"{column} = ?{position}"
+        for position, column in enumerate(_RUN_COLUMNS, start=1)
+        if column not in ("run_id", "job_id", "started_at", "status", "finished_at", "duration")
+    )
+    + " WHERE run_id = ?1"
 )
-"""For runs whose status did not change: leaves runs_by_outcome and runs_running alone."""
+"""For runs whose status did not change since their last commit (so their row exists): a
+plain UPDATE, binding the whole record by position, that leaves runs_by_outcome alone."""
 _INSERT_POINT = (
     f"INSERT INTO run_points ({', '.join(_POINT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_POINT_COLUMNS))})"
@@ -228,7 +283,7 @@ class SqliteStore:
             if batch.runs:
                 conn.executemany(_UPSERT_RUN, batch.runs)
             if batch.run_progress:
-                conn.executemany(_UPSERT_RUN_PROGRESS, batch.run_progress)
+                conn.executemany(_UPDATE_RUN_PROGRESS, batch.run_progress)
             if batch.points:
                 conn.executemany(_INSERT_POINT, batch.points)
             if batch.thinnings:
@@ -242,6 +297,30 @@ class SqliteStore:
                     "VALUES (?, ?, ?)",
                     batch.seen,
                 )
+            if batch.groups_wiped:
+                conn.execute("DELETE FROM pushgateway_groups")
+            if batch.groups:
+                conn.executemany(
+                    "INSERT INTO pushgateway_groups (grouping_key, snapshot) VALUES (?, ?) "
+                    "ON CONFLICT (grouping_key) DO UPDATE SET snapshot = excluded.snapshot",
+                    [(key, snapshot) for key, snapshot in batch.groups if snapshot is not None],
+                )
+                conn.executemany(
+                    "DELETE FROM pushgateway_groups WHERE grouping_key = ?",
+                    [(key,) for key, snapshot in batch.groups if snapshot is None],
+                )
+            if batch.audit:
+                conn.executemany(
+                    "INSERT INTO audit (at, who, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                    batch.audit,
+                )
+            if batch.group_events:
+                conn.executemany(
+                    "INSERT INTO pushgateway_group_events (at, event, labels, last_push_at, "
+                    "series) VALUES (?, ?, ?, ?, ?)",
+                    batch.group_events,
+                )
+            _commit_alerting(conn, batch)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -293,6 +372,7 @@ class SqliteStore:
             conn.executemany("DELETE FROM run_points WHERE run_id = ?", unique)
             conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
             conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
+            conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -305,6 +385,23 @@ class SqliteStore:
     async def check(self) -> None:
         async with self._reader().execute("SELECT count(*) FROM sqlite_master") as cursor:
             await cursor.fetchone()
+
+    async def alerting_state(self) -> AlertingState:
+        reader = self._reader()
+        alerts = [
+            json.loads(data) for (data,) in await reader.execute_fetchall("SELECT data FROM alerts")
+        ]
+        outbox = [
+            OutboxRecord(outbox_id, receiver, alert_id, due_at, json.loads(data))
+            for outbox_id, receiver, alert_id, due_at, data in await reader.execute_fetchall(
+                "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
+            )
+        ]
+        silences = [
+            json.loads(data)
+            for (data,) in await reader.execute_fetchall("SELECT data FROM silences")
+        ]
+        return AlertingState(alerts, outbox, silences)
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         runs: list[Run] = []
@@ -407,6 +504,23 @@ class SqliteStore:
             found.extend(SeenRecord(*row) for row in rows)
         return found
 
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, event, labels, last_push_at, series FROM pushgateway_group_events "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [GroupEventRecord(*row) for row in rows]
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, who, action, target, details FROM audit "
+            + ("WHERE at < ? " if before is not None else "")
+            + "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (before, limit) if before is not None else (limit,),
+        )
+        return [AuditRecord(*row) for row in rows]
+
     # -- restore -------------------------------------------------------------------------
 
     async def _restore(self, now: float, recent_runs: int, seen_window: float) -> Restored:
@@ -452,7 +566,48 @@ class SqliteStore:
                 (seen_since,),
             )
         ]
-        return Restored(list(jobs.values()), seen, seen_since)
+        groups = [
+            row[0]
+            for row in await reader.execute_fetchall(
+                "SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key"
+            )
+        ]
+        return Restored(list(jobs.values()), seen, seen_since, groups)
+
+
+def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    """Alerts, the outbox and silences, in the order the WriteBatch documents."""
+    if batch.deleted_alerts:
+        conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in batch.deleted_alerts])
+    if batch.alerts:
+        conn.executemany(
+            "INSERT INTO alerts (id, state, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            [(r.id, r.state, _json(r.data)) for r in batch.alerts],
+        )
+    if batch.notifications:
+        conn.executemany(
+            "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.id, r.receiver, r.alert_id, r.due_at, _json(r.data)) for r in batch.notifications],
+        )
+    if batch.finished_notifications:
+        conn.executemany(
+            "DELETE FROM outbox WHERE id = ?", [(i,) for i in batch.finished_notifications]
+        )
+    if batch.silences:
+        conn.executemany(
+            "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+            batch.silences,
+        )
+    if batch.deleted_silences:
+        conn.executemany(
+            "DELETE FROM silences WHERE id = ?", [(i,) for i in batch.deleted_silences]
+        )
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

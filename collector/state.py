@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from collector.events import MAX_FUTURE_SKEW, FieldError
 from collector.model import (
+    BATCH,
     FINISHING_EVENTS,
     LOST,
     RUNNING,
@@ -109,12 +110,16 @@ class State:
         }
 
     def event_ids_to_check(self, events: Iterable[Event]) -> set[str]:
-        """Event ids too old for the in-memory window: the caller checks them in the store."""
+        """Event ids the store must be asked about: too old for the in-memory window, and of
+        events that name no run (see `needs_stored_id`)."""
         horizon = self.seen_since + MAX_FUTURE_SKEW
         return {
             e.event_id
             for e in events
-            if e.event_id is not None and e.at < horizon and e.event_id not in self._seen
+            if e.event_id is not None
+            and needs_stored_id(e)
+            and e.at < horizon
+            and e.event_id not in self._seen
         }
 
     def forget_runs(self, run_ids: Iterable[str]) -> None:
@@ -223,6 +228,11 @@ class State:
     def _update_run(self, job: Job, run: Run, event: Event) -> Change:
         if run.status not in (RUNNING, LOST):
             return Change("ignored", job, run, job_changed=False)
+        final = FINISHING_EVENTS.get(event.type)
+        if final is None and event.at < run.last_event_at:
+            # Older than what the run already reported (out of order, or replayed): the
+            # newer values stand. This is also what makes a replayed event harmless.
+            return Change("ignored", job, run, job_changed=False)
         revived = run.status == LOST
         if revived:
             run.status = RUNNING
@@ -230,7 +240,6 @@ class State:
             job.running[run.run_id] = run
             self._place(job, run)
         _merge_event(run, event)
-        final = FINISHING_EVENTS.get(event.type)
         if final is not None:
             self._finish(job, run, final, event.at)
             self._place(job, run)
@@ -340,8 +349,15 @@ class State:
                 del self._finished[run_id]
         return removed
 
-    def _create_job(self, key: JobKey, at: float) -> Job:
-        job = Job(key=key, id=self.next_job_id, created_at=at)
+    def job(self, key: JobKey, at: float, kind: str) -> Job:
+        """The job with this key, created (of this kind) when there is none."""
+        job = self.jobs.get(key)
+        if job is None:
+            job = self._create_job(key, at, kind)
+        return job
+
+    def _create_job(self, key: JobKey, at: float, kind: str = BATCH) -> Job:
+        job = Job(key=key, id=self.next_job_id, created_at=at, kind=kind)
         job.recent = type(job.recent)(maxlen=self.settings.recent_runs)
         self.next_job_id += 1
         self.jobs[key] = job
@@ -359,6 +375,14 @@ class State:
         if len(self._seen) > self.settings.seen_capacity:
             _, (_, received_at) = self._seen.popitem(last=False)
             self.seen_since = max(self.seen_since, received_at)
+
+
+def needs_stored_id(event: Event) -> bool:
+    """Whether applying this event twice would do something twice, so that its event_id must
+    be remembered beyond the in-memory window. An event naming its run is idempotent by
+    the run's own state: a second start or end changes nothing, and progress older than
+    the run's latest is ignored. An event without a run_id opens or closes a run."""
+    return event.run_id is None
 
 
 def _merge_event(run: Run, event: Event) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.state import Sample, Thinning
+from rules import Alert
 
 
 class JobRecord(NamedTuple):
@@ -82,6 +83,28 @@ class PointRecord(NamedTuple):
     exit_code: int | None
 
 
+class GroupEventRecord(NamedTuple):
+    """A Pushgateway group that went away: expired, deleted or wiped."""
+
+    at: float
+    event: str
+    labels: str
+    """The grouping key (job included) as a JSON object."""
+    last_push_at: float | None
+    series: int
+
+
+class AuditRecord(NamedTuple):
+    """An admin action: who did what to what, and when."""
+
+    at: float
+    who: str
+    action: str
+    target: str
+    details: str | None
+    """JSON, or None."""
+
+
 class SeenRecord(NamedTuple):
     """An applied event id, so a retried event is applied once."""
 
@@ -90,11 +113,40 @@ class SeenRecord(NamedTuple):
     received_at: float
 
 
+class AlertRecord(NamedTuple):
+    """An alert as the rules' AlertBook saves it: `Alert.to_dict()`, a fresh dict the store
+    serialises (on its own thread: thousands of new alerts must not hold the event loop)."""
+
+    id: str
+    state: str
+    data: dict[str, Any]
+
+
+class OutboxRecord(NamedTuple):
+    """A notification due to a receiver, kept until it is delivered or given up."""
+
+    id: int
+    receiver: str
+    alert_id: str
+    due_at: float
+    data: dict[str, Any]
+    """`Notification.to_dict()`, serialised by the store."""
+
+
+class SilenceRecord(NamedTuple):
+    id: str
+    ends_at: float
+    data: str
+    """The silence in Alertmanager's JSON shape."""
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
-    thinnings, event ids."""
+    thinnings, event ids, then Pushgateway groups (a wipe first); then alert deletions and
+    upserts, outbox additions and removals, silence upserts and deletions (so an alert's change
+    and the notifications it made are durable together)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -104,12 +156,28 @@ class WriteBatch:
     points: list[PointRecord] = field(default_factory=list)
     thinnings: list[Thinning] = field(default_factory=list)
     seen: list[SeenRecord] = field(default_factory=list)
+    groups_wiped: bool = False
+    """Delete every stored Pushgateway group first (before `groups`)."""
+    groups: list[tuple[str, str | None]] = field(default_factory=list)
+    """Pushgateway groups by key text: their snapshot, or None to delete it."""
+    group_events: list[GroupEventRecord] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+    deleted_alerts: list[str] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    notifications: list[OutboxRecord] = field(default_factory=list)
+    finished_notifications: list[int] = field(default_factory=list)
+    """Outbox rows delivered or given up."""
+    silences: list[SilenceRecord] = field(default_factory=list)
+    deleted_silences: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
             len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
-            + len(self.points)
-            + len(self.thinnings) + len(self.seen)
+            + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
+            + len(self.group_events) + int(self.groups_wiped)
+            + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
+            + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
+            + len(self.audit)
         )  # fmt: skip
 
 
@@ -120,6 +188,19 @@ class Restored:
     jobs: list[Job]
     seen: list[SeenRecord]
     seen_since: float
+    groups: list[str] = field(default_factory=list)
+    """Snapshots of the stored Pushgateway groups."""
+
+
+@dataclass(slots=True)
+class AlertingState:
+    """What the store hands back for alerting at start: the alert book, the outbox, silences."""
+
+    alerts: list[dict[str, object]]
+    """`Alert.to_dict()` of every stored alert."""
+    outbox: list[OutboxRecord]
+    """Notifications not yet delivered, oldest first."""
+    silences: list[dict[str, object]]
 
 
 @dataclass(slots=True)
@@ -153,10 +234,10 @@ class Store(Protocol):
     async def prune(
         self, older_than: float, max_runs_per_job: int, seen_before: float
     ) -> list[str]:
-        """Delete runs started before `older_than`, runs beyond the newest `max_runs_per_job`
-        of each job, and event ids received before `seen_before`. Running runs and each
-        job's last run are kept. Returns the ids of the runs deleted. Called by the writer, so
-        it never races a commit."""
+        """Delete runs started before `older_than` (and group history as old), runs beyond
+        the newest `max_runs_per_job` of each job, and event ids received before
+        `seen_before`. Running runs and each job's last run are kept. Returns the ids of the
+        runs deleted. Called by the writer, so it never races a commit."""
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         """The stored runs with these ids (unknown ids are left out)."""
@@ -183,8 +264,17 @@ class Store(Protocol):
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         """Which of these event ids were already applied."""
 
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        """The Pushgateway groups that went away, newest first."""
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        """Admin actions, newest first, older than `before` when given."""
+
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""
+
+    async def alerting_state(self) -> AlertingState:
+        """The stored alerts, undelivered notifications and silences (read once, at start)."""
 
 
 def labels_json(key: JobKey) -> str:
@@ -259,3 +349,7 @@ def point_record(sample: Sample) -> PointRecord:
         event.message,
         event.exit_code,
     )
+
+
+def alert_record(alert: Alert) -> AlertRecord:
+    return AlertRecord(alert.id, alert.state, alert.to_dict())

@@ -15,18 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping
 
 from collector.model import Job, Run
 from collector.state import Change, Thinning
 from collector.store import (
+    AuditRecord,
+    GroupEventRecord,
+    OutboxRecord,
     PointRecord,
     SeenRecord,
+    SilenceRecord,
     Store,
     WriteBatch,
+    alert_record,
     job_record,
     point_record,
     run_record,
 )
+from rules import Alert
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,17 @@ class Writer:
         self._points: list[PointRecord] = []
         self._thinnings: list[Thinning] = []
         self._seen: list[SeenRecord] = []
+        self._groups: dict[str, Callable[[], str | None]] = {}
+        """Pushgateway groups by key text: how to snapshot each when the batch is taken."""
+        self._groups_wiped = False
+        self._group_events: list[GroupEventRecord] = []
+        self._audit: list[AuditRecord] = []
+        self._alerts: dict[str, Alert] = {}
+        self._deleted_alerts: set[str] = set()
+        self._notifications: dict[int, OutboxRecord] = {}
+        self._finished_notifications: set[int] = set()
+        self._silences: dict[str, SilenceRecord] = {}
+        self._deleted_silences: set[str] = set()
         self._staged: asyncio.Future[None] | None = None
         """Resolved when what is staged now is durable; fails with StorageFailing when that
         takes longer than `patience` (what was staged stays staged)."""
@@ -102,12 +120,69 @@ class Writer:
         self._deleted.append(job.id)
         self._touch()
 
+    def stage_group(self, key_text: str, snapshot: Callable[[], str | None]) -> None:
+        """Stage a Pushgateway group; `snapshot()` is called when the batch is taken (so many
+        pushes to one group cost one snapshot) and returns None when the group is gone."""
+        self._groups[key_text] = snapshot
+        self._touch()
+
+    def stage_groups_wiped(self) -> None:
+        self._groups.clear()
+        self._groups_wiped = True
+        self._touch()
+
+    def stage_group_event(self, record: GroupEventRecord) -> None:
+        self._group_events.append(record)
+        self._touch()
+
+    def stage_audit(self, record: AuditRecord) -> None:
+        self._audit.append(record)
+        self._touch()
+
+    # -- alerting (staged like the rest, so they commit with the pushes that caused them) --
+
+    def stage_alerts(self, changed: Mapping[str, Alert], removed: Iterable[str]) -> None:
+        """Stage an evaluation's alert changes: `removed` ids are deleted, `changed` alerts
+        saved as they are when the batch is taken."""
+        for alert_id in removed:
+            self._alerts.pop(alert_id, None)
+            self._deleted_alerts.add(alert_id)
+        self._alerts.update(changed)
+        self._touch()
+
+    def stage_notifications(self, records: Iterable[OutboxRecord]) -> None:
+        for record in records:
+            self._notifications[record.id] = record
+        self._touch()
+
+    def stage_finished_notifications(self, ids: Iterable[int]) -> None:
+        """Outbox rows delivered or given up: delete them (or never write them)."""
+        for outbox_id in ids:
+            if self._notifications.pop(outbox_id, None) is None:
+                self._finished_notifications.add(outbox_id)
+        self._touch()
+
+    def stage_silence(self, record: SilenceRecord) -> None:
+        self._deleted_silences.discard(record.id)
+        self._silences[record.id] = record
+        self._touch()
+
+    def stage_deleted_silences(self, ids: Iterable[str]) -> None:
+        for silence_id in ids:
+            self._silences.pop(silence_id, None)
+            self._deleted_silences.add(silence_id)
+        self._touch()
+
     @property
     def pending(self) -> int:
         """Records staged or being committed: the write queue's length."""
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
-            + len(self._thinnings) + len(self._seen)
+            + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
+            + len(self._alerts) + len(self._deleted_alerts) + len(self._notifications)
+            + len(self._finished_notifications) + len(self._silences)
+            + len(self._deleted_silences)
+            + len(self._audit)
         )  # fmt: skip
         return staged + self._in_flight_size
 
@@ -195,11 +270,26 @@ class Writer:
             points=self._points,
             thinnings=self._thinnings,
             seen=self._seen,
+            groups_wiped=self._groups_wiped,
+            groups=[(key, snapshot()) for key, snapshot in self._groups.items()],
+            group_events=self._group_events,
+            audit=self._audit,
+            deleted_alerts=list(self._deleted_alerts),
+            alerts=[alert_record(alert) for alert in self._alerts.values()],
+            notifications=list(self._notifications.values()),
+            finished_notifications=list(self._finished_notifications),
+            silences=list(self._silences.values()),
+            deleted_silences=list(self._deleted_silences),
         )
         done = self._staged
         assert done is not None
         self._deleted, self._jobs, self._runs = [], {}, {}
         self._points, self._thinnings, self._seen = [], [], []
+        self._groups, self._groups_wiped, self._group_events = {}, False, []
+        self._audit = []
+        self._alerts, self._deleted_alerts = {}, set()
+        self._notifications, self._finished_notifications = {}, set()
+        self._silences, self._deleted_silences = {}, set()
         self._staged = None
         return batch, done
 

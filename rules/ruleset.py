@@ -17,6 +17,8 @@ import yaml
 
 from rules.errors import ConfigError, ConfigErrors
 from rules.kinds import KINDS, Kind
+from rules.kinds.outcomes import FailureRate
+from rules.kinds.runtime import Duration
 from rules.matchers import MATCH_ALL, JobMatcher, LabelMatchers, Pattern, compile_pattern
 from rules.templates import Template, compile_template
 from rules.yaml_reader import Fields, Reader
@@ -102,6 +104,21 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    @property
+    def history_needed(self) -> int:
+        """How many finished runs per job the rules that count runs look back over
+        (`failure_rate` with `over_last`; `duration` with `above_p95_factor`, which also skips
+        the judged run); 0 when none does. Windows by time are not counted: they see whatever
+        the job keeps."""
+        needed = 0
+        for rule in self.rules:
+            kind = rule.kind
+            if isinstance(kind, FailureRate) and kind.over_last is not None:
+                needed = max(needed, kind.over_last)
+            elif isinstance(kind, Duration) and kind.factor is not None:
+                needed = max(needed, kind.over_last + 1)
+        return needed
 
 
 def parse_rules(text: str, file: str = "<string>") -> tuple[list[Rule], list[ConfigError]]:

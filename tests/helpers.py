@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -89,7 +90,7 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"server-{port}.log"
 
-    def start(self) -> ServerProcess:
+    def start(self, ssl_context: ssl.SSLContext | None = None) -> ServerProcess:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -103,17 +104,19 @@ class ServerProcess:
                 env=env,
                 cwd=REPO,
             )  # fmt: skip
-        self.wait_ready()
+        self.wait_ready(ssl_context=ssl_context)
         return self
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 20.0, ssl_context: ssl.SSLContext | None = None) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited: {self.log.read_text()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                with urllib.request.urlopen(
+                    f"{self.url}/-/ready", timeout=1, context=ssl_context
+                ) as response:
                     if response.status == 200:
                         return
             except OSError:

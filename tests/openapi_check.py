@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import jsonschema
-import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from collector.handlers.openapi import spec as served_spec
 
 SPEC_URI = "urn:batchgate:openapi"
 
 
-@cache
 def spec() -> dict[str, Any]:
-    text = resources.files("collector").joinpath("openapi.yaml").read_text(encoding="utf-8")
-    document: dict[str, Any] = yaml.safe_load(text)
-    return document
+    """The document the server serves."""
+    return served_spec()
 
 
 @cache

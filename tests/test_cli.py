@@ -100,3 +100,11 @@ def test_check_rules_accepts_good_files_and_names_errors_in_bad_ones(tmp_path: P
     result = batchgate("check-rules", str(bad))
     assert result.returncode == 1
     assert f"{bad}:4:" in result.stderr
+
+
+def test_it_warns_at_start_when_anyone_may_push(
+    server_process: object,
+) -> None:
+    server = server_process()  # type: ignore[operator]
+    server.stop()
+    assert "no auth tokens configured" in server.log.read_text()

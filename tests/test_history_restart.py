@@ -80,3 +80,29 @@ async def test_it_finds_a_finished_run_that_memory_no_longer_holds(
     late = await push(client, {"job": "j", "event": "start", "run_id": "old"}, 409)
     assert "already finished" in late["details"][0]["reason"]
     assert (await get(client, "/runs/old"))["status"] == "succeeded"
+
+
+async def test_a_runs_events_replayed_after_a_restart_change_nothing(
+    start: Start, clock: Clock
+) -> None:
+    """A spool delivered twice, hours apart: events naming their run are harmless replays."""
+    client = await start()
+    spool = [
+        {"job": "etl", "event": "start", "run_id": "r", "event_id": "e1", "timestamp": clock.now},
+        {"job": "etl", "event": "progress", "run_id": "r", "event_id": "e2",
+         "progress": {"done": 10}, "timestamp": clock.now + 5},
+        {"job": "etl", "event": "progress", "run_id": "r", "event_id": "e3",
+         "progress": {"done": 20}, "timestamp": clock.now + 10},
+    ]  # fmt: skip
+    await push(client, spool)
+    before = await get(client, "/runs/r")
+    await client.close()
+    clock.advance(3 * 3600)
+    client = await start()
+    await push(client, spool)
+    after = await get(client, "/runs/r")
+    assert after["progress"] == before["progress"]
+    assert after["timeline"] == before["timeline"]
+    assert after["started_at"] == before["started_at"]
+    (job,) = (await get(client, "/jobs"))["jobs"]
+    assert job["running_runs"] == 1

@@ -93,6 +93,9 @@ async def test_promtool_accepts_the_exposition(client: Client, clock: Clock) -> 
         {"job": "backup", "event": "fail", "duration_seconds": 3},
     ])  # fmt: skip
     text, _ = await _scrape(client)
+    # The default rules' JobFailed fires for backup: alerts are part of what promtool checks.
+    firing = 'batchgate_alerts{alertname="JobFailed",alertstate="firing",job="backup",'
+    assert firing + 'severity="warning"} 1.0' in text
     checked = await asyncio.to_thread(
         subprocess.run,
         [promtool, "check", "metrics"],

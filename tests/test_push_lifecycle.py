@@ -177,3 +177,15 @@ async def test_it_refuses_to_restart_a_finished_run(client: Client) -> None:
     refused = await push(client, {"job": "a", "event": "start", "run_id": "r"}, 409)
     assert refused["details"][0]["field"] == "run_id"
     assert "already finished" in refused["details"][0]["reason"]
+
+
+async def test_it_keeps_the_newest_progress_when_events_arrive_out_of_order(
+    client: Client, clock: Clock
+) -> None:
+    await push(client, {"job": "etl", "event": "start", "run_id": "r"})
+    newer = {"job": "etl", "event": "progress", "run_id": "r", "progress": {"done": 80},
+             "timestamp": clock.now + 20}  # fmt: skip
+    older = {**newer, "progress": {"done": 30}, "timestamp": clock.now + 10}
+    await push(client, [newer, older])
+    run = await get(client, "/runs/r")
+    assert run["progress"]["done"] == 80

@@ -130,3 +130,18 @@ async def test_it_cuts_overlong_messages_instead_of_refusing_them(client: Client
     await push(client, {**GOOD, "message": "é" * 10_000})
     run = await get(client, "/runs/good-1")
     assert run["message"] == "é" * 4096
+
+
+async def test_it_reads_a_gzipped_push_and_refuses_a_gzip_bomb(start: Any) -> None:
+    import gzip
+    import json
+
+    client = await start(max_body_bytes=10_000)
+    body = gzip.compress(json.dumps(GOOD).encode())
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    assert (await client.post("/push", data=body, headers=headers)).status == 200
+    bomb = gzip.compress(b" " * 1_000_000 + json.dumps(GOOD).encode())
+    refused = await checked(await client.post("/push", data=bomb, headers=headers), 413)
+    assert "inflates to more than 10000 bytes" in refused["error"]
+    broken = await checked(await client.post("/push", data=body[:-6], headers=headers), 400)
+    assert "not valid gzip" in broken["error"]

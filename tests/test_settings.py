@@ -3,6 +3,7 @@ precedence; a bad value names the file, line and key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,81 @@ def test_it_reads_durations(text: str, seconds: float) -> None:
 def test_it_refuses_what_is_not_a_duration(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_it_reads_pushgateway_expiry_and_the_route_prefix() -> None:
+    text = (
+        "route_prefix: /pgw/\n"
+        "pushgateway:\n"
+        "  expire_after: 1d\n"
+        "  expire:\n"
+        "    - {job: 'hourly_*', after: 3h}\n"
+    )
+    settings = load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
+    assert settings.route_prefix == "/pgw"
+    rules = settings.pushgateway.expiry_rules
+    assert [(rule.job_pattern, rule.max_age) for rule in rules] == [
+        ("hourly_*", 3 * 3600), ("*", 86400),
+    ]  # fmt: skip
+    flagged = load_settings({"pushgateway.expire_after": "2h"}, {})
+    assert flagged.pushgateway.expire_after == 7200
+
+
+def test_it_names_a_bad_expiry_rule() -> None:
+    text = "pushgateway:\n  expire:\n    - {job: 'x', after: soon}\n"
+    with pytest.raises(
+        ConfigError, match=re.escape("b.yaml:2: pushgateway.expire: entry 1: after")
+    ):
+        load_settings({"config": "b.yaml"}, {}, files(**{"b.yaml": text}))
+    with pytest.raises(ConfigError, match=re.escape("flag --push.expire-after")):
+        load_settings({"pushgateway.expire_after": "soon"}, {})
+
+
+def test_it_reads_auth_tokens_as_the_issue_writes_them(tmp_path: Path) -> None:
+    secret = tmp_path / "batchgate-admin"
+    secret.write_text("hunter2\n")
+    text = f"""\
+auth:
+  tokens:
+    - name: ci-pusher
+      role: push
+      jobs: ["etl_*"]
+      token_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    - name: grafana
+      role: read
+      token_env: BATCHGATE_READ_TOKEN
+    - name: oncall
+      role: admin
+      token_file: {secret}
+"""
+    reader = {"b.yaml": text}
+    settings = load_settings(
+        {"config": "b.yaml"},
+        {"BATCHGATE_READ_TOKEN": "grafana-secret"},
+        lambda path: reader[path] if path in reader else Path(path).read_text(),
+    )
+    assert [(t.name, t.role, t.jobs) for t in settings.tokens] == [
+        ("ci-pusher", "push", ("etl_*",)), ("grafana", "read", ("*",)), ("oncall", "admin", ("*",)),
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match=re.escape("b.yaml:2: auth.tokens: entry 2 (grafana)")):
+        load_settings({"config": "b.yaml"}, {}, lambda path: reader[path])
+
+
+def test_every_setting_has_an_environment_variable() -> None:
+    settings = load_settings(
+        {},
+        {
+            "BATCHGATE_RETENTION_MAX_AGE": "7d",
+            "BATCHGATE_LIMITS_MAX_EVENTS_PER_PUSH": "10",
+            "BATCHGATE_LOGGING_ACCESS_LOG": "false",
+            "BATCHGATE_PUSHGATEWAY_EXPIRE_AFTER": "1h",
+            "BATCHGATE_RUNS_LOST_AFTER": "5m",
+        },
+    )
+    assert settings.retention.max_age == 7 * 86400
+    assert settings.limits.max_events == 10
+    assert settings.logging.access_log is False
+    assert settings.pushgateway.expire_after == 3600
+    assert settings.runs.lost_after == 300
+    with pytest.raises(ConfigError, match="environment variable BATCHGATE_RUNS_STUCK_AFTER"):
+        load_settings({}, {"BATCHGATE_RUNS_STUCK_AFTER": "soon"})

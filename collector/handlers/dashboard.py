@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.keys import CLOCK, STATE, STORE
+from collector.keys import CLOCK, SETTINGS, STATE, STORE
 from collector.web import assets, pages
 from collector.web.templates import render
 
@@ -16,62 +16,64 @@ NO_STORE = {"Cache-Control": "no-store"}
 """Pages show live state: a browser must not show yesterday's copy."""
 
 
-def _page(template: str, active: str, now: float, **context: Any) -> web.Response:
-    body = render(template, {"active": active, "now": now, **context})
-    return web.Response(text=body, content_type=HTML, charset="utf-8", headers=NO_STORE)
+def _page(
+    request: web.Request, template: str, active: str, status: int = 200, **context: Any
+) -> web.Response:
+    """A rendered page. Its URLs are relative to `base`, the server's root under any route
+    prefix (--web.route-prefix), which the page's <base> element names."""
+    base = request.app[SETTINGS].route_prefix
+    now = request.app[CLOCK]()
+    body = render(template, {"active": active, "now": now, "base": base, **context})
+    return web.Response(
+        status=status, text=body, content_type=HTML, charset="utf-8", headers=NO_STORE
+    )
 
 
-def _not_found(what: str, now: float) -> web.Response:
-    body = render("not_found.html", {"active": "", "now": now, "what": what})
-    return web.Response(status=404, text=body, content_type=HTML, charset="utf-8", headers=NO_STORE)
+def _not_found(request: web.Request, what: str) -> web.Response:
+    return _page(request, "not_found.html", "", status=404, what=what)
 
 
 async def overview(request: web.Request) -> web.Response:
     app = request.app
-    now = app[CLOCK]()
-    view = await pages.overview_page(app[STATE], app[STORE], now)
-    return _page("overview.html", "overview", now, **view)
+    view = await pages.overview_page(app[STATE], app[STORE], app[CLOCK]())
+    return _page(request, "overview.html", "overview", **view)
 
 
 async def jobs(request: web.Request) -> web.Response:
     app = request.app
-    now = app[CLOCK]()
-    view = pages.jobs_page(app[STATE], now, pages.JobFilter.from_query(request.query))
-    return _page("jobs.html", "jobs", now, **view)
+    view = pages.jobs_page(app[STATE], app[CLOCK](), pages.JobFilter.from_query(request.query))
+    return _page(request, "jobs.html", "jobs", **view)
 
 
 async def job(request: web.Request) -> web.Response:
     app = request.app
-    now = app[CLOCK]()
     name = request.match_info["job"]
     labels = {}
     for raw in request.query.getall("label", []):
         label, _, value = raw.partition("=")
         labels[label] = value
-    view = await pages.job_page(app[STATE], app[STORE], now, name, labels, request.query)
+    view = await pages.job_page(app[STATE], app[STORE], app[CLOCK](), name, labels, request.query)
     if view is None:
-        return _not_found(
-            f"no job named {name!r}" + (f" with labels {labels}" if labels else ""), now
-        )
-    return _page("job.html", "jobs", now, **view)
+        suffix = f" with labels {labels}" if labels else ""
+        return _not_found(request, f"no job named {name!r}{suffix}")
+    return _page(request, "job.html", "jobs", **view)
 
 
 async def run(request: web.Request) -> web.Response:
     app = request.app
-    now = app[CLOCK]()
     run_id = request.match_info["run_id"]
-    view = await pages.run_page(app[STATE], app[STORE], now, run_id)
+    view = await pages.run_page(app[STATE], app[STORE], app[CLOCK](), run_id)
     if view is None:
-        return _not_found(f"no run with id {run_id!r}", now)
-    return _page("run.html", "jobs", now, **view)
+        return _not_found(request, f"no run with id {run_id!r}")
+    return _page(request, "run.html", "jobs", **view)
 
 
 async def alerts(request: web.Request) -> web.Response:
-    return _page("alerts.html", "alerts", request.app[CLOCK]())
+    return _page(request, "alerts.html", "alerts")
 
 
 async def groups(request: web.Request) -> web.Response:
-    return _page("groups.html", "groups", request.app[CLOCK]())
+    return _page(request, "groups.html", "groups")
 
 
 async def static(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from collector.keys import READY, STORE, WRITER
+from collector.keys import ALERTING, READY, STORE, WRITER
 
 BACKLOG_DEGRADED = 0.1
 """A write queue fuller than this share of its limit makes the server degraded."""
@@ -48,6 +48,9 @@ async def health(request: web.Request) -> web.Response:
                 "reason": f"{writer.pending} records waiting (limit {writer.max_pending})",
             }
         )
+    alerting = app.get(ALERTING)
+    if alerting is not None:
+        problems.extend(alerting.problems(time.time()))
     severities = {problem["severity"] for problem in problems}
     status = "unhealthy" if "unhealthy" in severities else "degraded" if severities else "healthy"
     body = {
@@ -57,4 +60,11 @@ async def health(request: web.Request) -> web.Response:
         "commits": writer.commits,
         "failed_commits": writer.failed_commits,
     }
+    if alerting is not None:
+        body["alerting"] = {
+            "rules": len(alerting.engine.ruleset),
+            "last_reload_successful": alerting.reload_status.error is None,
+            "alerts_firing": sum(a.state == "firing" for a in alerting.engine.book.active.values()),
+            "notifications_queued": alerting.outbox.queued,
+        }
     return web.json_response(body, status=503 if status == "unhealthy" else 200)

@@ -8,6 +8,7 @@ import re
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import forget_jobs
 from collector.api_json import (
     encode_cursor,
     job_detail_json,
@@ -17,9 +18,11 @@ from collector.api_json import (
     trends_json,
 )
 from collector.errors import ApiError, field_error
-from collector.handlers import query
-from collector.keys import BUS, CLOCK, SETTINGS, STATE, STORE, WRITER
-from collector.model import JOB_STATUSES, RUN_STATUSES, Job, JobKey
+from collector.groups import grouping_key
+from collector.handlers import audit, query
+from collector.keys import BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
+from collector.model import JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
+from collector.pushgateway import GroupSummary
 from collector.settings import parse_duration
 from collector.writer import StorageFailing
 
@@ -67,8 +70,18 @@ async def list_jobs(request: web.Request) -> web.Response:
         last = page[-1].key
         next_cursor = encode_cursor(last.name, [list(pair) for pair in last.labels])
     return web.json_response(
-        {"jobs": [job_json(job, now, settings) for job in page], "next": next_cursor}
+        {
+            "jobs": [job_json(job, now, settings, _group_of(request, job)) for job in page],
+            "next": next_cursor,
+        }
     )
+
+
+def _group_of(request: web.Request, job: Job) -> GroupSummary | None:
+    """The Pushgateway group a job of kind `pushgateway` stands for."""
+    if job.kind != PUSHGATEWAY:
+        return None
+    return request.app[GROUPS].registry.get(grouping_key(job.key))
 
 
 def _jobs_of(request: web.Request) -> list[Job]:
@@ -89,7 +102,9 @@ async def get_job(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "job": jobs[0].name,
-            "label_sets": [job_detail_json(job, now, settings) for job in jobs],
+            "label_sets": [
+                job_detail_json(job, now, settings, _group_of(request, job)) for job in jobs
+            ],
         }
     )
 
@@ -160,10 +175,15 @@ async def delete_job(request: web.Request) -> web.Response:
     app = request.app
     state, writer = app[STATE], app[WRITER]
     deleted = []
+    now = app[CLOCK]()
     for job in jobs:
+        if job.kind == PUSHGATEWAY:
+            app[GROUPS].delete(grouping_key(job.key), now)
         state.delete_jobs(job.name, job.key)
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
+        audit.record(request, "job.delete", str(job.key), kind=job.kind)
+    forget_jobs(app, jobs, now)
     try:
         await writer.durable()
     except StorageFailing as error:

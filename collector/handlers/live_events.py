@@ -8,7 +8,8 @@ import re
 
 from aiohttp import web
 
-from collector.keys import BUS
+from collector.errors import ApiError
+from collector.keys import BUS, SETTINGS
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -16,6 +17,11 @@ KEEPALIVE_SECONDS = 15.0
 async def events(request: web.Request) -> web.StreamResponse:
     """Optional filters: `job` (a name glob) and `types` (comma-separated event types)."""
     bus = request.app[BUS]
+    limit = request.app[SETTINGS].max_event_listeners
+    if bus.subscribers >= limit:
+        raise ApiError(
+            429, f"{limit} clients already follow live events (limits.max_event_listeners)"
+        )
     job_glob = request.query.get("job")
     job_matches = re.compile(fnmatch.translate(job_glob)).match if job_glob else None
     types = {t for t in request.query.get("types", "").split(",") if t}

@@ -6,10 +6,14 @@ import time
 
 from aiohttp import web
 
+from collector.alerting.lifecycle import evaluate_changes
+from collector.auth import Denied, check_push
 from collector.errors import ApiError
-from collector.events import InvalidPush, decode_body, parse_events
+from collector.events import BodyTooLarge, InvalidPush, decode_body, inflate, parse_events
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
 from collector.live import publish_changes
+from collector.middlewares import identity
+from collector.state import needs_stored_id
 from collector.writer import StorageFailing
 
 
@@ -33,9 +37,25 @@ async def push_events(request: web.Request) -> web.Response:
     body = await request.read()
     now = app[CLOCK]()
     try:
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            body = inflate(body, settings.max_body_bytes)
         events = parse_events(decode_body(body), now, settings.limits)
+    except BodyTooLarge as error:
+        raise ApiError(413, str(error)) from None
     except InvalidPush as invalid:
         raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
+
+    try:
+        check_push(identity(request), sorted({event.job.name for event in events}))
+    except Denied as denied:
+        raise ApiError(denied.status, denied.message) from None
+    new_jobs = len({event.job for event in events} - state.jobs.keys())
+    if new_jobs and len(state.jobs) + new_jobs > settings.max_jobs:
+        raise ApiError(
+            429,
+            f"this push would create {new_jobs} jobs beyond the limit of {settings.max_jobs} "
+            "(limits.max_jobs); nothing was applied",
+        )
 
     # Bring into memory what the events refer to but memory no longer holds.
     store = app[STORE]
@@ -66,10 +86,12 @@ async def push_events(request: web.Request) -> web.Response:
             continue
         change = state.apply(event, now)
         writer.stage(change)
-        if event.event_id is not None:
+        if event.event_id is not None and needs_stored_id(event):
             writer.stage_seen(event.event_id, change.run.run_id, now)
         changes.append(change)
         run_ids.append(change.run.run_id)
+    # Alert changes and their notifications go into the same commit as the push.
+    evaluate_changes(app, changes, now)
 
     try:
         await writer.durable()

@@ -38,5 +38,6 @@ def load() -> dict[str, Asset]:
 
 
 def url(name: str) -> str:
-    """The versioned URL of a static file; a KeyError names a file that does not exist."""
-    return f"/ui/static/{name}?v={load()[name].digest}"
+    """The versioned URL of a static file, relative to the server's root (pages have a
+    `<base>`); a KeyError names a file that does not exist."""
+    return f"ui/static/{name}?v={load()[name].digest}"

@@ -46,11 +46,11 @@ def job_key(name: str, labels: Mapping[str, str]) -> str:
 def job_href(name: str, labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
     items = labels.items() if isinstance(labels, Mapping) else labels
     query = urlencode([("label", f"{k}={v}") for k, v in sorted(items)])
-    return f"/ui/jobs/{quote(name, safe='')}" + (f"?{query}" if query else "")
+    return f"ui/jobs/{quote(name, safe='')}" + (f"?{query}" if query else "")
 
 
 def run_href(run_id: str) -> str:
-    return f"/ui/runs/{quote(run_id, safe='')}"
+    return f"ui/runs/{quote(run_id, safe='')}"
 
 
 def _ratio(run: Mapping[str, Any] | None) -> float | None:
@@ -196,9 +196,15 @@ def jobs_page(state: State, now: float, wanted: JobFilter) -> dict[str, Any]:
         "total": len(state.jobs),
         "first": wanted.offset + 1 if page else 0,
         "last": wanted.offset + len(page),
-        "next_href": f"?{wanted.query(offset=following)}" if following < len(selected) else None,
-        "previous_href": f"?{wanted.query(offset=previous)}" if wanted.offset > 0 else None,
+        "next_href": _jobs_href(wanted.query(offset=following))
+        if following < len(selected)
+        else None,
+        "previous_href": _jobs_href(wanted.query(offset=previous)) if wanted.offset > 0 else None,
     }
+
+
+def _jobs_href(query: str) -> str:
+    return f"ui/jobs?{query}" if query else "ui/jobs"
 
 
 def _has_labels(key: JobKey, wanted: tuple[tuple[str, str], ...]) -> bool:
@@ -272,7 +278,7 @@ async def job_page(
         if status_filter:
             params.append(("status", ",".join(status_filter)))
         params.append(("before", f"{last.started_at!r}~{last.run_id}"))
-        next_href = f"?{urlencode(params)}"
+        next_href = f"ui/jobs/{quote(name, safe='')}?{urlencode(params)}"
     recent = await store.list_runs(ids, None, None, None, None, CHART_RUNS)
     recent_finished = [state.runs.get(run.run_id, run) for run in recent]
     recent_finished = [run for run in recent_finished if run.status != "running"]

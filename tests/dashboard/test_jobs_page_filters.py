@@ -77,4 +77,4 @@ async def test_long_lists_are_paged(client: Client) -> None:
     assert names == [f"job_{i:02d}" for i in range(10, 20)]
     assert document.one("p", "count").text == "25 jobs, showing 11–20"  # noqa: RUF001
     links = {a.text: a.attrs["href"] for a in document.one("nav", "pager").all("a")}
-    assert links == {"← previous": "?limit=10", "next →": "?offset=20&limit=10"}
+    assert links == {"← previous": "ui/jobs?limit=10", "next →": "ui/jobs?offset=20&limit=10"}

@@ -24,7 +24,7 @@ async def test_it_counts_jobs_by_status_and_rates_the_day(client: Client, clock:
     assert running.one("div", "progress-cell").attrs["data-run-id"] == "busy-1"
     attention = document.one("section", id="overview-attention")
     assert attention.one("tr", data_job_key=True).text.startswith("failed broken disk full")
-    assert document.one("a", "card", href="/ui/jobs?status=failed")
+    assert document.one("a", "card", href="ui/jobs?status=failed")
 
 
 async def test_alerts_are_loaded_by_the_page_from_the_alerts_api(client: Client) -> None:

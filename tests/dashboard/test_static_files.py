@@ -18,10 +18,10 @@ async def test_pages_link_versioned_files_that_are_served(client: Client) -> Non
         e.attrs["src"] for e in document.all("script")
     ]
     assert {link.split("?")[0] for link in links} >= {
-        "/ui/static/dashboard.css", "/ui/static/dashboard.js", "/ui/static/favicon.svg",
+        "ui/static/dashboard.css", "ui/static/dashboard.js", "ui/static/favicon.svg",
     }  # fmt: skip
-    for link in links:
-        response = await client.get(link)
+    for link in links:  # relative to the page's <base href="/">
+        response = await client.get(f"/{link}")
         assert response.status == 200, link
         assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         etag = response.headers["ETag"]

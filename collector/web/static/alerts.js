@@ -1,6 +1,7 @@
 /* Alerts: the alerts page ([data-alerts-page]) and small alert lists ([data-alerts-widget]).
  *
  * Built in the browser from GET /alerts and GET /silences (Alertmanager's silence shape);
+ * URLs are relative to the page's <base> (the server's root, under any route prefix);
  * a silence is created with POST /silences and expired with DELETE /silences/{id}.
  * A server without the alerting API answers 404: the page says so instead of breaking.
  */
@@ -89,7 +90,10 @@
 
   function jobLink(alert) {
     if (!alert.job) return null;
-    return h("a", { href: `/ui/jobs/${encodeURIComponent(alert.job)}` }, alert.job);
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(alert.job_labels || {}).sort()) query.append("label", `${name}=${value}`);
+    const suffix = query.toString() ? `?${query}` : "";
+    return h("a", { href: `ui/jobs/${encodeURIComponent(alert.job)}${suffix}` }, alert.job);
   }
 
   function labelChips(labels, skip) {
@@ -149,7 +153,7 @@
       const end = new Date(start.getTime() + Number(durationSelect.value) * 1000);
       localStorage.setItem(SILENCER_KEY, creator.value);
       try {
-        await sendJson("POST", "/silences", {
+        await sendJson("POST", "silences", {
           matchers: matchersFor(alert, scopeSelect.value),
           startsAt: start.toISOString(),
           endsAt: end.toISOString(),
@@ -173,7 +177,7 @@
     if (alert.state === "resolved") meta.push("resolved ", B.timeElement(alert.resolved_at));
     else if (alert.fired_at) meta.push("firing since ", B.timeElement(alert.fired_at));
     else meta.push("pending since ", B.timeElement(alert.active_at));
-    if (alert.run_id) meta.push(" · run ", h("a", { href: `/ui/runs/${encodeURIComponent(alert.run_id)}` }, h("code", {}, alert.run_id.slice(0, 12))));
+    if (alert.run_id) meta.push(" · run ", h("a", { href: `ui/runs/${encodeURIComponent(alert.run_id)}` }, h("code", {}, alert.run_id.slice(0, 12))));
     if (silencers.length) meta.push(` · silenced by ${silencers.length} silence${silencers.length > 1 ? "s" : ""}`);
     const item = h("li", { class: `alert-item state-${shownState}`, "data-alert-id": alert.id, "data-fingerprint": alert.fingerprint });
     const actions = h("div", { class: "alert-actions" });
@@ -258,7 +262,7 @@
               onclick: async (event) => {
                 event.target.disabled = true;
                 try {
-                  await sendJson("DELETE", `/silences/${encodeURIComponent(silence.id)}`);
+                  await sendJson("DELETE", `silences/${encodeURIComponent(silence.id)}`);
                 } catch (failure) {
                   event.target.disabled = false;
                   event.target.title = failure.message;
@@ -279,14 +283,14 @@
       let alerts;
       let silences = [];
       try {
-        alerts = (await getJson("/alerts?state=firing,pending,resolved")).alerts || [];
+        alerts = (await getJson("alerts?state=firing,pending,resolved")).alerts || [];
       } catch (failure) {
         if (failure instanceof Unavailable) unavailable(container, "Alerting");
         else container.replaceChildren(h("p", { class: "notice" }, `Could not load alerts: ${failure.message}`));
         return;
       }
       try {
-        silences = silenceList(await getJson("/silences"));
+        silences = silenceList(await getJson("silences"));
       } catch (_) {
         silences = [];
       }
@@ -322,7 +326,7 @@
     async function load() {
       let alerts;
       try {
-        alerts = (await getJson(`/alerts?${query}`)).alerts || [];
+        alerts = (await getJson(`alerts?${query}`)).alerts || [];
       } catch (failure) {
         if (failure instanceof Unavailable) unavailable(container, "Alerting");
         else container.replaceChildren(h("p", { class: "notice" }, `Could not load alerts: ${failure.message}`));
@@ -335,7 +339,7 @@
         shown.length
           ? h("ul", { class: "alert-list" }, shown.map((alert) => alertItem(alert, [], { actions: false })))
           : h("p", { class: "empty" }, empty),
-        alerts.length ? h("p", {}, h("a", { href: "/ui/alerts" }, "All alerts →")) : null,
+        alerts.length ? h("p", {}, h("a", { href: "ui/alerts" }, "All alerts →")) : null,
       );
     }
 

@@ -26,7 +26,7 @@
 
   function groupPath(labels) {
     const rest = Object.keys(labels).filter((name) => name !== "job").sort();
-    return ["/metrics", segment("job", labels.job || ""), ...rest.map((name) => segment(name, labels[name]))].join("/");
+    return ["metrics", segment("job", labels.job || ""), ...rest.map((name) => segment(name, labels[name]))].join("/");
   }
 
   function gaugeValue(family) {
@@ -68,7 +68,7 @@
       h("div", {},
         h("span", { class: `badge status-${group.last_push_successful === false ? "failed" : "succeeded"}` },
           group.last_push_successful === false ? "last push failed" : "ok"), " ",
-        h("a", { class: "alert-title", href: `/ui/jobs/${encodeURIComponent(labels.job || "")}` }, labels.job || "(no job)"), " ",
+        h("a", { class: "alert-title", href: `ui/jobs/${encodeURIComponent(labels.job || "")}` }, labels.job || "(no job)"), " ",
         Object.entries(labels).filter(([name]) => name !== "job").sort().map(([name, value]) =>
           h("span", { class: "label" }, h("span", { class: "label-name" }, name), "=", h("span", { class: "label-value" }, value))),
         h("div", { class: "alert-meta" },
@@ -94,7 +94,7 @@
     async function load() {
       let answer;
       try {
-        const response = await fetch("/api/v1/metrics", { headers: { Accept: "application/json" }, cache: "no-store" });
+        const response = await fetch("api/v1/metrics", { headers: { Accept: "application/json" }, cache: "no-store" });
         if (response.status === 404) {
           container.replaceChildren(h("p", { class: "notice" }, "Pushgateway compatibility is not available on this server (GET /api/v1/metrics answers 404)."));
           return;

@@ -1,0 +1,144 @@
+"""The config file's alerting keys: rule files, evaluation interval, receivers, and the outbox.
+
+Read with the rules package's YAML reader, so every error points at its file and line; the
+same function runs at start (a bad value stops batchgate) and on a reload (a bad value keeps
+what is in effect).
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import yaml
+
+from rules import ConfigError, Receiver, parse_receivers
+from rules.yaml_reader import Reader
+
+ALERTING_KEYS: Final = (
+    "external_url",
+    "rules_files",
+    "evaluation_interval",
+    "receivers",
+    "alerts",
+    "notifications",
+)
+"""Top-level keys of the config file read here (collector.settings leaves them alone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    queue_capacity: int = 10_000
+    """Notifications waiting per receiver; beyond it the oldest are dropped (and counted)."""
+    retry_initial: float = 1.0
+    """The first retry of a failed delivery waits this long; each further one twice as long..."""
+    retry_max: float = 300.0
+    """...up to this."""
+    give_up_after: float = 86400.0
+    """A notification not delivered this long after it was due is dropped (and counted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingSettings:
+    rules_files: tuple[str, ...] = ()
+    """Rule files and globs from the config file (relative to its directory) then `--rules`;
+    none: the default rules."""
+    rules_flags: tuple[str, ...] = ()
+    """The `--rules` files alone (a reload reads the config file again, then adds these)."""
+    evaluation_interval: float = 5.0
+    receivers: tuple[Receiver, ...] = ()
+    external_url: str | None = None
+    """batchgate's URL as people reach it, for links in notifications; None: derived from
+    the listen address."""
+    resolved_retention: float = 86400.0
+    """How long a resolved alert stays listed in /alerts."""
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+
+    def rule_paths(self) -> list[str]:
+        """The rule files to load now: globs expanded (sorted), literal paths as given."""
+        paths: list[str] = []
+        for pattern in self.rules_files:
+            if glob.has_magic(pattern):
+                paths.extend(sorted(glob.glob(pattern)))
+            else:
+                paths.append(pattern)
+        return list(dict.fromkeys(paths))
+
+
+def alerting_settings(
+    text: str | None, file: str | None, rules_flags: Sequence[str] | None = None
+) -> tuple[AlertingSettings, list[ConfigError]]:
+    """The alerting settings of a config file's text (None: no config file) plus the
+    `--rules` flags, and every error found (file, line, reason)."""
+    flags = tuple(str(Path(path)) for path in rules_flags or ())
+    if text is None or file is None:
+        return AlertingSettings(rules_files=flags, rules_flags=flags), []
+    reader = Reader(file)
+    root = reader.compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        # An empty file is no settings; any other shape is collector.settings' to report.
+        return AlertingSettings(rules_files=flags, rules_flags=flags), reader.errors
+    fields = reader.mapping(root, "config")
+    assert fields is not None
+    base = Path(file).parent
+    values: dict[str, object] = {"rules_files": flags, "rules_flags": flags}
+
+    node = fields.take("rules_files")
+    if node is not None and not (isinstance(node, yaml.SequenceNode) and not node.value):
+        files = reader.strings(node, "rules_files")
+        if files is not None:
+            values["rules_files"] = tuple(str(base / name) for name in files if name) + flags
+    interval = fields.read("evaluation_interval", reader.positive_duration)
+    if interval is not None:
+        values["evaluation_interval"] = interval
+    node = fields.take("receivers")
+    if node is not None:
+        values["receivers"] = tuple(parse_receivers(reader, node))
+    node = fields.take("external_url")
+    if node is not None:
+        url = reader.string(node, "external_url")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                reader.error(node, f"external_url: {url!r} is not an http(s) URL")
+            else:
+                values["external_url"] = url.rstrip("/")
+    node = fields.take("alerts")
+    if node is not None:
+        alerts = reader.mapping(node, "alerts")
+        if alerts is not None:
+            retention = alerts.read("resolved_retention", reader.positive_duration)
+            if retention is not None:
+                values["resolved_retention"] = retention
+            alerts.reject_unknown(("resolved_retention",))
+    node = fields.take("notifications")
+    if node is not None:
+        values["notifications"] = _notification_settings(reader, node)
+    return AlertingSettings(**values), reader.errors  # type: ignore[arg-type]
+
+
+def _notification_settings(reader: Reader, node: yaml.Node) -> NotificationSettings:
+    fields = reader.mapping(node, "notifications")
+    if fields is None:
+        return NotificationSettings()
+    defaults = NotificationSettings()
+    capacity = fields.read(
+        "queue_capacity", lambda n, w: reader.integer(n, w, minimum=1, maximum=10_000_000)
+    )
+    initial = fields.read("retry_initial", reader.positive_duration)
+    longest = fields.read("retry_max", reader.positive_duration)
+    give_up = fields.read("give_up_after", reader.positive_duration)
+    fields.reject_unknown(("queue_capacity", "retry_initial", "retry_max", "give_up_after"))
+    settings = NotificationSettings(
+        queue_capacity=capacity or defaults.queue_capacity,
+        retry_initial=initial or defaults.retry_initial,
+        retry_max=longest or defaults.retry_max,
+        give_up_after=give_up or defaults.give_up_after,
+    )
+    if settings.retry_max < settings.retry_initial:
+        reader.error(node, "notifications: retry_max must not be shorter than retry_initial")
+    return settings

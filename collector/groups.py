@@ -1,0 +1,142 @@
+"""Pushgateway groups inside batchgate: durable through the writer, seen as jobs, expiring.
+
+The pure protocol lives in `collector.pushgateway` (`GroupRegistry`). This module ties a
+registry to the rest of batchgate: every change to a group is staged in the writer (a push
+is acknowledged once its group is durable), every group is also a job of kind
+`pushgateway` in the live state (so `/jobs`, the dashboard and the rules see it), and
+groups expire by the configured rules, leaving a record in the history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from collector.model import PUSHGATEWAY, Job, JobKey
+from collector.pushgateway import ExpiryRule, GroupingKey, GroupRegistry, GroupSummary
+from collector.state import State
+from collector.store import GroupEventRecord
+from collector.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+def job_key(key: GroupingKey) -> JobKey:
+    """A group's job: named by its `job` label, keyed by its other grouping labels."""
+    labels = tuple(pair for pair in key if pair[0] != "job")
+    return JobKey(dict(key)["job"], labels)
+
+
+def grouping_key(key: JobKey) -> GroupingKey:
+    return tuple(sorted((*key.labels, ("job", key.name))))
+
+
+def key_text(key: GroupingKey) -> str:
+    return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
+
+
+def labels_text(key: GroupingKey) -> str:
+    return json.dumps(dict(key), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Groups:
+    """The registry plus what batchgate does around each change to it."""
+
+    def __init__(
+        self, registry: GroupRegistry, state: State, writer: Writer, rules: Iterable[ExpiryRule]
+    ) -> None:
+        self.registry = registry
+        self.state = state
+        self.writer = writer
+        self.expiry = tuple(rules)
+        self.started_at = 0.0
+        """When this server started (the Pushgateway's /api/v1/status says it)."""
+
+    def restore(self, snapshots: Iterable[str]) -> int:
+        """Load stored groups at start; a snapshot that no longer fits is logged and skipped."""
+        restored = 0
+        for snapshot in snapshots:
+            try:
+                key = self.registry.restore_group(snapshot)
+            except (ValueError, KeyError) as error:
+                log.error("skipping a stored Pushgateway group that cannot be restored: %s", error)
+                continue
+            summary = self.registry.get(key)
+            if summary is not None:
+                self.show_as_job(summary)
+                restored += 1
+        return restored
+
+    def changed(self, key: GroupingKey) -> None:
+        """A push changed the group (or its failure time): stage it and update its job."""
+        registry = self.registry
+
+        def snapshot() -> str | None:
+            return registry.snapshot_group(key) if registry.get(key) is not None else None
+
+        self.writer.stage_group(key_text(key), snapshot)
+        summary = registry.get(key)
+        if summary is not None:
+            self.show_as_job(summary)
+
+    def removed(self, summary: GroupSummary, event: str, now: float) -> None:
+        """The group was deleted, wiped or expired: unstore it, record it, drop its job."""
+        self.writer.stage_group(key_text(summary.key), lambda: None)
+        self.writer.stage_group_event(
+            GroupEventRecord(
+                now,
+                event,
+                labels_text(summary.key),
+                summary.push_time or None,
+                summary.series,
+            )
+        )
+        self.forget_job(summary.key)
+
+    def delete(self, key: GroupingKey, now: float) -> bool:
+        summary = self.registry.get(key)
+        if summary is None:
+            return False
+        self.registry.remove_group(key)
+        self.removed(summary, "deleted", now)
+        return True
+
+    def wipe(self, now: float) -> int:
+        summaries = list(self.registry.groups())
+        self.registry.wipe()
+        self.writer.stage_groups_wiped()
+        for summary in summaries:
+            self.writer.stage_group_event(
+                GroupEventRecord(
+                    now, "wiped", labels_text(summary.key), summary.push_time or None,
+                    summary.series,
+                )
+            )  # fmt: skip
+            self.forget_job(summary.key)
+        return len(summaries)
+
+    def expire(self, now: float) -> list[GroupSummary]:
+        """Remove the groups their job's expiry rule says are stale."""
+        if not self.expiry:
+            return []
+        expired = self.registry.expire(now, self.expiry)
+        for summary in expired:
+            self.removed(summary, "expired", now)
+        if expired:
+            log.info("expired %d Pushgateway groups not pushed for too long", len(expired))
+        return expired
+
+    def show_as_job(self, summary: GroupSummary) -> Job:
+        """The group's job in the live state: last push, last failed push."""
+        job = self.state.job(job_key(summary.key), summary.created, PUSHGATEWAY)
+        job.last_success_at = summary.push_time or None
+        job.last_failure_at = summary.failure_time or None
+        job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)
+        job.generation += 1
+        return job
+
+    def forget_job(self, key: GroupingKey) -> None:
+        job = self.state.jobs.get(job_key(key))
+        if job is not None and job.kind == PUSHGATEWAY and not job.running and not job.last_run:
+            self.state.delete_jobs(job.name, job.key)

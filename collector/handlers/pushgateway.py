@@ -1,0 +1,163 @@
+"""The Pushgateway's own API with its exact semantics: PUT/POST/DELETE of a group,
+`GET /api/v1/metrics`, `GET /api/v1/status`, `PUT /api/v1/admin/wipe`. Answers are as the
+Pushgateway's: plain-text errors with its messages, 200 for a checked push, 202 for a
+delete or a wipe. Also `GET /groups/history` (batchgate's own): groups that went away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiohttp import web
+
+from collector import __version__
+from collector.api_json import rfc3339
+from collector.auth import Denied, check_push
+from collector.groups import key_text
+from collector.handlers import audit, query
+from collector.keys import CLOCK, GROUPS, REQUEST_METRICS, SETTINGS, STORE, WRITER
+from collector.middlewares import identity
+from collector.pushgateway import (
+    InconsistentPushError,
+    PushgatewayError,
+    api_group,
+    api_status,
+    parse_grouping_key,
+    success,
+)
+from collector.writer import StorageFailing
+
+SLICE = 100
+"""Groups rendered for GET /api/v1/metrics between two yields to the event loop."""
+
+
+def _text(status: int, message: str) -> web.Response:
+    """An answer as Go's http.Error writes it."""
+    return web.Response(
+        status=status, text=message + "\n", content_type="text/plain", charset="utf-8"
+    )
+
+
+def _grouping_path(request: web.Request) -> str:
+    """The still percent-encoded path after `<prefix>/metrics/`, as the registry wants it."""
+    raw = request.raw_path.split("?", 1)[0]
+    return raw[len(request.app[SETTINGS].route_prefix) + len("/metrics/") :]
+
+
+async def _durable(request: web.Request) -> web.Response | None:
+    try:
+        await request.app[WRITER].durable()
+    except StorageFailing as error:
+        return _text(503, f"{error}; retry later")
+    return None
+
+
+async def push(request: web.Request) -> web.Response:
+    """PUT replaces the group; POST replaces the families of the same names."""
+    started = time.perf_counter()
+    app = request.app
+    writer, groups = app[WRITER], app[GROUPS]
+    if not writer.accepting:
+        reason = writer.error or "write queue full"
+        return _text(503, f"storage is not accepting writes ({reason}); nothing was applied")
+    registry = groups.registry
+    try:
+        key = parse_grouping_key(_grouping_path(request))
+        check_push(identity(request), [dict(key)["job"]])
+        if registry.get(key) is None and len(registry) >= app[SETTINGS].max_groups:
+            return _text(
+                429,
+                f"the limit of {app[SETTINGS].max_groups} groups is reached "
+                "(limits.max_groups); delete groups or raise it",
+            )
+        families = registry.parse_body(
+            await request.read(),
+            request.headers.get("Content-Type"),
+            request.headers.get("Content-Encoding") == "gzip",
+        )
+        result = registry.apply(key, families, replace=request.method == "PUT", now=app[CLOCK]())
+    except Denied as denied:
+        return _text(denied.status, denied.message)
+    except InconsistentPushError as error:
+        if error.group_changed and error.key is not None:
+            groups.changed(error.key)  # its push_failure_time_seconds moved
+        return _text(error.status, error.message)
+    except PushgatewayError as error:
+        return _text(error.status, error.message)
+    groups.changed(result.key)
+    refused = await _durable(request)
+    if refused is not None:
+        return refused
+    app[REQUEST_METRICS].pushgateway_seconds.observe(time.perf_counter() - started)
+    return web.Response(status=200)
+
+
+async def delete(request: web.Request) -> web.Response:
+    """Remove exactly this grouping key; 202 whether or not it existed."""
+    try:
+        key = parse_grouping_key(_grouping_path(request))
+        check_push(identity(request), [dict(key)["job"]])
+    except PushgatewayError as error:
+        return _text(error.status, error.message)
+    except Denied as denied:
+        return _text(denied.status, denied.message)
+    if request.app[GROUPS].delete(key, request.app[CLOCK]()):
+        audit.record(request, "pushgateway.delete", key_text(key))
+    return await _durable(request) or web.Response(status=202)
+
+
+async def wipe(request: web.Request) -> web.Response:
+    wiped = request.app[GROUPS].wipe(request.app[CLOCK]())
+    audit.record(request, "pushgateway.wipe", "every group", groups=wiped)
+    return await _durable(request) or web.Response(status=202)
+
+
+async def api_metrics(request: web.Request) -> web.Response:
+    """Every group in the Pushgateway's JSON, built in slices so big stores do not stall."""
+    registry = request.app[GROUPS].registry
+    keys = sorted(summary.key for summary in registry.groups())
+    data = []
+    for position, key in enumerate(keys, start=1):
+        group = api_group(registry, key)
+        if group is not None:  # pushes go on between slices: a group may have gone
+            data.append(group)
+        if position % SLICE == 0:
+            await asyncio.sleep(0)
+    return web.Response(text=success(data), content_type="application/json")
+
+
+async def api_status_handler(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    flags = {
+        "web.listen-address": settings.listen,
+        "web.route-prefix": settings.route_prefix,
+        "push.expire-after": str(settings.pushgateway.expire_after or 0),
+        "data-dir": str(settings.data_dir),
+        "persistence": "sqlite (every acknowledged push is durable)",
+    }
+    build = {"version": __version__, "name": "batchgate"}
+    started = request.app[GROUPS].started_at
+    return web.Response(
+        text=success(api_status(flags, build, started)), content_type="application/json"
+    )
+
+
+async def history(request: web.Request) -> web.Response:
+    """Groups that went away (expired, deleted, wiped), newest first."""
+    limit = query.integer(request, "limit", 100, 1, 1000)
+    records = await request.app[STORE].group_history(limit)
+    return web.json_response(
+        {
+            "events": [
+                {
+                    "at": rfc3339(record.at),
+                    "event": record.event,
+                    "grouping_key": json.loads(record.labels),
+                    "last_push_at": rfc3339(record.last_push_at),
+                    "series": record.series,
+                }
+                for record in records
+            ]
+        }
+    )

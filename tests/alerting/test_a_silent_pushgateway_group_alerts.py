@@ -1,0 +1,45 @@
+"""An `absent` rule covers groups pushed through the Pushgateway API: a group not pushed for
+`absent_for` fires, and its next push resolves it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.alerting.conftest import StartWith
+from tests.helpers import Client, Clock, get, until
+
+RULES = """
+rules:
+  - {name: GroupSilent, kind: absent, absent_for: 1h, match: {job_kind: pushgateway}}
+"""
+
+
+async def _push_group(client: Client) -> None:
+    response = await client.put("/metrics/job/nightly/instance/db1", data=b"rows_loaded 42\n")
+    assert response.status == 200, await response.text()
+
+
+async def test_a_group_not_pushed_for_an_hour_fires_and_its_next_push_resolves_it(
+    start_with: StartWith, clock: Clock
+) -> None:
+    client = await start_with(rules=RULES)
+    await _push_group(client)
+    clock.advance(3601)
+
+    async def firing() -> list[dict[str, Any]]:
+        return (await get(client, "/alerts", state="firing"))["alerts"]  # type: ignore[no-any-return]
+
+    (alert,) = await until(firing)
+    assert (alert["alertname"], alert["job"], alert["job_labels"]) == (
+        "GroupSilent",
+        "nightly",
+        {"instance": "db1"},
+    )
+
+    await _push_group(client)
+
+    async def resolved() -> bool:
+        alerts = (await get(client, "/alerts"))["alerts"]
+        return [a["state"] for a in alerts] == ["resolved"]
+
+    await until(resolved)

@@ -1,0 +1,39 @@
+"""Logs: logfmt or JSON lines on stderr, with an access log line per request that a
+higher log level turns off."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+
+from tests.helpers import ServerProcess
+
+
+def _requests_logged(server: ServerProcess) -> list[str]:
+    urllib.request.urlopen(f"{server.url}/jobs?q=x", timeout=5).read()
+    assert server.stop() == 0
+    return [line for line in server.log.read_text().splitlines() if "/jobs" in line]
+
+
+def test_it_logs_each_request_as_a_json_line(server_process: Callable[..., ServerProcess]) -> None:
+    (line,) = _requests_logged(server_process("--log-format", "json"))
+    entry = json.loads(line)
+    assert entry["logger"] == "batchgate.access"
+    assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/jobs", 200)
+    assert entry["seconds"] >= 0
+
+
+def test_it_logs_each_request_as_logfmt_by_default(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    (line,) = _requests_logged(server_process())
+    fields = dict(part.split("=", 1) for part in line.split())
+    assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/jobs", "200")
+    assert fields["level"] == "info"
+
+
+def test_a_higher_log_level_turns_the_access_log_off(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    assert _requests_logged(server_process("--log-level", "warning")) == []
