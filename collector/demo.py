@@ -10,7 +10,12 @@ simulated jobs through the client SDK, as real jobs would:
 - `compute_pi` (iterations; its current run takes far longer than usual),
 - `import_customers` (stopped progressing 16 minutes ago: stuck, JobStuck),
 - `cleanup_tmp` (its process is killed with SIGKILL: the run is lost, JobLost),
-- `sync_invoices` (ran every 15 minutes until 2 hours ago: it missed its schedule).
+- `sync_invoices` (ran every 15 minutes until 2 hours ago: it missed its schedule),
+- Pushgateway groups pushed by prometheus_client (`db_dump` on two hosts, every 15 s, and
+  `nightly_export` pushed once).
+
+The server the demo starts gets `demo_rules.yaml`: the default rules, and two that the
+demo trips (compute_pi running over 2 minutes, sync_invoices without success for 30).
 
 The stuck run's beginning is pushed with past timestamps, so the default 15-minute rule
 fires at once. Only this module's `main` touches the network, processes and signals.
@@ -331,6 +336,33 @@ def kill_a_run(connection: Connection, stop: threading.Event, every: float = 600
             return
 
 
+def push_groups(url: str, stop: threading.Event, every: float = 15.0) -> None:
+    """Pushgateway clients, as prometheus_client's push_to_gateway pushes: a database dump
+    on two hosts, every few seconds, and an export pushed once from a host since retired."""
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+    def push(job: str, instance: str, seconds: float, size: float) -> None:
+        registry = CollectorRegistry()
+        Gauge(f"{job}_last_success_timestamp_seconds", "When the last run succeeded.",
+              registry=registry).set_to_current_time()  # fmt: skip
+        Gauge(f"{job}_duration_seconds", "How long the last run took.", registry=registry).set(
+            seconds
+        )
+        Gauge(f"{job}_size_bytes", "Bytes written by the last run.", registry=registry).set(size)
+        with contextlib.suppress(OSError):  # the server may be going away with the demo
+            push_to_gateway(url, job=job, registry=registry, grouping_key={"instance": instance},
+                            timeout=5)  # fmt: skip
+
+    push("nightly_export", "retired-host", 1800.0, 3.2e9)
+    step = 0
+    while not stop.is_set():
+        step += 1
+        for instance, base in (("db1", 4.1e9), ("db2", 7.9e9)):
+            push("db_dump", instance, 300.0 + 7 * (step % 5), base + 1e6 * step)
+        if stop.wait(every):
+            return
+
+
 # -- the command ------------------------------------------------------------------------------
 
 
@@ -364,9 +396,7 @@ def own_server(listen: str | None) -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="batchgate-demo-"))
     listen = listen or f"127.0.0.1:{_free_port(9091)}"
     command = [sys.executable, "-m", "collector", "serve", "--listen", listen,
-               "--data-dir", str(data / "data")]  # fmt: skip
-    if _serve_accepts("--rules"):
-        command += ["--rules", str(RULES_FILE)]
+               "--data-dir", str(data / "data"), "--rules", str(RULES_FILE)]  # fmt: skip
     log = data / "server.log"
     host, _, port = listen.rpartition(":")
     url = f"http://{host or '127.0.0.1'}:{port}"
@@ -390,18 +420,6 @@ def own_server(listen: str | None) -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _serve_accepts(flag: str) -> bool:
-    """Whether `batchgate serve` has this flag (rule files arrive with the alerting work)."""
-    helped = subprocess.run(
-        [sys.executable, "-m", "collector", "serve", "--help"],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return flag in helped.stdout
-
-
 def simulate(url: str, stop: threading.Event, seed: int) -> list[threading.Thread]:
     """Push the history, then start every simulated job on a thread of its own."""
     rng = random.Random(seed)
@@ -412,6 +430,7 @@ def simulate(url: str, stop: threading.Event, seed: int) -> list[threading.Threa
     targets: list[Callable[[], None]] = [
         lambda: hold_stuck_run(connection, stop),
         lambda: kill_a_run(connection, stop),
+        lambda: push_groups(url, stop),
     ]
     for spec in CATALOG:
         if spec.live:

@@ -29,9 +29,13 @@ def _demo(*arguments: str) -> subprocess.Popen[str]:
     )
 
 
+def _get(url: str, path: str) -> Any:
+    with urllib.request.urlopen(f"{url}{path}", timeout=10) as answer:
+        return json.loads(answer.read())
+
+
 def _jobs(url: str) -> dict[tuple[str, str], dict[str, Any]]:
-    with urllib.request.urlopen(f"{url}/jobs?limit=1000", timeout=10) as answer:
-        jobs = json.loads(answer.read())["jobs"]
+    jobs = _get(url, "/jobs?limit=1000&kind=batch")["jobs"]
     return {
         (j["job"], ",".join(f"{k}={v}" for k, v in sorted(j["labels"].items()))): j for j in jobs
     }
@@ -58,15 +62,33 @@ def test_it_runs_every_kind_of_job_against_a_server(
     demo = _demo("--url", server.url, "--duration", "120")
     seen: dict[tuple[str, str], dict[str, Any]] = {}
 
+    alerts: set[tuple[str, str]] = set()
+    groups: set[tuple[str, str]] = set()
+
     def every_kind_shows() -> bool:
         seen.update(_jobs(server.url))
         status = {key: job["status"] for key, job in seen.items()}
+        alerts.update((a["alertname"], a["job"]) for a in _get(server.url, "/alerts")["alerts"])
+        groups.update(
+            (g["labels"]["job"], g["labels"].get("instance", ""))
+            for g in _get(server.url, "/api/v1/metrics")["data"]
+        )
         return (
             status.get(("backup_db", "host=db2")) == "failed"
             and status.get(("import_customers", "")) == "stuck"
             and status.get(("cleanup_tmp", "")) == "lost"
             and status.get(("compute_pi", "")) == "running"
             and all(key in status for key in EXPECTED)
+            # Every default rule fires.
+            and {
+                ("JobFailed", "backup_db"),
+                ("JobStuck", "import_customers"),
+                ("JobLost", "cleanup_tmp"),
+            }
+            <= alerts
+            # Pushgateway clients push their groups.
+            and {("db_dump", "db1"), ("db_dump", "db2"), ("nightly_export", "retired-host")}
+            <= groups
         )
 
     try:
@@ -110,6 +132,11 @@ def test_without_a_url_it_starts_a_server_and_removes_it_after(tmp_path: Path) -
     url, data = match.group(1), Path(match.group(2))
     assert url == f"http://127.0.0.1:{port}"
     assert ("backup_db", "host=db1") in _jobs(url)
+    # Its server has the demo's rules: sync_invoices has not succeeded for two hours.
+    deadline = time.monotonic() + 30
+    while "ScheduleMissed" not in {a["alertname"] for a in _get(url, "/alerts")["alerts"]}:
+        assert time.monotonic() < deadline, "ScheduleMissed did not fire"
+        time.sleep(0.2)
     output = started + _stop(demo)
     assert "stopped" in output
     assert not data.exists()
