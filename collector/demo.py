@@ -234,7 +234,7 @@ def history_events(spec: Simulated, now: float, rng: random.Random) -> list[dict
 
 
 def stuck_beginning(now: float, run_id: str) -> list[dict[str, Any]]:
-    """A run that started 20 minutes ago and has not progressed for 16."""
+    """A run that started 20 minutes ago, has not progressed for 16, and is still alive."""
     base = {"job": "import_customers", "run_id": run_id}
     return [
         {**base, "event": "start", "timestamp": now - 1200},
@@ -243,6 +243,9 @@ def stuck_beginning(now: float, run_id: str) -> list[dict[str, Any]]:
         {**base, "event": "progress", "timestamp": now - 960,
          "progress": {"done": 3120, "total": 10_000, "errors": 3},
          "message": "waiting for a lock on table customers"},
+        # Alive all along (heartbeats), so it reads stuck, never lost.
+        {**base, "event": "progress", "timestamp": now,
+         "resources": {"cpu_percent": 0.5, "memory_bytes": 180_000_000}},
     ]  # fmt: skip
 
 

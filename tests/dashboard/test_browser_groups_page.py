@@ -51,6 +51,9 @@ def test_groups_are_listed_and_one_can_be_deleted(dashboard: Dashboard, browser:
     assert "last push" in find(browser, "[data-group]")[0].text
     screenshot(browser, dashboard.screenshots / "groups.png")
 
+    browser.get(f"{dashboard.url}/ui/groups?q=backup")  # as the jobs table links a group
+    wait(browser, lambda d: len(_groups(d)) == 2)
+    assert find(browser, "[data-groups-filter] input")[0].get_attribute("value") == "backup"
     target = next(item for item in find(browser, "[data-group]") if "db/2" in item.text)
     target.find_element(By.CSS_SELECTOR, '[data-action="delete-group"]').click()
     browser.switch_to.alert.accept()  # "Delete the group ...?"

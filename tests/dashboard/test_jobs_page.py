@@ -79,3 +79,12 @@ async def test_with_no_jobs_it_says_how_to_get_some(client: Client) -> None:
     document = await page(client, "/ui/jobs")
     assert "No jobs yet" in document.text
     assert "batchgate demo" in document.text
+
+
+async def test_a_pushgateway_group_links_to_the_groups_page(client: Client) -> None:
+    body = "# TYPE db_dump_size_bytes gauge\ndb_dump_size_bytes 42\n"
+    response = await client.put("/metrics/job/db_dump/instance/db1", data=body)
+    assert response.status == 200
+    row = (await page(client, "/ui/jobs")).one("tr", data_job_key=True)
+    assert row.one("span", "tag").text == "group"
+    assert row.one("td", "name").one("a").attrs["href"] == "ui/groups?q=db_dump"

@@ -122,7 +122,15 @@
       }
     }
 
-    if (filterInput) filterInput.addEventListener("input", load);
+    if (filterInput) {
+      // The filter is in the URL (?q=), so the jobs table can link to a job's groups.
+      filterInput.value = new URLSearchParams(location.search).get("q") || "";
+      filterInput.addEventListener("input", () => {
+        const query = filterInput.value.trim();
+        history.replaceState(null, "", query ? `ui/groups?q=${encodeURIComponent(query)}` : "ui/groups");
+        load();
+      });
+    }
     B.onRefresh(load);
     setInterval(() => {
       if (document.visibilityState === "visible") load();
