@@ -26,7 +26,12 @@ def rfc3339(timestamp: float | None) -> str | None:
         return None
     seconds = math.floor(timestamp)
     millis = int((timestamp - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    moment = time.gmtime(seconds)
+    # Not strftime("%Y"): it does not pad years before 1000 to four digits everywhere.
+    return (
+        f"{moment.tm_year:04d}-{moment.tm_mon:02d}-{moment.tm_mday:02d}T"
+        f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d}.{millis:03d}Z"
+    )
 
 
 def parse_time(text: str) -> float:

@@ -224,6 +224,8 @@ def _parse_event(
     duration = item.get("duration_seconds")
     if duration is not None:
         duration = _non_negative(duration, "duration_seconds", fail)
+        if duration is not None and duration > at:
+            fail("duration_seconds", "would start the run before 1970")
 
     lost_after = item.get("lost_after")
     if lost_after is not None:
@@ -330,5 +332,7 @@ def _parse_timestamp(value: Any) -> float | str:
             return "must be unix seconds or an RFC 3339 time such as 2024-05-01T02:00:00Z"
         if parsed.tzinfo is None:
             return "RFC 3339 time needs a time zone, such as Z or +02:00"
+        if parsed.timestamp() < 0:
+            return "must not be before 1970"
         return parsed.timestamp()
     return "must be unix seconds or an RFC 3339 string"

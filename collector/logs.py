@@ -19,21 +19,23 @@ def _timestamp(record: logging.LogRecord) -> str:
     return f"{base}.{int(record.msecs):03d}Z"
 
 
-def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+def _fields(formatter: logging.Formatter, record: logging.LogRecord) -> dict[str, Any]:
+    """What a log line says: time, level, logger, message, any `extra=`, the error."""
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+        **{k: v for k, v in record.__dict__.items() if k not in _STANDARD},
+    }
+    if record.exc_info:
+        fields["error"] = formatter.formatException(record.exc_info)
+    return fields
 
 
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_extras(record),
-        }
-        if record.exc_info:
-            fields["error"] = self.formatException(record.exc_info)
+        fields = _fields(self, record)
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
 
 
@@ -47,16 +49,7 @@ def _logfmt_value(value: Any) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_extras(record),
-        }
-        if record.exc_info:
-            fields["error"] = self.formatException(record.exc_info)
-        return json.dumps(fields, default=str)
+        return json.dumps(_fields(self, record), default=str)
 
 
 def setup_logging(level: str, log_format: str) -> None:

@@ -53,7 +53,8 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/health", health.health, name="health")
 
     # The Pushgateway's API, with its semantics (see collector/handlers/pushgateway.py).
-    grouping = "/metrics/{grouping:job.*}"
+    # Any path: the registry answers one that is not job/... as the Pushgateway (404, text).
+    grouping = r"/metrics/{grouping:[\s\S]+}"
     add.add_put(grouping, pushgateway.push, name="pushgateway_push")
     add.add_post(grouping, pushgateway.push, name="pushgateway_push")
     add.add_delete(grouping, pushgateway.delete, name="pushgateway_delete")

@@ -124,6 +124,12 @@ class ServerProcess:
             time.sleep(0.02)
         raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
 
+    def rss_bytes(self) -> int:
+        """The server's resident memory."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -145,3 +151,71 @@ def need_program(name: str) -> str:
             pytest.fail(f"{reason}; CI must not skip it")
         pytest.skip(reason)
     return path
+
+
+class SustainedPushes:
+    """Threads pushing a run (start and success) per request until stopped; remembers every
+    run id whose push was answered 200, for checking what survived afterwards."""
+
+    def __init__(self, url: str, workers: int = 4) -> None:
+        import threading
+
+        self.url = url
+        self.acknowledged: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._push, args=(w,)) for w in range(workers)]
+
+    def __enter__(self) -> SustainedPushes:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for(self, count: int, within: float = 30.0) -> None:
+        deadline = time.monotonic() + within
+        while len(self.acknowledged) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {len(self.acknowledged)} pushes in {within}s")
+            time.sleep(0.01)
+
+    def _push(self, worker: int) -> None:
+        import json
+
+        number = 0
+        while not self._stop.is_set():
+            run_id = f"w{worker}-{number}"
+            body = [
+                {"job": f"sustained_{worker}", "event": "start", "run_id": run_id},
+                {"job": f"sustained_{worker}", "event": "success", "run_id": run_id},
+            ]
+            request = urllib.request.Request(
+                f"{self.url}/push", json.dumps(body).encode(), {"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    if response.status == 200:
+                        self.acknowledged.append(run_id)
+            except OSError:
+                pass
+            number += 1
+
+    def missing_from(self, url: str) -> list[str]:
+        """The acknowledged runs a server at `url` does not have as succeeded."""
+        import json
+
+        missing = []
+        for run_id in self.acknowledged:
+            try:
+                with urllib.request.urlopen(f"{url}/runs/{run_id}", timeout=5) as response:
+                    if json.loads(response.read())["status"] != "succeeded":
+                        missing.append(run_id)
+            except OSError:
+                missing.append(run_id)
+        return missing

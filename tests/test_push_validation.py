@@ -44,6 +44,10 @@ GOOD = {"job": "backup", "event": "start", "run_id": "good-1"}
          "must not be negative"),
         ({"job": "backup", "event": "start", "labels": {"status": "x"}}, "labels.status",
          "reserved"),
+        ({"job": "backup", "event": "success", "duration_seconds": 1e12}, "duration_seconds",
+         "before 1970"),
+        ({"job": "backup", "event": "start", "timestamp": "0186-07-08T05:18:20Z"}, "timestamp",
+         "before 1970"),
     ],
 )  # fmt: skip
 async def test_it_names_the_field_and_the_reason(

@@ -21,7 +21,7 @@ from collector.errors import ApiError, field_error
 from collector.groups import grouping_key
 from collector.handlers import audit, query
 from collector.keys import BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
-from collector.model import JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
+from collector.model import BATCH, JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
 from collector.pushgateway import GroupSummary
 from collector.settings import parse_duration
 from collector.writer import StorageFailing
@@ -37,6 +37,8 @@ async def list_jobs(request: web.Request) -> web.Response:
     pattern = request.query.get("q")
     name_matches = re.compile(fnmatch.translate(pattern)).match if pattern else None
     kind = request.query.get("kind")
+    if kind is not None and kind not in (BATCH, PUSHGATEWAY):
+        raise field_error("kind", f"must be {BATCH} or {PUSHGATEWAY}")
     wanted = query.labels(request)
     limit = query.integer(request, "limit", 100, 1, 1000)
     after = query.cursor(request, 2)

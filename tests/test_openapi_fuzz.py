@@ -1,0 +1,42 @@
+"""schemathesis against GET /openapi.json on a running server: whatever it generates from
+the document, no answer is a 5xx, and every answer's status, content type and body are
+the ones the document promises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
+
+from tests.helpers import ServerProcess
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.negative_data_rejection,
+]
+
+
+@pytest.fixture
+def api(server_process: Callable[..., ServerProcess]) -> schemathesis.BaseSchema:
+    server = server_process()
+    return schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+
+
+# An endless stream is no request/answer pair to validate.
+schema = schemathesis.pytest.from_fixture("api").exclude(operation_id="events")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_answer_matches_the_document(case: schemathesis.Case) -> None:
+    case.call_and_validate(checks=CHECKS, timeout=10)
