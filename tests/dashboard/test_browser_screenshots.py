@@ -80,3 +80,7 @@ def test_every_page_renders_and_is_captured(
         )
         assert shot.stat().st_size > 10_000
         assert errors_in_console(browser) == [], name
+        words = set(
+            browser.execute_script("return document.querySelector('main').innerText").split()
+        )
+        assert not words & {"null", "undefined", "NaN", "[object"}, name  # script slips

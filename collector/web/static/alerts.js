@@ -335,12 +335,11 @@
       const order = { firing: 0, pending: 1, resolved: 2 };
       alerts.sort((a, b) => (order[a.state] ?? 3) - (order[b.state] ?? 3));
       const shown = alerts.slice(0, 20);
-      container.replaceChildren(
-        shown.length
-          ? h("ul", { class: "alert-list" }, shown.map((alert) => alertItem(alert, [], { actions: false })))
-          : h("p", { class: "empty" }, empty),
-        alerts.length ? h("p", {}, h("a", { href: "ui/alerts" }, "All alerts →")) : null,
-      );
+      const list = shown.length
+        ? h("ul", { class: "alert-list" }, shown.map((alert) => alertItem(alert, [], { actions: false })))
+        : h("p", { class: "empty" }, empty);
+      // replaceChildren would write a null as the text "null".
+      container.replaceChildren(list, ...(alerts.length ? [h("p", {}, h("a", { href: "ui/alerts" }, "All alerts →"))] : []));
     }
 
     B.onRefresh(load);
