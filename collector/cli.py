@@ -108,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the settings and exit: 0 when they are usable",
     )
+    demo = commands.add_parser(
+        "demo",
+        help="fill a batchgate with simulated jobs, to see the dashboards in a minute",
+        description="Run simulated jobs (ETL, analytics, backups, reports, a computation; some "
+        "fail, one is stuck, one is killed, one runs too long, one misses its schedule) through "
+        "the client SDK against --url, or against a server it starts on a temporary data "
+        "directory. See the README, 'See it in 1 minute'.",
+    )
+    from collector.demo import parse_args as demo_arguments
+
+    demo_arguments(demo)
     commands.add_parser(
         "check-rules",
         help="validate rule files offline: exit 0, or print file:line: reason for each error",
@@ -139,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "serve":
         return _serve(parsed)
+    if parsed.command == "demo":
+        from collector.demo import main as demo
+
+        return demo(parsed.url, parsed.listen, parsed.duration, parsed.seed)
     parser.print_help()
     return 2
 

@@ -1,23 +1,39 @@
 """Live events: every state change, fanned out to `GET /events` subscribers.
 
-Publishing costs nothing when nobody listens, and each message is serialised once
-however many listen. A subscriber that falls behind is not allowed to hold memory: its
-queue is bounded, and when it overflows the backlog is dropped and replaced by one
-`resync` event telling the client to reload what it shows.
+Publishing costs the same however many listen, and nothing when nobody does: a message is
+serialised once and appended to one shared, bounded log; each subscriber keeps a cursor
+into it. While events keep coming, subscribers are woken at most once per
+`flush_interval`, each time reading everything new in one write; listeners without a
+filter that wake together share one joined copy. The subscribers are spread over
+`WAKE_GROUPS` groups woken one after the other across the interval, so that a hundred
+dashboards never write all at once and a push never waits behind all of their writes.
+The first event after a quiet spell goes out to the first group at once, to the last
+within one interval.
+
+A subscriber that falls further behind than the log holds (a slow client whose socket
+does not drain) loses the backlog it missed and gets one `resync` event telling it to
+reload what it shows: no listener can hold memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from collector.api_json import run_json
 from collector.state import Change, StateSettings
 
-MAX_QUEUED = 1000
+LOG_SIZE = 10_000
+"""Messages the shared log keeps: how far a subscriber may fall behind before a resync."""
+FLUSH_INTERVAL = 0.1
+"""Seconds between two wake-ups of a subscriber while events keep coming."""
+WAKE_GROUPS = 10
 
 LIVE_EVENT = {
     "started": "run.started",
@@ -26,28 +42,93 @@ LIVE_EVENT = {
     "finished": "run.finished",
 }
 
+Filter = Callable[[str, str], bool]
+"""Whether a listener wants an event, from its type and its job's name."""
+
+
+class Message(NamedTuple):
+    sequence: int
+    type: str
+    job: str
+    """The job the event is about ("" for none): what listeners filter on. The log keeps no
+    parsed data, only bytes and names, so that ten thousand messages stay cheap to hold."""
+    body: bytes
+    """The whole SSE message, encoded, ready to send."""
+
+
+@dataclass(eq=False)
+class WakeGroup:
+    """Subscribers woken together: up to which message they may read, and their signal."""
+
+    flushed: int = 0
+    woken: asyncio.Event | None = None
+
+    def wake(self, sequence: int) -> None:
+        self.flushed = sequence
+        if self.woken is not None:
+            self.woken.set()
+            self.woken = None
+
+    async def wait(self, within: float) -> None:
+        """Return when the group is woken, or after `within` seconds."""
+        if self.woken is None:
+            self.woken = asyncio.Event()
+        woken = self.woken
+        try:
+            async with asyncio.timeout(within):
+                await woken.wait()
+        except TimeoutError:
+            pass
+
 
 @dataclass(eq=False)
 class Subscription:
-    """One listener: a bounded queue of ready-to-send SSE messages, with an optional filter."""
+    """One listener: where it is in the bus's log, its wake group, and an optional filter."""
 
-    accepts: Callable[[str, dict[str, Any]], bool]
-    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_QUEUED))
-    """SSE messages ready to send; None tells the listener to hang up."""
+    bus: EventBus
+    accepts: Filter | None
+    cursor: int
+    """The sequence number of the last message this listener has been given."""
+    group: WakeGroup = field(default_factory=WakeGroup)
     dropped: int = 0
 
-    def drain(self) -> list[str | None]:
-        """Everything queued now, without waiting."""
-        items: list[str | None] = []
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
-        return items
+    async def next_batch(self, within: float) -> bytes | None:
+        """The SSE messages published since the last batch that this listener accepts, once
+        there are some; b"" after `within` seconds without any; None once the bus closed."""
+        bus = self.bus
+        deadline = time.monotonic() + within
+        while True:
+            if bus.closed:
+                return None
+            if self.group.flushed > self.cursor:
+                batch = bus.read(self)
+                if batch:
+                    return batch
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b""
+            await self.group.wait(remaining)
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        log_size: int = LOG_SIZE,
+        flush_interval: float = FLUSH_INTERVAL,
+        wake_groups: int = WAKE_GROUPS,
+    ) -> None:
+        self._log: deque[Message] = deque(maxlen=log_size)
         self._subscriptions: set[Subscription] = set()
-        self._sequence = 0
+        self._groups = [WakeGroup() for _ in range(wake_groups)]
+        self._next_group = itertools.cycle(self._groups)
+        self._flush_scheduled = False
+        self._last_flush = -1e9
+        self._shared: tuple[int, int, bytes] = (0, 0, b"")
+        """The last joined batch of every message, (after, up to, bytes), for listeners
+        without a filter woken together: one join per group wake-up, not one per listener."""
+        self.flush_interval = flush_interval
+        self.sequence = 0
+        """The last message published."""
         self.published = 0
         self.dropped = 0
         self.closed = False
@@ -56,51 +137,99 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
-    def subscribe(
-        self, accepts: Callable[[str, dict[str, Any]], bool] | None = None
-    ) -> Subscription:
-        subscription = Subscription(accepts or (lambda _type, _data: True))
-        self._subscriptions.add(subscription)
-        return subscription
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
-
     @property
     def active(self) -> bool:
         """Whether anyone listens: callers may skip building events when nobody does."""
         return bool(self._subscriptions)
 
+    def subscribe(self, accepts: Filter | None = None) -> Subscription:
+        """A listener of what is published from now on (None accepts every event)."""
+        group = next(self._next_group)
+        group.flushed = max(group.flushed, self.sequence)
+        subscription = Subscription(self, accepts, self.sequence, group)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        if not self._subscriptions:
+            self._log.clear()  # nobody will read it
+            self._shared = (0, 0, b"")
+
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
         if not self._subscriptions:
             return
-        self._sequence += 1
+        self.sequence += 1
         self.published += 1
-        message = (
-            f"id: {self._sequence}\nevent: {event_type}\n"
+        body = (
+            f"id: {self.sequence}\nevent: {event_type}\n"
             f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
-        )
-        for subscription in self._subscriptions:
-            if not subscription.accepts(event_type, data):
-                continue
-            try:
-                subscription.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                self._overflow(subscription)
+        ).encode()
+        self._log.append(Message(self.sequence, event_type, str(data.get("job", "")), body))
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # published outside the server's loop: everyone reads at once
+            self._flush_scheduled = False
+            for group in self._groups:
+                group.wake(self.sequence)
+            return
+        delay = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
+        loop.call_later(delay, self._flush, loop)
 
     def close(self) -> None:
         """Hang up on every listener (server shutdown)."""
         self.closed = True
-        for subscription in self._subscriptions:
-            subscription.drain()
-            subscription.queue.put_nowait(None)
+        for group in self._groups:
+            group.wake(self.sequence)
 
-    def _overflow(self, subscription: Subscription) -> None:
-        dropped = len(subscription.drain())
-        subscription.dropped += dropped
-        self.dropped += dropped
-        notice = {"dropped": dropped, "reason": "this listener fell behind; reload state"}
-        subscription.queue.put_nowait(f"event: resync\ndata: {json.dumps(notice)}\n\n")
+    def read(self, subscription: Subscription) -> bytes:
+        """What the subscription has not been given yet, filtered; advances its cursor."""
+        cursor, up_to = subscription.cursor, subscription.group.flushed
+        subscription.cursor = up_to
+        log = self._log
+        if not log or cursor >= up_to:
+            return b""
+        oldest = log[0].sequence
+        resync = b""
+        if cursor < oldest - 1:
+            missed = oldest - 1 - cursor
+            subscription.dropped += missed
+            self.dropped += missed
+            notice = {"dropped": missed, "reason": "this listener fell behind; reload state"}
+            resync = f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
+            cursor = oldest - 1
+        # Sequence numbers in the log are consecutive: index = sequence - oldest.
+        first, last = cursor - oldest + 1, up_to - oldest + 1
+        accepts = subscription.accepts
+        if accepts is None:
+            if self._shared[:2] != (cursor, up_to):
+                joined = b"".join(log[index].body for index in range(first, last))
+                self._shared = (cursor, up_to, joined)
+            return resync + self._shared[2] if resync else self._shared[2]
+        bodies = [resync] if resync else []
+        for index in range(first, last):
+            message = log[index]
+            if accepts(message.type, message.job):
+                bodies.append(message.body)
+        return b"".join(bodies)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the groups one after the other across the interval; each reads what is new
+        when its turn comes."""
+        self._flush_scheduled = False
+        self._last_flush = time.monotonic()
+        step = self.flush_interval / len(self._groups)
+        for index, group in enumerate(self._groups):
+            if index == 0:
+                group.wake(self.sequence)
+            else:
+                loop.call_later(index * step, self._wake_group, group)
+
+    def _wake_group(self, group: WakeGroup) -> None:
+        group.wake(self.sequence)
 
 
 def publish_changes(

@@ -42,7 +42,9 @@ def _allow(error: web.HTTPException) -> dict[str, str] | None:
 
 
 IDENTITY = "batchgate.identity"
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="batchgate", Basic realm="batchgate"'}
+# Basic first: browsers act on the first challenge they see, and Chromium ignores the rest
+# when the first is Bearer; Basic is what lets a person open the dashboard with a token.
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="batchgate", Bearer realm="batchgate"'}
 
 
 @web.middleware

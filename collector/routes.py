@@ -9,6 +9,7 @@ from aiohttp import web
 from collector.handlers import (
     alerts,
     audit,
+    dashboard,
     health,
     jobs,
     live_events,
@@ -68,3 +69,11 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/silences/{silence_id}", silences.get_silence, name="silence")
     add.add_delete("/silences/{silence_id}", silences.delete_silence, name="delete_silence")
     add.add_post("/-/reload", reload.reload, name="reload")
+    # The dashboard: pages for people, and their static files.
+    add.add_get("/", dashboard.overview, name="dashboard_overview")
+    add.add_get("/ui/jobs", dashboard.jobs, name="dashboard_jobs")
+    add.add_get("/ui/jobs/{job}", dashboard.job, name="dashboard_job")
+    add.add_get("/ui/runs/{run_id}", dashboard.run, name="dashboard_run")
+    add.add_get("/ui/alerts", dashboard.alerts, name="dashboard_alerts")
+    add.add_get("/ui/groups", dashboard.groups, name="dashboard_groups")
+    add.add_get("/ui/static/{file}", dashboard.static, name="dashboard_static")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-from typing import Any
 
 from aiohttp import web
 
@@ -27,10 +26,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     job_matches = re.compile(fnmatch.translate(job_glob)).match if job_glob else None
     types = {t for t in request.query.get("types", "").split(",") if t}
 
-    def accepts(event_type: str, data: dict[str, Any]) -> bool:
+    def accepts(event_type: str, job: str) -> bool:
         if types and event_type not in types:
             return False
-        return job_matches is None or bool(job_matches(str(data.get("job", ""))))
+        return job_matches is None or bool(job_matches(job))
 
     response = web.StreamResponse(
         headers={
@@ -40,21 +39,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    subscription = bus.subscribe(accepts)
+    subscription = bus.subscribe(accepts if types or job_matches else None)
     try:
         await response.write(b"retry: 3000\n: connected\n\n")
-        while not bus.closed:
-            try:
-                first = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if first is None:
+        while True:
+            batch = await subscription.next_batch(KEEPALIVE_SECONDS)
+            if batch is None:
                 break
-            messages = [first, *subscription.drain()]
-            await response.write("".join(m for m in messages if m is not None).encode())
-            if None in messages:
-                break
+            await response.write(batch or b": keepalive\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
