@@ -76,11 +76,28 @@ async def test_it_exposes_its_own_health_and_traffic(client: Client) -> None:
 
 
 async def test_it_speaks_openmetrics_when_asked(client: Client) -> None:
-    await push(client, {"job": "a", "event": "success"})
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as openmetrics_families,
+    )
+
+    await push(client, {"job": "a", "event": "success", "duration_seconds": 3})
+    await push(client, {"job": "b", "event": "start", "progress": {"done": 1, "total": 9}})
     text, content_type = await _scrape(client, "application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert text.endswith("# EOF\n")
-    assert 'batchgate_job_runs_total{job="a",status="succeeded"} 1.0' in text
+    assert text.count("# EOF") == 1
+    # The strict OpenMetrics parser reads all of it: one format, whole.
+    families = {family.name: family for family in openmetrics_families(text)}
+    assert families["batchgate_job_runs"].type == "counter"
+    runs = {
+        s.labels["status"]: s.value
+        for s in families["batchgate_job_runs"].samples
+        if s.labels["job"] == "a"
+    }
+    assert runs["succeeded"] == 1
+    assert families["batchgate_job_duration_seconds"].type == "histogram"
+    (planned,) = families["batchgate_job_records_total"].samples
+    assert (planned.labels, planned.value) == ({"job": "b"}, 9)
     _, plain = await _scrape(client)
     assert plain.startswith("text/plain; version=0.0.4")
 

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
-from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 
 from collector.keys import CLOCK, GROUPS, JOB_EXPOSITION, REGISTRY, STATE
+
+OPENMETRICS_TYPE = "application/openmetrics-text"
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -23,7 +24,7 @@ async def metrics(request: web.Request) -> web.Response:
         encoder, content_type = generate_latest, CONTENT_TYPE_LATEST
     else:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    openmetrics = content_type == OPENMETRICS
+    openmetrics = content_type.startswith(OPENMETRICS_TYPE)
     jobs = await app[JOB_EXPOSITION].render(app[STATE], app[CLOCK](), openmetrics)
     body = groups.encode() + jobs + encoder(app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": content_type})
