@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -57,6 +58,10 @@ async def _serve(settings: Settings) -> int:
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()
+    # What was restored lives as long as the server: leave it out of every garbage
+    # collection from now on (a full collection walks every tracked object, and with
+    # many jobs that pauses the event loop for tens or hundreds of milliseconds).
+    gc.freeze()
     try:
         ssl_context = _tls(settings)
     except (OSError, ssl.SSLError) as error:

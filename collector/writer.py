@@ -196,7 +196,10 @@ class Writer:
             loop = asyncio.get_running_loop()
             acknowledged = loop.create_future()
             # One deadline per batch, rather than a wait_for() in every request.
-            loop.call_later(self.patience, self._give_up_waiting, acknowledged)
+            deadline = loop.call_later(self.patience, self._give_up_waiting, acknowledged)
+            # Committed in time: drop the deadline, or a timer and this future would stay
+            # alive for `patience` seconds after every batch.
+            acknowledged.add_done_callback(lambda _: deadline.cancel())
             self._staged = acknowledged
             self._wakeup.set()
 
