@@ -11,7 +11,8 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin batchgate \
     && mkdir -p /data && chown batchgate /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# tzdata: the time zones of cron schedules (zoneinfo) where the image has no zone database.
+RUN pip install --no-cache-dir /wheels/*.whl tzdata && rm -rf /wheels
 USER batchgate
 VOLUME /data
 EXPOSE 9091
