@@ -1,7 +1,7 @@
 # The two commands: `make install` sets everything up, `make test` checks everything.
 PYTHON ?= python3
 
-.PHONY: install test lint bench
+.PHONY: install test lint
 
 install:
 	.ci/system-packages
@@ -15,6 +15,3 @@ lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
-
-bench:
-	$(PYTHON) bench/run_all.py
