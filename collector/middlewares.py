@@ -41,7 +41,7 @@ def _allow(error: web.HTTPException) -> dict[str, str] | None:
     return {"Allow": allow} if allow else None
 
 
-IDENTITY = "batchgate.identity"
+IDENTITY = web.RequestKey("identity", Token)
 # Basic first: browsers act on the first challenge they see, and Chromium ignores the rest
 # when the first is Bearer; Basic is what lets a person open the dashboard with a token.
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="batchgate", Bearer realm="batchgate"'}
