@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from collector.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
 from collector.errors import ApiError, error_response
 from collector.keys import AUTHENTICATOR, REQUEST_METRICS
+from collector.writer import StorageFailing
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
     except ApiError as error:
         response = error.response()
+    except StorageFailing as error:
+        # A write not durable in time, wherever it was awaited: the client should retry.
+        response = error_response(503, str(error), headers={"Retry-After": "5"})
     except web.HTTPException as error:
         if error.status < 400:
             request.app[REQUEST_METRICS].count_request(route, error.status)

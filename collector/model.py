@@ -49,9 +49,6 @@ class JobKey(NamedTuple):
     def of(cls, name: str, labels: dict[str, str] | None = None) -> JobKey:
         return cls(name, tuple(sorted(labels.items())) if labels else ())
 
-    def label_dict(self) -> dict[str, str]:
-        return dict(self.labels)
-
     def __str__(self) -> str:
         if not self.labels:
             return self.name
@@ -86,15 +83,6 @@ class Event:
     exit_code: int | None = None
     duration: float | None = None
     lost_after: float | None = None
-
-    @property
-    def has_progress(self) -> bool:
-        return not (
-            self.percent is None
-            and self.done is None
-            and self.total is None
-            and self.errors is None
-        )
 
 
 @dataclass(slots=True, eq=False)
@@ -135,10 +123,6 @@ class Run:
         if self.finished_at is None or self.untimed:
             return None
         return max(0.0, self.finished_at - self.started_at)
-
-    @property
-    def is_running(self) -> bool:
-        return self.status == RUNNING
 
     def progress_ratio(self) -> float | None:
         """How far along the run is, 0..1, from `percent` or else `done / total`."""

@@ -81,7 +81,6 @@ class Writer:
         self.commits = 0
         self.committed_records = 0
         self.failed_commits = 0
-        self.last_commit_seconds = 0.0
 
     # -- staging (event loop only, synchronous) ------------------------------------------
 
@@ -103,10 +102,6 @@ class Writer:
 
     def stage_seen(self, event_id: str, run_id: str, received_at: float) -> None:
         self._seen.append(SeenRecord(event_id, run_id, received_at))
-        self._touch()
-
-    def stage_job(self, job: Job) -> None:
-        self._jobs[job.id] = job
         self._touch()
 
     def stage_deleted(self, job: Job) -> None:
@@ -299,7 +294,6 @@ class Writer:
     async def _commit(self, batch: WriteBatch) -> None:
         delay = 0.05
         while True:
-            started = time.monotonic()
             try:
                 async with self._lock:
                     await self._store.commit(batch)
@@ -318,5 +312,4 @@ class Writer:
             self.failing_since = None
             self.commits += 1
             self.committed_records += len(batch)
-            self.last_commit_seconds = time.monotonic() - started
             return

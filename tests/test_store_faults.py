@@ -37,6 +37,10 @@ async def test_it_holds_pushes_while_the_database_is_locked_and_recovers(
     refused = await push(client, {"job": "etl", "event": "start", "run_id": "refused"}, 503)
     assert "nothing was applied" in refused["error"]
     assert (await client.get("/runs/acknowledged")).status == 200, "reads keep working"
+    reload = await client.post("/-/reload")  # its audit entry cannot be stored: 503, not 500
+    assert reload.status == 503
+    assert reload.headers["Retry-After"] == "5"
+    assert "not yet durable" in (await reload.json())["error"]
 
     blocker.execute("ROLLBACK")
     blocker.close()

@@ -24,7 +24,6 @@ from collector.keys import BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
 from collector.model import BATCH, JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
 from collector.pushgateway import GroupSummary
 from collector.settings import parse_duration
-from collector.writer import StorageFailing
 
 PERIODS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 
@@ -186,10 +185,7 @@ async def delete_job(request: web.Request) -> web.Response:
         deleted.append({"job": job.name, "labels": dict(job.labels)})
         audit.record(request, "job.delete", str(job.key), kind=job.kind)
     forget_jobs(app, jobs, now)
-    try:
-        await writer.durable()
-    except StorageFailing as error:
-        raise ApiError(503, str(error), headers={"Retry-After": "5"}) from None
+    await writer.durable()
     for entry in deleted:
         app[BUS].publish("job.deleted", entry)
     return web.json_response({"deleted": deleted})

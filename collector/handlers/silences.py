@@ -11,16 +11,8 @@ from aiohttp import web
 from collector.errors import ApiError
 from collector.handlers import audit
 from collector.keys import ALERTING, CLOCK, WRITER
-from collector.writer import StorageFailing
 from rules import InvalidSilence, Silence, parse_silence
 from rules.silences import ACTIVE, PENDING
-
-
-async def _durable(request: web.Request) -> None:
-    try:
-        await request.app[WRITER].durable()
-    except StorageFailing as error:
-        raise ApiError(503, str(error), headers={"Retry-After": "5"}) from None
 
 
 def _found(request: web.Request) -> Silence:
@@ -68,7 +60,7 @@ async def create_silence(request: web.Request) -> web.Response:
         ends_at=silence.ends_at,
         comment=silence.comment,
     )
-    await _durable(request)
+    await request.app[WRITER].durable()
     return web.json_response({"silenceID": silence.id})
 
 
@@ -103,5 +95,5 @@ async def delete_silence(request: web.Request) -> web.Response:
     expired = request.app[ALERTING].expire_silence(silence.id, now)
     assert expired is not None
     audit.record(request, "silence.expire", silence.id)
-    await _durable(request)
+    await request.app[WRITER].durable()
     return web.json_response(expired.to_dict(now))
