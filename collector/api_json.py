@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import time
@@ -25,12 +26,21 @@ def rfc3339(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     seconds = math.floor(timestamp)
-    millis = int((timestamp - seconds) * 1000)
-    moment = time.gmtime(seconds)
+    # min(): a hair before a whole second, (timestamp - seconds) rounds to 1.0.
+    millis = min(int((timestamp - seconds) * 1000), 999)
+    minute, second = divmod(seconds, 60)
+    return f"{_minute_prefix(minute)}{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _minute_prefix(minute: int) -> str:
+    """`2024-05-01T02:00:` for a minute since the epoch: the times an answer shows mostly
+    fall in a few minutes, so each minute is formatted once."""
+    moment = time.gmtime(minute * 60)
     # Not strftime("%Y"): it does not pad years before 1000 to four digits everywhere.
     return (
         f"{moment.tm_year:04d}-{moment.tm_mon:02d}-{moment.tm_mday:02d}T"
-        f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d}.{millis:03d}Z"
+        f"{moment.tm_hour:02d}:{moment.tm_min:02d}:"
     )
 
 

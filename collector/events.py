@@ -97,7 +97,8 @@ class BodyTooLarge(Exception):
 def decode_body(body: bytes) -> Any:
     """Parse a JSON body, refusing NaN and Infinity, which are not JSON."""
     try:
-        return json.loads(body, parse_constant=_refuse_constant)
+        # What json.loads(body) does, with one decoder rather than a new one per body.
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except UnicodeDecodeError as error:
         raise InvalidPush(f"body is not UTF-8: {error.reason}") from None
     except RecursionError:
@@ -108,6 +109,9 @@ def decode_body(body: bytes) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def parse_events(payload: Any, now: float, limits: PushLimits) -> list[Event]:

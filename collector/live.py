@@ -1,10 +1,11 @@
 """Live events: every state change, fanned out to `GET /events` subscribers.
 
 Publishing costs the same however many listen, and nothing when nobody does: a message is
-serialised once and appended to one shared, bounded log; each subscriber keeps a cursor
-into it. While events keep coming, subscribers are woken at most once per
-`flush_interval`, each time reading everything new in one write; listeners without a
-filter that wake together share one joined copy. The subscribers are spread over
+appended to one shared, bounded log and serialised once, just after the push that
+published it has been answered; each subscriber keeps a cursor into the log. While events
+keep coming, subscribers are woken at most once per `flush_interval`, each time reading
+everything new in one write; listeners without a filter that wake together share one
+joined copy. The subscribers are spread over
 `WAKE_GROUPS` groups woken one after the other across the interval, so that a hundred
 dashboards never write all at once and a push never waits behind all of their writes.
 The first event after a quiet spell goes out to the first group at once, to the last
@@ -24,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from collector.api_json import run_json
 from collector.state import Change, StateSettings
@@ -46,14 +47,33 @@ Filter = Callable[[str, str], bool]
 """Whether a listener wants an event, from its type and its job's name."""
 
 
-class Message(NamedTuple):
-    sequence: int
-    type: str
-    job: str
-    """The job the event is about ("" for none): what listeners filter on. The log keeps no
-    parsed data, only bytes and names, so that ten thousand messages stay cheap to hold."""
-    body: bytes
-    """The whole SSE message, encoded, ready to send."""
+class Message:
+    """One published event. Its SSE text is built once, soon after publishing (or when first
+    read, whichever comes first), and then kept: the log holds bytes and names, not parsed
+    data, so that ten thousand messages stay cheap to hold."""
+
+    __slots__ = ("_body", "_data", "job", "sequence", "type")
+
+    def __init__(self, sequence: int, type: str, job: str, data: dict[str, Any]) -> None:
+        self.sequence = sequence
+        self.type = type
+        self.job = job
+        """The job the event is about ("" for none): what listeners filter on."""
+        self._data: dict[str, Any] | None = data
+        self._body = b""
+
+    @property
+    def body(self) -> bytes:
+        """The whole SSE message, encoded, ready to send."""
+        if self._data is not None:
+            self.serialise()
+        return self._body
+
+    def serialise(self) -> None:
+        if self._data is not None:
+            data = json.dumps(self._data, separators=(",", ":"))
+            self._body = f"id: {self.sequence}\nevent: {self.type}\ndata: {data}\n\n".encode()
+            self._data = None
 
 
 @dataclass(eq=False)
@@ -157,25 +177,25 @@ class EventBus:
             self._shared = (0, 0, b"")
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish an event; `data` is serialised later, so nobody may change it after."""
         if not self._subscriptions:
             return
         self.sequence += 1
         self.published += 1
-        body = (
-            f"id: {self.sequence}\nevent: {event_type}\n"
-            f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
-        ).encode()
-        self._log.append(Message(self.sequence, event_type, str(data.get("job", "")), body))
-        if self._flush_scheduled:
-            return
-        self._flush_scheduled = True
+        message = Message(self.sequence, event_type, str(data.get("job", "")), data)
+        self._log.append(message)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # published outside the server's loop: everyone reads at once
-            self._flush_scheduled = False
             for group in self._groups:
                 group.wake(self.sequence)
             return
+        # Serialised just after the push that published it has been answered: neither in
+        # its answer's time nor in a burst when the listeners wake.
+        loop.call_soon(message.serialise)
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
         delay = max(0.0, self._last_flush + self.flush_interval - time.monotonic())
         loop.call_later(delay, self._flush, loop)
 
