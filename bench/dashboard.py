@@ -348,16 +348,12 @@ def report(args: argparse.Namespace) -> None:
     )
     # A round is one phase of each, back to back: the machine's own drift (other tenants of
     # the VM) is smallest between them, so each round's ratio is the steadier figure.
-    rounds = [paced[i : i + 2] for i in range(0, len(paced), 2)]
+    rounds = [dict(paced[i : i + 2]) for i in range(0, len(paced), 2)]
+    listening = f"{args.listeners} listeners"
     for label, key in measures:
         without = statistics.median(r[key] for n, r in paced if n == "no listener")
         with_ = statistics.median(r[key] for n, r in paced if n != "no listener")
-        changes = sorted(
-            100 * (with_r[key] / without_r[key] - 1)
-            for (_, without_r), (_, with_r) in (
-                sorted(pair, key=lambda phase: phase[0] != "no listener") for pair in rounds
-            )
-        )
+        changes = sorted(100 * (r[listening][key] / r["no listener"][key] - 1) for r in rounds)
         print(
             f"| {label} | {without:.2f} | {with_:.2f} | {100 * (with_ / without - 1):+.0f}% | "
             f"{', '.join(f'{c:+.0f}%' for c in changes)} | {statistics.median(changes):+.0f}% |"

@@ -5,11 +5,10 @@ appended to one shared, bounded log and serialised once, just after the push tha
 published it has been answered; each subscriber keeps a cursor into the log. While events
 keep coming, subscribers are woken at most once per `flush_interval`, each time reading
 everything new in one write; listeners without a filter that wake together share one
-joined copy. The subscribers are spread over
-`WAKE_GROUPS` groups woken one after the other across the interval, so that a hundred
-dashboards never write all at once and a push never waits behind all of their writes.
-The first event after a quiet spell goes out to the first group at once, to the last
-within one interval.
+joined copy. The subscribers are spread over `WAKE_GROUPS` groups woken one after the
+other across the interval, so that a hundred dashboards never write all at once and a
+push never waits behind all of their writes. The first event after a quiet spell goes
+out to the first group at once, to the last within one interval.
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) loses the backlog it missed and gets one `resync` event telling it to
@@ -65,8 +64,7 @@ class Message:
     @property
     def body(self) -> bytes:
         """The whole SSE message, encoded, ready to send."""
-        if self._data is not None:
-            self.serialise()
+        self.serialise()
         return self._body
 
     def serialise(self) -> None:
