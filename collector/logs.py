@@ -11,18 +11,15 @@ from typing import Any
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from collector.api_json import rfc3339
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
-
-
-def _timestamp(record: logging.LogRecord) -> str:
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-    return f"{base}.{int(record.msecs):03d}Z"
 
 
 def _fields(formatter: logging.Formatter, record: logging.LogRecord) -> dict[str, Any]:
     """What a log line says: time, level, logger, message, any `extra=`, the error."""
     fields: dict[str, Any] = {
-        "ts": _timestamp(record),
+        "ts": rfc3339(record.created),
         "level": record.levelname.lower(),
         "logger": record.name,
         "msg": record.getMessage(),
@@ -71,8 +68,6 @@ class AccessLogger(AbstractAccessLogger):
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         super().__init__(logger, log_format)
         self._json = log_format == "json"
-        self._second = 0
-        self._second_text = ""
 
     @property
     def enabled(self) -> bool:
@@ -80,12 +75,7 @@ class AccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: BaseRequest, response: StreamResponse, seconds: float) -> None:
-        now = time.time()
-        second = int(now)
-        if second != self._second:  # the date is formatted once a second, not per request
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        timestamp = f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+        timestamp = rfc3339(time.time())
         took = round(seconds, 6)
         if self._json:
             line = json.dumps(
