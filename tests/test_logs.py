@@ -4,10 +4,13 @@ higher log level turns off."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Callable
 
 from tests.helpers import ServerProcess
+
+RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def _requests_logged(server: ServerProcess) -> list[str]:
@@ -22,6 +25,7 @@ def test_it_logs_each_request_as_a_json_line(server_process: Callable[..., Serve
     assert entry["logger"] == "batchgate.access"
     assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/jobs", 200)
     assert entry["seconds"] >= 0
+    assert RFC3339_UTC.fullmatch(entry["ts"]), entry["ts"]
 
 
 def test_it_logs_each_request_as_logfmt_by_default(
@@ -31,6 +35,7 @@ def test_it_logs_each_request_as_logfmt_by_default(
     fields = dict(part.split("=", 1) for part in line.split())
     assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/jobs", "200")
     assert fields["level"] == "info"
+    assert RFC3339_UTC.fullmatch(fields["ts"]), fields["ts"]
 
 
 def test_a_higher_log_level_turns_the_access_log_off(
