@@ -6,9 +6,10 @@ published it has been answered; each subscriber keeps a cursor into the log. Whi
 keep coming, subscribers are woken at most once per `flush_interval`, each time reading
 everything new in one write; listeners without a filter that wake together share one
 joined copy. The subscribers are spread over `WAKE_GROUPS` groups woken one after the
-other across the interval, so that a hundred dashboards never write all at once and a
-push never waits behind all of their writes. The first event after a quiet spell goes
-out to the first group at once, to the last within one interval.
+other across the interval, and within a group one per turn of the event loop, so that a
+hundred dashboards never write all at once and a push never waits behind more than one
+of their writes. The first event after a quiet spell goes out to the first group at
+once, to the last within one interval.
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) loses the backlog it missed and gets one `resync` event telling it to
@@ -34,6 +35,9 @@ LOG_SIZE = 10_000
 FLUSH_INTERVAL = 0.1
 """Seconds between two wake-ups of a subscriber while events keep coming."""
 WAKE_GROUPS = 10
+KEEPALIVE = 15.0
+"""Seconds a quiet subscriber waits before it is sent a keepalive comment (within a third
+more): proxies keep the stream open, and a listener that hung up is noticed."""
 
 LIVE_EVENT = {
     "started": "run.started",
@@ -76,27 +80,35 @@ class Message:
 
 @dataclass(eq=False)
 class WakeGroup:
-    """Subscribers woken together: up to which message they may read, and their signal."""
+    """Subscribers woken together: up to which message they may read, and who waits."""
 
     flushed: int = 0
-    woken: asyncio.Event | None = None
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def wake(self, sequence: int) -> None:
         self.flushed = sequence
-        if self.woken is not None:
-            self.woken.set()
-            self.woken = None
+        if self.waiting:
+            waiting, self.waiting = self.waiting, []
+            _wake_in_turn(waiting, 0)
 
-    async def wait(self, within: float) -> None:
-        """Return when the group is woken, or after `within` seconds."""
-        if self.woken is None:
-            self.woken = asyncio.Event()
-        woken = self.woken
-        try:
-            async with asyncio.timeout(within):
-                await woken.wait()
-        except TimeoutError:
-            pass
+    async def wait(self) -> None:
+        """Return when the group is woken (the bus also wakes it for keepalives)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        await waiter
+
+
+def _wake_in_turn(waiting: list[asyncio.Future[None]], index: int) -> None:
+    """Wake one waiter now and the next in the loop's next iteration: the loop polls its
+    sockets between two listeners' writes, so a push waits behind one write at most, never
+    behind a whole group's."""
+    for position in range(index, len(waiting)):
+        waiter = waiting[position]
+        if not waiter.done():  # not cancelled
+            waiter.set_result(None)
+            if position + 1 < len(waiting):
+                waiter.get_loop().call_soon(_wake_in_turn, waiting, position + 1)
+            return
 
 
 @dataclass(eq=False)
@@ -110,11 +122,12 @@ class Subscription:
     group: WakeGroup = field(default_factory=WakeGroup)
     dropped: int = 0
 
-    async def next_batch(self, within: float) -> bytes | None:
+    async def next_batch(self) -> bytes | None:
         """The SSE messages published since the last batch that this listener accepts, once
-        there are some; b"" after `within` seconds without any; None once the bus closed."""
+        there are some; b"" after the bus's keepalive interval without any (time to send a
+        keepalive); None once the bus closed."""
         bus = self.bus
-        deadline = time.monotonic() + within
+        deadline = time.monotonic() + bus.keepalive
         while True:
             if bus.closed:
                 return None
@@ -122,10 +135,9 @@ class Subscription:
                 batch = bus.read(self)
                 if batch:
                     return batch
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if time.monotonic() >= deadline:
                 return b""
-            await self.group.wait(remaining)
+            await self.group.wait()
 
 
 class EventBus:
@@ -134,6 +146,7 @@ class EventBus:
         log_size: int = LOG_SIZE,
         flush_interval: float = FLUSH_INTERVAL,
         wake_groups: int = WAKE_GROUPS,
+        keepalive: float = KEEPALIVE,
     ) -> None:
         self._log: deque[Message] = deque(maxlen=log_size)
         self._subscriptions: set[Subscription] = set()
@@ -145,6 +158,8 @@ class EventBus:
         """The last joined batch of every message, (after, up to, bytes), for listeners
         without a filter woken together: one join per group wake-up, not one per listener."""
         self.flush_interval = flush_interval
+        self.keepalive = keepalive
+        self._ticking = False
         self.sequence = 0
         """The last message published."""
         self.published = 0
@@ -166,6 +181,9 @@ class EventBus:
         group.flushed = max(group.flushed, self.sequence)
         subscription = Subscription(self, accepts, self.sequence, group)
         self._subscriptions.add(subscription)
+        if not self._ticking:
+            self._ticking = True
+            asyncio.get_running_loop().call_later(self.keepalive / 3, self._tick)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -248,6 +266,16 @@ class EventBus:
 
     def _wake_group(self, group: WakeGroup) -> None:
         group.wake(self.sequence)
+
+    def _tick(self) -> None:
+        """Wake every listener, with nothing new to read, a few times per keepalive interval:
+        one timer for the whole bus tells each whether its keepalive is due."""
+        if not self._subscriptions or self.closed:
+            self._ticking = False
+            return
+        for group in self._groups:
+            group.wake(group.flushed)
+        asyncio.get_running_loop().call_later(self.keepalive / 3, self._tick)
 
 
 def publish_changes(

@@ -11,8 +11,6 @@ from aiohttp import web
 from collector.errors import ApiError
 from collector.keys import BUS, SETTINGS
 
-KEEPALIVE_SECONDS = 15.0
-
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Optional filters: `job` (a name glob) and `types` (comma-separated event types)."""
@@ -43,7 +41,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 3000\n: connected\n\n")
         while True:
-            batch = await subscription.next_batch(KEEPALIVE_SECONDS)
+            batch = await subscription.next_batch()
             if batch is None:
                 break
             await response.write(batch or b": keepalive\n\n")
