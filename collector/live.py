@@ -6,10 +6,9 @@ published it has been answered; each subscriber keeps a cursor into the log. Whi
 keep coming, subscribers are woken at most once per `flush_interval`, each time reading
 everything new in one write; listeners without a filter that wake together share one
 joined copy. The subscribers are spread over `WAKE_GROUPS` groups woken one after the
-other across the interval, and within a group one per turn of the event loop, so that a
-hundred dashboards never write all at once and a push never waits behind more than one
-of their writes. The first event after a quiet spell goes out to the first group at
-once, to the last within one interval.
+other across the interval, so that a hundred dashboards never write all at once and a
+push never waits behind all of their writes. The first event after a quiet spell goes
+out to the first group at once, to the last within one interval.
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) loses the backlog it missed and gets one `resync` event telling it to
@@ -87,28 +86,16 @@ class WakeGroup:
 
     def wake(self, sequence: int) -> None:
         self.flushed = sequence
-        if self.waiting:
-            waiting, self.waiting = self.waiting, []
-            _wake_in_turn(waiting, 0)
+        waiting, self.waiting = self.waiting, []
+        for waiter in waiting:
+            if not waiter.done():  # not cancelled
+                waiter.set_result(None)
 
     async def wait(self) -> None:
         """Return when the group is woken (the bus also wakes it for keepalives)."""
         waiter = asyncio.get_running_loop().create_future()
         self.waiting.append(waiter)
         await waiter
-
-
-def _wake_in_turn(waiting: list[asyncio.Future[None]], index: int) -> None:
-    """Wake one waiter now and the next in the loop's next iteration: the loop polls its
-    sockets between two listeners' writes, so a push waits behind one write at most, never
-    behind a whole group's."""
-    for position in range(index, len(waiting)):
-        waiter = waiting[position]
-        if not waiter.done():  # not cancelled
-            waiter.set_result(None)
-            if position + 1 < len(waiting):
-                waiter.get_loop().call_soon(_wake_in_turn, waiting, position + 1)
-            return
 
 
 @dataclass(eq=False)
