@@ -243,7 +243,7 @@ def subscribers(url: str) -> float:
 
 def wait_for_subscribers(url: str, count: int) -> None:
     """Until the server counts exactly these listeners: those of the previous phase are
-    forgotten at their next write or keepalive, within 15 s of hanging up."""
+    forgotten at their next write or keepalive, within 20 s of hanging up."""
     deadline = time.monotonic() + 30
     while subscribers(url) != count:
         if time.monotonic() > deadline:
