@@ -53,14 +53,29 @@ class Server:
     url: str
     process: subprocess.Popen[bytes]
 
+    def pids(self) -> list[int]:
+        """The server's process and its children (batchgate's SQLite writer process)."""
+        children = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children.extend(int(pid) for pid in (task / "children").read_text().split())
+        return [self.process.pid, *children]
+
     def rss_bytes(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return int(match.group(1)) * 1024 if match else 0
+        """Resident memory of the server's processes together."""
+        total = 0
+        for pid in self.pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            total += int(match.group(1)) * 1024 if match else 0
+        return total
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user and system) of the server's processes together."""
+        total = 0.0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
 
 @contextlib.contextmanager

@@ -17,8 +17,9 @@ from typing import Any
 
 from collector.model import Job, Run, RunSummary
 from collector.pushgateway import GroupSummary
+from collector.records import PointRecord
 from collector.state import StateSettings
-from collector.store import PointRecord, RunStats
+from collector.store import RunStats
 
 
 def rfc3339(timestamp: float | None) -> str | None:

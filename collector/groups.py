@@ -21,8 +21,8 @@ from collector.pushgateway import (
     GroupSummary,
     PushgatewayError,
 )
+from collector.records import GroupEventRecord
 from collector.state import State
-from collector.store import GroupEventRecord
 from collector.writer import Writer
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,15 @@
-"""The SQLite store: one database file in WAL mode; the only module that speaks SQL.
+"""The SQLite store: one database file in WAL mode; the only part of the server that speaks SQL.
 
-Writes run on one dedicated thread with its own connection: a whole group commit is one
-function call there, so a batch costs one thread hop whatever it holds. Reads go through
-aiosqlite connections, which WAL lets proceed while the writer commits.
+Writes go to the writer process (`collector.sqlite_writer`), which owns the one write
+connection: a whole group commit is one request to it, and SQLite's work runs on another
+core than the event loop, without the GIL between them. Reads go through aiosqlite
+connections in the server, which WAL lets proceed while the writer commits.
 
 Durability: with `durability="process"` (the default) a commit is written to the WAL
-before it returns, so a killed process (`kill -9`) loses nothing acknowledged; with
+before it returns, so a killed server (`kill -9`) loses nothing acknowledged; with
 `durability="fsync"` each group commit is also fsynced, which survives power loss too.
+If the writer process dies, the commit in flight fails (the writer retries it) and the next
+request starts a new process; a retried batch is applied once (see `sqlite_writer.commit`).
 """
 
 from __future__ import annotations
@@ -14,186 +17,148 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import pickle
 import sqlite3
+import sys
+import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+import collector
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
-from collector.store import (
-    AlertingState,
+from collector.records import (
     AuditRecord,
     GroupEventRecord,
     JobRecord,
     OutboxRecord,
     PointRecord,
-    Restored,
     RunRecord,
-    RunStats,
     SeenRecord,
     WriteBatch,
 )
+from collector.sqlite_schema import DATABASE_FILE
+from collector.sqlite_writer import FRAME_HEADER, frame
+from collector.store import AlertingState, Restored, RunStats
 
-DATABASE_FILE = "batchgate.db"
+__all__ = ["DATABASE_FILE", "WAL_CHECKPOINT_BYTES", "SqliteStore", "StoreUnavailable"]
+
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
 """Checkpoint once the write-ahead log is this large (SQLite's own default threshold)."""
-
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        labels TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        last_seen_at REAL,
-        last_start_at REAL,
-        last_success_at REAL,
-        last_failure_at REAL,
-        last_finished_at REAL,
-        last_duration REAL,
-        last_run_id TEXT,
-        counts TEXT NOT NULL,
-        duration_buckets TEXT NOT NULL,
-        duration_sum REAL NOT NULL,
-        duration_count INTEGER NOT NULL,
-        UNIQUE (name, labels)
-    );
-    CREATE TABLE runs (
-        run_id TEXT PRIMARY KEY,
-        job_id INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        started_at REAL NOT NULL,
-        finished_at REAL,
-        duration REAL,
-        last_event_at REAL NOT NULL,
-        last_progress_at REAL NOT NULL,
-        percent REAL, done REAL, total REAL, errors REAL,
-        cpu_percent REAL, memory_bytes REAL, io_read_bytes REAL, io_write_bytes REAL,
-        metrics TEXT,
-        message TEXT,
-        exit_code INTEGER,
-        lost_after REAL,
-        samples INTEGER NOT NULL,
-        sample_level INTEGER NOT NULL,
-        last_sample_at REAL
-    );
-    CREATE INDEX runs_by_job ON runs (job_id, started_at, run_id);
-    CREATE INDEX runs_by_outcome ON runs (job_id, status, duration, started_at);
-    CREATE INDEX runs_by_start ON runs (started_at);
-    CREATE INDEX runs_running ON runs (job_id) WHERE status = 'running';
-    CREATE TABLE run_points (
-        run_id TEXT NOT NULL,
-        seq INTEGER,
-        at REAL NOT NULL,
-        event TEXT NOT NULL,
-        percent REAL, done REAL, total REAL, errors REAL,
-        cpu_percent REAL, memory_bytes REAL, io_read_bytes REAL, io_write_bytes REAL,
-        metrics TEXT,
-        message TEXT,
-        exit_code INTEGER
-    );
-    CREATE INDEX run_points_by_run ON run_points (run_id, at);
-    CREATE TABLE seen_events (
-        event_id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        received_at REAL NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX seen_events_by_time ON seen_events (received_at);
-    """,
-    # 2: Pushgateway groups.
-    """
-    CREATE TABLE pushgateway_groups (
-        grouping_key TEXT PRIMARY KEY,
-        snapshot TEXT NOT NULL
-    );
-    CREATE TABLE pushgateway_group_events (
-        at REAL NOT NULL,
-        event TEXT NOT NULL,
-        labels TEXT NOT NULL,
-        last_push_at REAL,
-        series INTEGER NOT NULL
-    );
-    CREATE INDEX pushgateway_group_events_by_time ON pushgateway_group_events (at);
-    """,
-    # 3: alerting. An alert is its AlertBook record (JSON) by id; the outbox holds each
-    # notification until it is delivered or given up; silences in Alertmanager's shape.
-    """
-    CREATE TABLE alerts (
-        id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        data TEXT NOT NULL
-    ) WITHOUT ROWID;
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY,
-        receiver TEXT NOT NULL,
-        alert_id TEXT NOT NULL,
-        due_at REAL NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE silences (
-        id TEXT PRIMARY KEY,
-        ends_at REAL NOT NULL,
-        data TEXT NOT NULL
-    ) WITHOUT ROWID;
-    """,
-    # 4: the audit log of admin actions.
-    """
-    CREATE TABLE audit (
-        at REAL NOT NULL,
-        who TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target TEXT NOT NULL,
-        details TEXT
-    );
-    CREATE INDEX audit_by_time ON audit (at);
-    """,
-]
 
 _RUN_COLUMNS = RunRecord._fields
 _JOB_COLUMNS = JobRecord._fields
 _POINT_COLUMNS = PointRecord._fields
-
-
-def _upsert(table: str, columns: tuple[str, ...], key: str, fixed: tuple[str, ...] = ()) -> str:
-    """INSERT, or UPDATE all but the key and the `fixed` columns. Leaving indexed columns
-    that never change out of the SET spares SQLite rewriting their index entries."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key and c not in fixed)
-    marks = ", ".join("?" * len(columns))
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-    )
-
-
-_UPSERT_JOB = _upsert("jobs", _JOB_COLUMNS, "id")
-_UPSERT_RUN = _upsert("runs", _RUN_COLUMNS, "run_id", fixed=("job_id", "started_at"))
-_UPDATE_RUN_PROGRESS = (
-    "UPDATE runs SET "
-    + ", ".join(
-        f"{column} = ?{position}"
-        for position, column in enumerate(_RUN_COLUMNS, start=1)
-        if column not in ("run_id", "job_id", "started_at", "status", "finished_at", "duration")
-    )
-    + " WHERE run_id = ?1"
-)
-"""For runs whose status did not change since their last commit (so their row exists): a
-plain UPDATE, binding the whole record by position, that leaves runs_by_outcome alone."""
-_INSERT_POINT = (
-    f"INSERT INTO run_points ({', '.join(_POINT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_POINT_COLUMNS))})"
-)
 _SELECT_RUN = (
     "SELECT " + ", ".join(f"r.{c}" for c in _RUN_COLUMNS) + ", j.name, j.labels "
     "FROM runs r JOIN jobs j ON j.id = r.job_id"
 )
+_PLAIN_FIELDS = frozenset(
+    ("deleted_jobs", "groups_wiped", "groups", "deleted_alerts", "finished_notifications",
+     "deleted_silences")
+)  # fmt: skip
+"""WriteBatch fields that hold no records (see `_wire`)."""
+_PACKAGE_ROOT = str(Path(collector.__file__).resolve().parent.parent)
+"""Where the writer process imports `collector` from: where this server did."""
+_BATCH_FIELDS = tuple((f.name, f.name not in _PLAIN_FIELDS) for f in fields(WriteBatch))
 
 
 class StoreUnavailable(Exception):
     """The data directory or database cannot be used; the message says why."""
+
+
+class WriterProcessExited(Exception):
+    """The writer process ended while it had a request; the next request starts another."""
+
+
+class WriterProcess:
+    """The writer process (`collector.sqlite_writer`): started on the first request, and
+    again on the request after it died; one request at a time."""
+
+    _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); import collector.sqlite_writer as w; w.main(sys.argv[2:])"  # noqa: E501
+
+    def __init__(self, path: Path, durability: str, busy_ms: int) -> None:
+        self._arguments = (str(path), durability, str(busy_ms))
+        self._process: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+
+    async def call(self, operation: str, *arguments: object) -> Any:
+        """Run `operation` in the writer process and return its result, or raise its error."""
+        async with self._lock:
+            if self._process is None or self._process.returncode is not None:
+                await self._start()
+            return await self._exchange(operation, arguments)
+
+    async def close(self) -> None:
+        """Checkpoint and close the database, and wait for the process to end."""
+        async with self._lock:
+            process = self._process
+            if process is None:
+                return
+            try:
+                if process.returncode is None:
+                    await self._exchange("close", ())
+            finally:
+                await process.wait()
+                self._process = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def _start(self) -> None:
+        if self._process is not None:
+            await self._process.wait()  # the one that died, or was killed when cancelled
+        # -I -S: none of the server's site packages or environment, so it starts fast; the
+        # one path it needs is the one this package was imported from.
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-S", "-c", self._BOOT, _PACKAGE_ROOT, *self._arguments,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await self._exchange("open", ())
+
+    async def _exchange(self, operation: str, arguments: tuple[object, ...]) -> Any:
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(frame((operation, *arguments)))
+            await process.stdin.drain()
+            header = await process.stdout.readexactly(FRAME_HEADER.size)
+            (size,) = FRAME_HEADER.unpack(header)
+            status, value = pickle.loads(await process.stdout.readexactly(size))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            code = await process.wait()
+            raise WriterProcessExited(
+                f"the SQLite writer process exited (code {code}) during {operation}"
+            ) from None
+        except BaseException:
+            # Cancelled, or worse, between a request and its reply: the stream is out of
+            # step, so this process is done; a retried commit is applied once.
+            process.kill()
+            raise
+        if status == "ok":
+            return value
+        if status == "unavailable":
+            raise StoreUnavailable(value)
+        raise value
+
+
+def _wire(batch: WriteBatch) -> dict[str, object]:
+    """The batch as the writer process takes it: its non-empty fields, records as plain
+    tuples (they pickle ten times faster than NamedTuples)."""
+    wire: dict[str, object] = {}
+    for name, holds_records in _BATCH_FIELDS:
+        value = getattr(batch, name)
+        if value:
+            wire[name] = list(map(tuple, value)) if holds_records else value
+    return wire
 
 
 class SqliteStore:
@@ -207,10 +172,13 @@ class SqliteStore:
         busy_timeout: float = 5.0,
     ) -> None:
         self.path = data_dir / DATABASE_FILE
-        self._durability = durability
         self._busy_ms = int(busy_timeout * 1000)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="batchgate-writer")
-        self._writer: sqlite3.Connection | None = None
+        self.writer_process = WriterProcess(self.path, durability, self._busy_ms)
+        self._session = uuid.uuid4().hex
+        """Names this server's batches in the database (see `sqlite_writer.commit`)."""
+        self._batches = 0
+        self._unconfirmed: tuple[WriteBatch, int] | None = None
+        """The batch whose commit last failed, and its number: a retry keeps the number."""
         self._checkpoints = ThreadPoolExecutor(1, thread_name_prefix="batchgate-checkpoint")
         self._checkpointer: sqlite3.Connection | None = None
         self._reader_count = readers
@@ -220,7 +188,7 @@ class SqliteStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self, now: float, recent_runs: int, seen_window: float) -> Restored:
-        await self._on_writer(self._open_writer)
+        await self.writer_process.call("open")
         for _ in range(self._reader_count):
             reader = await aiosqlite.connect(self.path)
             await reader.execute("PRAGMA query_only = ON")
@@ -236,36 +204,7 @@ class SqliteStore:
             await self._on_checkpointer(self._checkpointer.close)
             self._checkpointer = None
         self._checkpoints.shutdown(wait=True)
-        if self._writer is not None:
-            await self._on_writer(self._writer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._on_writer(self._writer.close)
-            self._writer = None
-        self._executor.shutdown(wait=True)
-
-    def _open_writer(self) -> None:
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            probe = directory / ".batchgate-write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise StoreUnavailable(f"cannot use data directory {directory}: {reason}") from error
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
-            synchronous = "FULL" if self._durability == "fsync" else "NORMAL"
-            conn.execute(f"PRAGMA synchronous = {synchronous}")
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            # Checkpoints run on their own connection and thread (see housekeeping): left to
-            # SQLite, one would run, fsync included, inside whichever commit crossed the
-            # threshold, and every push waiting on that commit would wait for it.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
-            _migrate(conn)
-        except (sqlite3.Error, OSError) as error:
-            raise StoreUnavailable(f"cannot use database {self.path}: {error}") from error
-        self._writer = conn
+        await self.writer_process.close()
 
     async def housekeeping(self) -> None:
         """Copy committed pages from the write-ahead log into the database (a PASSIVE
@@ -288,131 +227,28 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._checkpoints, function, *args)
 
-    async def _on_writer(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]
 
     # -- writes (called by the writer only) ----------------------------------------------
 
     async def commit(self, batch: WriteBatch) -> None:
-        await self._on_writer(self._commit, batch)
-
-    def _commit(self, batch: WriteBatch) -> None:
-        conn = self._writer
-        assert conn is not None, "store is not open"
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for job_id in batch.deleted_jobs:
-                conn.execute(
-                    "DELETE FROM run_points WHERE run_id IN "
-                    "(SELECT run_id FROM runs WHERE job_id = ?)",
-                    (job_id,),
-                )
-                conn.execute("DELETE FROM runs WHERE job_id = ?", (job_id,))
-                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            if batch.jobs:
-                conn.executemany(_UPSERT_JOB, batch.jobs)
-            if batch.runs:
-                conn.executemany(_UPSERT_RUN, batch.runs)
-            if batch.run_progress:
-                conn.executemany(_UPDATE_RUN_PROGRESS, batch.run_progress)
-            if batch.points:
-                conn.executemany(_INSERT_POINT, batch.points)
-            if batch.thinnings:
-                conn.executemany(
-                    "DELETE FROM run_points WHERE run_id = ? AND seq IS NOT NULL AND seq % ? != 0",
-                    batch.thinnings,
-                )
-            if batch.seen:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO seen_events (event_id, run_id, received_at) "
-                    "VALUES (?, ?, ?)",
-                    batch.seen,
-                )
-            if batch.groups_wiped:
-                conn.execute("DELETE FROM pushgateway_groups")
-            if batch.groups:
-                conn.executemany(
-                    "INSERT INTO pushgateway_groups (grouping_key, snapshot) VALUES (?, ?) "
-                    "ON CONFLICT (grouping_key) DO UPDATE SET snapshot = excluded.snapshot",
-                    [(key, snapshot) for key, snapshot in batch.groups if snapshot is not None],
-                )
-                conn.executemany(
-                    "DELETE FROM pushgateway_groups WHERE grouping_key = ?",
-                    [(key,) for key, snapshot in batch.groups if snapshot is None],
-                )
-            if batch.audit:
-                conn.executemany(
-                    "INSERT INTO audit (at, who, action, target, details) VALUES (?, ?, ?, ?, ?)",
-                    batch.audit,
-                )
-            if batch.group_events:
-                conn.executemany(
-                    "INSERT INTO pushgateway_group_events (at, event, labels, last_push_at, "
-                    "series) VALUES (?, ?, ?, ?, ?)",
-                    batch.group_events,
-                )
-            _commit_alerting(conn, batch)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        if self._unconfirmed is not None and self._unconfirmed[0] is batch:
+            number = self._unconfirmed[1]
+        else:
+            self._batches += 1
+            number = self._batches
+        self._unconfirmed = (batch, number)
+        await self.writer_process.call("commit", self._session, number, _wire(batch))
+        self._unconfirmed = None
 
     async def prune(
         self, older_than: float, max_runs_per_job: int, seen_before: float
     ) -> list[str]:
-        deleted: list[str] = await self._on_writer(
-            self._prune, older_than, max_runs_per_job, seen_before
+        deleted: list[str] = await self.writer_process.call(
+            "prune", older_than, max_runs_per_job, seen_before
         )
         return deleted
-
-    def _prune(self, older_than: float, max_runs_per_job: int, seen_before: float) -> list[str]:
-        conn = self._writer
-        assert conn is not None, "store is not open"
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # A job's last run is kept whatever its age: it is what the job shows.
-            last_runs = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT last_run_id FROM jobs WHERE last_run_id IS NOT NULL"
-                )
-            }
-            doomed = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT run_id FROM runs WHERE started_at < ? AND status != 'running'",
-                    (older_than,),
-                )
-            ]
-            crowded = conn.execute(
-                "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > ?", (max_runs_per_job,)
-            ).fetchall()
-            for (job_id,) in crowded:
-                # Running runs count towards the newest N, but are never deleted.
-                doomed.extend(
-                    run_id
-                    for run_id, status in conn.execute(
-                        "SELECT run_id, status FROM runs WHERE job_id = ? "
-                        "ORDER BY started_at DESC, run_id DESC LIMIT -1 OFFSET ?",
-                        (job_id, max_runs_per_job),
-                    )
-                    if status != "running"
-                )
-            unique = [(run_id,) for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
-            conn.executemany("DELETE FROM run_points WHERE run_id = ?", unique)
-            conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
-            conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
-            conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return [run_id for (run_id,) in unique]
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -607,52 +443,6 @@ class SqliteStore:
             )
         ]
         return Restored(list(jobs.values()), seen, seen_since, groups)
-
-
-def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
-    """Alerts, the outbox and silences, in the order the WriteBatch documents."""
-    if batch.deleted_alerts:
-        conn.executemany("DELETE FROM alerts WHERE id = ?", [(i,) for i in batch.deleted_alerts])
-    if batch.alerts:
-        conn.executemany(
-            "INSERT INTO alerts (id, state, data) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
-            [(r.id, r.state, _json(r.data)) for r in batch.alerts],
-        )
-    if batch.notifications:
-        conn.executemany(
-            "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(r.id, r.receiver, r.alert_id, r.due_at, _json(r.data)) for r in batch.notifications],
-        )
-    if batch.finished_notifications:
-        conn.executemany(
-            "DELETE FROM outbox WHERE id = ?", [(i,) for i in batch.finished_notifications]
-        )
-    if batch.silences:
-        conn.executemany(
-            "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
-            batch.silences,
-        )
-    if batch.deleted_silences:
-        conn.executemany(
-            "DELETE FROM silences WHERE id = ?", [(i,) for i in batch.deleted_silences]
-        )
-
-
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise sqlite3.DatabaseError(
-            f"database schema version {version} is newer than this batchgate "
-            f"({len(MIGRATIONS)}); upgrade batchgate"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -25,6 +25,7 @@ from collector.model import (
     JobKey,
     Run,
 )
+from collector.records import Thinning
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +53,6 @@ class Sample(NamedTuple):
     run_id: str
     seq: int | None
     event: Event
-
-
-class Thinning(NamedTuple):
-    """Drop the run's sampled points whose sequence number is not a multiple of `keep_every`."""
-
-    run_id: str
-    keep_every: int
 
 
 class Change(NamedTuple):

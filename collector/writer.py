@@ -18,16 +18,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from collector.model import Job, Run
-from collector.state import Change, Thinning
-from collector.store import (
+from collector.records import (
     AuditRecord,
     GroupEventRecord,
     OutboxRecord,
     PointRecord,
     SeenRecord,
     SilenceRecord,
-    Store,
+    Thinning,
     WriteBatch,
+)
+from collector.state import Change
+from collector.store import (
+    Store,
     alert_record,
     job_record,
     point_record,

@@ -49,8 +49,15 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Launch `python -m collector serve` subprocesses; all are killed at the end."""
     started: list[ServerProcess] = []
 
-    def launch(*extra: str, data_dir: Path | None = None, port: int | None = None) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / "data", port or free_port(), *extra)
+    def launch(
+        *extra: str,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        new_session: bool = False,
+    ) -> ServerProcess:
+        server = ServerProcess(
+            data_dir or tmp_path / "data", port or free_port(), *extra, new_session=new_session
+        )
         started.append(server.start())
         return server
 

@@ -82,8 +82,10 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m collector serve` as a real subprocess, for crash and restart tests."""
 
-    def __init__(self, data_dir: Path, port: int, *extra: str) -> None:
+    def __init__(self, data_dir: Path, port: int, *extra: str, new_session: bool = False) -> None:
         self.data_dir = data_dir
+        self.new_session = new_session
+        """Start it as the leader of a process group of its own (signalled as a group)."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.extra = extra
@@ -103,6 +105,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=REPO,
+                start_new_session=self.new_session,
             )  # fmt: skip
         self.wait_ready(ssl_context=ssl_context)
         return self
@@ -123,12 +126,6 @@ class ServerProcess:
                 pass
             time.sleep(0.02)
         raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
-
-    def rss_bytes(self) -> int:
-        """The server's resident memory."""
-        assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(status.split("VmRSS:")[1].split()[0]) * 1024
 
     def kill(self) -> None:
         assert self.process is not None

@@ -29,7 +29,7 @@ import aiohttp
 
 from collector.alerting.metrics import AlertingMetrics
 from collector.alerting.settings import NotificationSettings
-from collector.store import OutboxRecord
+from collector.records import OutboxRecord
 from collector.writer import StorageFailing, Writer
 from rules import HttpRequest, Notification, Receiver, TemplateRenderError, build_requests
 from rules.receivers import ALERTMANAGER

@@ -25,8 +25,9 @@ from collector.alerting.outbox import Outbox
 from collector.alerting.settings import AlertingSettings
 from collector.live import EventBus
 from collector.model import Job, JobKey
+from collector.records import SilenceRecord
 from collector.state import State
-from collector.store import AlertingState, SilenceRecord
+from collector.store import AlertingState
 from collector.writer import Writer
 from rules import (
     AlertBook,

@@ -12,7 +12,7 @@ from collector.errors import field_error
 from collector.handlers import query
 from collector.keys import CLOCK, STORE, WRITER
 from collector.middlewares import identity
-from collector.store import AuditRecord
+from collector.records import AuditRecord
 
 
 def record(request: web.Request, action: str, target: str, **details: Any) -> None:

@@ -19,8 +19,9 @@ from urllib.parse import quote, urlencode
 
 from collector.api_json import job_json, point_json, run_json, trends_json
 from collector.model import JOB_STATUSES, RUN_STATUSES, Job, JobKey, Run
+from collector.records import PointRecord
 from collector.state import State, StateSettings
-from collector.store import PointRecord, Store
+from collector.store import Store
 from collector.web import charts, formatting
 
 PROBLEMS = ("failed", "stuck", "lost")

@@ -1,0 +1,183 @@
+"""The rows the store writes: plain records, and the batch one group commit makes durable.
+
+Standard library only: the SQLite writer process imports this module and nothing of the
+server, so it starts in milliseconds. Crossing to that process, records travel as plain
+tuples in field order (a NamedTuple pickles ten times slower than a tuple), so the write
+side reads them by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class JobRecord(NamedTuple):
+    id: int
+    name: str
+    labels: str
+    """Canonical JSON of the sorted grouping labels."""
+    kind: str
+    created_at: float
+    last_seen_at: float | None
+    last_start_at: float | None
+    last_success_at: float | None
+    last_failure_at: float | None
+    last_finished_at: float | None
+    last_duration: float | None
+    last_run_id: str | None
+    counts: str
+    duration_buckets: str
+    duration_sum: float
+    duration_count: int
+
+
+class RunRecord(NamedTuple):
+    run_id: str
+    job_id: int
+    status: str
+    started_at: float
+    finished_at: float | None
+    duration: float | None
+    last_event_at: float
+    last_progress_at: float
+    percent: float | None
+    done: float | None
+    total: float | None
+    errors: float | None
+    cpu_percent: float | None
+    memory_bytes: float | None
+    io_read_bytes: float | None
+    io_write_bytes: float | None
+    metrics: str | None
+    message: str | None
+    exit_code: int | None
+    lost_after: float | None
+    samples: int
+    sample_level: int
+    last_sample_at: float | None
+
+
+class PointRecord(NamedTuple):
+    """One point of a run's timeline: a lifecycle event (seq None) or a progress sample."""
+
+    run_id: str
+    seq: int | None
+    at: float
+    event: str
+    percent: float | None
+    done: float | None
+    total: float | None
+    errors: float | None
+    cpu_percent: float | None
+    memory_bytes: float | None
+    io_read_bytes: float | None
+    io_write_bytes: float | None
+    metrics: str | None
+    message: str | None
+    exit_code: int | None
+
+
+class GroupEventRecord(NamedTuple):
+    """A Pushgateway group that went away: expired, deleted or wiped."""
+
+    at: float
+    event: str
+    labels: str
+    """The grouping key (job included) as a JSON object."""
+    last_push_at: float | None
+    series: int
+
+
+class AuditRecord(NamedTuple):
+    """An admin action: who did what to what, and when."""
+
+    at: float
+    who: str
+    action: str
+    target: str
+    details: str | None
+    """JSON, or None."""
+
+
+class SeenRecord(NamedTuple):
+    """An applied event id, so a retried event is applied once."""
+
+    event_id: str
+    run_id: str
+    received_at: float
+
+
+class AlertRecord(NamedTuple):
+    """An alert as the rules' AlertBook saves it: `Alert.to_dict()`, a fresh dict the store
+    serialises (on its own thread: thousands of new alerts must not hold the event loop)."""
+
+    id: str
+    state: str
+    data: dict[str, Any]
+
+
+class OutboxRecord(NamedTuple):
+    """A notification due to a receiver, kept until it is delivered or given up."""
+
+    id: int
+    receiver: str
+    alert_id: str
+    due_at: float
+    data: dict[str, Any]
+    """`Notification.to_dict()`, serialised by the store."""
+
+
+class SilenceRecord(NamedTuple):
+    id: str
+    ends_at: float
+    data: str
+    """The silence in Alertmanager's JSON shape."""
+
+
+class Thinning(NamedTuple):
+    """Drop the run's sampled points whose sequence number is not a multiple of `keep_every`."""
+
+    run_id: str
+    keep_every: int
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything one group commit makes durable, applied atomically in this order:
+    deletions, job upserts, run upserts, progress-only run upserts, timeline points,
+    thinnings, event ids, then Pushgateway groups (a wipe first); then alert deletions and
+    upserts, outbox additions and removals, silence upserts and deletions (so an alert's change
+    and the notifications it made are durable together)."""
+
+    deleted_jobs: list[int] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    run_progress: list[RunRecord] = field(default_factory=list)
+    """Runs whose status, end and duration did not change since their last commit."""
+    points: list[PointRecord] = field(default_factory=list)
+    thinnings: list[Thinning] = field(default_factory=list)
+    seen: list[SeenRecord] = field(default_factory=list)
+    groups_wiped: bool = False
+    """Delete every stored Pushgateway group first (before `groups`)."""
+    groups: list[tuple[str, str | None]] = field(default_factory=list)
+    """Pushgateway groups by key text: their snapshot, or None to delete it."""
+    group_events: list[GroupEventRecord] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+    deleted_alerts: list[str] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    notifications: list[OutboxRecord] = field(default_factory=list)
+    finished_notifications: list[int] = field(default_factory=list)
+    """Outbox rows delivered or given up."""
+    silences: list[SilenceRecord] = field(default_factory=list)
+    deleted_silences: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (
+            len(self.deleted_jobs) + len(self.jobs) + len(self.runs) + len(self.run_progress)
+            + len(self.points) + len(self.thinnings) + len(self.seen) + len(self.groups)
+            + len(self.group_events) + int(self.groups_wiped)
+            + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
+            + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
+            + len(self.audit)
+        )  # fmt: skip

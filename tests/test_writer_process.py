@@ -1,0 +1,143 @@
+"""SQLite's writes run in a process of their own. When it dies the server starts another
+and loses nothing acknowledged; a batch retried after an unknown outcome is applied once;
+and the process never outlives the server, however the server ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from collector.keys import STORE
+from collector.records import PointRecord, RunRecord, WriteBatch
+from collector.sqlite_schema import DATABASE_FILE
+from collector.sqlite_store import SqliteStore
+from collector.sqlite_writer import Unavailable, commit, connect
+from tests.helpers import Client, ServerProcess, SustainedPushes, checked, get, push
+
+
+def writer_pid(client: Client) -> int:
+    store = client.server.app[STORE]
+    assert isinstance(store, SqliteStore)
+    pid = store.writer_process.pid
+    assert pid is not None
+    return pid
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def wait_gone(pid: int, within: float = 10.0) -> None:
+    """Until the process has exited (a zombie waiting to be reaped counts as exited)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return
+        if "State:\tZ" in status:
+            return
+        assert time.monotonic() < deadline, f"process {pid} still running after {within}s"
+        time.sleep(0.02)
+
+
+async def test_it_starts_a_new_writer_when_one_is_killed_and_loses_nothing(
+    start: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await start()
+    await push(client, {"job": "etl", "event": "start", "run_id": "before"})
+    killed = writer_pid(client)
+    os.kill(killed, signal.SIGKILL)
+
+    # The commit in flight fails, the writer retries it, and the retry starts a new process.
+    await push(client, {"job": "etl", "event": "start", "run_id": "after"})
+    assert writer_pid(client) != killed
+    await checked(await client.get("/health"))
+    await client.close()
+
+    client = await start()
+    for run_id in ("before", "after"):
+        assert (await get(client, f"/runs/{run_id}"))["status"] == "running"
+
+
+def test_a_batch_retried_after_it_committed_is_applied_once(tmp_path: Path) -> None:
+    conn = connect(tmp_path / DATABASE_FILE, "process", 1000)
+    run = RunRecord(
+        "r1", 1, "running", 100.0, None, None, 100.0, 100.0, None, 5.0, 10.0, None,
+        None, None, None, None, None, None, None, None, 1, 0, 100.0,
+    )  # fmt: skip
+    point = PointRecord(
+        "r1", 0, 100.0, "progress", None, 5.0, 10.0, None, None, None, None, None, None, None, None
+    )
+    batch = WriteBatch(runs=[run], points=[point])
+
+    commit(conn, "session-a", 1, batch)
+    commit(conn, "session-a", 1, batch)  # the retry of a commit whose reply was lost
+    assert conn.execute("SELECT count(*) FROM run_points").fetchone() == (1,)
+
+    # A new server numbers its batches afresh: its batch 1 is not the old server's.
+    commit(conn, "session-b", 1, batch)
+    assert conn.execute("SELECT count(*) FROM run_points").fetchone() == (2,)
+    commit(conn, "session-b", 2, batch)
+    assert conn.execute("SELECT count(*) FROM run_points").fetchone() == (3,)
+
+
+def test_a_database_of_the_previous_schema_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_FILE
+    conn = connect(path, "process", 1000)
+    conn.execute("DROP TABLE writer_state")
+    conn.execute("PRAGMA user_version = 4")
+    conn.close()
+
+    conn = connect(path, "process", 1000)
+    assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+    assert conn.execute("SELECT session, last_batch FROM writer_state").fetchone() == ("", 0)
+
+
+def test_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / DATABASE_FILE
+    sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.close()
+    with pytest.raises(Unavailable, match="schema version 99 is newer than this batchgate"):
+        connect(path, "process", 1000)
+
+
+def test_the_writer_ends_when_the_server_is_killed(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    server = server_process()
+    assert server.process is not None
+    (writer,) = children(server.process.pid)
+    with SustainedPushes(server.url) as pushes:
+        pushes.wait_for(100)
+        server.kill()
+    wait_gone(writer)
+    restarted = server_process(data_dir=server.data_dir, port=server.port)
+    assert pushes.missing_from(restarted.url) == []
+
+
+def test_a_sigterm_to_the_whole_process_group_still_flushes(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """A service manager or Ctrl-C signals every process of the group: the writer ignores
+    it and commits what the server flushes on its way out (it does not die first, to be
+    started again by the server's last commit)."""
+    server = server_process(new_session=True)
+    assert server.process is not None
+    (writer,) = children(server.process.pid)
+    with SustainedPushes(server.url) as pushes:
+        pushes.wait_for(100)
+        os.killpg(server.process.pid, signal.SIGTERM)
+        assert server.process.wait(20) == 0
+    wait_gone(writer)
+    assert "writer process exited" not in server.log.read_text()
+    restarted = server_process(data_dir=server.data_dir, port=server.port)
+    assert pushes.missing_from(restarted.url) == []
