@@ -12,7 +12,6 @@ between yields to the event loop. The formatting is prometheus_client's own thro
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -36,8 +35,6 @@ RENDER_CHUNK = 50
 """Jobs rendered between two yields to the event loop (about 7 ms of work)..."""
 JOIN_CHUNK = 2000
 """...or jobs whose kept lines are gathered (about 2 ms)."""
-RENDER_SWITCH_INTERVAL = 0.001
-"""The GIL switch interval while a scrape renders (Python's default is 0.005 s)."""
 
 _BOUNDS = tuple(repr(bound) for bound in DURATION_BUCKETS)
 
@@ -121,8 +118,6 @@ class JobExposition:
     """The per-job lines of the last scrape, in each exposition format asked for."""
 
     def __init__(self) -> None:
-        self._rendering = 0
-        self._switch_interval = sys.getswitchinterval()
         self._kept: dict[tuple[JobKey, bool, str], _Rendered] = {}
         self._headers: dict[tuple[bool, str], tuple[str, ...]] = {}
         """HELP and TYPE lines of each family, in the order they are exposed, per format
@@ -130,22 +125,6 @@ class JobExposition:
 
     async def render(self, state: State, now: float, openmetrics: bool) -> bytes:
         """Every batch job's families, without OpenMetrics' end line."""
-        # While this renders, the event loop's thread runs Python for long stretches. The
-        # writer's thread needs the GIL back after every SQLite step, and by default waits
-        # up to 5 ms each time: commits, and every push waiting on them, would crawl (p99
-        # about a second with 10,000 busy jobs). A shorter switch interval, only meanwhile.
-        if self._rendering == 0:
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(RENDER_SWITCH_INTERVAL)
-        self._rendering += 1
-        try:
-            return await self._render(state, now, openmetrics)
-        finally:
-            self._rendering -= 1
-            if self._rendering == 0:
-                sys.setswitchinterval(self._switch_interval)
-
-    async def _render(self, state: State, now: float, openmetrics: bool) -> bytes:
         encoder = openmetrics_latest if openmetrics else generate_latest
         settings = state.settings
         rows: dict[str, list[tuple[str, ...]]] = {part: [] for part in PARTS}

@@ -122,12 +122,3 @@ async def test_promtool_accepts_the_exposition(client: Client, clock: Clock) -> 
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-async def test_a_scrape_leaves_the_interpreter_as_it_found_it(client: Client) -> None:
-    import sys
-
-    await push(client, [{"job": f"j{i}", "event": "start"} for i in range(300)])
-    before = sys.getswitchinterval()
-    await asyncio.gather(*(_scrape(client) for _ in range(3)))
-    assert sys.getswitchinterval() == before
