@@ -127,6 +127,22 @@ class ServerProcess:
             time.sleep(0.02)
         raise AssertionError(f"server not ready in {timeout}s: {self.log.read_text()}")
 
+    def pids(self) -> list[int]:
+        """The server's process and its children (the SQLite writer process)."""
+        assert self.process is not None
+        children = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children.extend(int(pid) for pid in (task / "children").read_text().split())
+        return [self.process.pid, *children]
+
+    def rss_bytes(self) -> int:
+        """The resident memory of the server's processes together (bench/soak.py reads it)."""
+        total = 0
+        for pid in self.pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
+        return total
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)

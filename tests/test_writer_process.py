@@ -29,13 +29,6 @@ def writer_pid(client: Client) -> int:
     return pid
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.extend(int(child) for child in (task / "children").read_text().split())
-    return found
-
-
 def wait_gone(pid: int, within: float = 10.0) -> None:
     """Until the process has exited (a zombie waiting to be reaped counts as exited)."""
     deadline = time.monotonic() + within
@@ -114,8 +107,7 @@ def test_the_writer_ends_when_the_server_is_killed(
     server_process: Callable[..., ServerProcess],
 ) -> None:
     server = server_process()
-    assert server.process is not None
-    (writer,) = children(server.process.pid)
+    _, writer = server.pids()
     with SustainedPushes(server.url) as pushes:
         pushes.wait_for(100)
         server.kill()
@@ -132,7 +124,7 @@ def test_a_sigterm_to_the_whole_process_group_still_flushes(
     started again by the server's last commit)."""
     server = server_process(new_session=True)
     assert server.process is not None
-    (writer,) = children(server.process.pid)
+    _, writer = server.pids()
     with SustainedPushes(server.url) as pushes:
         pushes.wait_for(100)
         os.killpg(server.process.pid, signal.SIGTERM)
