@@ -346,15 +346,22 @@ class SqliteStore:
         stats = RunStats(counts, average, None, None, longest, records_done, records_seconds)
         if count:
             # The runs_by_outcome index walks durations in order: no sort, nothing fetched.
+            # An OFFSET is a walk too, so the p95 is walked to from the longest run.
             for quantile in (0.5, 0.95):
                 position = quantile * (count - 1)
                 low = int(position)
+                if quantile <= 0.5:
+                    order, limit, offset = "", 2, low
+                elif low == count - 1:
+                    order, limit, offset = " DESC", 1, 0
+                else:
+                    order, limit, offset = " DESC", 2, count - 2 - low
                 rows = await reader.execute_fetchall(
                     f"SELECT duration FROM runs WHERE {succeeded} "
-                    "ORDER BY duration LIMIT 2 OFFSET ?",
-                    [*params, low],
+                    f"ORDER BY duration{order} LIMIT {limit} OFFSET ?",
+                    [*params, offset],
                 )
-                values = [row[0] for row in rows]
+                values = sorted(row[0] for row in rows)
                 high = values[-1]
                 value = values[0] + (high - values[0]) * (position - low)
                 if quantile == 0.5:

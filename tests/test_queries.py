@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 from typing import Any
+
+import pytest
 
 from tests.helpers import Client, Clock, get, push
 
@@ -110,6 +114,25 @@ async def test_it_computes_trends_over_a_period(client: Client, clock: Clock) ->
     empty = await get(client, "/jobs/etl_orders/trends", period="24h")
     assert (empty["runs"], empty["success_rate"]) == (0, None)
     assert (await get(client, "/jobs/etl_orders/trends", 400, period="fortnight"))["details"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 20, 101])
+async def test_trend_percentiles_interpolate_between_the_two_nearest_runs(
+    client: Client, count: int
+) -> None:
+    durations = random.Random(count).sample(range(1, 10 * count + 1), count)
+    await push(client, [
+        {"job": "batch", "event": "success", "duration_seconds": seconds}
+        for seconds in durations
+    ])  # fmt: skip
+    trends = await get(client, "/jobs/batch/trends", period="24h")
+    if count == 1:
+        expected = [float(durations[0])] * 2
+    else:
+        cuts = statistics.quantiles(durations, n=100, method="inclusive")
+        expected = [cuts[49], cuts[94]]
+    measured = [trends["duration_seconds"]["p50"], trends["duration_seconds"]["p95"]]
+    assert measured == pytest.approx(expected)
 
 
 async def test_it_summarises_all_jobs(client: Client, clock: Clock) -> None:

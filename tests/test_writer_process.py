@@ -15,7 +15,7 @@ import pytest
 
 from collector.keys import STORE
 from collector.records import PointRecord, RunRecord, WriteBatch
-from collector.sqlite_schema import DATABASE_FILE
+from collector.sqlite_schema import DATABASE_FILE, MIGRATIONS
 from collector.sqlite_store import SqliteStore
 from collector.sqlite_writer import Unavailable, commit, connect
 from tests.helpers import Client, ServerProcess, SustainedPushes, checked, get, push
@@ -84,16 +84,22 @@ def test_a_batch_retried_after_it_committed_is_applied_once(tmp_path: Path) -> N
     assert conn.execute("SELECT count(*) FROM run_points").fetchone() == (3,)
 
 
-def test_a_database_of_the_previous_schema_is_migrated(tmp_path: Path) -> None:
+def test_a_database_of_an_earlier_schema_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
     path = tmp_path / DATABASE_FILE
-    conn = connect(path, "process", 1000)
-    conn.execute("DROP TABLE writer_state")
-    conn.execute("PRAGMA user_version = 4")
-    conn.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute(
+        "INSERT INTO runs (run_id, job_id, status, started_at, last_event_at, last_progress_at, "
+        "samples, sample_level) VALUES ('kept', 1, 'succeeded', 1.0, 2.0, 2.0, 0, 0)"
+    )
+    old.close()
 
     conn = connect(path, "process", 1000)
-    assert conn.execute("PRAGMA user_version").fetchone() == (5,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert conn.execute("SELECT session, last_batch FROM writer_state").fetchone() == ("", 0)
+    succeeded = "SELECT run_id FROM runs INDEXED BY runs_succeeded WHERE status = 'succeeded'"
+    assert conn.execute(succeeded).fetchall() == [("kept",)]
 
 
 def test_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
