@@ -8,6 +8,7 @@ readable on a phone as on a laptop.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,13 @@ def _y_ticks(top: float, y_format: Callable[[float], str]) -> tuple[Tick, ...]:
     return (Tick(100.0, "0"), Tick(50.0, y_format(top / 2)), Tick(0.0, y_format(top)))
 
 
-def sparkline(values: Sequence[tuple[float | None, str]]) -> Chart:
+SPARKLINE_CACHE_SIZE = 4096
+"""Sparklines kept built: a job's changes only when one of its runs ends, and a jobs page
+draws a thousand."""
+
+
+@functools.lru_cache(maxsize=SPARKLINE_CACHE_SIZE)
+def sparkline(values: tuple[tuple[float | None, str], ...]) -> Chart:
     """Recent durations, oldest first, one point each; failed runs are marked with a dot.
 
     `values` are (duration or None, status). Heights are relative to the longest.

@@ -10,6 +10,7 @@ server where those APIs are missing.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,8 @@ PROBLEMS = ("failed", "stuck", "lost")
 STATUS_ORDER = {status: i for i, status in enumerate(("failed", "lost", "stuck", "running"))}
 TREND_PERIODS = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
 JOBS_PAGE_SIZE = 1000
+ROW_CACHE_SIZE = 4 * JOBS_PAGE_SIZE
+"""Jobs whose row key and links (which never change) are kept built."""
 RUNS_PAGE_SIZE = 50
 CHART_RUNS = 200
 STRIP_RUNS = 60
@@ -64,14 +67,19 @@ def _ratio(run: Mapping[str, Any] | None) -> float | None:
 def job_row(job: Job, now: float, settings: StateSettings) -> dict[str, Any]:
     """A job as the jobs table shows it: its JSON, its key, links and a duration sparkline."""
     row = job_json(job, now, settings)
-    row["key"] = job_key(job.name, row["labels"])
-    row["href"] = job_href(job.name, job.labels)
+    row["key"], row["href"] = _row_links(job.key)
     last = row["last_run"]
     row["run_href"] = run_href(last["run_id"]) if last else None
     row["ratio"] = _ratio(last)
-    row["sparkline"] = charts.sparkline([(s.duration, s.status) for s in job.recent])
+    row["sparkline"] = charts.sparkline(tuple((s.duration, s.status) for s in job.recent))
     row["problem"] = row["status"] in PROBLEMS
     return row
+
+
+@functools.lru_cache(maxsize=ROW_CACHE_SIZE)
+def _row_links(key: JobKey) -> tuple[str, str]:
+    """A job's row key and the address of its page."""
+    return job_key(key.name, dict(key.labels)), job_href(key.name, key.labels)
 
 
 @dataclass(frozen=True, slots=True)

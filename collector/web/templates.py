@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from collector import __version__
 from collector.api_json import rfc3339
-from collector.web import assets, formatting
+from collector.web import assets, charts, formatting
 
 
 def _timestamp(value: float | str | None) -> float | None:
@@ -42,6 +43,14 @@ def _iso(value: float | str | None) -> str:
     return rfc3339(value) or ""
 
 
+@lru_cache(maxsize=charts.SPARKLINE_CACHE_SIZE)
+def _sparkline(chart: charts.Chart) -> markupsafe.Markup:
+    """A sparkline's markup (the `sparkline` macro), made once per chart: a jobs page shows
+    a thousand, most of them unchanged since the last time it was drawn."""
+    macros = environment().get_template("macros.html").module
+    return markupsafe.Markup(macros.sparkline(chart))  # type: ignore[attr-defined]
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Built once: templates are package data and do not change while the server runs."""
@@ -61,6 +70,7 @@ def environment() -> jinja2.Environment:
         number=formatting.number,
         size=formatting.size,
         percent=formatting.percent,
+        sparkline=_sparkline,
     )
     env.globals.update(static=assets.url, version=__version__)
     return env

@@ -6,13 +6,13 @@ from collector.web import charts
 
 
 def test_a_sparkline_scales_to_the_longest_run_and_marks_failures() -> None:
-    chart = charts.sparkline([(10.0, "succeeded"), (20.0, "failed"), (None, "lost")])
+    chart = charts.sparkline(((10.0, "succeeded"), (20.0, "failed"), (None, "lost")))
     assert chart.line == "M0 50 L50 10"
     assert [(d.x, d.y, d.status) for d in chart.dots] == [
         (50.0, 10.0, "failed"),
         (100.0, 90.0, "lost"),
     ]
-    assert charts.sparkline([]).empty
+    assert charts.sparkline(()).empty
 
 
 def test_a_time_series_needs_two_points_and_spans_its_time_range() -> None:
