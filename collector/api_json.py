@@ -33,10 +33,11 @@ def rfc3339(timestamp: float | None) -> str | None:
     return f"{_minute_prefix(minute)}{second:02d}.{millis:03d}Z"
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=4096)
 def _minute_prefix(minute: int) -> str:
     """`2024-05-01T02:00:` for a minute since the epoch: the times an answer shows mostly
-    fall in a few minutes, so each minute is formatted once."""
+    fall in a few minutes, so each minute is formatted once (4,096 minutes: a jobs page
+    of a thousand jobs shows times from hours or days)."""
     moment = time.gmtime(minute * 60)
     # Not strftime("%Y"): it does not pad years before 1000 to four digits everywhere.
     return (
