@@ -47,6 +47,21 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+def process_and_children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.extend(int(child) for child in (task / "children").read_text().split())
+    return [pid, *children]
+
+
+def resident_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+        total += int(match.group(1)) * 1024 if match else 0
+    return total
+
+
 @dataclass
 class Server:
     name: str
@@ -55,19 +70,11 @@ class Server:
 
     def pids(self) -> list[int]:
         """The server's process and its children (batchgate's SQLite writer process)."""
-        children = []
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            children.extend(int(pid) for pid in (task / "children").read_text().split())
-        return [self.process.pid, *children]
+        return process_and_children(self.process.pid)
 
     def rss_bytes(self) -> int:
         """Resident memory of the server's processes together."""
-        total = 0
-        for pid in self.pids():
-            status = Path(f"/proc/{pid}/status").read_text()
-            match = re.search(r"VmRSS:\s+(\d+) kB", status)
-            total += int(match.group(1)) * 1024 if match else 0
-        return total
+        return resident_bytes(self.pids())
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) of the server's processes together."""

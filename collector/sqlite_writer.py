@@ -19,6 +19,7 @@ service manager) lets the server flush through it before telling it to stop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -26,6 +27,7 @@ import signal
 import sqlite3
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -96,18 +98,29 @@ def connect(path: Path, durability: str, busy_ms: int) -> sqlite3.Connection:
     return conn
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE; COMMIT when the block ends, ROLLBACK if it or the COMMIT raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def commit(conn: sqlite3.Connection, session: str, number: int, batch: WriteBatch) -> None:
     """Apply batch `number` of the server's `session` in one transaction, unless that
     session already committed it or a later one (a retry whose first attempt did commit:
     the process died before it could say so). Numbers are per session, so a new server
     never mistakes its batches for those of an old one still finishing."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         last_session, last_batch = conn.execute(
             "SELECT session, last_batch FROM writer_state"
         ).fetchone()
         if last_session == session and last_batch >= number:
-            conn.execute("ROLLBACK")
             return
         for job_id in batch.deleted_jobs:
             conn.execute(
@@ -143,11 +156,6 @@ def commit(conn: sqlite3.Connection, session: str, number: int, batch: WriteBatc
             )
         _commit_alerting(conn, batch)
         conn.execute("UPDATE writer_state SET session = ?, last_batch = ?", (session, number))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _commit_groups(conn: sqlite3.Connection, batch: WriteBatch) -> None:
@@ -214,8 +222,7 @@ def prune(
     conn: sqlite3.Connection, older_than: float, max_runs_per_job: int, seen_before: float
 ) -> list[str]:
     """See `Store.prune`; returns the ids of the runs deleted."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         # A job's last run is kept whatever its age: it is what the job shows.
         last_runs = {
             row[0]
@@ -247,11 +254,6 @@ def prune(
         conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
         conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
         conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return [run_id for (run_id,) in unique]
 
 

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
+from bench.harness import process_and_children, resident_bytes
 from tests.openapi_check import check_response
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,18 +131,11 @@ class ServerProcess:
     def pids(self) -> list[int]:
         """The server's process and its children (the SQLite writer process)."""
         assert self.process is not None
-        children = []
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            children.extend(int(pid) for pid in (task / "children").read_text().split())
-        return [self.process.pid, *children]
+        return process_and_children(self.process.pid)
 
     def rss_bytes(self) -> int:
         """The resident memory of the server's processes together (bench/soak.py reads it)."""
-        total = 0
-        for pid in self.pids():
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
-        return total
+        return resident_bytes(self.pids())
 
     def kill(self) -> None:
         assert self.process is not None
