@@ -86,6 +86,12 @@ class WriterProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
+    async def start(self) -> None:
+        """Start the process and open the database, unless it runs. Raises StoreUnavailable."""
+        async with self._lock:
+            if self._process is None or self._process.returncode is not None:
+                await self._start()
+
     async def call(self, operation: str, *arguments: object) -> Any:
         """Run `operation` in the writer process and return its result, or raise its error."""
         async with self._lock:
@@ -115,12 +121,18 @@ class WriterProcess:
             await self._process.wait()  # the one that died, or was killed when cancelled
         # -I -S: none of the server's site packages or environment, so it starts fast; the
         # one path it needs is the one this package was imported from.
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-S", "-c", self._BOOT, _PACKAGE_ROOT, *self._arguments,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        await self._exchange("open", ())
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", "-c", self._BOOT, _PACKAGE_ROOT, *self._arguments,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as error:
+            raise StoreUnavailable(f"cannot start the SQLite writer process: {error}") from None
+        try:
+            await self._exchange("open", ())
+        except WriterProcessExited as exited:
+            raise StoreUnavailable(str(exited)) from None
 
     async def _exchange(self, operation: str, arguments: tuple[object, ...]) -> Any:
         process = self._process
@@ -188,7 +200,7 @@ class SqliteStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self, now: float, recent_runs: int, seen_window: float) -> Restored:
-        await self.writer_process.call("open")
+        await self.writer_process.start()
         for _ in range(self._reader_count):
             reader = await aiosqlite.connect(self.path)
             await reader.execute("PRAGMA query_only = ON")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from collector.keys import STORE
 from collector.records import PointRecord, RunRecord, WriteBatch
 from collector.sqlite_schema import DATABASE_FILE, MIGRATIONS
-from collector.sqlite_store import SqliteStore
+from collector.sqlite_store import SqliteStore, StoreUnavailable
 from collector.sqlite_writer import Unavailable, commit, connect
 from tests.helpers import Client, ServerProcess, SustainedPushes, checked, get, push
 
@@ -60,6 +61,24 @@ async def test_it_starts_a_new_writer_when_one_is_killed_and_loses_nothing(
     client = await start()
     for run_id in ("before", "after"):
         assert (await get(client, f"/runs/{run_id}"))["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("python", "reason"),
+    [
+        ("/nonexistent/python3", "cannot start the SQLite writer process: "),
+        ("/bin/false", "the SQLite writer process exited (code 1) during open"),
+    ],
+)
+async def test_a_writer_process_that_cannot_start_is_said_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python: str, reason: str
+) -> None:
+    monkeypatch.setattr(sys, "executable", python)
+    store = SqliteStore(tmp_path)
+    with pytest.raises(StoreUnavailable) as refused:
+        await store.open(0.0, 32, 3600.0)
+    assert str(refused.value).startswith(reason)
+    assert "\n" not in str(refused.value)
 
 
 def test_a_batch_retried_after_it_committed_is_applied_once(tmp_path: Path) -> None:
