@@ -108,6 +108,8 @@ class WriterProcess:
             try:
                 if process.returncode is None:
                     await self._exchange("close", ())
+            except WriterProcessExited:
+                pass  # gone already (killed when a commit was cancelled): nothing to close
             finally:
                 await process.wait()
                 self._process = None
