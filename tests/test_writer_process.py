@@ -63,6 +63,16 @@ async def test_it_starts_a_new_writer_when_one_is_killed_and_loses_nothing(
         assert (await get(client, f"/runs/{run_id}"))["status"] == "running"
 
 
+async def test_a_store_whose_writer_was_just_killed_still_closes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    await store.open(0.0, 32, 3600.0)
+    pid = store.writer_process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await store.close()  # at once: the server has not yet seen it exit
+    assert store.writer_process.pid is None
+
+
 @pytest.mark.parametrize(
     ("python", "reason"),
     [
