@@ -110,7 +110,7 @@ class SeenRecord(NamedTuple):
 
 class AlertRecord(NamedTuple):
     """An alert as the rules' AlertBook saves it: `Alert.to_dict()`, a fresh dict the store
-    serialises (on its own thread: thousands of new alerts must not hold the event loop)."""
+    serialises (in the writer process: thousands of new alerts must not hold the event loop)."""
 
     id: str
     state: str
