@@ -79,7 +79,10 @@ class WriterProcess:
     """The writer process (`collector.sqlite_writer`): started on the first request, and
     again on the request after it died; one request at a time."""
 
-    _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); import collector.sqlite_writer as w; w.main(sys.argv[2:])"  # noqa: E501
+    _BOOT = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import collector.sqlite_writer as writer; writer.main(sys.argv[2:])"
+    )
 
     def __init__(self, path: Path, durability: str, busy_ms: int) -> None:
         self._arguments = (str(path), durability, str(busy_ms))
