@@ -54,22 +54,18 @@ _SELECT_RUN = (
     "SELECT " + ", ".join(f"r.{c}" for c in _RUN_COLUMNS) + ", j.name, j.labels "
     "FROM runs r JOIN jobs j ON j.id = r.job_id"
 )
-_PLAIN_FIELDS = frozenset(
-    ("deleted_jobs", "groups_wiped", "groups", "deleted_alerts", "finished_notifications",
-     "deleted_silences")
-)  # fmt: skip
-"""WriteBatch fields that hold no records (see `_wire`)."""
-_BATCH_FIELDS = tuple((f.name, f.name not in _PLAIN_FIELDS) for f in fields(WriteBatch))
+_BATCH_FIELDS = tuple(f.name for f in fields(WriteBatch))
 
 
 def _wire(batch: WriteBatch) -> dict[str, object]:
     """The batch as the writer process takes it: its non-empty fields, records as plain
     tuples (they pickle ten times faster than NamedTuples)."""
     wire: dict[str, object] = {}
-    for name, holds_records in _BATCH_FIELDS:
+    for name in _BATCH_FIELDS:
         value = getattr(batch, name)
         if value:
-            wire[name] = list(map(tuple, value)) if holds_records else value
+            holds_tuples = isinstance(value, list) and isinstance(value[0], tuple)
+            wire[name] = list(map(tuple, value)) if holds_tuples else value
     return wire
 
 
