@@ -45,14 +45,12 @@ class WriterProcess:
     async def start(self) -> None:
         """Start the process and open the database, unless it runs. Raises StoreUnavailable."""
         async with self._lock:
-            if self._process is None or self._process.returncode is not None:
-                await self._start()
+            await self._start_unless_running()
 
     async def call(self, operation: str, *arguments: object) -> Any:
         """Run `operation` in the writer process and return its result, or raise its error."""
         async with self._lock:
-            if self._process is None or self._process.returncode is not None:
-                await self._start()
+            await self._start_unless_running()
             return await self._exchange(operation, arguments)
 
     async def close(self) -> None:
@@ -74,8 +72,10 @@ class WriterProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    async def _start(self) -> None:
+    async def _start_unless_running(self) -> None:
         if self._process is not None:
+            if self._process.returncode is None:
+                return
             await self._process.wait()  # the one that died, or was killed when cancelled
         # -I -S: none of the server's site packages or environment, so it starts fast; the
         # one path it needs is the one this package was imported from.
