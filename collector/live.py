@@ -3,12 +3,15 @@
 Publishing costs the same however many listen, and nothing when nobody does: a message is
 appended to one shared, bounded log and serialised once, just after the push that
 published it has been answered; each subscriber keeps a cursor into the log. While events
-keep coming, subscribers are woken at most once per `flush_interval`, each time reading
-everything new in one write; listeners without a filter that wake together share one
-joined copy. The subscribers are spread over `WAKE_GROUPS` groups woken one after the
-other across the interval, so that a hundred dashboards never write all at once and a
-push never waits behind all of their writes. The first event after a quiet spell goes
-out to the first group at once, to the last within one interval.
+keep coming, each subscriber is written to at most once per `flush_interval`, everything
+new in one write; listeners without a filter written to together share one joined copy.
+The subscribers are spread over `WAKE_GROUPS` groups written to one after the other across
+the interval, so that a hundred dashboards never take the loop all at once and a push
+never waits behind all of their writes. The first event after a quiet spell goes out to
+the first group at once, to the last within one interval.
+
+The bus writes to each listener's socket itself, from its timers: a listener is a cursor
+and a sink, not a task woken for every write (a task's wake-up cost more than the write).
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) loses the backlog it missed and gets one `resync` event telling it to
@@ -24,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from collector.api_json import run_json
 from collector.state import Change, StateSettings
@@ -77,54 +80,41 @@ class Message:
             self._data = None
 
 
+class Sink(Protocol):
+    """Where a listener's bytes go: its socket, in the server."""
+
+    @property
+    def closed(self) -> bool:
+        """The listener hung up: nothing more will reach it."""
+
+    @property
+    def congested(self) -> bool:
+        """The listener has not yet taken what it was last given: give it no more for now."""
+
+    def write(self, data: bytes) -> None: ...
+
+
 @dataclass(eq=False)
 class WakeGroup:
-    """Subscribers woken together: up to which message they may read, and who waits."""
+    """Listeners written to together, and up to which message they have been offered."""
 
     flushed: int = 0
-    waiting: list[asyncio.Future[None]] = field(default_factory=list)
-
-    def wake(self, sequence: int) -> None:
-        self.flushed = sequence
-        waiting, self.waiting = self.waiting, []
-        for waiter in waiting:
-            if not waiter.done():  # not cancelled
-                waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Return when the group is woken (the bus also wakes it for keepalives)."""
-        waiter = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
-        await waiter
+    members: set[Subscription] = field(default_factory=set)
 
 
 @dataclass(eq=False)
 class Subscription:
-    """One listener: where it is in the bus's log, its wake group, and an optional filter."""
+    """One listener: where it is in the bus's log, what it wants, where its bytes go."""
 
-    bus: EventBus
+    sink: Sink
     accepts: Filter | None
     cursor: int
     """The sequence number of the last message this listener has been given."""
-    group: WakeGroup = field(default_factory=WakeGroup)
+    group: WakeGroup
+    ended: asyncio.Future[None]
+    """Done once the listener hung up or the bus closed."""
+    last_write: float = field(default_factory=time.monotonic)
     dropped: int = 0
-
-    async def next_batch(self) -> bytes | None:
-        """The SSE messages published since the last batch that this listener accepts, once
-        there are some; b"" after the bus's keepalive interval without any (time to send a
-        keepalive); None once the bus closed."""
-        bus = self.bus
-        deadline = time.monotonic() + bus.keepalive
-        while True:
-            if bus.closed:
-                return None
-            if self.group.flushed > self.cursor:
-                batch = bus.read(self)
-                if batch:
-                    return batch
-            if time.monotonic() >= deadline:
-                return b""
-            await self.group.wait()
 
 
 class EventBus:
@@ -162,19 +152,28 @@ class EventBus:
         """Whether anyone listens: callers may skip building events when nobody does."""
         return bool(self._subscriptions)
 
-    def subscribe(self, accepts: Filter | None = None) -> Subscription:
-        """A listener of what is published from now on (None accepts every event)."""
+    def subscribe(self, sink: Sink, accepts: Filter | None = None) -> Subscription:
+        """A listener of what is published from now on (None accepts every event); await
+        its `ended`, then unsubscribe it."""
+        loop = asyncio.get_running_loop()
         group = next(self._next_group)
         group.flushed = max(group.flushed, self.sequence)
-        subscription = Subscription(self, accepts, self.sequence, group)
+        subscription = Subscription(sink, accepts, self.sequence, group, loop.create_future())
+        if self.closed:
+            subscription.ended.set_result(None)
+            return subscription
+        group.members.add(subscription)
         self._subscriptions.add(subscription)
         if not self._ticking:
             self._ticking = True
-            asyncio.get_running_loop().call_later(self.keepalive / 3, self._tick)
+            loop.call_later(self.keepalive / 3, self._tick)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
+        subscription.group.members.discard(subscription)
+        if not subscription.ended.done():
+            subscription.ended.set_result(None)
         if not self._subscriptions:
             self._log.clear()  # nobody will read it
             self._shared = (0, 0, b"")
@@ -191,7 +190,7 @@ class EventBus:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # published outside the server's loop: everyone reads at once
             for group in self._groups:
-                group.wake(self.sequence)
+                self._wake(group)
             return
         # Serialised just after the push that published it has been answered: neither in
         # its answer's time nor in a burst when the listeners wake.
@@ -205,12 +204,13 @@ class EventBus:
     def close(self) -> None:
         """Hang up on every listener (server shutdown)."""
         self.closed = True
-        for group in self._groups:
-            group.wake(self.sequence)
+        for subscription in list(self._subscriptions):
+            self.unsubscribe(subscription)
 
-    def read(self, subscription: Subscription) -> bytes:
-        """What the subscription has not been given yet, filtered; advances its cursor."""
-        cursor, up_to = subscription.cursor, subscription.group.flushed
+    def read(self, subscription: Subscription, up_to: int) -> bytes:
+        """What the subscription has not been given yet, up to message `up_to`, filtered;
+        advances its cursor."""
+        cursor = subscription.cursor
         subscription.cursor = up_to
         log = self._log
         if not log or cursor >= up_to:
@@ -239,6 +239,24 @@ class EventBus:
                 bodies.append(message.body)
         return b"".join(bodies)
 
+    def _deliver(self, subscription: Subscription, up_to: int, now: float) -> None:
+        """Write what is new to one listener, unless it hung up or has not drained the
+        last write (its cursor stays: it gets everything at a later wake-up, or a resync)."""
+        sink = subscription.sink
+        if sink.closed:
+            self.unsubscribe(subscription)
+        elif subscription.cursor < up_to and not sink.congested:
+            batch = self.read(subscription, up_to)
+            if batch:
+                sink.write(batch)
+                subscription.last_write = now
+
+    def _wake(self, group: WakeGroup) -> None:
+        group.flushed = self.sequence
+        now = time.monotonic()
+        for subscription in list(group.members):
+            self._deliver(subscription, group.flushed, now)
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wake the groups one after the other across the interval; each reads what is new
         when its turn comes."""
@@ -247,21 +265,28 @@ class EventBus:
         step = self.flush_interval / len(self._groups)
         for index, group in enumerate(self._groups):
             if index == 0:
-                group.wake(self.sequence)
+                self._wake(group)
             else:
-                loop.call_later(index * step, self._wake_group, group)
-
-    def _wake_group(self, group: WakeGroup) -> None:
-        group.wake(self.sequence)
+                loop.call_later(index * step, self._wake, group)
 
     def _tick(self) -> None:
-        """Wake every listener, with nothing new to read, a few times per keepalive interval:
-        one timer for the whole bus tells each whether its keepalive is due."""
+        """A few times per keepalive interval, one timer for the whole bus: forget listeners
+        that hung up, give those that were congested what they missed, and send a
+        keepalive comment to those quiet for the interval."""
         if not self._subscriptions or self.closed:
             self._ticking = False
             return
+        now = time.monotonic()
         for group in self._groups:
-            group.wake(group.flushed)
+            for subscription in list(group.members):
+                self._deliver(subscription, group.flushed, now)
+                if (
+                    subscription in group.members
+                    and now - subscription.last_write >= self.keepalive
+                    and not subscription.sink.congested
+                ):
+                    subscription.sink.write(b": keepalive\n\n")
+                    subscription.last_write = now
         asyncio.get_running_loop().call_later(self.keepalive / 3, self._tick)
 
 

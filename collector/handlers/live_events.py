@@ -7,6 +7,7 @@ import fnmatch
 import re
 
 from aiohttp import web
+from aiohttp.http import HttpVersion11
 
 from collector.errors import ApiError
 from collector.keys import BUS, SETTINGS
@@ -36,17 +37,49 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
+    chunked = request.version >= HttpVersion11
+    if chunked:
+        response.enable_chunked_encoding()
     await response.prepare(request)
-    subscription = bus.subscribe(accepts if types or job_matches else None)
+    await response.write(b"retry: 3000\n: connected\n\n")
+    transport = request.transport
+    if transport is None:  # hung up already
+        return response
+    subscription = bus.subscribe(
+        SocketSink(transport, chunked), accepts if types or job_matches else None
+    )
     try:
-        await response.write(b"retry: 3000\n: connected\n\n")
-        while True:
-            batch = await subscription.next_batch()
-            if batch is None:
-                break
-            await response.write(batch or b": keepalive\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
+        await subscription.ended
+    except asyncio.CancelledError:
         pass
     finally:
         bus.unsubscribe(subscription)
     return response
+
+
+class SocketSink:
+    """A listener's socket, written to by the bus directly. aiohttp has sent the headers
+    and writes nothing more until the stream ends (its closing chunk), so the bus's writes
+    only need the same chunked framing aiohttp's own writes would have had."""
+
+    CONGESTED = 256 * 1024
+    """Bytes still queued for the socket above which the listener is given no more for now."""
+
+    def __init__(self, transport: asyncio.BaseTransport, chunked: bool) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self._transport = transport
+        self._chunked = chunked
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.is_closing()
+
+    @property
+    def congested(self) -> bool:
+        return self._transport.get_write_buffer_size() > self.CONGESTED
+
+    def write(self, data: bytes) -> None:
+        if self._chunked:
+            self._transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+        else:
+            self._transport.write(data)
