@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -113,7 +114,14 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], within: float = 10.0) -> Any:
-    return WebDriverWait(driver, within, poll_frequency=0.05).until(condition)
+    """Poll `condition` until it holds. A live page swaps its regions as events arrive, so an
+    element found by one poll may be replaced before it is read: that poll counts as not yet."""
+    return WebDriverWait(
+        driver,
+        within,
+        poll_frequency=0.05,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition)
 
 
 def find(driver: WebDriver | WebElement, css: str) -> list[WebElement]:
