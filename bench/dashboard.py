@@ -1,6 +1,6 @@
 """The dashboard's costs: rendering the jobs page, and live events fanned out to dashboards.
 
-    python bench/dashboard.py [--seconds 5] [--repeat 6]
+    python bench/dashboard.py [--seconds 5] [--repeat 6] [--control]
 
 1. The jobs page (GET /ui/jobs) of a batchgate holding 1,000 jobs, each with 20 finished
    runs (its sparkline) and every fifth one running with progress: wall time of one GET
@@ -12,12 +12,17 @@
    then the most pushes/s wrk gets through, with and without the listeners. The phases
    alternate, `--repeat` times, and every figure is reported, so the noise is visible;
    the change within each round (one phase of each, back to back) is reported too.
+   With `--control`, each round has a third phase: the same listeners fed by a stand-in
+   process that writes them what batchgate's bus would (a real event's bytes, on the
+   bus's schedule) while batchgate serves the pushes with nobody listening. It shows
+   what the listeners' traffic alone costs the machine, batchgate's fan-out aside.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import selectors
@@ -30,7 +35,7 @@ import time
 import urllib.request
 from typing import Any
 
-from harness import Load, batchgate, machine, post_json, timed_get, wrk
+from harness import REPO, Load, batchgate, machine, post_json, timed_get, wrk
 
 JOBS = 1000
 HERE = os.path.abspath(__file__)
@@ -207,11 +212,12 @@ class Listeners:
     """The listen() role in a process of its own (so its reading does not slow the server's
     event loop, as real dashboards on other machines would not)."""
 
-    def __init__(self, url: str, count: int) -> None:
+    def __init__(self, url: str, count: int, nice: int) -> None:
         self.process = subprocess.Popen(
             [sys.executable, HERE, "--role", "listen", "--url", url, "--listeners", str(count)],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=lambda: os.nice(nice),
         )
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"
@@ -221,6 +227,83 @@ class Listeners:
         output, _ = self.process.communicate(timeout=60)
         result: dict[str, list[int]] = json.loads(output.strip().splitlines()[-1])
         return result
+
+
+def sample_event(url: str) -> bytes:
+    """One `run.progress` message exactly as batchgate sends it to a listener."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        received = b""
+        while b": connected" not in received:
+            received += sock.recv(65536)
+        post_json(f"{url}/push", {
+            "job": "bench_0", "event": "progress", "run_id": "bench-0",
+            "progress": {"done": 1, "total": 1000},
+            "resources": {"cpu_percent": 12.5, "memory_bytes": 104857600},
+        })  # fmt: skip
+        while True:
+            start = received.find(b"id: ")
+            end = received.find(b"\n\n", start)
+            if start >= 0 and end >= 0:
+                return received[start : end + 2]
+            received += sock.recv(65536)
+
+
+def stand_in(count: int, rate: float, sample: bytes) -> None:
+    """Play the bus's part for `count` listeners: print a port, accept them on it, then until
+    SIGTERM write each one the events since its last write (copies of `sample`, `rate` a
+    second), its group's turn coming as in the bus (WAKE_GROUPS groups across the flush
+    interval)."""
+    from collector.live import FLUSH_INTERVAL, WAKE_GROUPS
+
+    server = socket.create_server(("127.0.0.1", 0))
+    print(server.getsockname()[1], flush=True)
+    clients = []
+    for _ in range(count):
+        sock, _ = server.accept()
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += sock.recv(65536)
+        sock.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+            b"retry: 3000\n: connected\n\n"
+        )
+        clients.append(sock)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    groups = [clients[g::WAKE_GROUPS] for g in range(WAKE_GROUPS)]
+    step = FLUSH_INTERVAL / WAKE_GROUPS
+    batch = sample * round(rate * FLUSH_INTERVAL)
+    turn, start = 0, time.monotonic()
+    while not stopping:
+        delay = start + turn * step - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        for sock in groups[turn % WAKE_GROUPS]:
+            sock.sendall(batch)
+        turn += 1
+
+
+class StandIn:
+    def __init__(self, count: int, rate: float, sample: bytes, nice: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, HERE, "--role", "stand-in", "--listeners", str(count),
+             "--rate", str(rate), "--sample", base64.b64encode(sample).decode()],
+            stdout=subprocess.PIPE, text=True, cwd=REPO,
+            preexec_fn=lambda: os.nice(nice),
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
 
 
 def run_load(url: str, rate: float, seconds: float) -> dict[str, Any]:
@@ -243,7 +326,7 @@ def subscribers(url: str) -> float:
 
 def wait_for_subscribers(url: str, count: int) -> None:
     """Until the server counts exactly these listeners: those of the previous phase are
-    forgotten at their next write or keepalive, within 20 s of hanging up."""
+    forgotten within 5 s of hanging up."""
     deadline = time.monotonic() + 30
     while subscribers(url) != count:
         if time.monotonic() > deadline:
@@ -252,74 +335,93 @@ def wait_for_subscribers(url: str, count: int) -> None:
 
 
 def measure_fan_out(
-    seconds: float, repeat: int, listeners: int, rate: float
-) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, Load]], list[dict[str, Any]]]:
-    paced: list[tuple[str, dict[str, Any]]] = []
+    seconds: float, repeat: int, listeners: int, rate: float, control: bool, nice: int
+) -> tuple[list[dict[str, dict[str, Any]]], list[tuple[str, Load]], list[dict[str, Any]]]:
+    """Per round, each arm's paced figures; the most pushes/s with and without listeners;
+    what the batchgate listeners received in each of their phases."""
+    arms = ["no listener", f"{listeners} listeners"]
+    if control:
+        arms.append(f"{listeners} listeners, stand-in")
+    rounds: list[dict[str, dict[str, Any]]] = []
     maximum: list[tuple[str, Load]] = []
     deliveries: list[dict[str, Any]] = []
     with batchgate() as server:
         populate_running(server.url)
         run_load(server.url, rate, 2)  # warm up
+        sample = sample_event(server.url) if control else b""
         for round_ in range(repeat):
-            order = (False, True) if round_ % 2 == 0 else (True, False)
-            for with_listeners in order:
-                name = f"{listeners} listeners" if with_listeners else "no listener"
+            # Rotate the order, so that no arm always follows the same one.
+            order = arms[round_ % len(arms) :] + arms[: round_ % len(arms)]
+            phases: dict[str, dict[str, Any]] = {}
+            for arm in order:
                 wait_for_subscribers(server.url, 0)
-                group = Listeners(server.url, listeners) if with_listeners else None
-                if group is not None:
+                stand = None
+                if arm.endswith("stand-in"):
+                    stand = StandIn(listeners, rate, sample, nice)
+                group = None
+                if arm != "no listener":
+                    group = Listeners(stand.url if stand else server.url, listeners, nice)
+                if stand is None and group is not None:
                     wait_for_subscribers(server.url, listeners)
                 cpu = server.cpu_seconds()
                 result = run_load(server.url, rate, seconds)
                 result["server_cores"] = (server.cpu_seconds() - cpu) / seconds
-                paced.append((name, result))
+                phases[arm] = result
                 if group is not None:
                     time.sleep(1.0)  # the last flush reaches the listeners
                     got = group.stop()
-                    deliveries.append({
-                        "pushed": result["pushes"],
-                        "least_received": min(got["received"]),
-                        "most_received": max(got["received"]),
-                        "resyncs": sum(got["resyncs"]),
-                    })  # fmt: skip
+                    if stand is None:
+                        deliveries.append({
+                            "pushed": result["pushes"],
+                            "least_received": min(got["received"]),
+                            "most_received": max(got["received"]),
+                            "resyncs": sum(got["resyncs"]),
+                        })  # fmt: skip
+                if stand is not None:
+                    stand.stop()
+            rounds.append(phases)
         for round_ in range(repeat):
-            order = (False, True) if round_ % 2 == 0 else (True, False)
-            for with_listeners in order:
+            for with_listeners in (False, True) if round_ % 2 == 0 else (True, False):
                 name = f"{listeners} listeners" if with_listeners else "no listener"
                 wait_for_subscribers(server.url, 0)
-                group = Listeners(server.url, listeners) if with_listeners else None
+                group = Listeners(server.url, listeners, nice) if with_listeners else None
                 env = {"JOBS": str(JOBS), "RUN": f"w{round_}{int(with_listeners)}"}
                 load = wrk(server.url, "batchgate_progress", int(seconds), env=env)
                 maximum.append((name, load))
                 if group is not None:
                     group.stop()
-    return paced, maximum, deliveries
+    return rounds, maximum, deliveries
 
 
 def report(args: argparse.Namespace) -> None:
     pages = measure_pages(args.repeat)
-    paced, maximum, deliveries = measure_fan_out(
-        args.seconds, args.repeat, args.listeners, args.rate
+    rounds, maximum, deliveries = measure_fan_out(
+        args.seconds, args.repeat, args.listeners, args.rate, args.control, args.nice
     )
+    control = (" --control" if args.control else "") + (f" --nice {args.nice}" if args.nice else "")
     print(f"Machine: {machine()}. Command: python bench/dashboard.py --seconds {args.seconds} "
-          f"--repeat {args.repeat}\n")  # fmt: skip
+          f"--repeat {args.repeat}{control}\n")  # fmt: skip
     print("| page | median ms (each round of 20 GETs) | median | worst GET ms | size | target |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for name, medians, worst, size in pages:
         target = "< 200 ms" if name.startswith("GET /ui/jobs (") else ""
-        rounds = ", ".join(f"{m:.0f}" for m in medians)
+        rounds_ = ", ".join(f"{m:.0f}" for m in medians)
         print(
-            f"| {name} | {rounds} | {statistics.median(medians):.1f} | {worst:.0f} | "
+            f"| {name} | {rounds_} | {statistics.median(medians):.1f} | {worst:.0f} | "
             f"{size / 1024:.0f} KiB | {target} |"
         )
     print(f"\n{args.rate:.0f} single-event pushes/s from 16 connections for {args.seconds} s, "
           f"with and without {args.listeners} clients following /events:\n")  # fmt: skip
-    print("| listeners | pushes/s | mean ms | p50 ms | p99 ms | max ms | server CPU | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in paced:
-        print(
-            f"| {name} | {r['rate']:.0f} | {r['mean_ms']:.2f} | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['server_cores']:.2f} | {r['errors']} |"
-        )
+    print("| round | listeners | pushes/s | mean ms | p50 ms | p99 ms | max ms | server CPU "
+          "| errors |")  # fmt: skip
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for number, phases in enumerate(rounds, 1):
+        for name, r in phases.items():
+            print(
+                f"| {number} | {name} | {r['rate']:.0f} | {r['mean_ms']:.2f} | "
+                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | "
+                f"{r['server_cores']:.2f} | {r['errors']} |"
+            )
     for delivered in deliveries:
         print(
             f"\nDelivered: {delivered['pushed']} events pushed; each listener received "
@@ -336,31 +438,33 @@ def report(args: argparse.Namespace) -> None:
             f"{load.p99_ms:.2f} | {load.errors} |"
         )
     print(
-        "\n| median over the rounds | without | with listeners | change | "
+        "\n| median over the rounds | arm | without | with | change | "
         "change within each round (sorted) | median of those |"
     )
-    print("| --- | ---: | ---: | ---: | --- | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: |")
     measures = (
         ("p50 latency, ms", "p50_ms"),
         ("mean latency, ms", "mean_ms"),
         ("p99 latency, ms", "p99_ms"),
         ("server CPU, cores", "server_cores"),
     )
-    # A round is one phase of each, back to back: the machine's own drift (other tenants of
-    # the VM) is smallest between them, so each round's ratio is the steadier figure.
-    rounds = [dict(paced[i : i + 2]) for i in range(0, len(paced), 2)]
-    listening = f"{args.listeners} listeners"
+    # A round is one phase of each arm, back to back: the machine's own drift (other tenants
+    # of the VM) is smallest between them, so each round's ratio is the steadier figure.
     for label, key in measures:
-        without = statistics.median(r[key] for n, r in paced if n == "no listener")
-        with_ = statistics.median(r[key] for n, r in paced if n != "no listener")
-        changes = sorted(100 * (r[listening][key] / r["no listener"][key] - 1) for r in rounds)
-        print(
-            f"| {label} | {without:.2f} | {with_:.2f} | {100 * (with_ / without - 1):+.0f}% | "
-            f"{', '.join(f'{c:+.0f}%' for c in changes)} | {statistics.median(changes):+.0f}% |"
-        )
+        without = statistics.median(r["no listener"][key] for r in rounds)
+        for arm in (a for a in rounds[0] if a != "no listener"):
+            with_ = statistics.median(r[arm][key] for r in rounds)
+            changes = sorted(100 * (r[arm][key] / r["no listener"][key] - 1) for r in rounds)
+            print(
+                f"| {label} | {arm} | {without:.2f} | {with_:.2f} | "
+                f"{100 * (with_ / without - 1):+.0f}% | "
+                f"{', '.join(f'{c:+.0f}%' for c in changes)} | "
+                f"{statistics.median(changes):+.0f}% |"
+            )
     without = statistics.median(x.requests_per_second for n, x in maximum if n == "no listener")
     with_ = statistics.median(x.requests_per_second for n, x in maximum if n != "no listener")
-    print(f"| most pushes/s | {without:.0f} | {with_:.0f} | {100 * (with_ / without - 1):+.0f}% |")
+    print(f"| most pushes/s | {args.listeners} listeners | {without:.0f} | {with_:.0f} | "
+          f"{100 * (with_ / without - 1):+.0f}% |")  # fmt: skip
 
 
 def main() -> None:
@@ -369,13 +473,28 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=6)
     parser.add_argument("--listeners", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--role", choices=("report", "load", "listen"), default="report")
+    parser.add_argument(
+        "--control", action="store_true", help="add the stand-in arm (see the docstring)"
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the listeners' (and stand-in's) processes: they stand for browsers "
+        "on other machines, and at 19 take only what the server leaves idle",
+    )
+    parser.add_argument(
+        "--role", choices=("report", "load", "listen", "stand-in"), default="report"
+    )
     parser.add_argument("--url")
+    parser.add_argument("--sample", help="the stand-in's event, base64")
     args = parser.parse_args()
     if args.role == "load":
         print(json.dumps(asyncio.run(paced_load(args.url, args.rate, args.seconds, 16))))
     elif args.role == "listen":
         listen(args.url, args.listeners)
+    elif args.role == "stand-in":
+        stand_in(args.listeners, args.rate, base64.b64decode(args.sample))
     else:
         report(args)
 
