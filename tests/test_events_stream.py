@@ -51,3 +51,49 @@ async def test_it_filters_by_job_and_reports_deletions(client: Client) -> None:
     kind, data = await _next_event(response)
     assert (kind, data) == ("job.deleted", {"job": "backup_db", "labels": {}})
     response.close()
+
+
+async def _raw_events(
+    client: Client, version: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    """GET /events on a bare socket: its two ends, and the head of the answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(f"GET /events {version}\r\nHost: batchgate\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return reader, writer, head
+
+
+async def test_http_1_1_listeners_get_well_formed_chunks(client: Client) -> None:
+    """The bus writes to the socket itself: each write must be one whole chunk."""
+    reader, writer, head = await _raw_events(client, "HTTP/1.1")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Transfer-Encoding: chunked" in head
+    await push(client, {"job": "etl", "event": "start", "run_id": "r1"})
+    await push(client, {"job": "etl", "event": "success", "run_id": "r1"})
+    stream = b""
+    while b"run.finished" not in stream:
+        size_line = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)
+        size = int(size_line.strip(), 16)
+        assert size > 0, "a closing chunk in the middle of the stream"
+        chunk = await asyncio.wait_for(reader.readexactly(size + 2), 5)
+        assert chunk.endswith(b"\r\n"), "a chunk longer or shorter than its size line"
+        stream += chunk[:-2]
+    assert stream.startswith(b"retry: 3000\n: connected\n\n")
+    assert stream.count(b"\nevent: run.") == 2
+    assert stream.endswith(b"\n\n")
+    writer.close()
+
+
+async def test_http_1_0_listeners_get_the_stream_unframed(client: Client) -> None:
+    reader, writer, head = await _raw_events(client, "HTTP/1.0")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    assert b"chunked" not in head
+    await push(client, {"job": "etl", "event": "start", "run_id": "r1"})
+    stream = b""
+    while b"\n\n" not in stream.partition(b"event: run.started")[2]:
+        stream += await asyncio.wait_for(reader.read(65536), 5)
+    assert stream.startswith(b"retry: 3000\n: connected\n\n")
+    assert b"\r\n" not in stream, "chunk framing on a stream that is not chunked"
+    message = stream.partition(b"event: run.started\ndata: ")[2].partition(b"\n\n")[0]
+    assert json.loads(message)["run_id"] == "r1"
+    writer.close()
