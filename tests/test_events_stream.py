@@ -97,3 +97,18 @@ async def test_http_1_0_listeners_get_the_stream_unframed(client: Client) -> Non
     message = stream.partition(b"event: run.started\ndata: ")[2].partition(b"\n\n")[0]
     assert json.loads(message)["run_id"] == "r1"
     writer.close()
+
+
+async def test_head_answers_the_headers_and_ends(client: Client) -> None:
+    """HEAD /events must not become a stream: the next request on the connection is answered."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(
+        b"HEAD /events HTTP/1.1\r\nHost: batchgate\r\n\r\n"
+        b"GET /-/healthy HTTP/1.1\r\nHost: batchgate\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"text/event-stream" in head
+    following = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert following.startswith(b"HTTP/1.1 200"), following
+    writer.close()

@@ -41,9 +41,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     if chunked:
         response.enable_chunked_encoding()
     await response.prepare(request)
-    await response.write(b"retry: 3000\n: connected\n\n")
+    if request.method == "HEAD":  # the headers are the whole answer
+        return response
     transport = request.transport
-    if transport is None:  # hung up already
+    try:
+        await response.write(b"retry: 3000\n: connected\n\n")
+    except ConnectionResetError:
+        transport = None
+    if transport is None or transport.is_closing():  # hung up already
         return response
     subscription = bus.subscribe(
         SocketSink(transport, chunked), accepts if types or job_matches else None
