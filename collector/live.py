@@ -14,8 +14,9 @@ The bus writes to each listener's socket itself, from its timers: a listener is 
 and a sink, not a task woken for every write (a task's wake-up cost more than the write).
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
-does not drain) loses the backlog it missed and gets one `resync` event telling it to
-reload what it shows: no listener can hold memory.
+does not drain) is given one `resync` event telling it to reload what it shows, and
+nothing of the backlog; it follows from there. A listener that has not drained its last
+write is given nothing more until it has: no listener can hold more than that write.
 """
 
 from __future__ import annotations
@@ -216,14 +217,15 @@ class EventBus:
         if not log or cursor >= up_to:
             return b""
         oldest = log[0].sequence
-        resync = b""
         if cursor < oldest - 1:
-            missed = oldest - 1 - cursor
+            # Some of what it missed is gone: it must reload anyway, so it is given nothing
+            # of the backlog, which would only be a log's worth of bytes held for a listener
+            # that reads slowly.
+            missed = up_to - cursor
             subscription.dropped += missed
             self.dropped += missed
             notice = {"dropped": missed, "reason": "this listener fell behind; reload state"}
-            resync = f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
-            cursor = oldest - 1
+            return f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
         # Sequence numbers in the log are consecutive: index = sequence - oldest.
         first, last = cursor - oldest + 1, up_to - oldest + 1
         accepts = subscription.accepts
@@ -231,8 +233,8 @@ class EventBus:
             if self._shared[:2] != (cursor, up_to):
                 joined = b"".join(log[index].body for index in range(first, last))
                 self._shared = (cursor, up_to, joined)
-            return resync + self._shared[2] if resync else self._shared[2]
-        bodies = [resync] if resync else []
+            return self._shared[2]
+        bodies = []
         for index in range(first, last):
             message = log[index]
             if accepts(message.type, message.job):
