@@ -16,7 +16,8 @@ and a sink, not a task woken for every write (a task's wake-up cost more than th
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) is given one `resync` event telling it to reload what it shows, and
 nothing of the backlog; it follows from there. A listener that has not drained its last
-write is given nothing more until it has: no listener can hold more than that write.
+write is given nothing more until it has: no listener holds more than one write, at most
+what the log holds.
 """
 
 from __future__ import annotations
