@@ -15,9 +15,9 @@ and a sink, not a task woken for every write (a task's wake-up cost more than th
 
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) is given one `resync` event telling it to reload what it shows, and
-nothing of the backlog; it follows from there. A listener that has not drained its last
-write is given nothing more until it has: no listener holds more than one write, at most
-what the log holds.
+nothing of the backlog; it follows from there. A congested listener (in the server, one
+with more than 256 KiB unsent) is given nothing more until it drains: none holds much more
+than one write, and a write is at most what the log holds.
 """
 
 from __future__ import annotations
