@@ -37,7 +37,7 @@ from collector.state import Change, StateSettings
 LOG_SIZE = 10_000
 """Messages the shared log keeps: how far a subscriber may fall behind before a resync."""
 FLUSH_INTERVAL = 0.1
-"""Seconds between two wake-ups of a subscriber while events keep coming."""
+"""Seconds between two writes to a subscriber while events keep coming."""
 WAKE_GROUPS = 10
 KEEPALIVE = 15.0
 """Seconds a quiet subscriber waits before it is sent a keepalive comment (within a third
