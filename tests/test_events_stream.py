@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
+import socket
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
 
+from collector.live import LOG_SIZE
 from tests.helpers import Client, push
 
 
@@ -112,3 +117,73 @@ async def test_head_answers_the_headers_and_ends(client: Client) -> None:
     following = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     assert following.startswith(b"HTTP/1.1 200"), following
     writer.close()
+
+
+def _pushes_a_stalled_socket_cannot_absorb() -> int:
+    """Pushes of 1,000 events (over 400 bytes each: these are about 520) that overflow a
+    stalled listener: the kernel's largest send buffer, the 256 KiB the server queues before
+    it stops writing, one push's batch, and then the bus's whole log."""
+    largest_send_buffer = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    queued = largest_send_buffer + 256 * 1024 + 1000 * 520
+    return math.ceil(queued / (1000 * 400)) + LOG_SIZE // 1000 + 1
+
+
+async def test_a_listener_that_stops_reading_is_told_to_resync_and_holds_up_nobody(
+    client: Client,
+) -> None:
+    """A real socket that stops reading: the others get every event; once it reads again,
+    it gets what was already on its way, one `resync` for everything it was not given, and
+    from there on every new event."""
+    slow_socket = socket.socket()
+    slow_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow_socket.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(
+        slow_socket, (client.server.host, client.server.port)
+    )
+    slow_reader, slow_writer = await asyncio.open_connection(sock=slow_socket, limit=1 << 24)
+    slow_writer.write(b"GET /events HTTP/1.1\r\nHost: batchgate\r\n\r\n")
+    await asyncio.wait_for(slow_reader.readuntil(b": connected\n\n"), 5)
+    slow_writer.transport.pause_reading()  # stops reading, as a stalled client does
+    quick = await client.get("/events")
+    pushes = _pushes_a_stalled_socket_cannot_absorb()
+
+    async def follow() -> list[str]:
+        seen = []
+        while len(seen) < pushes * 1000 and "resync" not in seen:
+            event_type, _ = await _next_event(quick)
+            seen.append(event_type)
+        return seen
+
+    following = asyncio.create_task(follow())
+    for number in range(pushes):  # a thousand runs started, then their progress
+        await push(client, [
+            {"job": "etl", "event": "progress" if number else "start", "run_id": f"r{n}",
+             "progress": {"done": number * 1000 + n, "total": 10**6}}
+            for n in range(1000)
+        ])  # fmt: skip
+    seen = await following
+    # The stalled listener held nobody up:
+    assert seen == ["run.started"] * 1000 + ["run.progress"] * (pushes - 1) * 1000
+
+    slow_writer.transport.resume_reading()
+    stream = b""
+    deadline = asyncio.get_running_loop().time() + 30
+    while b"event: resync" not in stream or b'"done":999999' not in stream:
+        assert asyncio.get_running_loop().time() < deadline, "no resync after reading again"
+        # A new event gets the bus writing to it again once its socket has drained.
+        await push(client, {"job": "etl", "event": "progress", "run_id": "r0",
+                            "progress": {"done": 999999, "total": 10**6}})  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            stream += await asyncio.wait_for(slow_reader.read(1 << 20), 0.2)
+    before, _, after = stream.partition(b"event: resync\ndata: ")
+    notice = json.loads(after.partition(b"\n\n")[0])
+    dones = [int(float(m.split(b",")[0])) for m in before.split(b'"done":')[1:]]
+    assert dones == list(range(len(dones))), "what it got before the resync has a gap"
+    assert len(dones) < pushes * 1000
+    assert notice["dropped"] >= pushes * 1000 - len(dones)
+    assert b"event: resync" not in after  # told once
+    after_dones = [m.split(b",")[0] for m in after.split(b'"done":')[1:]]
+    assert after_dones, "nothing new after the resync"
+    assert set(after_dones) == {b"999999.0"}, "the backlog came after the resync"
+    quick.close()
+    slow_writer.close()
