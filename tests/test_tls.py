@@ -30,13 +30,21 @@ def test_it_serves_https_with_the_given_certificate(
     context = ssl.create_default_context(cafile=str(cert))
     server.start(context)
     try:
-        request = urllib.request.Request(
-            f"{server.url}/push",
-            json.dumps({"job": "secure", "event": "start"}).encode(),
-            {"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, context=context, timeout=5) as response:
-            assert response.status == 200
+        # Live events too: the event bus writes to the TLS transport itself.
+        with urllib.request.urlopen(f"{server.url}/events", context=context, timeout=5) as events:
+            assert events.readline() == b"retry: 3000\n"
+            request = urllib.request.Request(
+                f"{server.url}/push",
+                json.dumps({"job": "secure", "event": "start"}).encode(),
+                {"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                assert response.status == 200
+            lines = iter(events.readline, b"")
+            assert next(line for line in lines if line.startswith(b"event: ")) == (
+                b"event: run.started\n"
+            )
+            assert json.loads(next(lines).removeprefix(b"data: "))["job"] == "secure"
     finally:
         assert server.stop() == 0
 
