@@ -7,13 +7,16 @@ import contextlib
 import json
 import math
 import socket
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
 
 from collector.live import LOG_SIZE
-from tests.helpers import Client, push
+from tests.helpers import Client, ServerProcess, push
 
 
 async def _next_event(response: ClientResponse) -> tuple[str, Any]:
@@ -187,3 +190,38 @@ async def test_a_listener_that_stops_reading_is_told_to_resync_and_holds_up_nobo
     assert set(after_dones) == {b"999999.0"}, "the backlog came after the resync"
     quick.close()
     slow_writer.close()
+
+
+def _listeners(server: ServerProcess) -> float:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("batchgate_events_subscribers "):
+                return float(line.split()[1])
+    raise AssertionError("no batchgate_events_subscribers in /metrics")
+
+
+def test_a_listener_that_hangs_up_is_forgotten(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """On the real server (which does not cancel a handler when its client goes): while
+    events flow, at the next write to it; when none do, at the keepalive timer's next turn,
+    within 5 s."""
+    server = server_process()
+    for events_flow, within in ((True, 3.0), (False, 10.0)):
+        listener = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        listener.sendall(b"GET /events HTTP/1.1\r\nHost: batchgate\r\n\r\n")
+        received = b""
+        while b": connected" not in received:
+            received += listener.recv(65536)
+        assert _listeners(server) == 1
+        listener.close()
+        deadline = time.monotonic() + within
+        while _listeners(server) != 0:
+            assert time.monotonic() < deadline, f"still listed {within:g} s after hanging up"
+            if events_flow:
+                post = urllib.request.Request(
+                    f"{server.url}/push", b'{"job": "etl", "event": "start"}',
+                    {"Content-Type": "application/json"},
+                )  # fmt: skip
+                urllib.request.urlopen(post, timeout=5).close()
+            time.sleep(0.05)  # the interval of the poll
