@@ -13,6 +13,12 @@ the first group at once, to the last within one interval.
 The bus writes to each listener's socket itself, from its timers: a listener is a cursor
 and a sink, not a task woken for every write (a task's wake-up cost more than the write).
 
+Every message has an `id`, its sequence number, which grows across restarts (it starts
+from the boot time in microseconds): a listener that reconnects with the last id it saw
+(EventSource sends it as `Last-Event-ID`) is given what it missed if the log still holds
+all of it, and otherwise a `resync`. While nobody listens nothing is logged, so the first
+listener after a quiet spell moves the sequence on by one: no resume reaches across it.
+
 A subscriber that falls further behind than the log holds (a slow client whose socket
 does not drain) is given one `resync` event telling it to reload what it shows, and
 nothing of the backlog; it follows from there. A congested listener (in the server, one
@@ -126,6 +132,7 @@ class EventBus:
         flush_interval: float = FLUSH_INTERVAL,
         wake_groups: int = WAKE_GROUPS,
         keepalive: float = KEEPALIVE,
+        first_sequence: int | None = None,
     ) -> None:
         self._log: deque[Message] = deque(maxlen=log_size)
         self._subscriptions: set[Subscription] = set()
@@ -139,8 +146,8 @@ class EventBus:
         self.flush_interval = flush_interval
         self.keepalive = keepalive
         self._ticking = False
-        self.sequence = 0
-        """The last message published."""
+        self.sequence = first_sequence if first_sequence is not None else time.time_ns() // 1000
+        """The id of the last message published (or of the gap before the next one)."""
         self.published = 0
         self.dropped = 0
         self.closed = False
@@ -154,10 +161,15 @@ class EventBus:
         """Whether anyone listens: callers may skip building events when nobody does."""
         return bool(self._subscriptions)
 
-    def subscribe(self, sink: Sink, accepts: Filter | None = None) -> Subscription:
-        """A listener of what is published from now on (None accepts every event); await
-        its `ended`, then unsubscribe it."""
+    def subscribe(
+        self, sink: Sink, accepts: Filter | None = None, after: int | None = None
+    ) -> Subscription:
+        """A listener of what is published from now on (None accepts every event), or, with
+        `after` (the last id it saw), from just after that: at once what it missed, or a
+        `resync` when the log does not hold all of it. Await its `ended`, then unsubscribe."""
         loop = asyncio.get_running_loop()
+        if not self._subscriptions:
+            self.sequence += 1  # nothing was logged while nobody listened: a gap
         group = next(self._next_group)
         group.flushed = max(group.flushed, self.sequence)
         subscription = Subscription(sink, accepts, self.sequence, group, loop.create_future())
@@ -169,7 +181,21 @@ class EventBus:
         if not self._ticking:
             self._ticking = True
             loop.call_later(self.keepalive / 3, self._tick)
+        if after is not None and after != self.sequence:
+            if self._holds_everything_after(after):
+                subscription.cursor = after
+                self._deliver(subscription, self.sequence, time.monotonic())
+            else:
+                notice = {
+                    "dropped": None,
+                    "reason": f"events after {after} are not held; reload state",
+                }
+                sink.write(f"event: resync\ndata: {json.dumps(notice)}\n\n".encode())
         return subscription
+
+    def _holds_everything_after(self, after: int) -> bool:
+        """Whether the log holds every message after id `after` (published by this bus)."""
+        return bool(self._log) and self._log[0].sequence - 1 <= after < self.sequence
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)

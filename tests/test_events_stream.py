@@ -19,17 +19,24 @@ from collector.live import LOG_SIZE
 from tests.helpers import Client, ServerProcess, push
 
 
-async def _next_event(response: ClientResponse) -> tuple[str, Any]:
-    """Read lines until one whole event has arrived; comments are skipped."""
-    event_type, data = "message", None
+async def _next_message(response: ClientResponse) -> tuple[str | None, str, Any]:
+    """Read lines until one whole event has arrived, comments skipped: its id, type, data."""
+    event_id, event_type, data = None, "message", None
     while True:
         line = (await asyncio.wait_for(response.content.readline(), 5)).decode().rstrip("\n")
-        if line.startswith("event: "):
+        if line.startswith("id: "):
+            event_id = line.removeprefix("id: ")
+        elif line.startswith("event: "):
             event_type = line.removeprefix("event: ")
         elif line.startswith("data: "):
             data = json.loads(line.removeprefix("data: "))
         elif line == "" and data is not None:
-            return event_type, data
+            return event_id, event_type, data
+
+
+async def _next_event(response: ClientResponse) -> tuple[str, Any]:
+    _, event_type, data = await _next_message(response)
+    return event_type, data
 
 
 async def test_it_streams_a_runs_life_as_it_happens(client: Client) -> None:
@@ -225,3 +232,46 @@ def test_a_listener_that_hangs_up_is_forgotten(
                 )  # fmt: skip
                 urllib.request.urlopen(post, timeout=5).close()
             time.sleep(0.05)  # the interval of the poll
+
+
+async def test_a_client_that_reconnects_gets_what_it_missed(client: Client) -> None:
+    other = await client.get("/events")  # another dashboard stays connected meanwhile
+    first = await client.get("/events")
+    await push(client, {"job": "etl", "event": "start", "run_id": "r1"})
+    last_seen, kind, _ = await _next_message(first)
+    assert kind == "run.started"
+    first.close()  # the connection drops
+    await push(client, {"job": "etl", "event": "success", "run_id": "r1"})
+
+    again = await client.get("/events", headers={"Last-Event-ID": str(last_seen)})
+    event_id, kind, data = await _next_message(again)
+    assert (kind, data["run_id"], data["status"]) == ("run.finished", "r1", "succeeded")
+    assert int(event_id or 0) == int(str(last_seen)) + 1
+    # The same with the parameter, for clients that cannot set headers:
+    by_parameter = await client.get("/events", params={"last_event_id": str(last_seen)})
+    assert (await _next_message(by_parameter))[:2] == (event_id, "run.finished")
+    for response in (other, again, by_parameter):
+        response.close()
+
+
+async def test_a_client_that_reconnects_to_a_restarted_server_is_told_to_resync(
+    start: Callable[..., Any],
+) -> None:
+    client = await start()
+    events = await client.get("/events")
+    await push(client, {"job": "etl", "event": "start", "run_id": "r1"})
+    last_seen, _, _ = await _next_message(events)
+    events.close()
+    await client.close()
+
+    client = await start()  # the same data directory, a new process's events
+    again = await client.get("/events", headers={"Last-Event-ID": str(last_seen)})
+    _, kind, notice = await _next_message(again)
+    assert kind == "resync"
+    assert "reload" in notice["reason"]
+    await push(client, {"job": "etl", "event": "success", "run_id": "r1"})
+    event_id, kind, _ = await _next_message(again)
+    assert kind == "run.finished"
+    assert int(event_id or 0) > int(str(last_seen))  # ids are never reused
+    again.close()
+    await client.close()

@@ -14,7 +14,8 @@ from collector.keys import BUS, SETTINGS
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Optional filters: `job` (a name glob) and `types` (comma-separated event types)."""
+    """Optional filters: `job` (a name glob) and `types` (comma-separated event types); a
+    client that reconnects is given what it missed (see `_last_event_id`)."""
     bus = request.app[BUS]
     limit = request.app[SETTINGS].max_event_listeners
     if bus.subscribers >= limit:
@@ -51,7 +52,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     if transport is None or transport.is_closing():  # hung up already
         return response
     subscription = bus.subscribe(
-        SocketSink(transport, chunked), accepts if types or job_matches else None
+        SocketSink(transport, chunked),
+        accepts if types or job_matches else None,
+        after=_last_event_id(request),
     )
     try:
         await subscription.ended
@@ -60,6 +63,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     finally:
         bus.unsubscribe(subscription)
     return response
+
+
+def _last_event_id(request: web.Request) -> int | None:
+    """The id a reconnecting client saw last: EventSource's `Last-Event-ID` header, or the
+    `last_event_id` parameter. One that is not an id of ours gets a `resync`."""
+    seen = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if not seen:
+        return None
+    try:
+        return int(seen)
+    except ValueError:
+        return -1
 
 
 class SocketSink:

@@ -138,5 +138,77 @@ async def test_a_closed_bus_ends_every_listener() -> None:
 
 async def test_nobody_listening_costs_nothing() -> None:
     bus = EventBus()
+    before = bus.sequence
     bus.publish("run.started", {"job": "etl"})
-    assert (bus.published, bus.sequence, bus.active) == (0, 0, False)
+    assert (bus.published, bus.sequence, bus.active) == (0, before, False)
+
+
+def _ids(sink: ListSink) -> list[int]:
+    text = b"".join(sink.writes).decode()
+    return [int(line.removeprefix("id: ")) for line in text.splitlines() if line.startswith("id: ")]
+
+
+async def test_a_listener_that_reconnects_gets_what_it_missed() -> None:
+    bus = EventBus(flush_interval=0.01)
+    bus.subscribe(ListSink())  # another dashboard, keeping the log
+    first = ListSink()
+    subscription = bus.subscribe(first)
+    for n in range(3):
+        bus.publish("run.progress", {"n": n})
+    await until(lambda: _has_written(first))
+    last_seen = _ids(first)[-1]
+    bus.unsubscribe(subscription)  # its connection dropped
+    for n in range(3, 6):
+        bus.publish("run.progress", {"n": n})
+
+    again = ListSink()
+    bus.subscribe(again, after=last_seen)  # at once, not at the next flush
+    assert [data["n"] for _, data in again.events()] == [3, 4, 5]
+    assert _ids(again) == [last_seen + 1, last_seen + 2, last_seen + 3]
+    up_to_date = ListSink()
+    bus.subscribe(up_to_date, after=_ids(again)[-1])
+    assert up_to_date.writes == []  # it missed nothing
+
+
+async def test_a_resume_the_log_cannot_serve_is_a_resync() -> None:
+    bus = EventBus(log_size=3, flush_interval=0.01)
+    bus.subscribe(ListSink())
+    for n in range(5):
+        bus.publish("run.progress", {"n": n})
+    oldest_held = bus.sequence - 2
+    for after in (oldest_held - 2, bus.sequence + 1, -1):  # too old, not yet, not ours
+        sink = ListSink()
+        bus.subscribe(sink, after=after)
+        assert [kind for kind, _ in sink.events()] == ["resync"], after
+    sink = ListSink()
+    bus.subscribe(sink, after=oldest_held - 1)  # the log holds everything after it
+    assert [data["n"] for _, data in sink.events()] == [2, 3, 4]
+
+
+async def test_no_resume_reaches_across_a_time_nobody_listened() -> None:
+    """Nothing is logged while nobody listens, so the events of that time cannot be given."""
+    bus = EventBus(flush_interval=0.01)
+    sink = ListSink()
+    subscription = bus.subscribe(sink)
+    bus.publish("run.progress", {"n": 0})
+    await until(lambda: _has_written(sink))
+    bus.unsubscribe(subscription)
+    bus.publish("run.progress", {"n": 1})  # nobody hears it
+    again = ListSink()
+    bus.subscribe(again, after=_ids(sink)[-1])
+    assert [kind for kind, _ in again.events()] == ["resync"]
+
+
+async def test_ids_grow_across_restarts() -> None:
+    """A new bus (a restarted server) never reuses the ids of an earlier one."""
+    earlier = EventBus(flush_interval=0.01)
+    sink = ListSink()
+    earlier.subscribe(sink)
+    for n in range(10):  # ids grow by one an event, far slower than the clock's microseconds
+        earlier.publish("run.progress", {"n": n})
+    await until(lambda: _has_written(sink))
+    later = EventBus()
+    again = ListSink()
+    later.subscribe(again, after=_ids(sink)[-1])
+    assert [kind for kind, _ in again.events()] == ["resync"]
+    assert later.sequence > _ids(sink)[-1]
