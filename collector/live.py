@@ -132,7 +132,6 @@ class EventBus:
         flush_interval: float = FLUSH_INTERVAL,
         wake_groups: int = WAKE_GROUPS,
         keepalive: float = KEEPALIVE,
-        first_sequence: int | None = None,
     ) -> None:
         self._log: deque[Message] = deque(maxlen=log_size)
         self._subscriptions: set[Subscription] = set()
@@ -146,7 +145,7 @@ class EventBus:
         self.flush_interval = flush_interval
         self.keepalive = keepalive
         self._ticking = False
-        self.sequence = first_sequence if first_sequence is not None else time.time_ns() // 1000
+        self.sequence = time.time_ns() // 1000
         """The id of the last message published (or of the gap before the next one)."""
         self.published = 0
         self.dropped = 0
@@ -186,11 +185,7 @@ class EventBus:
                 subscription.cursor = after
                 self._deliver(subscription, self.sequence, time.monotonic())
             else:
-                notice = {
-                    "dropped": None,
-                    "reason": f"events after {after} are not held; reload state",
-                }
-                sink.write(f"event: resync\ndata: {json.dumps(notice)}\n\n".encode())
+                sink.write(_resync(None, f"events after {after} are not held; reload state"))
         return subscription
 
     def _holds_everything_after(self, after: int) -> bool:
@@ -251,8 +246,7 @@ class EventBus:
             missed = up_to - cursor
             subscription.dropped += missed
             self.dropped += missed
-            notice = {"dropped": missed, "reason": "this listener fell behind; reload state"}
-            return f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
+            return _resync(missed, "this listener fell behind; reload state")
         # Sequence numbers in the log are consecutive: index = sequence - oldest.
         first, last = cursor - oldest + 1, up_to - oldest + 1
         accepts = subscription.accepts
@@ -317,6 +311,13 @@ class EventBus:
                     subscription.sink.write(b": keepalive\n\n")
                     subscription.last_write = now
         asyncio.get_running_loop().call_later(self.keepalive / 3, self._tick)
+
+
+def _resync(dropped: int | None, reason: str) -> bytes:
+    """The `resync` event: reload what you show (`dropped`: how many events were not given,
+    None when not known)."""
+    notice = {"dropped": dropped, "reason": reason}
+    return f"event: resync\ndata: {json.dumps(notice)}\n\n".encode()
 
 
 def publish_changes(
