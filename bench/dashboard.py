@@ -1,6 +1,6 @@
 """The dashboard's costs: rendering the jobs page, and live events fanned out to dashboards.
 
-    python bench/dashboard.py [--seconds 5] [--repeat 6] [--control]
+    python bench/dashboard.py [--seconds 5] [--repeat 6] [--control] [--nice 19]
 
 1. The jobs page (GET /ui/jobs) of a batchgate holding 1,000 jobs, each with 20 finished
    runs (its sparkline) and every fifth one running with progress: wall time of one GET
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from harness import REPO, Load, batchgate, machine, post_json, timed_get, wrk
@@ -165,25 +166,22 @@ async def paced_load(url: str, rate: float, seconds: float, connections: int) ->
     }
 
 
-def listen(url: str, count: int) -> None:
-    """`count` clients of GET /events on raw sockets; prints `ready` once all are connected,
-    and on SIGTERM a JSON line with the events each one received."""
+def open_stream(url: str) -> tuple[socket.socket, bytes]:
+    """GET /events on a raw socket, returned once the server has said `connected`, with
+    what was read up to then."""
     host, port = url.removeprefix("http://").split(":")
-    selector = selectors.DefaultSelector()
-    received = [0] * count
-    resyncs = [0] * count
-    tails = [b""] * count
-    for index in range(count):
-        sock = socket.create_connection((host, int(port)))
-        sock.sendall(
-            f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
-        )
-        header = b""
-        while b": connected" not in header:
-            header += sock.recv(65536)
-        sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ, index)
-    print("ready", flush=True)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
+    received = b""
+    while b": connected" not in received:
+        received += sock.recv(65536)
+    return sock, received
+
+
+def until_sigterm() -> Callable[[], bool]:
+    """Whether SIGTERM has come (the roles' processes run until it does)."""
     stopping = False
 
     def stop(*_: object) -> None:
@@ -191,7 +189,23 @@ def listen(url: str, count: int) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    while not stopping:
+    return lambda: stopping
+
+
+def listen(url: str, count: int) -> None:
+    """`count` clients of GET /events on raw sockets; prints `ready` once all are connected,
+    and on SIGTERM a JSON line with the events each one received."""
+    selector = selectors.DefaultSelector()
+    received = [0] * count
+    resyncs = [0] * count
+    tails = [b""] * count
+    for index in range(count):
+        sock, _ = open_stream(url)
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, index)
+    print("ready", flush=True)
+    stopped = until_sigterm()
+    while not stopped():
         for key, _ in selector.select(0.2):
             index = key.data
             chunk = key.fileobj.recv(1 << 20)  # type: ignore[union-attr]
@@ -231,12 +245,8 @@ class Listeners:
 
 def sample_event(url: str) -> bytes:
     """One `run.progress` message exactly as batchgate sends it to a listener."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        received = b""
-        while b": connected" not in received:
-            received += sock.recv(65536)
+    sock, received = open_stream(url)
+    with sock:
         post_json(f"{url}/push", {
             "job": "bench_0", "event": "progress", "run_id": "bench-0",
             "progress": {"done": 1, "total": 1000},
@@ -270,18 +280,12 @@ def stand_in(count: int, rate: float, sample: bytes) -> None:
             b"retry: 3000\n: connected\n\n"
         )
         clients.append(sock)
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
+    stopped = until_sigterm()
     groups = [clients[g::WAKE_GROUPS] for g in range(WAKE_GROUPS)]
     step = FLUSH_INTERVAL / WAKE_GROUPS
     batch = sample * round(rate * FLUSH_INTERVAL)
     turn, start = 0, time.monotonic()
-    while not stopping:
+    while not stopped():
         delay = start + turn * step - time.monotonic()
         if delay > 0:
             time.sleep(delay)
