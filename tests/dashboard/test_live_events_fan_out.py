@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 from collector.live import EventBus
 from tests.helpers import until
@@ -32,9 +33,22 @@ class ListSink:
                 found.append((fields["event"], json.loads(fields["data"])))
         return found
 
+    def ids(self) -> list[int]:
+        text = b"".join(self.writes).decode()
+        return [
+            int(line.removeprefix("id: ")) for line in text.splitlines() if line.startswith("id: ")
+        ]
+
 
 async def _has_written(*sinks: ListSink) -> bool:
     return all(sink.writes for sink in sinks)
+
+
+def _has_events(sink: ListSink, count: int) -> Callable[[], Awaitable[bool]]:
+    async def reached() -> bool:
+        return len(sink.events()) == count
+
+    return reached
 
 
 async def test_every_listener_gets_every_event_from_one_shared_copy() -> None:
@@ -91,11 +105,7 @@ async def test_a_listener_that_falls_behind_gets_a_resync_not_a_backlog() -> Non
     bus.subscribe(quick)
     for n in range(12):
         bus.publish("run.progress", {"n": n})
-
-        async def quick_has_it(count: int = n + 1) -> bool:
-            return len(quick.events()) == count
-
-        await until(quick_has_it)
+        await until(_has_events(quick, n + 1))
     assert slow.writes == []
     slow.congested = False  # it drains: the bus's next tick tells it to reload
     await until(lambda: _has_written(slow))
@@ -105,11 +115,7 @@ async def test_a_listener_that_falls_behind_gets_a_resync_not_a_backlog() -> Non
     assert bus.dropped == 12  # the quick listener, kept up to date, missed nothing
     assert [data["n"] for _, data in quick.events()] == list(range(12))
     bus.publish("run.progress", {"n": 12})  # from there on, it follows again
-
-    async def slow_has_it() -> bool:
-        return len(slow.events()) == 2
-
-    await until(slow_has_it)
+    await until(_has_events(slow, 2))
     assert slow.events()[1] == ("run.progress", {"n": 12})
 
 
@@ -143,11 +149,6 @@ async def test_nobody_listening_costs_nothing() -> None:
     assert (bus.published, bus.sequence, bus.active) == (0, before, False)
 
 
-def _ids(sink: ListSink) -> list[int]:
-    text = b"".join(sink.writes).decode()
-    return [int(line.removeprefix("id: ")) for line in text.splitlines() if line.startswith("id: ")]
-
-
 async def test_a_listener_that_reconnects_gets_what_it_missed() -> None:
     bus = EventBus(flush_interval=0.01)
     bus.subscribe(ListSink())  # another dashboard, keeping the log
@@ -156,7 +157,7 @@ async def test_a_listener_that_reconnects_gets_what_it_missed() -> None:
     for n in range(3):
         bus.publish("run.progress", {"n": n})
     await until(lambda: _has_written(first))
-    last_seen = _ids(first)[-1]
+    last_seen = first.ids()[-1]
     bus.unsubscribe(subscription)  # its connection dropped
     for n in range(3, 6):
         bus.publish("run.progress", {"n": n})
@@ -164,9 +165,9 @@ async def test_a_listener_that_reconnects_gets_what_it_missed() -> None:
     again = ListSink()
     bus.subscribe(again, after=last_seen)  # at once, not at the next flush
     assert [data["n"] for _, data in again.events()] == [3, 4, 5]
-    assert _ids(again) == [last_seen + 1, last_seen + 2, last_seen + 3]
+    assert again.ids() == [last_seen + 1, last_seen + 2, last_seen + 3]
     up_to_date = ListSink()
-    bus.subscribe(up_to_date, after=_ids(again)[-1])
+    bus.subscribe(up_to_date, after=again.ids()[-1])
     assert up_to_date.writes == []  # it missed nothing
 
 
@@ -195,7 +196,7 @@ async def test_no_resume_reaches_across_a_time_nobody_listened() -> None:
     bus.unsubscribe(subscription)
     bus.publish("run.progress", {"n": 1})  # nobody hears it
     again = ListSink()
-    bus.subscribe(again, after=_ids(sink)[-1])
+    bus.subscribe(again, after=sink.ids()[-1])
     assert [kind for kind, _ in again.events()] == ["resync"]
 
 
@@ -209,6 +210,6 @@ async def test_ids_grow_across_restarts() -> None:
     await until(lambda: _has_written(sink))
     later = EventBus()
     again = ListSink()
-    later.subscribe(again, after=_ids(sink)[-1])
+    later.subscribe(again, after=sink.ids()[-1])
     assert [kind for kind, _ in again.events()] == ["resync"]
-    assert later.sequence > _ids(sink)[-1]
+    assert later.sequence > sink.ids()[-1]
