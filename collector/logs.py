@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -57,9 +58,32 @@ def setup_logging(level: str, log_format: str) -> None:
     root.setLevel(level.upper())
 
 
+class _Lines:
+    """Access log lines waiting for the end of the event loop's turn, then written to
+    stderr together. Pushes answered by one commit finish in the same turn: one write for
+    all of them instead of one system call per request (a tenth of a push's time)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[str] = []
+
+    def add(self, line: str) -> None:
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._waiting.append(line)
+
+    def flush(self) -> None:
+        if self._waiting:
+            sys.stderr.write("\n".join(self._waiting) + "\n")
+            self._waiting.clear()
+
+
+ACCESS_LINES = _Lines()
+
+
 class AccessLogger(AbstractAccessLogger):
-    """One line per request, formatted here and written straight to stderr: the access log
-    sits on the hot path, and going through `logging` would cost a third of a push.
+    """One line per request, formatted here and written to stderr at the end of the loop's
+    turn (`_Lines`): the access log sits on the hot path, and going through `logging`
+    would cost a third of a push.
 
     aiohttp hands the server's `access_log_format` to the constructor; batchgate passes its
     log format there (`logfmt` or `json`).
@@ -99,4 +123,4 @@ class AccessLogger(AbstractAccessLogger):
                 f"status={response.status} bytes={response.body_length} "
                 f"seconds={took} remote={_logfmt_value(request.remote)}"
             )
-        sys.stderr.write(line + "\n")
+        ACCESS_LINES.add(line)

@@ -14,7 +14,7 @@ from aiohttp import web
 from collector import __version__
 from collector.alerting.lifecycle import request_reload
 from collector.app import create_app
-from collector.logs import AccessLogger
+from collector.logs import ACCESS_LINES, AccessLogger
 from collector.settings import Settings
 from collector.sqlite_store import StoreUnavailable
 from rules import ConfigErrors
@@ -106,5 +106,6 @@ async def _serve(settings: Settings) -> int:
     await stop.wait()
     log.info("stopping: finishing requests in flight and flushing writes")
     await runner.cleanup()
+    ACCESS_LINES.flush()
     log.info("stopped")
     return 0

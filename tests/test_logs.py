@@ -7,6 +7,7 @@ import json
 import re
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.helpers import ServerProcess
 
@@ -36,6 +37,32 @@ def test_it_logs_each_request_as_logfmt_by_default(
     assert (fields["method"], fields["path"], fields["status"]) == ("GET", "/jobs", "200")
     assert fields["level"] == "info"
     assert RFC3339_UTC.fullmatch(fields["ts"]), fields["ts"]
+
+
+def test_concurrent_requests_each_get_a_whole_line(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """Lines of requests answered in one turn of the event loop are written together:
+    none may be lost, cut or run into another."""
+    server = server_process("--log-format", "json")
+
+    def push(n: int) -> None:
+        body = json.dumps({"job": f"concurrent_{n}", "event": "success"}).encode()
+        request = urllib.request.Request(
+            f"{server.url}/push", body, {"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(push, range(64)))
+    assert server.stop() == 0
+    entries = [
+        json.loads(line)
+        for line in server.log.read_text().splitlines()
+        if "batchgate.access" in line and "/push" in line
+    ]
+    assert len(entries) == 64
+    assert {(e["method"], e["path"], e["status"]) for e in entries} == {("POST", "/push", 200)}
 
 
 def test_a_higher_log_level_turns_the_access_log_off(
