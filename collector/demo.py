@@ -250,40 +250,60 @@ def simulate(url: str, stop: threading.Event, seed: int) -> list[threading.Threa
     return threads
 
 
+class Stopped(Exception):
+    """SIGINT or SIGTERM: the demo stops."""
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # Raised in the main thread, not `stop.set()` from here: a handler runs between two
+    # bytecodes of the main thread, which may hold the event's lock just then; two signals
+    # at once (as `timeout` sends them, to the process and to its group) hung the demo for
+    # good. The demo is stopping from the first one on, so later ones are ignored.
+    _ignore_signals()
+    raise Stopped
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def main(url: str | None, listen: str | None, duration: float | None, seed: int) -> int:
     stop = threading.Event()
-
-    def stop_on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, stop_on_signal)
-    signal.signal(signal.SIGINT, stop_on_signal)
-    with contextlib.ExitStack() as stack:
-        if url is None:
+    threads: list[threading.Thread] = []
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    try:
+        with contextlib.ExitStack() as stack:
+            if url is None:
+                try:
+                    url = stack.enter_context(own_server(listen))
+                except (OSError, RuntimeError) as error:
+                    print(f"batchgate demo: cannot start a server: {error}", file=sys.stderr)
+                    return 1
+            url = url.rstrip("/")
             try:
-                url = stack.enter_context(own_server(listen))
-            except (OSError, RuntimeError) as error:
-                print(f"batchgate demo: cannot start a server: {error}", file=sys.stderr)
+                threads = simulate(url, stop, seed)
+            except OSError as error:
+                print(f"batchgate demo: cannot reach {url}: {error}", file=sys.stderr)
                 return 1
-        url = url.rstrip("/")
-        try:
-            threads = simulate(url, stop, seed)
-        except OSError as error:
-            print(f"batchgate demo: cannot reach {url}: {error}", file=sys.stderr)
-            return 1
-        print(
-            f"batchgate demo: jobs are running; open {url}/ "
-            f"({f'for {duration:.0f} s' if duration else 'Ctrl-C stops'})\n"
-            "  failing: backup_db{host=db2} and now and then analytics_daily, etl_orders\n"
-            "  stuck: import_customers    lost (killed): cleanup_tmp\n"
-            "  running far too long: compute_pi    missed its schedule: sync_invoices",
-            flush=True,
-        )
-        stop.wait(duration)
-        stop.set()
-        for thread in threads:
-            thread.join(10)
-        client.flush(5.0)
+            print(
+                f"batchgate demo: jobs are running; open {url}/ "
+                f"({f'for {duration:.0f} s' if duration else 'Ctrl-C stops'})\n"
+                "  failing: backup_db{host=db2} and now and then analytics_daily, etl_orders\n"
+                "  stuck: import_customers    lost (killed): cleanup_tmp\n"
+                "  running far too long: compute_pi    missed its schedule: sync_invoices",
+                flush=True,
+            )
+            with contextlib.suppress(Stopped):
+                stop.wait(duration)
+            _ignore_signals()  # stopping now: nothing may cut short the cleaning up
+            stop.set()
+            for thread in threads:
+                thread.join(10)
+            client.flush(5.0)
+    except Stopped:
+        stop.set()  # while starting, or while stopping: what was started is stopped
     print("batchgate demo: stopped", flush=True)
     return 0
 

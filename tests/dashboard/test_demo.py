@@ -140,3 +140,30 @@ def test_without_a_url_it_starts_a_server_and_removes_it_after(tmp_path: Path) -
     output = started + _stop(demo)
     assert "stopped" in output
     assert not data.exists()
+
+
+def test_a_burst_of_signals_stops_it_cleanly() -> None:
+    """`timeout` signals the demo and its process group at once; an impatient Ctrl-C
+    comes twice. The demo stops, its server and its data gone, whatever the count."""
+    demo = _demo("--listen", f"127.0.0.1:{free_port()}", "--duration", "600")
+    assert demo.stdout is not None
+    started = ""
+    for line in demo.stdout:
+        started += line
+        if "jobs are running" in line:
+            break
+    match = re.search(r"\(data in (\S+)\)", started)
+    assert match, started
+    try:
+        # Signals without a pause until it has ended (or 10 s), so that some arrive while
+        # it is stopping, whatever it holds then.
+        deadline = time.monotonic() + 10
+        while demo.poll() is None and time.monotonic() < deadline:
+            demo.send_signal(signal.SIGTERM)
+            demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=30)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, output
+    assert "batchgate demo: stopped" in output
+    assert not Path(match.group(1)).exists()
