@@ -44,8 +44,10 @@ def parse_duration(text: str | float | int) -> float:
 def parse_listen(text: str) -> tuple[str, int]:
     """`HOST:PORT`, `:PORT` (every interface) or `[::1]:PORT`."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not port.isdigit():
         raise ValueError(f"{text!r} is not HOST:PORT (for example :9091 or 127.0.0.1:9091)")
+    if not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be between 0 and 65535")
     return host.strip("[]"), int(port)
 
 

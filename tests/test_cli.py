@@ -57,6 +57,14 @@ def test_it_refuses_a_bad_listen_address_in_one_line() -> None:
     ]
 
 
+def test_it_names_a_port_out_of_range() -> None:
+    result = batchgate("serve", "--listen", "127.0.0.1:99999", "--check-config")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "batchgate: flag --listen: listen: '127.0.0.1:99999': the port must be between 0 and 65535"
+    ]
+
+
 def test_it_refuses_an_unusable_data_directory_in_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the data directory should be")
