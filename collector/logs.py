@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -37,9 +38,12 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
 
 
+_NEEDS_QUOTES = re.compile(r'[ ="\n\\]')
+
+
 def _logfmt_value(value: Any) -> str:
     text = str(value)
-    if text and not any(c in text for c in ' ="\n\\'):
+    if text and not _NEEDS_QUOTES.search(text):
         return text
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'

@@ -4,11 +4,13 @@ higher log level turns off."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from collector.logs import LogfmtFormatter
 from tests.helpers import ServerProcess
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -69,3 +71,16 @@ def test_a_higher_log_level_turns_the_access_log_off(
     server_process: Callable[..., ServerProcess],
 ) -> None:
     assert _requests_logged(server_process("--log-level", "warning")) == []
+
+
+def test_logfmt_quotes_what_would_break_a_line() -> None:
+    record = logging.LogRecord(
+        "batchgate", logging.WARNING, __file__, 1, 'job "a b" said x=1\nthen c:\\tmp', (), None
+    )
+    record.job = "plain_name"
+    record.path = "/a b"
+    line = LogfmtFormatter().format(record)
+    assert "\n" not in line
+    assert " job=plain_name " in line
+    assert ' path="/a b"' in line
+    assert ' msg="job \\"a b\\" said x=1\\nthen c:\\\\tmp"' in line
