@@ -91,10 +91,13 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     """Open the store, restore the live state from it, and run the writer."""
     settings, store = app[SETTINGS], app[STORE]
     runs = settings.runs
-    restored = await store.open(app[CLOCK](), runs.recent_runs, runs.seen_window)
+    started = app[CLOCK]()
+    restored = await store.open(started, runs.recent_runs, runs.seen_window)
     state = State(runs)
     for job in restored.jobs:
         state.add_job(job)
+        for run in job.running.values():
+            run.heard_since = started  # its silence while the server was down is not its own
     state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
     state.seen_since = restored.seen_since
     writer = Writer(store, settings.max_write_queue, settings.push_timeout)
@@ -109,7 +112,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         writer,
         settings.pushgateway.expiry_rules,
     )
-    groups.started_at = app[CLOCK]()
+    groups.started_at = started
     restored_groups = groups.restore(restored.groups)
     app[STATE] = state
     app[WRITER] = writer

@@ -117,6 +117,11 @@ class Run:
     last_sample_at: float = -math.inf
     untimed: bool = False
     """Reported only as finished, with no start and no duration: how long it took is unknown."""
+    heard_since: float = 0.0
+    """Since when this server could hear the run: 0 for a run it saw start, its own start for
+    a run it restored running. Silence (lost, stuck) counts from the later of this and the
+    run's last event, because while the server was down the job's events could not arrive
+    (the SDK keeps them and sends them later); the server's downtime is not the job's."""
 
     @property
     def duration(self) -> float | None:
@@ -135,7 +140,7 @@ class Run:
     def is_lost(self, now: float, default_lost_after: float) -> bool:
         """A running run that has been silent for longer than its lost-after."""
         limit = self.lost_after if self.lost_after is not None else default_lost_after
-        return self.status == RUNNING and now - self.last_event_at > limit
+        return self.status == RUNNING and now - max(self.last_event_at, self.heard_since) > limit
 
     @property
     def reports_progress(self) -> bool:
@@ -148,7 +153,7 @@ class Run:
         return (
             self.status == RUNNING
             and self.reports_progress
-            and now - self.last_progress_at > stuck_after
+            and now - max(self.last_progress_at, self.heard_since) > stuck_after
         )
 
     def effective_status(self, now: float, default_lost_after: float) -> str:

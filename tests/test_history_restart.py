@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from collector.app import sweep_once
+from collector.keys import ALERTING
 from tests.helpers import Client, Clock, get, push
 
 Start = Callable[..., Awaitable[Client]]
@@ -35,6 +37,40 @@ async def test_it_restores_running_runs_and_finished_jobs_after_a_restart(
     await push(client, {"job": "etl", "labels": {"env": "prod"}, "event": "success",
                         "run_id": "etl-1"})  # fmt: skip
     assert (await get(client, "/runs/etl-1"))["duration_seconds"] == 25
+
+
+async def _statuses(client: Client) -> tuple[str, str, set[str]]:
+    """The run's status, its job's, and the alerts firing, after a sweep and a rules pass."""
+    sweep_once(client.server.app)
+    await client.server.app[ALERTING].evaluate_all(full=True)
+    run = await get(client, "/runs/etl-1")
+    (job,) = (await get(client, "/jobs"))["jobs"]
+    alerts = (await get(client, "/alerts"))["alerts"]
+    return run["status"], job["status"], {a["alertname"] for a in alerts if a["state"] == "firing"}
+
+
+async def test_the_servers_downtime_does_not_count_as_a_runs_silence(
+    start: Start, clock: Clock
+) -> None:
+    """A job goes on running while the server is down (its SDK keeps what it cannot send).
+    After an hour's outage its run is neither lost nor stuck and no alert fires; it is lost
+    once silent for its lost-after (15 minutes) since the server came back."""
+    client = await start()
+    await push(client, [
+        {"job": "etl", "event": "start", "run_id": "etl-1"},
+        {"job": "etl", "event": "progress", "run_id": "etl-1", "progress": {"done": 1, "total": 9}},
+    ])  # fmt: skip
+    await client.close()
+
+    clock.advance(3600)
+    client = await start()
+    assert await _statuses(client) == ("running", "running", set())
+    clock.advance(899)
+    assert await _statuses(client) == ("running", "running", set())
+    clock.advance(2)
+    status, job_status, firing = await _statuses(client)
+    assert (status, job_status) == ("lost", "lost")
+    assert "JobLost" in firing
 
 
 async def test_it_keeps_run_counters_across_restarts(start: Start, clock: Clock) -> None:
