@@ -117,11 +117,11 @@ class Run:
     last_sample_at: float = -math.inf
     untimed: bool = False
     """Reported only as finished, with no start and no duration: how long it took is unknown."""
-    heard_since: float = 0.0
-    """Since when this server could hear the run: 0 for a run it saw start, its own start for
-    a run it restored running. Silence (lost, stuck) counts from the later of this and the
-    run's last event, because while the server was down the job's events could not arrive
-    (the SDK keeps them and sends them later); the server's downtime is not the job's."""
+    deaf: tuple[float, float] = (0.0, 0.0)
+    """When this server could not hear the run: from the last thing it heard before it went
+    down to its start again, for a run it restored running. While the server was down the
+    job's events could not arrive (the SDK keeps them and sends them later), so that time
+    is not counted as the run's silence (lost, stuck)."""
 
     @property
     def duration(self) -> float | None:
@@ -137,10 +137,16 @@ class Run:
             return min(1.0, self.done / self.total)
         return None
 
+    def unheard_after(self, moment: float) -> float:
+        """How much of the time since `moment` this server was down (see `deaf`)."""
+        down, up = self.deaf
+        return max(0.0, up - max(down, moment))
+
     def is_lost(self, now: float, default_lost_after: float) -> bool:
         """A running run that has been silent for longer than its lost-after."""
         limit = self.lost_after if self.lost_after is not None else default_lost_after
-        return self.status == RUNNING and now - max(self.last_event_at, self.heard_since) > limit
+        silent = now - self.last_event_at - self.unheard_after(self.last_event_at)
+        return self.status == RUNNING and silent > limit
 
     @property
     def reports_progress(self) -> bool:
@@ -153,7 +159,8 @@ class Run:
         return (
             self.status == RUNNING
             and self.reports_progress
-            and now - max(self.last_progress_at, self.heard_since) > stuck_after
+            and now - self.last_progress_at - self.unheard_after(self.last_progress_at)
+            > stuck_after
         )
 
     def effective_status(self, now: float, default_lost_after: float) -> str:

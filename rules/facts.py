@@ -53,10 +53,8 @@ class RunFacts(Protocol):
     def last_event_at(self) -> float: ...
     @property
     def last_progress_at(self) -> float: ...
-    @property
-    def heard_since(self) -> float:
-        """Since when the collector could hear the run (its own start, for a run it restored
-        running): silence is counted from the later of this and the run's last event."""
+    def unheard_after(self, moment: float) -> float:
+        """How much of the time since `moment` the collector was down: not the run's silence."""
         ...
 
     @property

@@ -73,6 +73,31 @@ async def test_the_servers_downtime_does_not_count_as_a_runs_silence(
     assert "JobLost" in firing
 
 
+async def test_a_run_stuck_before_an_outage_is_still_stuck_after_it(
+    start: Start, clock: Clock
+) -> None:
+    """What was true before the outage stays true: the run had made no progress for 20
+    minutes (its heartbeats kept it from being lost) when the server went down for an hour."""
+    client = await start()
+    await push(client, [
+        {"job": "etl", "event": "start", "run_id": "etl-1"},
+        {"job": "etl", "event": "progress", "run_id": "etl-1", "progress": {"done": 1, "total": 9}},
+    ])  # fmt: skip
+    for _ in range(4):
+        clock.advance(300)
+        heartbeat = {"job": "etl", "event": "progress", "run_id": "etl-1",
+                     "resources": {"cpu_percent": 1.0}}  # fmt: skip
+        await push(client, heartbeat)
+    assert await _statuses(client) == ("running", "stuck", {"JobStuck"})
+    await client.close()
+
+    clock.advance(3600)
+    client = await start()
+    assert await _statuses(client) == ("running", "stuck", {"JobStuck"})
+    clock.advance(901)  # silent for 15 minutes of the server's uptime since its heartbeat
+    assert (await _statuses(client))[:2] == ("lost", "lost")
+
+
 async def test_it_keeps_run_counters_across_restarts(start: Start, clock: Clock) -> None:
     client = await start()
     for i in range(3):

@@ -92,7 +92,7 @@ def last_finished(job: JobFacts) -> RunSummaryFacts | None:
 def lost_deadline(run: RunFacts, context: Context) -> float:
     """When a running run that stays silent becomes lost (it is lost once `now` is past this)."""
     limit = run.lost_after if run.lost_after is not None else context.default_lost_after
-    return max(run.last_event_at, run.heard_since) + limit
+    return run.last_event_at + run.unheard_after(run.last_event_at) + limit
 
 
 def is_lost(run: RunFacts, now: float, context: Context) -> bool:

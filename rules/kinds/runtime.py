@@ -211,7 +211,8 @@ class Stuck:
             if now > lost_at:
                 continue
             deadline = min(deadline, lost_at)
-            stuck_at = max(run.last_progress_at, run.heard_since) + self.no_progress_for
+            progress_at = run.last_progress_at
+            stuck_at = progress_at + run.unheard_after(progress_at) + self.no_progress_for
             if now >= stuck_at:
                 conditions.append(
                     Condition(
