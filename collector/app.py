@@ -96,14 +96,6 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     state = State(runs)
     for job in restored.jobs:
         state.add_job(job)
-    # The last thing heard before the server went down, and now: the running runs' silence
-    # does not include that time.
-    running = [run for job in state.jobs.values() for run in job.running.values()]
-    heard = [job.last_seen_at or 0.0 for job in state.jobs.values()]
-    heard += [run.last_event_at for run in running]
-    deaf = (min(max(heard, default=started), started), started)
-    for run in running:
-        run.deaf = deaf
     state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
     state.seen_since = restored.seen_since
     writer = Writer(store, settings.max_write_queue, settings.push_timeout)
@@ -120,6 +112,14 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     )
     groups.started_at = started
     restored_groups = groups.restore(restored.groups)
+    # From the last thing heard before the server went down (a job's or a group's) to now:
+    # time that is not a job's silence (lost, stuck, absent, missed).
+    running = [run for job in state.jobs.values() for run in job.running.values()]
+    heard = [job.last_seen_at or 0.0 for job in state.jobs.values()]
+    heard += [run.last_event_at for run in running]
+    state.deaf = (min(max(heard, default=started), started), started)
+    for run in running:
+        run.deaf = state.deaf
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
+from rules.facts import unheard_after
+
 Labels = tuple[tuple[str, str], ...]
 """A grouping key's labels, sorted by name: hashable and canonical."""
 
@@ -139,8 +141,7 @@ class Run:
 
     def unheard_after(self, moment: float) -> float:
         """How much of the time since `moment` this server was down (see `deaf`)."""
-        down, up = self.deaf
-        return max(0.0, up - max(down, moment))
+        return unheard_after(self.deaf, moment)
 
     def is_lost(self, now: float, default_lost_after: float) -> bool:
         """A running run that has been silent for longer than its lost-after."""

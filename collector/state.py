@@ -80,6 +80,9 @@ class State:
         """event_id -> (run_id, received at), oldest first."""
         self.seen_since = 0.0
         """Every event id received since this time is in memory."""
+        self.deaf = (0.0, 0.0)
+        """When this server could not hear its jobs: from the last event the restored state
+        had heard to the server's start (`rules.facts.unheard_after`)."""
         self.next_job_id = next_job_id
         self._sorted_keys: list[JobKey] | None = None
 

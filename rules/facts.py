@@ -40,6 +40,14 @@ class RunSummaryFacts(Protocol):
     def duration(self) -> float | None: ...
 
 
+def unheard_after(deaf: tuple[float, float], moment: float) -> float:
+    """How much of the time since `moment` falls in `deaf`, the time the collector could not
+    hear its jobs (from the last event it had heard before it went down to its start again):
+    time that is not a job's silence."""
+    down, up = deaf
+    return max(0.0, up - max(down, moment))
+
+
 class RunFacts(Protocol):
     """One run, running or finished (the collector's `Run`)."""
 

@@ -92,7 +92,7 @@ class Alerting:
         self._clock = clock
         self.router = Router(settings.receivers)
         book = AlertBook(router=self.router, resolved_retention=settings.resolved_retention)
-        context = Context(default_lost_after=state.settings.lost_after)
+        context = Context(default_lost_after=state.settings.lost_after, deaf=state.deaf)
         self.engine = RuleEngine(ruleset, book=book, context=context)
         outbox.set_receivers(settings.receivers)
         self.silences: dict[str, Silence] = {}

@@ -53,9 +53,11 @@ NO_CONDITIONS: Final[tuple[Condition, ...]] = ()
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Settings an evaluation needs beyond the job: the collector's default lost-after."""
+    """What an evaluation needs beyond the job: the collector's default lost-after, and
+    when it could not hear its jobs (`rules.facts.unheard_after`)."""
 
     default_lost_after: float = 900.0
+    deaf: tuple[float, float] = (0.0, 0.0)
 
 
 class Kind(Protocol):

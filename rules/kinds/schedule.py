@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts
+from rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts, unheard_after
 from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, last_finished, run_facts
 from rules.yaml_reader import Fields
 
@@ -131,7 +131,7 @@ class Missed:
             assert self.interval is not None
             evidence = job.last_seen_at if pushed else job.last_success_at
             base = evidence if evidence is not None else job.created_at
-            due = base + self.interval + self.grace
+            due = base + unheard_after(context.deaf, base) + self.interval + self.grace
             if now < due:
                 return NO_CONDITIONS, due
             condition = Condition(None, _last_run(job), now - base, due, base + self.interval)
@@ -177,7 +177,7 @@ class Absent:
         self, job: JobFacts, now: float, context: Context
     ) -> tuple[Sequence[Condition], float]:
         base = job.last_seen_at if job.last_seen_at is not None else job.created_at
-        due = base + self.absent_for
+        due = base + unheard_after(context.deaf, base) + self.absent_for
         if now < due:
             return NO_CONDITIONS, due
         return (Condition(None, _last_run(job), now - base, due, base),), INFINITY

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.keys import ALERTING
 from tests.alerting.conftest import StartWith
 from tests.helpers import Client, Clock, get, until
 
@@ -43,3 +44,29 @@ async def test_a_group_not_pushed_for_an_hour_fires_and_its_next_push_resolves_i
         return [a["state"] for a in alerts] == ["resolved"]
 
     await until(resolved)
+
+
+async def test_the_servers_downtime_does_not_count_as_a_groups_silence(
+    start_with: StartWith, clock: Clock
+) -> None:
+    """Down for two hours, batchgate heard no push; its clients were pushing meanwhile. The
+    group is absent an hour of the server's uptime after its last push, not at the start."""
+    client = await start_with(rules=RULES)
+    clock.advance(1800)
+    await _push_group(client)
+    await client.close()
+
+    clock.advance(7200)
+    client = await start_with(rules=RULES)
+    alerting = client.server.app[ALERTING]
+
+    async def firing() -> list[str]:
+        await alerting.evaluate_all(full=True)
+        alerts = (await get(client, "/alerts", state="firing"))["alerts"]
+        return [a["alertname"] for a in alerts]
+
+    assert await firing() == []
+    clock.advance(3599)
+    assert await firing() == []
+    clock.advance(2)
+    assert await firing() == ["GroupSilent"]

@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rules.kinds import Context
 from tests.rules.history import T0, engine, new_job, push, run_once, start, states, transitions
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -157,6 +158,25 @@ def test_interval_fires_when_there_was_no_success_within_it():
     run_once(job, "r2", T0 + 7 * HOUR, 60)
     assert transitions(rules.evaluate([job], T0 + 7 * HOUR + 60)) == [
         ("resolved", "NoRecentSuccess/sync")
+    ]
+
+
+def test_interval_leaves_out_the_time_the_collector_was_down():
+    """Down for 4 h after the last success, the collector could not hear the next one: the
+    interval runs over the time it was up."""
+    rules = engine(
+        """
+        rules:
+          - {name: NoRecentSuccess, kind: missed, interval: 6h}
+        """,
+        context=Context(deaf=(T0 + HOUR, T0 + 5 * HOUR)),
+    )
+    job = new_job("sync", at=T0)
+    run_once(job, "r1", T0, 60)
+
+    assert transitions(rules.evaluate([job], T0 + 60 + 10 * HOUR - 1)) == []
+    assert transitions(rules.evaluate([job], T0 + 60 + 10 * HOUR)) == [
+        ("firing", "NoRecentSuccess/sync")
     ]
 
 
