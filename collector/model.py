@@ -120,10 +120,10 @@ class Run:
     untimed: bool = False
     """Reported only as finished, with no start and no duration: how long it took is unknown."""
     deaf: tuple[float, float] = (0.0, 0.0)
-    """When this server could not hear the run: from the last thing it heard before it went
-    down to its start again, for a run it restored running. While the server was down the
-    job's events could not arrive (the SDK keeps them and sends them later), so that time
-    is not counted as the run's silence (lost, stuck)."""
+    """When this server could not hear its jobs (`State.deaf`: from the last thing it heard
+    before it went down to its start again). While the server was down the job's events
+    could not arrive (the SDK keeps them and sends them later), so that time is not counted
+    as the run's silence (lost, stuck); the rules reckon it the same way."""
 
     @property
     def duration(self) -> float | None:

@@ -210,6 +210,7 @@ class State:
             started_at=started_at,
             last_event_at=event.at,
             last_progress_at=started_at,
+            deaf=self.deaf,  # a start the client kept while the server was down is older
         )
         _merge_event(run, event)
         run.untimed = final is not None and event.duration is None

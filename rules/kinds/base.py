@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final, Protocol
 
-from rules.facts import LOST, RUNNING, JobFacts, RunFacts, RunSummaryFacts
+from rules.facts import LOST, RUNNING, JobFacts, RunFacts, RunSummaryFacts, unheard_after
 
 INFINITY: Final = math.inf
 
@@ -94,7 +94,7 @@ def last_finished(job: JobFacts) -> RunSummaryFacts | None:
 def lost_deadline(run: RunFacts, context: Context) -> float:
     """When a running run that stays silent becomes lost (it is lost once `now` is past this)."""
     limit = run.lost_after if run.lost_after is not None else context.default_lost_after
-    return run.last_event_at + run.unheard_after(run.last_event_at) + limit
+    return run.last_event_at + unheard_after(context.deaf, run.last_event_at) + limit
 
 
 def is_lost(run: RunFacts, now: float, context: Context) -> bool:

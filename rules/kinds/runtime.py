@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from rules.facts import FAILED, LOST, RUNNING, SUCCEEDED, JobFacts, RunFacts, RunSummaryFacts
+from rules.facts import (
+    FAILED,
+    LOST,
+    RUNNING,
+    SUCCEEDED,
+    JobFacts,
+    RunFacts,
+    RunSummaryFacts,
+    unheard_after,
+)
 from rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
@@ -212,7 +221,7 @@ class Stuck:
                 continue
             deadline = min(deadline, lost_at)
             progress_at = run.last_progress_at
-            stuck_at = progress_at + run.unheard_after(progress_at) + self.no_progress_for
+            stuck_at = progress_at + unheard_after(context.deaf, progress_at) + self.no_progress_for
             if now >= stuck_at:
                 conditions.append(
                     Condition(
