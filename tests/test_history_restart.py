@@ -167,3 +167,23 @@ async def test_a_runs_events_replayed_after_a_restart_change_nothing(
     assert after["started_at"] == before["started_at"]
     (job,) = (await get(client, "/jobs"))["jobs"]
     assert job["running_runs"] == 1
+
+
+async def test_a_start_kept_by_the_client_through_an_outage_is_not_lost_on_arrival(
+    start: Start, clock: Clock
+) -> None:
+    """The SDK sends what it kept with the times it happened: a run started 30 minutes
+    into an hour's outage arrives half an hour old, and its silence starts counting then."""
+    client = await start()
+    await push(client, {"job": "other", "event": "success", "duration_seconds": 1})
+    await client.close()
+
+    clock.advance(3600)
+    client = await start()
+    kept = {"job": "etl", "event": "start", "run_id": "etl-1", "timestamp": clock.now - 1800}
+    await push(client, kept)
+    sweep_once(client.server.app)
+    assert (await get(client, "/runs/etl-1"))["status"] == "running"
+    clock.advance(901)
+    sweep_once(client.server.app)
+    assert (await get(client, "/runs/etl-1"))["status"] == "lost"
