@@ -133,7 +133,7 @@ class Groups:
         """Remove the groups their job's expiry rule says are stale."""
         if not self.expiry:
             return []
-        expired = self.registry.expire(now, self.expiry)
+        expired = self.registry.expire(now, self.expiry, self.state.deaf)
         for summary in expired:
             self.removed(summary, "expired", now)
         if expired:

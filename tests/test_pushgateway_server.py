@@ -93,6 +93,23 @@ async def test_each_group_is_a_job_of_kind_pushgateway(client: Client, clock: Cl
     assert ("pages", labels(job="report", region="eu", instance="")) not in await scrape(client)
 
 
+async def test_the_servers_downtime_does_not_age_a_group(start: Start, clock: Clock) -> None:
+    """Its clients went on pushing while the server was down for two hours: the group
+    expires an hour of the server's uptime after the last push it heard, not at the start."""
+    pushgateway = PushgatewaySettings(expire_after=3600)
+    client = await start(pushgateway=pushgateway)
+    await put(client, "/metrics/job/hourly_sync", "# TYPE x gauge\nx 1\n")
+    await client.close()
+
+    clock.advance(7200)
+    client = await start(pushgateway=pushgateway)
+    sweep_once(client.server.app)
+    assert ("x", labels(job="hourly_sync", instance="")) in await scrape(client)
+    clock.advance(3601)
+    sweep_once(client.server.app)
+    assert ("x", labels(job="hourly_sync", instance="")) not in await scrape(client)
+
+
 async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) -> None:
     from collector.pushgateway import ExpiryRule
 

@@ -35,6 +35,7 @@ from collector.pushgateway.same_shape import BodyShape, body_shape
 from collector.pushgateway.series_index import SeriesIndex, SortKey
 from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
 from collector.pushgateway.text_parser import parse_text, read_text
+from rules.facts import unheard_after
 
 
 class GroupRegistry:
@@ -194,10 +195,13 @@ class GroupRegistry:
         self._index.clear()
         return count
 
-    def expire(self, now: float, rules: Sequence[ExpiryRule]) -> list[GroupSummary]:
+    def expire(
+        self, now: float, rules: Sequence[ExpiryRule], deaf: tuple[float, float] = (0.0, 0.0)
+    ) -> list[GroupSummary]:
         """Remove the groups whose job's first matching rule says they are too old.
 
-        A group's age runs from its last push, successful or not. Returns what was removed.
+        A group's age runs from its last push, successful or not, and leaves out `deaf`, the
+        time the server was down (`rules.facts.unheard_after`). Returns what was removed.
         """
         expired = []
         for group in list(self._groups.values()):
@@ -205,7 +209,7 @@ class GroupRegistry:
             if rule is None:
                 continue
             last = max(group.push_time, group.failure_time, group.created)
-            if now - last > rule.max_age:
+            if now - last - unheard_after(deaf, last) > rule.max_age:
                 expired.append(summary_of(group))
                 self.remove_group(group.key)
         return expired
