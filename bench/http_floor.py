@@ -17,12 +17,10 @@ cost, so that rate bounds how close to the Pushgateway's one aiohttp event loop 
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
-import time
 
-from harness import batchgate, free_port, machine, pushgateway, wrk
+from harness import batchgate, free_port, machine, pushgateway, wait_http, wrk
 from push import JOBS, populate_groups, populate_jobs
 
 PROTOCOL = """
@@ -84,6 +82,7 @@ async def accept(request):
 
 app = web.Application()
 app.router.add_post("/push", accept)
+app.router.add_get("/-/ready", accept)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
 
@@ -94,26 +93,13 @@ FLOORS = {
 }
 
 
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def floor_rate(program: str, seconds: int) -> float:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", program, str(port)])
     try:
-        wait_listening(port)
-        return wrk(
-            f"http://127.0.0.1:{port}", "batchgate_progress", seconds, env={"JOBS": str(JOBS)}
-        ).requests_per_second
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/-/ready")
+        return wrk(url, "batchgate_progress", seconds, env={"JOBS": str(JOBS)}).requests_per_second
     finally:
         server.terminate()
         server.wait(10)
