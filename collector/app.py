@@ -112,14 +112,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     )
     groups.started_at = started
     restored_groups = groups.restore(restored.groups)
-    # From the last thing heard before the server went down (a job's or a group's) to now:
-    # time that is not a job's silence (lost, stuck, absent, missed).
-    running = [run for job in state.jobs.values() for run in job.running.values()]
-    heard = [job.last_seen_at or 0.0 for job in state.jobs.values()]
-    heard += [run.last_event_at for run in running]
-    state.deaf = (min(max(heard, default=started), started), started)
-    for run in running:
-        run.deaf = state.deaf
+    state.reckon_downtime(started)  # once the groups' jobs are back too
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups

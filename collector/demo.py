@@ -270,7 +270,6 @@ def _ignore_signals() -> None:
 
 def main(url: str | None, listen: str | None, duration: float | None, seed: int) -> int:
     stop = threading.Event()
-    threads: list[threading.Thread] = []
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
     try:

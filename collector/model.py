@@ -139,14 +139,10 @@ class Run:
             return min(1.0, self.done / self.total)
         return None
 
-    def unheard_after(self, moment: float) -> float:
-        """How much of the time since `moment` this server was down (see `deaf`)."""
-        return unheard_after(self.deaf, moment)
-
     def is_lost(self, now: float, default_lost_after: float) -> bool:
         """A running run that has been silent for longer than its lost-after."""
         limit = self.lost_after if self.lost_after is not None else default_lost_after
-        silent = now - self.last_event_at - self.unheard_after(self.last_event_at)
+        silent = now - self.last_event_at - unheard_after(self.deaf, self.last_event_at)
         return self.status == RUNNING and silent > limit
 
     @property
@@ -160,7 +156,7 @@ class Run:
         return (
             self.status == RUNNING
             and self.reports_progress
-            and now - self.last_progress_at - self.unheard_after(self.last_progress_at)
+            and now - self.last_progress_at - unheard_after(self.deaf, self.last_progress_at)
             > stuck_after
         )
 
