@@ -178,7 +178,8 @@ def _serve(parsed: argparse.Namespace) -> int:
     try:
         settings = load_settings(flags, os.environ)
     except ConfigError as error:
-        print(f"batchgate: {error}", file=sys.stderr)
+        for problem in error.problems:
+            print(f"batchgate: {problem}", file=sys.stderr)
         return 1
     from collector.alerting.lifecycle import load_ruleset
     from rules import ConfigErrors

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -24,7 +24,31 @@ from rules import durations
 
 
 class ConfigError(Exception):
-    """A setting that cannot be used; the message names where it came from and why."""
+    """Settings that cannot be used: every problem found (`problems`, one a line), each
+    naming where it came from (file and line, variable or flag) and why."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Origin(NamedTuple):
+    """Where a value came from: a line of the config file, or a variable or flag."""
+
+    file: str  # the config file; "" for a variable or a flag
+    line: int
+    name: str  # "b.yaml:3", "flag --listen", "environment variable BATCHGATE_LISTEN"
+
+    def problem(self, reason: str) -> Problem:
+        return Problem(self.file, self.line, f"{self.name}: {reason}")
+
+
+class Problem(NamedTuple):
+    """One problem, sortable so that a file's come in the order of its lines."""
+
+    file: str
+    line: int
+    message: str
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -224,7 +248,8 @@ def load_settings(
     `logging.level`, ...); a value of None means "not given". `read_file(path) -> str` is
     injectable for tests; it defaults to reading the file.
     """
-    values: dict[str, tuple[Any, str]] = {}
+    values: dict[str, tuple[Any, Origin]] = {}
+    problems: list[Problem] = []
     config_path = flags.get("config") or environ.get("BATCHGATE_CONFIG")
     text: str | None = None
     reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
@@ -233,25 +258,30 @@ def load_settings(
             text = reader(config_path)
         except OSError as error:
             raise ConfigError(f"{config_path}: cannot read config file: {error.strerror}") from None
-        values.update(_from_yaml(text, str(config_path)))
+        values.update(_from_yaml(text, str(config_path), problems))
     for variable, key in environment_variables().items():
         if key != "config" and environ.get(variable):
-            values[key] = (environ[variable], f"environment variable {variable}")
+            values[key] = (environ[variable], Origin("", 0, f"environment variable {variable}"))
     for key, value in flags.items():
         if key not in ("config", "rules") and value is not None:
-            values[key] = (value, f"flag {FLAGS.get(key, '--' + key.replace('_', '-'))}")
-    settings = _build(values, environ, reader)
+            flag = FLAGS.get(key, "--" + key.replace("_", "-"))
+            values[key] = (value, Origin("", 0, f"flag {flag}"))
+    settings = _build(values, environ, reader, problems)
     if (settings.tls_cert is None) != (settings.tls_key is None):
-        raise ConfigError("tls: give both a certificate and a key (--tls-cert and --tls-key)")
+        message = "tls: give both a certificate and a key (--tls-cert and --tls-key)"
+        problems.append(Problem("", 0, message))
     alerting, errors = alerting_settings(text, config_path and str(config_path), flags.get("rules"))
-    if errors:
-        raise ConfigError("\n".join(str(error) for error in sorted(errors)))
+    problems.extend(Problem(error.file, error.line, str(error)) for error in errors)
+    if problems:
+        raise ConfigError(*(problem.message for problem in sorted(problems)))
     return replace(
         settings, config_file=Path(config_path) if config_path else None, alerting=alerting
     )
 
 
-def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
+def _from_yaml(text: str, filename: str, problems: list[Problem]) -> dict[str, tuple[Any, Origin]]:
+    """The config file's settings, each with its line; unknown keys go to `problems`.
+    A file that is not YAML, or not a mapping, is one problem that stops everything."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
@@ -259,32 +289,38 @@ def _from_yaml(text: str, filename: str) -> dict[str, tuple[Any, str]]:
         where = f"{filename}:{mark.line + 1}" if mark is not None else filename
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    values: dict[str, tuple[Any, str]] = {}
+    values: dict[str, tuple[Any, Origin]] = {}
     if root is None:
         return values
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{filename}:{root.start_mark.line + 1}: the config must be a mapping")
+
+    def origin(node: yaml.Node) -> Origin:
+        line = node.start_mark.line + 1
+        return Origin(filename, line, f"{filename}:{line}")
+
     for key_node, value_node in root.value:
         key = key_node.value
-        where = f"{filename}:{key_node.start_mark.line + 1}"
         if key in _FILE_KEYS and key != "":
             if not isinstance(value_node, yaml.MappingNode):
-                raise ConfigError(f"{where}: {key}: must be a mapping")
+                problems.append(origin(key_node).problem(f"{key}: must be a mapping"))
+                continue
             for sub_key_node, sub_value_node in value_node.value:
                 sub_key = sub_key_node.value
-                sub_where = f"{filename}:{sub_key_node.start_mark.line + 1}"
                 if sub_key not in _FILE_KEYS[key]:
                     known = ", ".join(sorted(_FILE_KEYS[key]))
-                    raise ConfigError(f"{sub_where}: {key}.{sub_key}: unknown key (known: {known})")
-                values[f"{key}.{sub_key}"] = (_scalar(sub_value_node), sub_where)
+                    reason = f"{key}.{sub_key}: unknown key (known: {known})"
+                    problems.append(origin(sub_key_node).problem(reason))
+                    continue
+                values[f"{key}.{sub_key}"] = (_scalar(sub_value_node), origin(sub_key_node))
         elif key in _FILE_KEYS[""]:
-            values[key] = (_scalar(value_node), where)
+            values[key] = (_scalar(value_node), origin(key_node))
         elif key in _EXTENSION_KEYS:
             continue  # read by the part that owns it
         else:
             sections = [k for k in _FILE_KEYS if k]
             known = ", ".join(sorted([*_FILE_KEYS[""], *sections, *_EXTENSION_KEYS]))
-            raise ConfigError(f"{where}: {key}: unknown key (known: {known})")
+            problems.append(origin(key_node).problem(f"{key}: unknown key (known: {known})"))
     return values
 
 
@@ -296,7 +332,14 @@ def _scalar(node: yaml.Node) -> Any:
     return yaml.safe_load(yaml.serialize(node))
 
 
-def _build(values: dict[str, tuple[Any, str]], environ: Mapping[str, str], reader: Any) -> Settings:
+def _build(
+    values: dict[str, tuple[Any, Origin]],
+    environ: Mapping[str, str],
+    reader: Any,
+    problems: list[Problem],
+) -> Settings:
+    """The settings of `values`; a value that cannot be parsed goes to `problems` and
+    leaves its default in place (the caller raises once everything has been looked at)."""
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {
         "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {},
@@ -305,7 +348,8 @@ def _build(values: dict[str, tuple[Any, str]], environ: Mapping[str, str], reade
         section_name, _, name = key.rpartition(".")
         spec = _FILE_KEYS.get(section_name, {}).get(name)
         if spec is None:
-            raise ConfigError(f"{where}: {key}: unknown setting")
+            problems.append(where.problem(f"{key}: unknown setting"))
+            continue
         target, attribute, parser = spec
         try:
             if key == "auth.tokens":
@@ -313,7 +357,8 @@ def _build(values: dict[str, tuple[Any, str]], environ: Mapping[str, str], reade
             else:
                 value = parser(raw)
         except (ValueError, TypeError) as error:
-            raise ConfigError(f"{where}: {key}: {error}") from None
+            problems.append(where.problem(f"{key}: {error}"))
+            continue
         if attribute == "listen":
             top["host"], top["port"] = value
         elif target is None:

@@ -65,6 +65,20 @@ def test_it_names_a_port_out_of_range() -> None:
     ]
 
 
+def test_it_lists_every_problem_of_a_config_file_one_a_line(tmp_path: Path) -> None:
+    config = tmp_path / "batchgate.yaml"
+    config.write_text("listen: nowhere\nruns:\n  lost_after: 5x\nretention:\n  days: 3\n")
+    result = batchgate("serve", "--config", str(config), "--check-config")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(": ")[1:3] for line in lines] == [
+        [f"{config}:1", "listen"],
+        [f"{config}:3", "runs.lost_after"],
+        [f"{config}:5", "retention.days"],
+    ], result.stderr
+    assert all(line.startswith("batchgate: ") for line in lines)
+
+
 def test_it_refuses_an_unusable_data_directory_in_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the data directory should be")

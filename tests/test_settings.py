@@ -76,6 +76,26 @@ def test_it_names_file_line_and_key_of_a_bad_setting(text: str, message: str) ->
     assert str(raised.value).startswith(message), str(raised.value)
 
 
+def test_it_reports_every_bad_setting_at_once_in_the_order_of_the_file() -> None:
+    text = (
+        "runs:\n  lost_after: soon\n  stuck_afterr: 1h\n"
+        "colour: red\n"
+        "retention:\n  max_runs_per_job: -3\n"
+        "listen: :9091\n"
+    )
+    environ = {"BATCHGATE_LIMITS_MAX_JOBS": "many"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"config": "b.yaml"}, environ, files(**{"b.yaml": text}))
+    assert [problem.split(": ")[:2] for problem in raised.value.problems] == [
+        ["environment variable BATCHGATE_LIMITS_MAX_JOBS", "limits.max_jobs"],
+        ["b.yaml:2", "runs.lost_after"],
+        ["b.yaml:3", "runs.stuck_afterr"],
+        ["b.yaml:4", "colour"],
+        ["b.yaml:6", "retention.max_runs_per_job"],
+    ]
+    assert str(raised.value).splitlines() == list(raised.value.problems)
+
+
 def test_it_says_when_the_config_file_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings({"config": str(tmp_path / "missing.yaml")}, {})
