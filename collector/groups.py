@@ -142,12 +142,14 @@ class Groups:
 
     def show_as_job(self, summary: GroupSummary, key: JobKey | None = None) -> Job:
         """The group's job (its key, if known, is `key`) in the live state: last push, last
-        failed push."""
+        failed push. A job that reports runs under the same key keeps its runs' times; the
+        group is shown beside them (`GET /jobs`)."""
         job = self.state.job(key or job_key(summary.key), summary.created, PUSHGATEWAY)
-        job.last_success_at = summary.push_time or None
-        job.last_failure_at = summary.failure_time or None
-        job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)
-        job.generation += 1
+        if job.kind == PUSHGATEWAY:
+            job.last_success_at = summary.push_time or None
+            job.last_failure_at = summary.failure_time or None
+            job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)
+            job.generation += 1
         return job
 
     def forget_job(self, key: GroupingKey) -> None:

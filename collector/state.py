@@ -184,6 +184,11 @@ class State:
         job_created = job is None
         if job is None:
             job = self._create_job(event.job, event.at)
+        elif job.kind != BATCH:
+            # A Pushgateway group's job now reports runs: from here on its runs decide
+            # its status and times (a push was never a success), its group is shown beside.
+            job.kind = BATCH
+            job.last_success_at = job.last_failure_at = None
         run = self._resolve_run(job, event)
         if run is None:
             change = self._new_run(job, event)

@@ -11,7 +11,7 @@ import pytest
 from collector.app import sweep_once
 from collector.keys import WRITER
 from collector.settings import PushgatewaySettings
-from tests.helpers import Client, Clock, get, until
+from tests.helpers import Client, Clock, get, push, until
 from tests.test_pushgateway_clients import labels, scrape
 
 Start = Callable[..., Awaitable[Client]]
@@ -91,6 +91,62 @@ async def test_each_group_is_a_job_of_kind_pushgateway(client: Client, clock: Cl
     response = await client.delete("/jobs/report")
     assert response.status == 200
     assert ("pages", labels(job="report", region="eu", instance="")) not in await scrape(client)
+
+
+async def test_a_job_with_runs_and_a_group_is_one_batch_job_with_its_group_beside(
+    start: Start, clock: Clock
+) -> None:
+    """A cron job that reports its runs to /push and pushes its figures with
+    push_to_gateway under the same name: its runs decide its status and times, the group
+    is shown beside them; a push never passes for a success."""
+    client = await start()
+    await push(client, {"job": "etl", "event": "fail", "duration_seconds": 30, "exit_code": 2})
+    failed_at = clock.now
+    clock.advance(60)
+    await put(client, "/metrics/job/etl", "# TYPE rows gauge\nrows 7\n")
+    for restarted in (False, True):
+        if restarted:
+            await client.close()
+            client = await start()
+        (job,) = (await get(client, "/jobs", q="etl"))["jobs"]
+        assert (job["kind"], job["status"]) == ("batch", "failed"), restarted
+        assert job["last_success_at"] is None, restarted
+        assert job["last_failure_at"] is not None
+        assert job["pushgateway"]["series"] == 1
+        series = await scrape(client)
+        assert series[("rows", labels(job="etl", instance=""))] == 7
+        key = labels(job="etl")
+        assert series[("batchgate_job_last_failure_timestamp_seconds", key)] == failed_at
+        assert ("batchgate_job_last_success_timestamp_seconds", key) not in series
+
+    response = await client.delete("/jobs/etl")
+    assert response.status == 200
+    assert ("rows", labels(job="etl", instance="")) not in await scrape(client)
+    assert (await get(client, "/jobs", q="etl"))["jobs"] == []
+
+
+async def test_a_group_whose_job_starts_reporting_runs_becomes_a_batch_job(
+    start: Start, clock: Clock
+) -> None:
+    client = await start()
+    await put(client, "/metrics/job/backup", "# TYPE bytes gauge\nbytes 9\n")
+    clock.advance(60)
+    await push(client, {"job": "backup", "event": "start", "run_id": "b1"})
+    for restarted in (False, True):
+        if restarted:
+            await client.close()
+            client = await start()
+        (job,) = (await get(client, "/jobs", q="backup"))["jobs"]
+        assert (job["kind"], job["status"]) == ("batch", "running"), restarted
+        assert job["last_success_at"] is None, "the push before the run was no success"
+        assert job["pushgateway"]["grouping_key"] == {"job": "backup"}
+        series = await scrape(client)
+        assert series[("batchgate_job_running", labels(job="backup"))] == 1, restarted
+    # Deleting the group leaves the job and its runs.
+    response = await client.delete("/metrics/job/backup")
+    assert response.status == 202
+    (job,) = (await get(client, "/jobs", q="backup"))["jobs"]
+    assert (job["status"], "pushgateway" in job) == ("running", False)
 
 
 async def test_the_servers_downtime_does_not_age_a_group(start: Start, clock: Clock) -> None:

@@ -79,9 +79,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 def _group_of(request: web.Request, job: Job) -> GroupSummary | None:
-    """The Pushgateway group a job of kind `pushgateway` stands for."""
-    if job.kind != PUSHGATEWAY:
-        return None
+    """The Pushgateway group of the job's key: the one a job of kind `pushgateway` stands
+    for, or one a batch job also pushes."""
     return request.app[GROUPS].registry.get(grouping_key(job.key))
 
 
@@ -178,8 +177,7 @@ async def delete_job(request: web.Request) -> web.Response:
     deleted = []
     now = app[CLOCK]()
     for job in jobs:
-        if job.kind == PUSHGATEWAY:
-            app[GROUPS].delete(grouping_key(job.key), now)
+        app[GROUPS].delete(grouping_key(job.key), now)
         state.delete_jobs(job.name, job.key)
         writer.stage_deleted(job)
         deleted.append({"job": job.name, "labels": dict(job.labels)})
