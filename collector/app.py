@@ -98,7 +98,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         state.add_job(job)
     state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
     state.seen_since = restored.seen_since
-    writer = Writer(store, settings.max_write_queue, settings.push_timeout)
+    writer = Writer(store, settings.max_write_queue, settings.push_timeout, app[CLOCK])
     writer.start()
     groups = Groups(
         GroupRegistry(
@@ -112,7 +112,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     )
     groups.started_at = started
     restored_groups = groups.restore(restored.groups)
-    state.reckon_downtime(started)  # once the groups' jobs are back too
+    state.reckon_downtime(started, restored.alive_at)  # once the groups' jobs are back too
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups
@@ -154,8 +154,9 @@ async def _hang_up_listeners(app: web.Application) -> None:
 
 
 def sweep_once(app: web.Application) -> int:
-    """Mark silent runs lost, expire stale Pushgateway groups and forget old event ids;
-    returns how many runs were lost."""
+    """Mark silent runs lost, expire stale Pushgateway groups, forget old event ids, and
+    commit now and then on a quiet server (`Writer.keep_alive`); returns how many runs were
+    lost."""
     state, writer = app[STATE], app[WRITER]
     now = app[CLOCK]()
     app[GROUPS].expire(now)
@@ -165,6 +166,7 @@ def sweep_once(app: web.Application) -> int:
     evaluate_changes(app, changes, now)
     publish_changes(app[BUS], changes, now, state.settings)
     state.expire_seen(now)
+    writer.keep_alive()
     return len(changes)
 
 

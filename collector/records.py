@@ -171,6 +171,8 @@ class WriteBatch:
     """Outbox rows delivered or given up."""
     silences: list[SilenceRecord] = field(default_factory=list)
     deleted_silences: list[str] = field(default_factory=list)
+    alive_at: float = 0.0
+    """When the batch was taken: the server was listening then (see `Restored.alive_at`)."""
 
     def __len__(self) -> int:
         return (

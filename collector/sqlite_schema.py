@@ -138,6 +138,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_succeeded ON runs (job_id, started_at, duration, done, status)
         WHERE status = 'succeeded';
     """,
+    # 7: when the server last made a commit: the latest time it is known to have been
+    # listening, so that its next start knows how long it could not hear its jobs.
+    """
+    ALTER TABLE writer_state ADD COLUMN alive_at REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 

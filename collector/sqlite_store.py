@@ -357,7 +357,8 @@ class SqliteStore:
                 "SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key"
             )
         ]
-        return Restored(list(jobs.values()), seen, seen_since, groups)
+        ((alive_at,),) = await reader.execute_fetchall("SELECT alive_at FROM writer_state")
+        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -155,7 +155,10 @@ def commit(conn: sqlite3.Connection, session: str, number: int, batch: WriteBatc
                 batch.audit,
             )
         _commit_alerting(conn, batch)
-        conn.execute("UPDATE writer_state SET session = ?, last_batch = ?", (session, number))
+        conn.execute(
+            "UPDATE writer_state SET session = ?, last_batch = ?, alive_at = ?",
+            (session, number, batch.alive_at),
+        )
 
 
 def _commit_groups(conn: sqlite3.Connection, batch: WriteBatch) -> None:

@@ -124,11 +124,13 @@ class State:
         for run_id in run_ids:
             self._finished.pop(run_id, None)
 
-    def reckon_downtime(self, started: float) -> None:
-        """Set `deaf` for a server restored at `started`: from the last event the restored
-        state had heard (a job's, a group's or a run's) to `started`, for every run."""
+    def reckon_downtime(self, started: float, alive_at: float = 0.0) -> None:
+        """Set `deaf` for a server restored at `started`: from the last time the previous
+        server is known to have been listening (`alive_at`, its last commit) or the last
+        event the restored state had heard (a job's, a group's or a run's), whichever is
+        later, to `started`, for every run."""
         running = [run for job in self.jobs.values() for run in job.running.values()]
-        heard = [job.last_seen_at or 0.0 for job in self.jobs.values()]
+        heard = [alive_at, *(job.last_seen_at or 0.0 for job in self.jobs.values())]
         heard += [run.last_event_at for run in running]
         self.deaf = (min(max(heard, default=started), started), started)
         for run in running:

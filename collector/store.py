@@ -37,6 +37,9 @@ class Restored:
     seen_since: float
     groups: list[str] = field(default_factory=list)
     """Snapshots of the stored Pushgateway groups."""
+    alive_at: float = 0.0
+    """The last time the previous server is known to have been listening: its last commit
+    (it makes one at least every `writer.ALIVE_EVERY` seconds)."""
 
 
 @dataclass(slots=True)

@@ -41,16 +41,29 @@ from rules import Alert
 log = logging.getLogger(__name__)
 
 
+ALIVE_EVERY = 10.0
+"""Seconds after which a quiet server commits anyway, to record that it is still listening
+(each commit does): the next start then knows when this server stopped hearing its jobs."""
+
+
 class StorageFailing(Exception):
     """The store did not make a write durable in time; the client should retry."""
 
 
 class Writer:
-    def __init__(self, store: Store, max_pending: int = 200_000, patience: float = 10.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_pending: int = 200_000,
+        patience: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self.max_pending = max_pending
         self.patience = patience
         """Seconds a batch may take to become durable before its waiters get StorageFailing."""
+        self._clock = clock
+        self._taken_at = clock()
         self._deleted: list[int] = []
         self._jobs: dict[int, Job] = {}
         self._runs: dict[str, tuple[Run, int, bool]] = {}
@@ -171,6 +184,12 @@ class Writer:
             self._deleted_silences.add(silence_id)
         self._touch()
 
+    def keep_alive(self) -> None:
+        """Commit, if nothing has for `ALIVE_EVERY` seconds: every commit records that the
+        server is listening (called by the sweep)."""
+        if self._clock() - self._taken_at >= ALIVE_EVERY:
+            self._touch()
+
     @property
     def pending(self) -> int:
         """Records staged or being committed: the write queue's length."""
@@ -281,7 +300,9 @@ class Writer:
             finished_notifications=list(self._finished_notifications),
             silences=list(self._silences.values()),
             deleted_silences=list(self._deleted_silences),
+            alive_at=self._clock(),
         )
+        self._taken_at = batch.alive_at
         done = self._staged
         assert done is not None
         self._deleted, self._jobs, self._runs = [], {}, {}

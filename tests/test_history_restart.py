@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from collector.app import sweep_once
-from collector.keys import ALERTING
+from collector.keys import ALERTING, WRITER
+from collector.writer import ALIVE_EVERY
 from tests.helpers import Client, Clock, get, push
 
 Start = Callable[..., Awaitable[Client]]
@@ -68,6 +69,30 @@ async def test_the_servers_downtime_does_not_count_as_a_runs_silence(
     clock.advance(899)
     assert await _statuses(client) == ("running", "running", set())
     clock.advance(2)
+    status, job_status, firing = await _statuses(client)
+    assert (status, job_status) == ("lost", "lost")
+    assert "JobLost" in firing
+
+
+async def test_a_silence_the_server_heard_still_counts_after_a_restart(
+    start: Start, clock: Clock
+) -> None:
+    """Nothing else pushes: the run has been silent for 10 minutes while the server ran
+    (sweeping each minute, as it does every second) when it goes down for one minute. The
+    10 minutes count: the run is lost 5 minutes after the restart, not 15."""
+    client = await start()
+    await push(client, {"job": "etl", "event": "start", "run_id": "etl-1"})
+    for _ in range(10):
+        clock.advance(60)
+        sweep_once(client.server.app)
+        await client.server.app[WRITER].durable()
+    await client.close()
+
+    clock.advance(60)
+    client = await start()
+    clock.advance(300 - ALIVE_EVERY - 1)
+    assert (await _statuses(client))[:2] == ("running", "running")
+    clock.advance(ALIVE_EVERY + 2)
     status, job_status, firing = await _statuses(client)
     assert (status, job_status) == ("lost", "lost")
     assert "JobLost" in firing
