@@ -130,8 +130,10 @@ class State:
         event the restored state had heard (a job's, a group's or a run's), whichever is
         later, to `started`, for every run."""
         running = [run for job in self.jobs.values() for run in job.running.values()]
-        heard = [alive_at, *(job.last_seen_at or 0.0 for job in self.jobs.values())]
+        heard = [job.last_seen_at or 0.0 for job in self.jobs.values()]
         heard += [run.last_event_at for run in running]
+        if alive_at:  # 0: no server has used this database (a new one, or schema 6's)
+            heard.append(alive_at)
         self.deaf = (min(max(heard, default=started), started), started)
         for run in running:
             run.deaf = self.deaf

@@ -98,6 +98,17 @@ async def test_a_silence_the_server_heard_still_counts_after_a_restart(
     assert "JobLost" in firing
 
 
+async def test_a_new_database_has_no_downtime_before_it(start: Start, clock: Clock) -> None:
+    """No server ever used it: a run reported as started 20 minutes ago, silent since, is
+    lost at once (its silence is not taken for the server's downtime)."""
+    client = await start()
+    started = clock.now - 1200
+    await push(client, {"job": "etl", "event": "start", "run_id": "etl-1", "timestamp": started})
+    status, job_status, firing = await _statuses(client)
+    assert (status, job_status) == ("lost", "lost")
+    assert "JobLost" in firing
+
+
 async def test_a_run_stuck_before_an_outage_is_still_stuck_after_it(
     start: Start, clock: Clock
 ) -> None:
