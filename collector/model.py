@@ -25,7 +25,8 @@ LOST: Final = "lost"
 
 RUN_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
 FINISHED_STATUSES: Final = (SUCCEEDED, FAILED, CANCELLED, LOST)
-JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LOST, "unknown")
+LATE: Final = "late"
+JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LATE, LOST, "unknown")
 
 BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
@@ -210,6 +211,11 @@ class Job:
     duration_count: int = 0
     generation: int = 0
     """Bumped on every change, so incremental consumers can skip jobs that did not change."""
+    late_since: float | None = None
+    """When a `missed` rule says the job is late from (the scheduled start it missed; see
+    `Missed.late_from`), set by the rules pass, in memory only: the first pass after a
+    restart sets it again. The job is late from then while no run has started (no push
+    came, for a group) since."""
 
     @property
     def name(self) -> str:
@@ -220,9 +226,13 @@ class Job:
         return self.key.labels
 
     def status(self, now: float, stuck_after: float, lost_after: float) -> str:
-        """The job's derived status: running, stuck, succeeded, failed, cancelled, lost, unknown.
-        A Pushgateway group (kind `pushgateway`) is failed while its last push was refused."""
+        """The job's derived status: running, stuck, late, succeeded, failed, cancelled, lost,
+        unknown. Late (a scheduled run did not start) says more than how the last run ended;
+        a run that goes on is running or stuck whatever the schedule. A Pushgateway group
+        (kind `pushgateway`) is failed while its last push was refused."""
         if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
+            if self.late_since is not None and self._late(now, self.last_seen_at):
+                return LATE
             if self.last_failure_at is not None and self.last_failure_at >= (
                 self.last_success_at or 0.0
             ):
@@ -233,11 +243,17 @@ class Job:
             if any(run.is_stuck(now, stuck_after) for run in live):
                 return "stuck"
             return RUNNING
+        if self.late_since is not None and self._late(now, self.last_start_at):
+            return LATE
         if self.running:
             return LOST
         if self.last_run is not None:
             return self.last_run.status
         return "unknown"
+
+    def _late(self, now: float, started: float | None) -> bool:
+        since = self.late_since
+        return since is not None and since <= now and (started or 0.0) < since
 
     def record_finish(self, run: Run) -> None:
         """Count a run that reached a final status into the job's counters and histogram."""

@@ -257,5 +257,8 @@ class Evaluation:
     """Alerts whose persisted state changed, by id: upsert `alert.to_dict()`."""
     removed: set[str] = field(default_factory=set)
     """Ids of alerts that left the book (a pending alert dropped, a resolved one expired)."""
+    late: dict[JobKeyTuple, float | None] = field(default_factory=dict)
+    """Jobs whose lateness changed: when a `missed` rule says the job is late from
+    (`Missed.late_from`; late while no run has started since), or None once none does."""
     jobs_evaluated: int = 0
     jobs_skipped: int = 0

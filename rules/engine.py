@@ -21,6 +21,7 @@ from rules.alerts import Alert, Evaluation
 from rules.book import AlertBook, SilenceLike
 from rules.facts import JobFacts, JobKeyTuple
 from rules.kinds import INFINITY, Context
+from rules.kinds.schedule import Missed
 from rules.matchers import JobMatcher
 from rules.ruleset import Rule, RuleSet
 
@@ -28,7 +29,9 @@ from rules.ruleset import Rule, RuleSet
 class _Slot:
     """The engine's memory of one job: its rules, what it last saw, and when to look again."""
 
-    __slots__ = ("active", "deadline", "deadlines", "generation", "key", "rules", "seen")
+    __slots__ = (
+        "active", "deadline", "deadlines", "generation", "key", "late", "missed", "rules", "seen",
+    )  # fmt: skip
 
     def __init__(self, key: JobKeyTuple, rules: tuple[Rule, ...], active: list[bool]) -> None:
         self.key = key
@@ -39,6 +42,12 @@ class _Slot:
         self.active = active
         """Per rule: whether the book holds alerts of this rule for this job."""
         self.seen = 0
+        self.missed: dict[int, float | None] = {
+            index: None for index, rule in enumerate(rules) if isinstance(rule.kind, Missed)
+        }
+        """Per `missed` rule (by index): the scheduled start it found missed, or None."""
+        self.late: float | None = -INFINITY
+        """What `Evaluation.late` last said of the job; -INFINITY: nothing yet."""
 
 
 class RuleEngine:
@@ -166,6 +175,7 @@ class RuleEngine:
         deadlines = slot.deadlines
         active = slot.active
         soonest = INFINITY
+        missed = slot.missed
         for index, rule in enumerate(slot.rules):
             if everything or now >= deadlines[index]:
                 conditions, deadline = rule.kind.evaluate(job, now, context)
@@ -173,10 +183,20 @@ class RuleEngine:
                     deadline = min(deadline, book.observe(rule, job, conditions, now, out))
                     active[index] = bool(conditions)
                 deadlines[index] = deadline
+                if index in missed:
+                    kind = rule.kind
+                    assert isinstance(kind, Missed)
+                    missed[index] = (
+                        kind.late_from(job, conditions[0], context) if conditions else None
+                    )
             if deadlines[index] < soonest:
                 soonest = deadlines[index]
         slot.deadline = soonest
         slot.generation = job.generation
+        if missed or slot.late is not None:
+            late = min((since for since in missed.values() if since is not None), default=None)
+            if late != slot.late:
+                slot.late = out.late[slot.key] = late
 
     def _drop_slot(self, slot: _Slot, now: float, out: Evaluation) -> None:
         for index, rule in enumerate(slot.rules):

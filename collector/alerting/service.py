@@ -213,6 +213,11 @@ class Alerting:
             self._writer.stage_alerts(evaluation.changed, evaluation.removed)
         if evaluation.notifications:
             self.outbox.add(evaluation.notifications)
+        jobs = self._state.jobs
+        for (name, labels), since in evaluation.late.items():
+            job = jobs.get(JobKey(name, labels))
+            if job is not None:
+                job.late_since = since
         for transition in evaluation.transitions:
             alert = transition.alert
             if transition.kind in ("firing", "resolved"):

@@ -25,8 +25,8 @@ from collector.state import State, StateSettings
 from collector.store import Store
 from collector.web import charts, formatting
 
-PROBLEMS = ("failed", "stuck", "lost")
-STATUS_ORDER = {status: i for i, status in enumerate(("failed", "lost", "stuck", "running"))}
+PROBLEMS = ("failed", "stuck", "late", "lost")
+STATUS_ORDER = {s: i for i, s in enumerate(("failed", "lost", "stuck", "late", "running"))}
 TREND_PERIODS = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
 JOBS_PAGE_SIZE = 1000
 ROW_CACHE_SIZE = 4 * JOBS_PAGE_SIZE

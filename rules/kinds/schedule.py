@@ -156,6 +156,19 @@ class Missed:
         )
         return (condition,), INFINITY
 
+    def late_from(self, job: JobFacts, condition: Condition, context: Context) -> float:
+        """While this rule's `condition` holds, when the job is late from unless a run starts
+        (for a group: a push comes) before: the scheduled time it missed; with `interval`,
+        an interval and the grace after its last start, for a run that started and failed
+        is no late run."""
+        if self.ticks is not None:
+            assert condition.since is not None
+            return condition.since
+        assert self.interval is not None
+        started = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_start_at
+        base = max(started or job.created_at, job.last_success_at or job.created_at)
+        return base + unheard_after(context.deaf, base) + self.interval + self.grace
+
 
 @dataclass(frozen=True, slots=True)
 class Absent:

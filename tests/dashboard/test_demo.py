@@ -137,6 +137,7 @@ def test_without_a_url_it_starts_a_server_and_removes_it_after(tmp_path: Path) -
     while "ScheduleMissed" not in {a["alertname"] for a in _get(url, "/alerts")["alerts"]}:
         assert time.monotonic() < deadline, "ScheduleMissed did not fire"
         time.sleep(0.2)
+    assert _jobs(url)["sync_invoices", ""]["status"] == "late"
     output = started + _stop(demo)
     assert "stopped" in output
     assert not data.exists()
