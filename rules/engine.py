@@ -45,7 +45,8 @@ class _Slot:
         self.missed: dict[int, float | None] = {
             index: None for index, rule in enumerate(rules) if isinstance(rule.kind, Missed)
         }
-        """Per `missed` rule (by index): the scheduled start it found missed, or None."""
+        """Per `missed` rule (by index): when it says the job is late from
+        (`Missed.late_from`), or None while its condition does not hold."""
         self.late: float | None = -INFINITY
         """What `Evaluation.late` last said of the job; -INFINITY: nothing yet."""
 
