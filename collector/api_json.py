@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from collector.model import Job, Run, RunSummary
+from collector.model import LATE, Job, Run, RunSummary
 from collector.pushgateway import GroupSummary
 from collector.records import PointRecord
 from collector.state import StateSettings
@@ -156,11 +156,13 @@ def job_json(
 ) -> dict[str, Any]:
     """A job as `GET /jobs` lists it; a Pushgateway group's job also shows its group."""
     last = job.last_run
+    status = job.status(now, settings.stuck_after, settings.lost_after)
     shown = {
         "job": job.name,
         "labels": dict(job.labels),
         "kind": job.kind,
-        "status": job.status(now, settings.stuck_after, settings.lost_after),
+        "status": status,
+        "late_since": rfc3339(job.late_since) if status == LATE else None,
         "running_runs": len(job.running),
         "last_run": run_json(last, now, settings) if last is not None else None,
         "last_seen_at": rfc3339(job.last_seen_at),

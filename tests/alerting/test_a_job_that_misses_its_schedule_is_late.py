@@ -41,6 +41,7 @@ async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_
 
     late: dict[str, Any] = await get(client, "/jobs", status="late")
     assert [job["job"] for job in late["jobs"]] == ["backup"]
+    assert late["jobs"][0]["late_since"] == "2023-11-14T23:00:00.000Z"
     assert (await get(client, "/summary"))["jobs_by_status"]["late"] == 1
     series = await scrape(client)
     statuses = {dict(key)["status"] for name, key in series if name == "batchgate_job_status"}
@@ -49,6 +50,7 @@ async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_
     page = await (await client.get("/ui/jobs", params={"status": "late"})).text()
     assert 'href="ui/jobs/backup"' in page
     assert "status-late" in page
+    assert "a run was due" in page
 
     await client.close()
     client = await start_with(rules=RULES)
@@ -56,7 +58,7 @@ async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_
 
     await push(client, {"job": "backup", "event": "start", "run_id": "b2"})
     (job,) = (await get(client, "/jobs", q="backup"))["jobs"]
-    assert job["status"] == "running", "at once, not at the next pass"
+    assert (job["status"], job["late_since"]) == ("running", None), "at once"
     await push(client, {"job": "backup", "event": "fail", "run_id": "b2"})
     assert await _status(client, "backup") == "failed"
 
