@@ -144,6 +144,11 @@ class RuleEngine:
         out.jobs_evaluated = 1
         return out
 
+    def rules_for(self, job: JobFacts) -> tuple[Rule, ...]:
+        """The rules that apply to this job."""
+        slot = self._slots.get(job.key)
+        return (slot or self._new_slot(job)).rules
+
     def forget_job(self, key: JobKeyTuple, now: float) -> Evaluation:
         """A job was deleted: resolve its alerts now rather than at the next pass."""
         out = Evaluation(now)

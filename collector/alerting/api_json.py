@@ -1,4 +1,5 @@
-"""The JSON shape of an alert, as `GET /alerts` lists it and `GET /events` sends it."""
+"""The JSON shape of an alert, as `GET /alerts` lists it and `GET /events` sends it, and of
+the schedules `missed` rules expect of a job (`GET /jobs/{job}`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from collector.api_json import rfc3339
+from rules import Context, JobFacts, Rule
+from rules.kinds.schedule import Missed
 
 
 def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -35,3 +38,26 @@ def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
             for name, told in sorted(dict(data.get("deliveries") or {}).items())
         ],
     }
+
+
+def schedules_json(
+    rules: tuple[Rule, ...], job: JobFacts, now: float, context: Context
+) -> list[dict[str, Any]]:
+    """What the job's `missed` rules expect of it: its schedule, and when its next run is due."""
+    shown = []
+    for rule in rules:
+        kind = rule.kind
+        if isinstance(kind, Missed):
+            cron = kind.ticks
+            due = kind.next_due(job, now, context)
+            shown.append(
+                {
+                    "rule": rule.name,
+                    "schedule": cron.expression if cron is not None else None,
+                    "timezone": kind.timezone if cron is not None else None,
+                    "interval_seconds": kind.interval,
+                    "grace_seconds": kind.grace,
+                    "next_due_at": rfc3339(due) if math.isfinite(due) else None,
+                }
+            )
+    return shown

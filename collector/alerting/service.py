@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from collector.alerting.api_json import alert_json
+from collector.alerting.api_json import alert_json, schedules_json
 from collector.alerting.metrics import AlertingMetrics
 from collector.alerting.outbox import Outbox
 from collector.alerting.settings import AlertingSettings
@@ -145,6 +145,10 @@ class Alerting:
         for job in jobs:
             self._apply(self.engine.evaluate_job(job, now, silences=silences))
         self._metrics.event_evaluation.observe(time.perf_counter() - started)
+
+    def schedules(self, job: Job, now: float) -> list[dict[str, Any]]:
+        """The schedules the job's `missed` rules expect it to keep (`GET /jobs/{job}`)."""
+        return schedules_json(self.engine.rules_for(job), job, now, self.engine.context)
 
     def forget_jobs(self, keys: Iterable[JobKey], now: float) -> None:
         """Jobs were deleted: their alerts resolve now."""

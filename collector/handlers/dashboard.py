@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.keys import CLOCK, SETTINGS, STATE, STORE
+from collector.keys import ALERTING, CLOCK, SETTINGS, STATE, STORE
 from collector.web import assets, pages
 from collector.web.templates import render
 
@@ -52,7 +52,11 @@ async def job(request: web.Request) -> web.Response:
     for raw in request.query.getall("label", []):
         label, _, value = raw.partition("=")
         labels[label] = value
-    view = await pages.job_page(app[STATE], app[STORE], app[CLOCK](), name, labels, request.query)
+    now = app[CLOCK]()
+    view = await pages.job_page(
+        app[STATE], app[STORE], now, name, labels, request.query,
+        lambda job: app[ALERTING].schedules(job, now),
+    )  # fmt: skip
     if view is None:
         suffix = f" with labels {labels}" if labels else ""
         return _not_found(request, f"no job named {name!r}{suffix}")

@@ -20,7 +20,7 @@ from collector.api_json import (
 from collector.errors import ApiError, field_error
 from collector.groups import grouping_key
 from collector.handlers import audit, query
-from collector.keys import BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
+from collector.keys import ALERTING, BUS, CLOCK, GROUPS, SETTINGS, STATE, STORE, WRITER
 from collector.model import BATCH, JOB_STATUSES, PUSHGATEWAY, RUN_STATUSES, Job, JobKey
 from collector.pushgateway import GroupSummary
 from collector.settings import parse_duration
@@ -99,14 +99,13 @@ async def get_job(request: web.Request) -> web.Response:
     jobs = _jobs_of(request)
     now = request.app[CLOCK]()
     settings = request.app[SETTINGS].runs
-    return web.json_response(
-        {
-            "job": jobs[0].name,
-            "label_sets": [
-                job_detail_json(job, now, settings, _group_of(request, job)) for job in jobs
-            ],
-        }
-    )
+    alerting = request.app[ALERTING]
+    label_sets = []
+    for job in jobs:
+        detail = job_detail_json(job, now, settings, _group_of(request, job))
+        detail["schedules"] = alerting.schedules(job, now)
+        label_sets.append(detail)
+    return web.json_response({"job": jobs[0].name, "label_sets": label_sets})
 
 
 async def job_runs(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ import fnmatch
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -259,9 +259,10 @@ def _run_view(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
 
 async def job_page(
     state: State, store: Store, now: float, name: str, labels: Mapping[str, str],
-    query: Mapping[str, str],
+    query: Mapping[str, str], schedules: Callable[[Job], list[dict[str, Any]]],
 ) -> dict[str, Any] | None:  # fmt: skip
-    """A job (every label set matching `labels`): runs in flight, trends, charts, history."""
+    """A job (every label set matching `labels`): runs in flight, trends, charts, history,
+    and what its `schedules` (the `missed` rules' expectations of each label set) are."""
     settings = state.settings
     jobs = [job for job in state.jobs_named(name) if _has_labels(job.key, tuple(labels.items()))]
     if not jobs:
@@ -294,7 +295,7 @@ async def job_page(
     return {
         "name": name,
         "labels": dict(labels),
-        "label_sets": [job_row(job, now, settings) for job in jobs],
+        "label_sets": [job_row(job, now, settings) | {"schedules": schedules(job)} for job in jobs],
         "several": len(jobs) > 1,
         "running": [_run_view(run, now, settings) for run in running],
         "trends": trends,

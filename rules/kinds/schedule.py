@@ -156,6 +156,17 @@ class Missed:
         )
         return (condition,), INFINITY
 
+    def next_due(self, job: JobFacts, now: float, context: Context) -> float:
+        """When the job's next run is due to start: the next scheduled time after `now`;
+        with `interval`, an interval after its last success (for a group, its last push).
+        The rule fires `grace` later if none has."""
+        if self.ticks is not None:
+            return self.ticks.after(now)
+        assert self.interval is not None
+        evidence = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_success_at
+        base = evidence if evidence is not None else job.created_at
+        return base + unheard_after(context.deaf, base) + self.interval
+
     def late_from(self, job: JobFacts, condition: Condition, context: Context) -> float:
         """While this rule's `condition` holds, when the job is late from unless a run starts
         (for a group: a push comes) before: the scheduled time it missed; with `interval`,

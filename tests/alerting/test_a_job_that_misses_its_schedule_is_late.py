@@ -3,6 +3,7 @@ its `missed` rule's grace until a run starts: in /jobs, /summary, /metrics and t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ async def _status(client: Client, job: str) -> str:
     await client.server.app[ALERTING].evaluate_all()
     (shown,) = (await get(client, "/jobs", q=job))["jobs"]
     return shown["status"]  # type: ignore[no-any-return]
+
+
+async def _schedule_line(client: Client, job: str) -> str:
+    """What the job page says of the job's schedule, as text."""
+    page = await (await client.get(f"/ui/jobs/{job}")).text()
+    (line,) = re.findall(r'<p class="schedule">(.*?)</p>', page, re.DOTALL)
+    return " ".join(re.sub(r"<[^>]+>", "", line).split())
 
 
 async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_starts(
@@ -61,6 +69,41 @@ async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_
     assert (job["status"], job["late_since"]) == ("running", None), "at once"
     await push(client, {"job": "backup", "event": "fail", "run_id": "b2"})
     assert await _status(client, "backup") == "failed"
+
+
+async def test_a_job_shows_what_its_missed_rules_expect_and_when_its_next_run_is_due(
+    start_with: StartWith, clock: Clock
+) -> None:
+    client = await start_with(rules=RULES)
+    await push(client, {"job": "backup", "event": "success", "duration_seconds": 60})
+    await push(client, {"job": "sync", "event": "success", "duration_seconds": 5})
+    (backup,) = (await get(client, "/jobs/backup"))["label_sets"]
+    assert backup["schedules"] == [
+        {
+            "rule": "BackupMissed",
+            "schedule": "0 * * * *",
+            "timezone": "UTC",
+            "interval_seconds": None,
+            "grace_seconds": 300.0,
+            "next_due_at": "2023-11-14T23:00:00.000Z",
+        }
+    ]
+    (sync,) = (await get(client, "/jobs/sync"))["label_sets"]
+    assert [(s["rule"], s["interval_seconds"], s["next_due_at"]) for s in sync["schedules"]] == [
+        ("SyncMissed", 3600.0, "2023-11-14T23:13:20.000Z")  # an hour after its success
+    ]
+    assert await _schedule_line(client, "backup") == (
+        "runs 0 * * * * (UTC), 5 min 00 s grace; next run due in 47 min (rule BackupMissed)"
+    )
+    clock.advance(TO_NEXT_TICK + 301)
+    await client.server.app[ALERTING].evaluate_all()
+    assert await _schedule_line(client, "backup") == (
+        "runs 0 * * * * (UTC), 5 min 00 s grace; a run was due 5 min ago, "
+        "the next is due in 55 min (rule BackupMissed)"
+    )
+    await push(client, {"job": "adhoc", "event": "success", "duration_seconds": 1})
+    (adhoc,) = (await get(client, "/jobs/adhoc"))["label_sets"]
+    assert adhoc["schedules"] == [], "no missed rule matches it"
 
 
 async def test_with_an_interval_a_run_that_failed_is_failed_and_no_run_at_all_is_late(
