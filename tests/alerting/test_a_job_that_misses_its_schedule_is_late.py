@@ -119,6 +119,9 @@ async def test_with_an_interval_a_run_that_failed_is_failed_and_no_run_at_all_is
     assert [alert["alertname"] for alert in firing] == ["SyncMissed"]
     clock.advance(3600)  # and then no run for an hour and more
     assert await _status(client, "sync") == "late"
+    assert await _schedule_line(client, "sync") == (
+        "succeeds every 1 h 00 min; a run was due 20 min ago (rule SyncMissed)"
+    )
 
 
 async def test_a_pushgateway_group_not_pushed_on_schedule_is_late_until_its_next_push(
