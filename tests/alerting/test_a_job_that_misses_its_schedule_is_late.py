@@ -59,6 +59,10 @@ async def test_a_scheduled_run_that_does_not_start_makes_its_job_late_until_one_
     assert 'href="ui/jobs/backup"' in page
     assert "status-late" in page
     assert "a run was due" in page
+    overview = await (await client.get("/")).text()
+    attention = overview[overview.index("Needs attention") :]
+    assert 'href="ui/jobs/backup"' in attention
+    assert "a run was due" in attention
 
     await client.close()
     client = await start_with(rules=RULES)
