@@ -76,8 +76,9 @@ class Groups:
                 restored += 1
         return restored
 
-    def changed(self, key: GroupingKey) -> None:
-        """A push changed the group (or its failure time): stage it and update its job."""
+    def changed(self, key: GroupingKey) -> Job | None:
+        """A push changed the group (or its failure time): stage it and update its job
+        (returned; None if the group is gone)."""
         registry = self.registry
 
         def snapshot() -> str | None:
@@ -88,8 +89,7 @@ class Groups:
             names = self._names[key] = (key_text(key), job_key(key))
         self.writer.stage_group(names[0], snapshot)
         summary = registry.get(key)
-        if summary is not None:
-            self.show_as_job(summary, names[1])
+        return self.show_as_job(summary, names[1]) if summary is not None else None
 
     def removed(self, summary: GroupSummary, event: str, now: float) -> None:
         """The group was deleted, wiped or expired: unstore it, record it, drop its job."""

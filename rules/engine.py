@@ -144,6 +144,11 @@ class RuleEngine:
         out.jobs_evaluated = 1
         return out
 
+    def has_alerts(self, key: JobKeyTuple) -> bool:
+        """Whether the book holds alerts (pending or firing) for this job."""
+        slot = self._slots.get(key)
+        return slot is not None and any(slot.active)
+
     def rules_for(self, job: JobFacts) -> tuple[Rule, ...]:
         """The rules that apply to this job."""
         slot = self._slots.get(job.key)

@@ -113,17 +113,32 @@ AT_ONCE: Final = frozenset({"started", "finished", "revived"})
 Progress and heartbeats, most of the traffic, are left to the next pass (their job's
 generation moved, so the pass evaluates it): what they change (stuck, resource, duration)
 is measured in minutes, and evaluating every one of them would cost pushes a third of their
-throughput with 50 rules."""
+throughput with 50 rules. Unless their job has alerts, which they may resolve: those are
+evaluated at once (`evaluate_if_alerting`)."""
 
 
 def evaluate_changes(app: web.Application, changes: Iterable[Change], now: float) -> None:
-    """Evaluate the jobs whose runs started, ended or came back (after a push or a sweep)."""
+    """Evaluate the jobs whose runs started, ended or came back (after a push or a sweep),
+    and those with alerts."""
     service = app.get(ALERTING)
     if service is None:
         return
-    jobs = {id(change.job): change.job for change in changes if change.kind in AT_ONCE}
+    has_alerts = service.engine.has_alerts
+    jobs = {
+        id(change.job): change.job
+        for change in changes
+        if change.kind in AT_ONCE or has_alerts(change.job.key)
+    }
     if jobs:
         service.evaluate_jobs(jobs.values(), now)
+
+
+def evaluate_if_alerting(app: web.Application, job: Job, now: float) -> None:
+    """Evaluate a job at once if it has alerts, which the change may resolve (a group's push
+    ends its `absent`); a job with none waits for the next pass, as it costs a push nothing."""
+    service = app.get(ALERTING)
+    if service is not None and service.engine.has_alerts(job.key):
+        service.evaluate_jobs((job,), now)
 
 
 def forget_jobs(app: web.Application, jobs: Iterable[Job], now: float) -> None:

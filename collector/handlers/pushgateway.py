@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from collector import __version__
+from collector.alerting.lifecycle import evaluate_if_alerting
 from collector.api_json import rfc3339
 from collector.auth import ANONYMOUS, Denied, check_push
 from collector.groups import key_text
@@ -93,7 +94,9 @@ async def push(request: web.Request) -> web.Response:
         return _text(error.status, error.message)
     except PushgatewayError as error:
         return _text(error.status, error.message)
-    groups.changed(result.key)
+    job = groups.changed(result.key)
+    if job is not None:
+        evaluate_if_alerting(app, job, app[CLOCK]())
     refused = await _durable(request)
     if refused is not None:
         return refused

@@ -46,6 +46,21 @@ async def test_a_group_not_pushed_for_an_hour_fires_and_its_next_push_resolves_i
     await until(resolved)
 
 
+async def test_the_next_push_resolves_it_at_once_not_at_the_next_pass(
+    start_with: StartWith, clock: Clock
+) -> None:
+    client = await start_with(rules=RULES, evaluation_interval=3600.0)
+    await _push_group(client)
+    clock.advance(3601)
+    await client.server.app[ALERTING].evaluate_all()
+    (alert,) = (await get(client, "/alerts", state="firing"))["alerts"]
+    assert alert["alertname"] == "GroupSilent"
+
+    await _push_group(client)
+    alerts = (await get(client, "/alerts"))["alerts"]
+    assert [(a["alertname"], a["state"]) for a in alerts] == [("GroupSilent", "resolved")]
+
+
 async def test_the_servers_downtime_does_not_count_as_a_groups_silence(
     start_with: StartWith, clock: Clock
 ) -> None:

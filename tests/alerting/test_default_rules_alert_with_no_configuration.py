@@ -3,7 +3,13 @@ the sweep) and a stuck run alert; deleting a job resolves its alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from collector.alerting.settings import AlertingSettings
+from collector.keys import ALERTING
 from tests.helpers import Client, Clock, checked, get, push, until
+
+Start = Callable[..., Awaitable[Client]]
 
 
 async def _alerts(client: Client, **params: str) -> list[tuple[str, str, str]]:
@@ -45,6 +51,19 @@ async def test_a_stuck_run_alerts(client: Client, clock: Clock) -> None:
         return await _alerts(client) == [("JobStuck", "etl", "firing")]
 
     await until(stuck)
+
+
+async def test_progress_resolves_a_stuck_alert_within_its_push(start: Start, clock: Clock) -> None:
+    """Progress is evaluated at the next pass, unless its job has alerts it may resolve."""
+    client = await start(alerting=AlertingSettings(evaluation_interval=3600.0))
+    await push(client, {"job": "etl", "event": "start", "run_id": "e1", "lost_after": 86400,
+                        "progress": {"done": 1, "total": 10}})  # fmt: skip
+    clock.advance(16 * 60)
+    await client.server.app[ALERTING].evaluate_all()
+    assert await _alerts(client) == [("JobStuck", "etl", "firing")]
+    await push(client, {"job": "etl", "event": "progress", "run_id": "e1",
+                        "progress": {"done": 2, "total": 10}})  # fmt: skip
+    assert await _alerts(client) == [("JobStuck", "etl", "resolved")]
 
 
 async def test_deleting_a_job_resolves_its_alerts(client: Client) -> None:
