@@ -47,6 +47,7 @@ ROUTE_ROLES: Final[Mapping[str, str]] = {
     "pushgateway_api_status": READ,
     "group_history": READ,
     "alerts": READ,
+    "alert_history": READ,
     "silences": READ,
     "silence": READ,
     "dashboard_overview": READ,

@@ -100,6 +100,24 @@ class AuditRecord(NamedTuple):
     """JSON, or None."""
 
 
+class AlertEventRecord(NamedTuple):
+    """An alert firing, changing severity or resolving: a line of the alert history."""
+
+    at: float
+    event: str
+    """firing, severity or resolved."""
+    alert_id: str
+    rule: str
+    job: str
+    job_labels: str
+    """The job's grouping labels as a JSON object."""
+    run_id: str | None
+    severity: str
+    value: float | None
+    summary: str | None
+    """The alert's `summary` annotation, if it has one."""
+
+
 class SeenRecord(NamedTuple):
     """An applied event id, so a retried event is applied once."""
 
@@ -147,8 +165,8 @@ class WriteBatch:
     """Everything one group commit makes durable, applied atomically in this order:
     deletions, job upserts, run upserts, progress-only run upserts, timeline points,
     thinnings, event ids, then Pushgateway groups (a wipe first); then alert deletions and
-    upserts, outbox additions and removals, silence upserts and deletions (so an alert's change
-    and the notifications it made are durable together)."""
+    upserts, the alert history, outbox additions and removals, silence upserts and deletions
+    (so an alert's change and the notifications it made are durable together)."""
 
     deleted_jobs: list[int] = field(default_factory=list)
     jobs: list[JobRecord] = field(default_factory=list)
@@ -164,6 +182,7 @@ class WriteBatch:
     """Pushgateway groups by key text: their snapshot, or None to delete it."""
     group_events: list[GroupEventRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)
+    alert_events: list[AlertEventRecord] = field(default_factory=list)
     deleted_alerts: list[str] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     notifications: list[OutboxRecord] = field(default_factory=list)
@@ -181,5 +200,5 @@ class WriteBatch:
             + len(self.group_events) + int(self.groups_wiped)
             + len(self.deleted_alerts) + len(self.alerts) + len(self.notifications)
             + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
-            + len(self.audit)
+            + len(self.audit) + len(self.alert_events)
         )  # fmt: skip

@@ -64,6 +64,7 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/groups/history", pushgateway.history, name="group_history")
     add.add_get("/audit", audit.audit_log, name="audit")
     add.add_get("/alerts", alerts.list_alerts, name="alerts")
+    add.add_get("/alerts/history", alerts.alert_history, name="alert_history")
     add.add_post("/silences", silences.create_silence, name="create_silence")
     add.add_get("/silences", silences.list_silences, name="silences")
     add.add_get("/silences/{silence_id}", silences.get_silence, name="silence")

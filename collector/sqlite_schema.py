@@ -143,6 +143,25 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE writer_state ADD COLUMN alive_at REAL NOT NULL DEFAULT 0;
     """,
+    # 8: alert history: every alert firing, changing severity or resolving, kept as long
+    # as runs are (retention.max_age).
+    """
+    CREATE TABLE alert_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        job TEXT NOT NULL,
+        job_labels TEXT NOT NULL,
+        run_id TEXT,
+        severity TEXT NOT NULL,
+        value REAL,
+        summary TEXT
+    );
+    CREATE INDEX alert_events_by_time ON alert_events (at);
+    CREATE INDEX alert_events_by_job ON alert_events (job, at);
+    """,
 ]
 
 

@@ -29,6 +29,7 @@ import aiosqlite
 
 from collector.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
 from collector.records import (
+    AlertEventRecord,
     AuditRecord,
     GroupEventRecord,
     JobRecord,
@@ -305,6 +306,32 @@ class SqliteStore:
             (before, limit) if before is not None else (limit,),
         )
         return [AuditRecord(*row) for row in rows]
+
+    async def alert_history(
+        self,
+        job: str | None,
+        rule: str | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AlertEventRecord]]:
+        where, arguments = [], []
+        for clause, value in (("job = ?", job), ("rule = ?", rule), ("at >= ?", since),
+                              ("at < ?", until)):  # fmt: skip
+            if value is not None:
+                where.append(clause)
+                arguments.append(value)
+        if before is not None:
+            where.append("(at < ? OR (at = ? AND id < ?))")
+            arguments.extend((before[0], before[0], before[1]))
+        rows = await self._reader().execute_fetchall(
+            f"SELECT id, {', '.join(AlertEventRecord._fields)} FROM alert_events "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY at DESC, id DESC LIMIT ?",
+            (*arguments, limit),
+        )
+        return [(row[0], AlertEventRecord(*row[1:])) for row in rows]
 
     # -- restore -------------------------------------------------------------------------
 

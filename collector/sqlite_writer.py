@@ -193,6 +193,12 @@ def _commit_alerting(conn: sqlite3.Connection, batch: WriteBatch) -> None:
             "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
             [(alert_id, state, _json(data)) for alert_id, state, data in batch.alerts],
         )
+    if batch.alert_events:
+        conn.executemany(
+            "INSERT INTO alert_events (at, event, alert_id, rule, job, job_labels, run_id, "
+            "severity, value, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch.alert_events,
+        )
     if batch.notifications:
         conn.executemany(
             "INSERT OR REPLACE INTO outbox (id, receiver, alert_id, due_at, data) "
@@ -257,6 +263,7 @@ def prune(
         conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
         conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
         conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
+        conn.execute("DELETE FROM alert_events WHERE at < ?", (older_than,))
     return [run_id for (run_id,) in unique]
 
 

@@ -9,11 +9,13 @@ handlers, state or the writer. Records are plain tuples, snapshotted on the even
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.records import (
+    AlertEventRecord,
     AlertRecord,
     AuditRecord,
     GroupEventRecord,
@@ -25,7 +27,7 @@ from collector.records import (
     WriteBatch,
 )
 from collector.state import Sample
-from rules import Alert
+from rules import Alert, Transition
 
 
 @dataclass(slots=True)
@@ -120,6 +122,19 @@ class Store(Protocol):
     async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
         """Admin actions, newest first, older than `before` when given."""
 
+    async def alert_history(
+        self,
+        job: str | None,
+        rule: str | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AlertEventRecord]]:
+        """Alerts firing, changing severity and resolving, newest first, each with its id:
+        of this job and rule when given, at [since, until), strictly older than the
+        `before` (at, id) cursor."""
+
     async def check(self) -> None:
         """Raise if the database cannot be read (health checks)."""
 
@@ -207,3 +222,24 @@ def point_record(sample: Sample) -> PointRecord:
 
 def alert_record(alert: Alert) -> AlertRecord:
     return AlertRecord(alert.id, alert.state, alert.to_dict())
+
+
+HISTORY_EVENTS: Final = frozenset({"firing", "severity", "resolved"})
+"""The transitions kept in the alert history (pending and dropped alerts never fired)."""
+
+
+def alert_event_record(transition: Transition) -> AlertEventRecord:
+    alert = transition.alert
+    value = alert.get("value")
+    return AlertEventRecord(
+        transition.at,
+        transition.kind,
+        alert["id"],
+        alert["rule"],
+        alert["job"],
+        json.dumps(alert.get("job_labels") or {}, sort_keys=True, separators=(",", ":")),
+        alert.get("run_id"),
+        alert["severity"],
+        value if isinstance(value, int | float) and math.isfinite(value) else None,
+        (alert.get("annotations") or {}).get("summary"),
+    )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from collector.model import Job, Run
 from collector.records import (
+    AlertEventRecord,
     AuditRecord,
     GroupEventRecord,
     OutboxRecord,
@@ -78,6 +79,7 @@ class Writer:
         self._audit: list[AuditRecord] = []
         self._alerts: dict[str, Alert] = {}
         self._deleted_alerts: set[str] = set()
+        self._alert_events: list[AlertEventRecord] = []
         self._notifications: dict[int, OutboxRecord] = {}
         self._finished_notifications: set[int] = set()
         self._silences: dict[str, SilenceRecord] = {}
@@ -161,6 +163,10 @@ class Writer:
         self._alerts.update(changed)
         self._touch()
 
+    def stage_alert_events(self, records: Iterable[AlertEventRecord]) -> None:
+        self._alert_events.extend(records)
+        self._touch()
+
     def stage_notifications(self, records: Iterable[OutboxRecord]) -> None:
         for record in records:
             self._notifications[record.id] = record
@@ -196,7 +202,8 @@ class Writer:
         staged = (
             len(self._deleted) + len(self._jobs) + len(self._runs) + len(self._points)
             + len(self._thinnings) + len(self._seen) + len(self._groups) + len(self._group_events)
-            + len(self._alerts) + len(self._deleted_alerts) + len(self._notifications)
+            + len(self._alerts) + len(self._deleted_alerts) + len(self._alert_events)
+            + len(self._notifications)
             + len(self._finished_notifications) + len(self._silences)
             + len(self._deleted_silences)
             + len(self._audit)
@@ -296,6 +303,7 @@ class Writer:
             audit=self._audit,
             deleted_alerts=list(self._deleted_alerts),
             alerts=[alert_record(alert) for alert in self._alerts.values()],
+            alert_events=self._alert_events,
             notifications=list(self._notifications.values()),
             finished_notifications=list(self._finished_notifications),
             silences=list(self._silences.values()),
@@ -309,7 +317,7 @@ class Writer:
         self._points, self._thinnings, self._seen = [], [], []
         self._groups, self._groups_wiped, self._group_events = {}, False, []
         self._audit = []
-        self._alerts, self._deleted_alerts = {}, set()
+        self._alerts, self._deleted_alerts, self._alert_events = {}, set(), []
         self._notifications, self._finished_notifications = {}, set()
         self._silences, self._deleted_silences = {}, set()
         self._staged = None

@@ -3,11 +3,13 @@ the schedules `missed` rules expect of a job (`GET /jobs/{job}`)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from collector.api_json import rfc3339
+from collector.records import AlertEventRecord
 from rules import Context, JobFacts, Rule
 from rules.kinds.schedule import Missed
 
@@ -37,6 +39,23 @@ def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
             {"receiver": name, "status": told["status"], "at": rfc3339(told["at"])}
             for name, told in sorted(dict(data.get("deliveries") or {}).items())
         ],
+    }
+
+
+def alert_event_json(row_id: int, event: AlertEventRecord) -> dict[str, Any]:
+    """A line of the alert history (`GET /alerts/history`)."""
+    return {
+        "id": row_id,
+        "at": rfc3339(event.at),
+        "event": event.event,
+        "alert_id": event.alert_id,
+        "alertname": event.rule,
+        "job": event.job,
+        "job_labels": json.loads(event.job_labels),
+        "run_id": event.run_id,
+        "severity": event.severity,
+        "value": event.value,
+        "summary": event.summary,
     }
 
 

@@ -27,7 +27,7 @@ from collector.live import EventBus
 from collector.model import Job, JobKey
 from collector.records import SilenceRecord
 from collector.state import State
-from collector.store import AlertingState
+from collector.store import HISTORY_EVENTS, AlertingState, alert_event_record
 from collector.writer import Writer
 from rules import (
     AlertBook,
@@ -215,6 +215,9 @@ class Alerting:
         queue the notifications, and publish the transitions."""
         if evaluation.changed or evaluation.removed:
             self._writer.stage_alerts(evaluation.changed, evaluation.removed)
+        history = [t for t in evaluation.transitions if t.kind in HISTORY_EVENTS]
+        if history:
+            self._writer.stage_alert_events(map(alert_event_record, history))
         if evaluation.notifications:
             self.outbox.add(evaluation.notifications)
         jobs = self._state.jobs

@@ -1,4 +1,5 @@
-"""`GET /alerts`: pending, firing and recently resolved alerts, with filters."""
+"""`GET /alerts`: pending, firing and recently resolved alerts, with filters; and
+`GET /alerts/history`: every alert that fired, from the store."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Final
 
 from aiohttp import web
 
-from collector.alerting.api_json import alert_json
+from collector.alerting.api_json import alert_event_json, alert_json
+from collector.api_json import encode_cursor
 from collector.errors import field_error
 from collector.handlers import query
-from collector.keys import ALERTING
+from collector.keys import ALERTING, STORE
 from rules import Alert
 from rules.alerts import ALERT_STATES
 
@@ -68,3 +70,30 @@ async def list_alerts(request: web.Request) -> web.Response:
     ]
     chosen.sort(key=lambda alert: (_ORDER[alert.state], -_recency(alert), alert.rule, alert.id))
     return web.json_response({"alerts": [alert_json(alert.to_dict()) for alert in chosen]})
+
+
+async def alert_history(request: web.Request) -> web.Response:
+    """Alerts that fired, changed severity or resolved, newest first, kept as long as runs
+    are. Filters: `job` and `alertname` (exact names), `since` and `until`; `limit` and
+    the `next` cursor page through it."""
+    job = request.query.get("job") or None
+    rule = request.query.get("alertname") or None
+    since = query.timestamp(request, "since")
+    until = query.timestamp(request, "until")
+    limit = query.integer(request, "limit", 100, 1, 1000)
+    cursor = query.cursor(request, 2)
+    before = None
+    if cursor is not None:
+        at, row_id = cursor
+        if not isinstance(at, int | float) or not isinstance(row_id, int):
+            raise field_error("cursor", "not a cursor returned by this endpoint")
+        before = (float(at), row_id)
+    rows = await request.app[STORE].alert_history(job, rule, since, until, before, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        rows.pop()
+        last_id, last = rows[-1]
+        next_cursor = encode_cursor(last.at, last_id)
+    return web.json_response(
+        {"events": [alert_event_json(row_id, event) for row_id, event in rows], "next": next_cursor}
+    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from collector.alerting.api_json import alert_event_json
 from collector.api_json import job_json, point_json, run_json, trends_json
 from collector.model import JOB_STATUSES, RUN_STATUSES, Job, JobKey, Run
 from collector.records import PointRecord
@@ -33,6 +34,8 @@ ROW_CACHE_SIZE = 4 * JOBS_PAGE_SIZE
 """Jobs whose row key and links (which never change) are kept built."""
 RUNS_PAGE_SIZE = 50
 CHART_RUNS = 200
+ALERT_EVENTS = 10
+"""Lines of the alert history on the job page."""
 STRIP_RUNS = 60
 EVENTS_SHOWN = 300
 _GLOB = re.compile(r"[*?\[]")
@@ -290,6 +293,11 @@ async def job_page(
         params.append(("before", f"{last.started_at!r}~{last.run_id}"))
         next_href = f"ui/jobs/{quote(name, safe='')}?{urlencode(params)}"
     recent = await store.list_runs(ids, None, None, None, None, CHART_RUNS)
+    alert_events = [
+        alert_event_json(row_id, event)
+        for row_id, event in await store.alert_history(name, None, None, None, None, ALERT_EVENTS)
+        if all(json.loads(event.job_labels).get(k) == v for k, v in labels.items())
+    ]
     recent_finished = [state.runs.get(run.run_id, run) for run in recent]
     recent_finished = [run for run in recent_finished if run.status != "running"]
     return {
@@ -314,6 +322,7 @@ async def job_page(
             for run in reversed([state.runs.get(run.run_id, run) for run in recent[:STRIP_RUNS]])
         ],
         "stats": _duration_stats(jobs),
+        "alert_events": alert_events,
         "events_filter": name,
     }
 
