@@ -31,6 +31,8 @@ ROUTE_ROLES: Final[Mapping[str, str]] = {
     "healthy": OPEN,
     "ready": OPEN,
     "push": PUSH,
+    "ping": PUSH,
+    "ping_event": PUSH,
     "pushgateway_push": PUSH,
     "pushgateway_delete": PUSH,
     "jobs": READ,

@@ -14,6 +14,7 @@ from collector.handlers import (
     jobs,
     live_events,
     openapi,
+    ping,
     push,
     pushgateway,
     reload,
@@ -38,6 +39,9 @@ class _Prefixed:
 def setup_routes(app: web.Application, prefix: str = "") -> None:
     add = _Prefixed(app.router, prefix)
     add.add_post("/push", push.push_events, name="push")
+    for path, name in (("/ping/{job}", "ping"), ("/ping/{job}/{event}", "ping_event")):
+        add.add_get(path, ping.ping, name=name)
+        add.add_post(path, ping.ping, name=name)
     add.add_get("/jobs", jobs.list_jobs, name="jobs")
     add.add_get("/jobs/{job}", jobs.get_job, name="job")
     add.add_delete("/jobs/{job}", jobs.delete_job, name="delete_job")

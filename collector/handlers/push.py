@@ -13,6 +13,7 @@ from collector.events import BodyTooLarge, InvalidPush, decode_body, inflate, pa
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
 from collector.live import publish_changes
 from collector.middlewares import identity
+from collector.model import Event
 from collector.state import needs_stored_id
 from collector.writer import StorageFailing
 
@@ -20,20 +21,14 @@ from collector.writer import StorageFailing
 async def push_events(request: web.Request) -> web.Response:
     started = time.perf_counter()
     app = request.app
-    settings, state, writer = app[SETTINGS], app[STATE], app[WRITER]
+    settings = app[SETTINGS]
     if request.content_type != "application/json":
         raise ApiError(
             415,
             f"Content-Type must be application/json, not {request.content_type}",
             [{"field": "Content-Type", "reason": "must be application/json"}],
         )
-    if not writer.accepting:
-        raise ApiError(
-            503,
-            f"storage is not accepting writes ({writer.error or 'write queue full'}); "
-            "nothing was applied, retry later",
-            headers={"Retry-After": "5"},
-        )
+    refuse_unless_accepting(app)
     body = await request.read()
     now = app[CLOCK]()
     try:
@@ -44,7 +39,32 @@ async def push_events(request: web.Request) -> web.Response:
         raise ApiError(413, str(error)) from None
     except InvalidPush as invalid:
         raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
+    run_ids, duplicates = await apply_events(request, events, now)
+    app[REQUEST_METRICS].push_seconds.observe(time.perf_counter() - started)
+    return web.json_response(
+        {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
+    )
 
+
+def refuse_unless_accepting(app: web.Application) -> None:
+    """A 503 while storage fails or the write queue is full: nothing is applied then."""
+    writer = app[WRITER]
+    if not writer.accepting:
+        raise ApiError(
+            503,
+            f"storage is not accepting writes ({writer.error or 'write queue full'}); "
+            "nothing was applied, retry later",
+            headers={"Retry-After": "5"},
+        )
+
+
+async def apply_events(
+    request: web.Request, events: list[Event], now: float
+) -> tuple[list[str], int]:
+    """Apply validated events, all or none, and return once they are durable: the run id
+    of each, and how many were duplicates (applied before)."""
+    app = request.app
+    settings, state, writer = app[SETTINGS], app[STATE], app[WRITER]
     token = identity(request)
     if token is not ANONYMOUS:
         try:
@@ -107,7 +127,4 @@ async def push_events(request: web.Request) -> web.Response:
     if duplicates:
         metrics.duplicates.inc(duplicates)
     publish_changes(app[BUS], changes, now, settings.runs)
-    metrics.push_seconds.observe(time.perf_counter() - started)
-    return web.json_response(
-        {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
-    )
+    return run_ids, duplicates
