@@ -231,7 +231,7 @@ class Job:
         a run that goes on is running or stuck whatever the schedule. A Pushgateway group
         (kind `pushgateway`) is failed while its last push was refused."""
         if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
-            if self.late_since is not None and self._late(now, self.last_seen_at):
+            if self._late(now, self.last_seen_at):
                 return LATE
             if self.last_failure_at is not None and self.last_failure_at >= (
                 self.last_success_at or 0.0
@@ -243,7 +243,7 @@ class Job:
             if any(run.is_stuck(now, stuck_after) for run in live):
                 return "stuck"
             return RUNNING
-        if self.late_since is not None and self._late(now, self.last_start_at):
+        if self._late(now, self.last_start_at):
             return LATE
         if self.running:
             return LOST
@@ -252,6 +252,7 @@ class Job:
         return "unknown"
 
     def _late(self, now: float, started: float | None) -> bool:
+        """Late since `late_since` (now past) with no run `started` (or push) since then."""
         since = self.late_since
         return since is not None and since <= now and (started or 0.0) < since
 

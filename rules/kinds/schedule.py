@@ -129,9 +129,8 @@ class Missed:
         pushed = job.kind == PUSHGATEWAY
         if self.ticks is None:
             assert self.interval is not None
-            evidence = job.last_seen_at if pushed else job.last_success_at
-            base = evidence if evidence is not None else job.created_at
-            due = base + unheard_after(context.deaf, base) + self.interval + self.grace
+            base, next_due = self._interval_due(job, context)
+            due = next_due + self.grace
             if now < due:
                 return NO_CONDITIONS, due
             condition = Condition(None, _last_run(job), now - base, due, base + self.interval)
@@ -162,10 +161,15 @@ class Missed:
         The rule fires `grace` later if none has."""
         if self.ticks is not None:
             return self.ticks.after(now)
+        return self._interval_due(job, context)[1]
+
+    def _interval_due(self, job: JobFacts, context: Context) -> tuple[float, float]:
+        """With `interval`: the last success (for a group, its last push; else when the
+        job was first seen), and when the next is due, the server's downtime left out."""
         assert self.interval is not None
         evidence = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_success_at
         base = evidence if evidence is not None else job.created_at
-        return base + unheard_after(context.deaf, base) + self.interval
+        return base, base + unheard_after(context.deaf, base) + self.interval
 
     def late_from(self, job: JobFacts, condition: Condition, context: Context) -> float:
         """While this rule's `condition` holds, when the job is late from unless a run starts
