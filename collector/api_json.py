@@ -22,6 +22,11 @@ from collector.state import StateSettings
 from collector.store import RunStats
 
 
+def finite_number(value: object) -> float | None:
+    """`value` if it is a number JSON can carry (not NaN or infinite), else None."""
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
 def rfc3339(timestamp: float | None) -> str | None:
     """`2024-05-01T02:00:00.123Z`, or None for None."""
     if timestamp is None:

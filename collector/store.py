@@ -9,9 +9,8 @@ handlers, state or the writer. Records are plain tuples, snapshotted on the even
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
 from collector.model import Job, JobKey, Run
 from collector.records import (
@@ -27,7 +26,7 @@ from collector.records import (
     WriteBatch,
 )
 from collector.state import Sample
-from rules import Alert, Transition
+from rules import Alert
 
 
 @dataclass(slots=True)
@@ -222,24 +221,3 @@ def point_record(sample: Sample) -> PointRecord:
 
 def alert_record(alert: Alert) -> AlertRecord:
     return AlertRecord(alert.id, alert.state, alert.to_dict())
-
-
-HISTORY_EVENTS: Final = frozenset({"firing", "severity", "resolved"})
-"""The transitions kept in the alert history (pending and dropped alerts never fired)."""
-
-
-def alert_event_record(transition: Transition) -> AlertEventRecord:
-    alert = transition.alert
-    value = alert.get("value")
-    return AlertEventRecord(
-        transition.at,
-        transition.kind,
-        alert["id"],
-        alert["rule"],
-        alert["job"],
-        json.dumps(alert.get("job_labels") or {}, sort_keys=True, separators=(",", ":")),
-        alert.get("run_id"),
-        alert["severity"],
-        value if isinstance(value, int | float) and math.isfinite(value) else None,
-        (alert.get("annotations") or {}).get("summary"),
-    )

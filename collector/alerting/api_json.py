@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from collector.api_json import rfc3339
+from collector.api_json import finite_number, rfc3339
 from collector.records import AlertEventRecord
 from rules import Context, JobFacts, Rule
 from rules.kinds.schedule import Missed
@@ -16,7 +16,6 @@ from rules.kinds.schedule import Missed
 
 def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """An alert for the API, from its `Alert.to_dict()` form."""
-    value = data.get("value")
     silenced_by = list(data.get("silenced_by") or ())
     return {
         "id": data["id"],
@@ -31,7 +30,7 @@ def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
         "labels": dict(data["labels"]),
         "annotations": dict(data.get("annotations") or {}),
         "run_id": data.get("run_id"),
-        "value": value if isinstance(value, int | float) and math.isfinite(value) else None,
+        "value": finite_number(data.get("value")),
         "active_at": rfc3339(data["active_at"]),
         "fired_at": rfc3339(data.get("fired_at")),
         "resolved_at": rfc3339(data.get("resolved_at")),

@@ -23,11 +23,12 @@ from collector.alerting.api_json import alert_json, schedules_json
 from collector.alerting.metrics import AlertingMetrics
 from collector.alerting.outbox import Outbox
 from collector.alerting.settings import AlertingSettings
+from collector.api_json import finite_number
 from collector.live import EventBus
 from collector.model import Job, JobKey
-from collector.records import SilenceRecord
+from collector.records import AlertEventRecord, SilenceRecord
 from collector.state import State
-from collector.store import HISTORY_EVENTS, AlertingState, alert_event_record
+from collector.store import AlertingState
 from collector.writer import Writer
 from rules import (
     AlertBook,
@@ -39,6 +40,7 @@ from rules import (
     RuleEngine,
     RuleSet,
     Silence,
+    Transition,
     parse_silence,
     silencing,
 )
@@ -55,6 +57,26 @@ SILENCE_RETENTION: Final = 5 * 86400.0
 """Expired silences stay listed this long (Alertmanager's default data retention, 120h)."""
 RECENT_DROPS: Final = 3600.0
 """/health says notifications were dropped for this long after the last drop."""
+
+
+HISTORY_EVENTS: Final = frozenset({"firing", "severity", "resolved"})
+"""The transitions kept in the alert history (pending and dropped alerts never fired)."""
+
+
+def alert_event_record(transition: Transition) -> AlertEventRecord:
+    alert = transition.alert
+    return AlertEventRecord(
+        transition.at,
+        transition.kind,
+        alert["id"],
+        alert["rule"],
+        alert["job"],
+        json.dumps(alert.get("job_labels") or {}, sort_keys=True, separators=(",", ":")),
+        alert.get("run_id"),
+        alert["severity"],
+        finite_number(alert.get("value")),
+        (alert.get("annotations") or {}).get("summary"),
+    )
 
 
 @dataclass(slots=True)
