@@ -231,7 +231,7 @@ class Job:
         a run that goes on is running or stuck whatever the schedule. A Pushgateway group
         (kind `pushgateway`) is failed while its last push was refused."""
         if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
-            if self._late(now, self.last_seen_at):
+            if self.late_since is not None and _late(self.late_since, now, self.last_seen_at):
                 return LATE
             if self.last_failure_at is not None and self.last_failure_at >= (
                 self.last_success_at or 0.0
@@ -243,18 +243,13 @@ class Job:
             if any(run.is_stuck(now, stuck_after) for run in live):
                 return "stuck"
             return RUNNING
-        if self._late(now, self.last_start_at):
+        if self.late_since is not None and _late(self.late_since, now, self.last_start_at):
             return LATE
         if self.running:
             return LOST
         if self.last_run is not None:
             return self.last_run.status
         return "unknown"
-
-    def _late(self, now: float, started: float | None) -> bool:
-        """Late since `late_since` (now past) with no run `started` (or push) since then."""
-        since = self.late_since
-        return since is not None and since <= now and (started or 0.0) < since
 
     def record_finish(self, run: Run) -> None:
         """Count a run that reached a final status into the job's counters and histogram."""
@@ -279,3 +274,10 @@ class Job:
         last = self.last_finished
         if last is None or (last.finished_at or 0.0) <= finished_at:
             self.last_finished = run
+
+
+def _late(since: float, now: float, started: float | None) -> bool:
+    """Late since `since` (now past) with no run `started` (or push) since then. Checked
+    only for a job whose `late_since` is set: `Job.status` is called for every job of a
+    scan, and most are never late."""
+    return since <= now and (started or 0.0) < since
