@@ -52,6 +52,26 @@ def format_shortest(value: float) -> str:
     return "-" + text if negative else text
 
 
+# A plain decimal as expfmt writes one: no sign but a minus, no leading or trailing zeros,
+# no exponent, at most 6 digits before the point (Go writes 1e+06) and at most 3 zeros
+# after it before the first digit (Go writes 1e-05); not `-0`.
+_CANONICAL = re.compile(
+    rb"-?(?:[1-9][0-9]{0,5}(?:\.[0-9]*[1-9])?|0\.0{0,3}[1-9](?:[0-9]*[1-9])?)|0"
+)
+_CANONICAL_DIGITS: Final = 15
+"""Any decimal of at most 15 significant digits survives a trip through a float64 (DBL_DIG)."""
+
+
+def canonical_value(token: bytes) -> str | None:
+    """The sample value `token`, if it is already written exactly as `format_sample_value`
+    would write what it parses to (so parsing and writing it again would give it back);
+    None otherwise. What clients push usually is (Go's and Python's clients write Go's
+    shortest form), and this costs less than half of parsing and writing it."""
+    if len(token) <= _CANONICAL_DIGITS and _CANONICAL.fullmatch(token) is not None:
+        return token.decode("ascii")
+    return None
+
+
 def format_sample_value(value: float) -> str:
     """A sample value (or `le`/`quantile` label value) as expfmt's text encoder writes it."""
     if value == 0:

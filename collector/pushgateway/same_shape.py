@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from collector.pushgateway.goformat import format_sample_value, parse_go_float
+from collector.pushgateway.goformat import canonical_value, format_sample_value, parse_go_float
 from collector.pushgateway.group import StoredFamily
 from collector.pushgateway.model import COUNTER, GAUGE, UNTYPED
 from collector.pushgateway.series_index import FamilyEntry, SeriesIndex
@@ -95,13 +95,17 @@ class BodyShape:
             end = body.find(b"\n", position)
             if end < 0:
                 return None
-            # latin-1 decodes any byte; a non-ASCII token is refused by parse_go_float.
-            value = parse_go_float(body[position:end].decode("latin-1"))
-            if value is None or (value == 0 and math.copysign(1.0, value) < 0):
-                return None
+            token = body[position:end]
+            text = canonical_value(token)
+            if text is None:
+                # latin-1 decodes any byte; a non-ASCII token is refused by parse_go_float.
+                value = parse_go_float(token.decode("latin-1"))
+                if value is None or (value == 0 and math.copysign(1.0, value) < 0):
+                    return None
+                text = format_sample_value(value)
             if not body.startswith(part, end):
                 return None
-            blocks.append(f"{entry.blocks[slot][:length]}{format_sample_value(value)}\n")
+            blocks.append(f"{entry.blocks[slot][:length]}{text}\n")
             position = end + len(part)
         return blocks if position == len(body) else None
 

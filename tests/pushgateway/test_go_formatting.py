@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.pushgateway.goformat import (
+    canonical_value,
     format_go_value,
     format_sample_value,
     go_quote,
@@ -135,3 +136,30 @@ def test_strings_are_quoted_like_percent_q() -> None:
 
 def test_protobuf_text_quotes_bytes_in_octal() -> None:
     assert proto_text_quote('\n\t"é\udcff') == '"\\n\\t\\"\\303\\251\\377"'
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_value_written_as_go_writes_it_is_taken_as_it_is(value: float) -> None:
+    """The same-shape path keeps a pushed value's text when it is already Go's; that text
+    must then be exactly what parsing and writing it would give."""
+    written = format_sample_value(value)
+    kept = canonical_value(written.encode())
+    assert kept is None or kept == written
+
+
+@given(st.from_regex(rb"\A-?[0-9]{1,8}(\.[0-9]{1,9})?\Z"))
+def test_a_plain_decimal_is_kept_only_if_go_would_write_it_so(token: bytes) -> None:
+    kept = canonical_value(token)
+    value = parse_go_float(token.decode())
+    assert value is not None
+    written = format_sample_value(value)
+    assert kept is None or kept == written
+    if written == token.decode() and len(token) <= 15:
+        assert kept == written  # every short value Go writes plainly is recognised
+
+
+@pytest.mark.parametrize(
+    "token", [b"-0", b"1.50", b"007", b"1e3", b"+1", b"1000000", b"0.00001", b".5", b"1.", b"NaN"]
+)
+def test_values_go_writes_otherwise_are_not_kept(token: bytes) -> None:
+    assert canonical_value(token) is None
