@@ -21,11 +21,6 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     route = request.match_info.route.name or "unmatched"
     try:
         response = await handler(request)
-    except ApiError as error:
-        response = error.response()
-    except StorageFailing as error:
-        # A write not durable in time, wherever it was awaited: the client should retry.
-        response = error_response(503, str(error), headers={"Retry-After": "5"})
     except web.HTTPException as error:
         if error.status < 400:
             request.app[REQUEST_METRICS].count_request(route, error.status)
@@ -33,11 +28,21 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         # aiohttp's own refusals (404, 405, 413, ...) in the same JSON shape as ours.
         message = error.text if error.text and error.text != error.reason else error.reason
         response = error_response(error.status, message.strip(), headers=_allow(error))
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        response = error_response(500, "internal error; this is a bug, please report it")
+    except Exception as error:
+        response = failure_response(error, request.method, request.path)
     request.app[REQUEST_METRICS].count_request(route, response.status)
     return response
+
+
+def failure_response(error: Exception, method: str, path: str) -> web.Response:
+    """The answer to a handler's exception (the middleware's, and the front door's)."""
+    if isinstance(error, ApiError):
+        return error.response()
+    if isinstance(error, StorageFailing):
+        # A write not durable in time, wherever it was awaited: the client should retry.
+        return error_response(503, str(error), headers={"Retry-After": "5"})
+    log.error("unhandled error in %s %s", method, path, exc_info=error)
+    return error_response(500, "internal error; this is a bug, please report it")
 
 
 def _allow(error: web.HTTPException) -> dict[str, str] | None:
@@ -56,17 +61,21 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Who is asking, and may they call this route? Installed only when tokens exist."""
     route = request.match_info.route.name
     if request.match_info.http_exception is None and ROUTE_ROLES.get(route or "") != OPEN:
-        try:
-            token = request.app[AUTHENTICATOR].identify(request.headers.get("Authorization"))
-            authorize(token, route)
-        except Denied as denied:
-            raise ApiError(
-                denied.status,
-                denied.message,
-                headers=CHALLENGE if denied.status == 401 else None,
-            ) from None
-        request[IDENTITY] = token
+        request[IDENTITY] = authenticated(request.app, route, request.headers.get("Authorization"))
     return await handler(request)
+
+
+def authenticated(app: web.Application, route: str | None, authorization: str | None) -> Token:
+    """The token behind an Authorization header, if it may call the route; ApiError (401
+    with the challenge, or 403) if not."""
+    try:
+        token = app[AUTHENTICATOR].identify(authorization)
+        authorize(token, route)
+    except Denied as denied:
+        raise ApiError(
+            denied.status, denied.message, headers=CHALLENGE if denied.status == 401 else None
+        ) from None
+    return token
 
 
 def identity(request: web.Request) -> Token:

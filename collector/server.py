@@ -14,7 +14,8 @@ from aiohttp import web
 from collector import __version__
 from collector.alerting.lifecycle import request_reload
 from collector.app import create_app
-from collector.logs import ACCESS_LINES, AccessLogger
+from collector.front_door import FrontDoorRunner
+from collector.logs import ACCESS_LINES
 from collector.settings import Settings
 from collector.sqlite_store import StoreUnavailable
 from rules import ConfigErrors
@@ -51,11 +52,10 @@ def _tls(settings: Settings) -> ssl.SSLContext | None:
 async def _serve(settings: Settings) -> int:
     app = create_app(settings)
     access_log = logging.getLogger("batchgate.access") if settings.logging.access_log else None
-    runner = web.AppRunner(
+    runner = FrontDoorRunner(
         app,
         handle_signals=False,
         access_log=access_log,
-        access_log_class=AccessLogger,
         access_log_format=settings.logging.format,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )

@@ -12,7 +12,7 @@ import pytest
 
 from collector.app import create_app
 from collector.settings import Settings
-from tests.helpers import Client, Clock, ServerProcess, free_port
+from tests.helpers import Client, Clock, Server, ServerProcess, free_port
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def start(
 
     async def starter(**overrides: Any) -> Client:
         app = create_app(replace(settings, **overrides), clock=clock)
-        return await aiohttp_client(app)  # type: ignore[no-any-return]
+        return await aiohttp_client(Server(app))  # type: ignore[no-any-return]
 
     return starter
 

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 
 from bench.harness import process_and_children, resident_bytes
+from collector.front_door import FrontDoorRunner
 from tests.openapi_check import check_response
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +43,18 @@ class Clock:
 
 
 Client = TestClient  # type: ignore[type-arg]
+
+
+class Server(TestServer):
+    """aiohttp's test server, with the front door in front of the app as in `batchgate
+    serve`: pushes are answered by `collector.front_door`, the rest by aiohttp."""
+
+    def __init__(self, app: web.Application, **runner_kwargs: Any) -> None:
+        super().__init__(app)
+        self._runner_kwargs = runner_kwargs
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return FrontDoorRunner(self.app, **kwargs, **self._runner_kwargs)
 
 
 async def push(client: Client, body: Any, expect: int = 200) -> Any:

@@ -18,7 +18,7 @@ import pytest
 from collector.app import create_app
 from collector.settings import Settings
 from collector.sqlite_store import SqliteStore
-from tests.helpers import Client, Clock, get, push, until
+from tests.helpers import Client, Clock, Server, get, push, until
 from tests.test_cli import batchgate
 
 
@@ -80,7 +80,7 @@ async def test_a_disk_filling_up_while_running_loses_nothing_acknowledged(
 
         async def start() -> Client:
             store = SqliteStore(data, busy_timeout=0.05)
-            return await aiohttp_client(create_app(settings, clock=clock, store=store))  # type: ignore[no-any-return]
+            return await aiohttp_client(Server(create_app(settings, clock=clock, store=store)))  # type: ignore[no-any-return]
 
         client = await start()
         acknowledged = [f"before-{i}" for i in range(20)]

@@ -10,7 +10,7 @@ from typing import Any
 from collector.app import create_app
 from collector.settings import Settings
 from collector.sqlite_store import DATABASE_FILE, SqliteStore
-from tests.helpers import Client, Clock, checked, get, push, until
+from tests.helpers import Client, Clock, Server, checked, get, push, until
 
 
 async def test_it_holds_pushes_while_the_database_is_locked_and_recovers(
@@ -20,7 +20,7 @@ async def test_it_holds_pushes_while_the_database_is_locked_and_recovers(
 
     async def start() -> Client:
         store = SqliteStore(settings.data_dir, busy_timeout=0.05)
-        return await aiohttp_client(create_app(settings, clock=clock, store=store))  # type: ignore[no-any-return]
+        return await aiohttp_client(Server(create_app(settings, clock=clock, store=store)))  # type: ignore[no-any-return]
 
     client = await start()
     await push(client, {"job": "etl", "event": "start", "run_id": "acknowledged"})

@@ -14,6 +14,7 @@ from collector.errors import ApiError
 from collector.events import InvalidPush, parse_events
 from collector.handlers.push import apply_events, refuse_unless_accepting
 from collector.keys import CLOCK, SETTINGS
+from collector.middlewares import identity
 
 EVENTS: Final = ("start", "success", "fail", "cancel")
 RUN_ID: Final = ("rid", "run_id")
@@ -44,7 +45,7 @@ async def ping(request: web.Request) -> web.Response:
         events = parse_events(item, now, app[SETTINGS].limits)
     except InvalidPush as invalid:
         raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
-    (run_id,), _ = await apply_events(request, events, now)
+    (run_id,), _ = await apply_events(app, identity(request), events, now)
     return web.Response(text="OK\n", headers={"Batchgate-Run-Id": run_id})
 
 

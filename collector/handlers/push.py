@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
 
 from collector.alerting.lifecycle import evaluate_changes
-from collector.auth import ANONYMOUS, Denied, check_push
+from collector.auth import ANONYMOUS, Denied, Token, check_push
 from collector.errors import ApiError
 from collector.events import BodyTooLarge, InvalidPush, decode_body, inflate, parse_events
 from collector.keys import BUS, CLOCK, REQUEST_METRICS, SETTINGS, STATE, STORE, WRITER
@@ -19,31 +20,37 @@ from collector.writer import StorageFailing
 
 
 async def push_events(request: web.Request) -> web.Response:
-    started = time.perf_counter()
-    app = request.app
-    settings = app[SETTINGS]
     if request.content_type != "application/json":
         raise ApiError(
             415,
             f"Content-Type must be application/json, not {request.content_type}",
             [{"field": "Content-Type", "reason": "must be application/json"}],
         )
+    gzipped = request.headers.get("Content-Encoding", "").lower() == "gzip"
+    answer = await take_push(request.app, identity(request), await request.read(), gzipped)
+    return web.json_response(answer)
+
+
+async def take_push(
+    app: web.Application, token: Token, body: bytes, gzipped: bool
+) -> dict[str, Any]:
+    """A JSON push's body decoded, validated, applied and durable: the answer to send.
+    ApiError when it is refused. The handler and the front door (`collector.front_door`)
+    both answer pushes with it."""
+    started = time.perf_counter()
     refuse_unless_accepting(app)
-    body = await request.read()
     now = app[CLOCK]()
     try:
-        if request.headers.get("Content-Encoding", "").lower() == "gzip":
-            body = inflate(body, settings.max_body_bytes)
-        events = parse_events(decode_body(body), now, settings.limits)
+        if gzipped:
+            body = inflate(body, app[SETTINGS].max_body_bytes)
+        events = parse_events(decode_body(body), now, app[SETTINGS].limits)
     except BodyTooLarge as error:
         raise ApiError(413, str(error)) from None
     except InvalidPush as invalid:
         raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
-    run_ids, duplicates = await apply_events(request, events, now)
+    run_ids, duplicates = await apply_events(app, token, events, now)
     app[REQUEST_METRICS].push_seconds.observe(time.perf_counter() - started)
-    return web.json_response(
-        {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
-    )
+    return {"accepted": len(events), "duplicates": duplicates, "run_ids": run_ids}
 
 
 def refuse_unless_accepting(app: web.Application) -> None:
@@ -59,13 +66,11 @@ def refuse_unless_accepting(app: web.Application) -> None:
 
 
 async def apply_events(
-    request: web.Request, events: list[Event], now: float
+    app: web.Application, token: Token, events: list[Event], now: float
 ) -> tuple[list[str], int]:
     """Apply validated events, all or none, and return once they are durable: the run id
     of each, and how many were duplicates (applied before)."""
-    app = request.app
     settings, state, writer = app[SETTINGS], app[STATE], app[WRITER]
-    token = identity(request)
     if token is not ANONYMOUS:
         try:
             check_push(token, sorted({event.job.name for event in events}))

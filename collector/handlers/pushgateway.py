@@ -14,7 +14,7 @@ from aiohttp import web
 from collector import __version__
 from collector.alerting.lifecycle import evaluate_if_alerting
 from collector.api_json import rfc3339
-from collector.auth import ANONYMOUS, Denied, check_push
+from collector.auth import ANONYMOUS, Denied, Token, check_push
 from collector.groups import key_text
 from collector.handlers import audit, query
 from collector.keys import CLOCK, GROUPS, REQUEST_METRICS, SETTINGS, STORE, WRITER
@@ -56,15 +56,36 @@ async def _durable(request: web.Request) -> web.Response | None:
 
 async def push(request: web.Request) -> web.Response:
     """PUT replaces the group; POST replaces the families of the same names."""
+    status, message = await push_group(
+        request.app,
+        identity(request),
+        request.method,
+        _grouping_path(request),
+        await request.read(),
+        request.headers.get("Content-Type"),
+        request.headers.get("Content-Encoding") == "gzip",
+    )
+    return _text(status, message) if message else web.Response(status=status)
+
+
+async def push_group(
+    app: web.Application,
+    token: Token,
+    method: str,
+    path: str,
+    body: bytes,
+    content_type: str | None,
+    gzipped: bool,
+) -> tuple[int, str]:
+    """A push of one group (`path`: the grouping key, still percent-encoded) applied and
+    durable: the status to answer, and the message ("" on success). The handler and the
+    front door (`collector.front_door`) both answer the Pushgateway's pushes with it."""
     started = time.perf_counter()
-    app = request.app
     writer, groups = app[WRITER], app[GROUPS]
     if not writer.accepting:
         reason = writer.error or "write queue full"
-        return _text(503, f"storage is not accepting writes ({reason}); nothing was applied")
+        return 503, f"storage is not accepting writes ({reason}); nothing was applied"
     registry = groups.registry
-    path = _grouping_path(request)
-    token = identity(request)
     limit = app[SETTINGS].max_groups
     try:
         # The registry reads the key itself; read it here too only when someone must be
@@ -73,35 +94,29 @@ async def push(request: web.Request) -> web.Response:
             key = parse_grouping_key(path)
             check_push(token, [dict(key)["job"]])
             if key not in registry and len(registry) >= limit:
-                return _text(
+                return (
                     429,
                     f"the limit of {limit} groups is reached (limits.max_groups); "
                     "delete groups or raise it",
                 )
-        result = registry.push(
-            request.method,
-            path,
-            await request.read(),
-            request.headers.get("Content-Type"),
-            request.headers.get("Content-Encoding") == "gzip",
-            app[CLOCK](),
-        )
+        result = registry.push(method, path, body, content_type, gzipped, app[CLOCK]())
     except Denied as denied:
-        return _text(denied.status, denied.message)
+        return denied.status, denied.message
     except InconsistentPushError as error:
         if error.group_changed and error.key is not None:
             groups.changed(error.key)  # its push_failure_time_seconds moved
-        return _text(error.status, error.message)
+        return error.status, error.message
     except PushgatewayError as error:
-        return _text(error.status, error.message)
+        return error.status, error.message
     job = groups.changed(result.key)
     if job is not None:
         evaluate_if_alerting(app, job, app[CLOCK]())
-    refused = await _durable(request)
-    if refused is not None:
-        return refused
+    try:
+        await writer.durable()
+    except StorageFailing as error:
+        return 503, f"{error}; retry later"
     app[REQUEST_METRICS].pushgateway_seconds.observe(time.perf_counter() - started)
-    return web.Response(status=200)
+    return 200, ""
 
 
 async def delete(request: web.Request) -> web.Response:
