@@ -18,6 +18,7 @@ Version 1 (one JSON header holding the times as well, then the text) is still re
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,17 +50,25 @@ class RestoredGroup:
 def family_text(stored: StoredFamily, entry: FamilyEntry) -> str:
     """The family's series as pushed (`entry` holds their text): TYPE line, then each series
     without added lines."""
-    parts = [f"# TYPE {stored.name} {TYPE_KEYWORDS[stored.type]}\n"]
     blocks = entry.blocks
-    if stored.synthetic:
-        for position, slot in enumerate(stored.slots):
-            block = blocks[slot]
-            if position in stored.synthetic:
-                block = without_synthetic_infinity_bucket(stored.name, block)
-            parts.append(block)
-    else:
-        parts.extend([blocks[slot] for slot in stored.slots])
+    slots = stored.slots
+    if not stored.synthetic:
+        # The usual family, written after every push: as few steps as can be.
+        if len(slots) == 1:
+            return _type_line(stored.name, stored.type) + blocks[slots[0]]
+        return _type_line(stored.name, stored.type) + "".join([blocks[slot] for slot in slots])
+    parts = [_type_line(stored.name, stored.type)]
+    for position, slot in enumerate(slots):
+        block = blocks[slot]
+        if position in stored.synthetic:
+            block = without_synthetic_infinity_bucket(stored.name, block)
+        parts.append(block)
     return "".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_line(name: str, family_type: int) -> str:
+    return f"# TYPE {name} {TYPE_KEYWORDS[family_type]}\n"
 
 
 def snapshot_header(group: Group) -> str:
