@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.log import access_logger
 from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
@@ -105,7 +107,7 @@ class FrontDoorServer(web.Server):
         self.answered = 0
         """Requests the front door answered itself."""
         self.receiving = memoryview(bytearray(RECEIVE_BUFFER))
-        access_log = kwargs.get("access_log")
+        access_log = kwargs.get("access_log", access_logger)  # aiohttp's default too
         access_class = kwargs.get("access_log_class")
         self.access_log = (
             AccessLogger(access_log, kwargs.get("access_log_format", ""))
@@ -301,7 +303,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         if server.access_log is not None and server.access_log.enabled:
             server.access_log.log_request(
                 head.method.decode(),
-                URL.build(path=head.target.decode(), encoded=True).path,
+                _path(head.target),
                 answer.status,
                 size,
                 time.perf_counter() - started,
@@ -323,8 +325,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return 0
-        status = answer.status
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+        lines = [_status_line(answer.status)]
         for name, value in answer.fields:
             lines.append(name + b": " + value + b"\r\n")
         lines.append(b"Content-Length: %d\r\n" % len(answer.body))
@@ -448,6 +449,18 @@ def _failure(error: Exception, head: _Head) -> _Answer:
     assert isinstance(response.body, bytes)
     fields = tuple((name.encode(), value.encode()) for name, value in response.headers.items())
     return _Answer(response.status, fields, response.body)
+
+
+@functools.lru_cache(maxsize=64)
+def _status_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())
+
+
+def _path(target: bytes) -> str:
+    """The path as aiohttp's `request.path` gives it (percent-decoded)."""
+    if b"%" not in target:
+        return target.decode()
+    return URL.build(path=target.decode(), encoded=True).path
 
 
 def _text(value: bytes | None) -> str | None:

@@ -67,6 +67,23 @@ def test_concurrent_requests_each_get_a_whole_line(
     assert {(e["method"], e["path"], e["status"]) for e in entries} == {("POST", "/push", 200)}
 
 
+def test_pushes_are_logged_with_their_decoded_path(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """As aiohttp's `request.path` has it, whichever way the push was answered."""
+    server = server_process("--log-format", "json")
+    for path in ("/metrics/job/caf%C3%A9/instance/a%20b", "/metrics/job/plain"):
+        request = urllib.request.Request(f"{server.url}{path}", b"x 1\n", method="PUT")
+        assert urllib.request.urlopen(request, timeout=10).status == 200
+    assert server.stop() == 0
+    paths = [
+        entry["path"]
+        for entry in map(json.loads, server.log.read_text().splitlines())
+        if entry.get("logger") == "batchgate.access" and entry["method"] == "PUT"
+    ]
+    assert paths == ["/metrics/job/café/instance/a b", "/metrics/job/plain"]
+
+
 def test_a_higher_log_level_turns_the_access_log_off(
     server_process: Callable[..., ServerProcess],
 ) -> None:
