@@ -65,6 +65,8 @@ async def test_a_bad_ping_is_refused_naming_what_is_wrong_and_applies_nothing(
     for path, field in [
         ("/ping/backup/done", "event"),
         ("/ping/backup/256", "event"),
+        ("/ping/backup/%C2%B9", "event"),  # "¹": a digit to str.isdigit(), not to int()
+        ("/ping/backup/%D9%A3", "event"),  # "٣", an Arabic-Indic three
         ("/ping/backup?host=a&host=b", "labels.host"),
         ("/ping/backup?__secret=1", "labels.__secret"),
         ("/ping/back-up", "job"),

@@ -53,7 +53,8 @@ def _event(what: str) -> dict[str, Any]:
     """The event a ping's last path segment names: an event, or an exit status."""
     if what in EVENTS:
         return {"event": what}
-    if what.isdigit() and len(what) <= 3 and int(what) <= 255:
+    # isascii(): "¹" and "٣" are digits to str.isdigit(), not to int().
+    if what.isascii() and what.isdigit() and len(what) <= 3 and int(what) <= 255:
         status = int(what)
         return {"event": "success" if status == 0 else "fail", "exit_code": status}
     raise _invalid("event", "must be start, success, fail, cancel or an exit status (0-255)")
