@@ -4,7 +4,7 @@ the ones the document promises."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import schemathesis
@@ -23,9 +23,12 @@ CHECKS = [
 
 
 @pytest.fixture
-def api(server_process: Callable[..., ServerProcess]) -> schemathesis.BaseSchema:
+def api(server_process: Callable[..., ServerProcess]) -> Iterator[schemathesis.BaseSchema]:
     server = server_process()
-    return schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    yield schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    # A 500 fails its case above; this says why, from the server's side.
+    unhandled = [line for line in server.log.read_text().splitlines() if "unhandled" in line]
+    assert not unhandled, "\n".join(line.replace("\\n", "\n") for line in unhandled)
 
 
 # An endless stream is no request/answer pair to validate.
@@ -39,4 +42,10 @@ schema = schemathesis.pytest.from_fixture("api").exclude(operation_id="events")
     suppress_health_check=list(HealthCheck),
 )
 def test_every_answer_matches_the_document(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=CHECKS, timeout=10)
+    applied = CHECKS
+    if case.operation.path.startswith("/ping/"):
+        # Every query parameter of a ping is a label, so there is no invalid query: a
+        # "negative" `?labels=` (an array where the document has an object of strings) is
+        # the label `labels` with an empty value, and any body is the run's message.
+        applied = [check for check in CHECKS if check is not checks.negative_data_rejection]
+    case.call_and_validate(checks=applied, timeout=10)
