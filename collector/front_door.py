@@ -213,20 +213,12 @@ class FrontDoor(asyncio.BufferedProtocol):
         )
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        # One buffer for every connection: the transport reads into it and hands it over
+        # at once (no bytes object made per read, as for data_received()).
         return self._server.receiving
 
     def buffer_updated(self, nbytes: int) -> None:
         self._buffer += self._server.receiving[:nbytes]
-        self._last_heard = self._loop.time()
-        if self.answering is None:
-            self._read_requests()
-        elif len(self._buffer) > self._server.max_body + PAUSE_BUFFER:
-            assert self._transport is not None
-            self._transport.pause_reading()
-            self._read_paused = True
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
         self._last_heard = self._loop.time()
         if self.answering is None:
             self._read_requests()
