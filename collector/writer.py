@@ -277,6 +277,11 @@ class Writer:
                 if self._stopping:
                     return
                 continue
+            # One turn of the event loop first: the requests woken with this one (their
+            # data read in the same turn) stage their records too, and share this commit.
+            # Under 16 connections of single pushes: 10-14 pushes a commit instead of 6-7,
+            # and each commit costs a round trip to the writer process.
+            await asyncio.sleep(0)
             batch, done = self._take()
             self._in_flight, self._in_flight_size = done, len(batch)
             await self._commit(batch)
