@@ -244,16 +244,7 @@ class FrontDoor(asyncio.BufferedProtocol):
 
     def _read_requests(self) -> None:
         """Answer the next complete request in the buffer, or hand the connection over."""
-        try:
-            head = self._waiting or _read_head(self._buffer, self._server)
-        except _NotPlain:
-            head = None
-            plain = False
-        else:
-            plain = True
-        if not plain:
-            self._hand_over()  # not in the except block: aiohttp's errors are its own
-            return
+        head = self._waiting or self._next_head()
         if head is None:
             return
         if len(self._buffer) < head.end:
@@ -263,6 +254,16 @@ class FrontDoor(asyncio.BufferedProtocol):
         body = bytes(self._buffer[head.start : head.end])
         del self._buffer[: head.end]
         self.answering = self._loop.create_task(self._answer(head, body))
+
+    def _next_head(self) -> _Head | None:
+        """The next request's head if it is whole and plain; None while it is not whole,
+        and after handing over a request that is not plain."""
+        try:
+            return _read_head(self._buffer, self._server)
+        except _NotPlain:
+            pass
+        self._hand_over()  # outside the except block: aiohttp's errors are its own
+        return None
 
     def _hand_over(self) -> None:
         """From the buffer's first byte on, the connection is aiohttp's."""
