@@ -9,9 +9,10 @@ answer (the event loop and the sockets, nothing else); aiohttp's low-level `web.
 (its parser, request and response objects, no application) answering fixed bytes; a bare
 aiohttp application (routing, `json_response`; no middleware, no access log); then
 batchgate taking the events; and Debian's prometheus-pushgateway with its consistency
-check off, taking its 8-family text push. Whatever batchgate does per push (validation,
-state, a durable commit, metrics, the access log) comes on top of the bare application's
-cost, so that rate bounds how close to the Pushgateway's one aiohttp event loop can come.
+check off, taking its 8-family text push. batchgate answers plain pushes in its own front
+door (collector/front_door.py), not through aiohttp's application: what it does per push
+(reading the request, validation, state, a durable commit, metrics, the access log) comes
+on top of the first floor's cost, not the third's.
 """
 
 from __future__ import annotations
