@@ -10,6 +10,7 @@ import base64
 import gzip
 import hashlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +23,8 @@ from collector.app import create_app
 from collector.auth import PUSH, READ, Token
 from collector.front_door import FrontDoorServer
 from collector.settings import Settings
-from tests.helpers import Clock, Server
+from collector.sqlite_store import DATABASE_FILE, SqliteStore
+from tests.helpers import Clock, Server, until
 
 HOST = b"Host: 127.0.0.1\r\n"
 
@@ -323,3 +325,59 @@ async def test_pushes_are_authenticated_as_aiohttp_authenticates_them(
             (answer,) = await secured.both(data)
             assert answer.status == status, answer
         assert secured.door.answered == len(cases)
+
+
+async def test_a_push_in_flight_when_the_server_stops_is_answered_and_kept(
+    settings: Settings, clock: Clock
+) -> None:
+    """The database is locked, so the push waits for its commit; the server is asked to
+    stop meanwhile; once the lock goes, the push is answered 200 and is there after a
+    restart."""
+    settings = replace(settings, push_timeout=30.0)
+
+    def server() -> Server:
+        store = SqliteStore(settings.data_dir, busy_timeout=0.05)
+        return Server(create_app(settings, clock=clock, store=store))
+
+    front = server()
+    await front.start_server()
+    door = front.runner.server  # type: ignore[union-attr]
+    assert isinstance(door, FrontDoorServer)
+    blocker = sqlite3.connect(settings.data_dir / DATABASE_FILE, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+    writer.write(push({"job": "stopping", "event": "start", "run_id": "in-flight"}))
+
+    async def in_flight() -> bool:
+        return any(d.answering is not None for d in door.doors)
+
+    await until(in_flight)
+    stopping = asyncio.create_task(front.close())
+
+    async def refused() -> bool:
+        try:
+            _, probe = await asyncio.open_connection("127.0.0.1", front.port)
+        except OSError:
+            return True
+        probe.close()
+        return False
+
+    await until(refused)  # no longer listening: the stop is under way
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    answer = await asyncio.wait_for(read_answer(reader), 30)
+    assert answer.status == 200
+    assert json.loads(answer.body)["run_ids"] == ["in-flight"]
+    await asyncio.wait_for(stopping, 30)
+    writer.close()
+
+    restarted = server()
+    await restarted.start_server()
+    try:
+        (run,) = await exchange(
+            restarted.port, b"GET /runs/in-flight HTTP/1.1\r\n" + HOST + b"\r\n"
+        )  # type: ignore[arg-type]
+        assert run.status == 200
+        assert json.loads(run.body)["status"] == "running"
+    finally:
+        await restarted.close()
