@@ -381,3 +381,24 @@ async def test_a_push_in_flight_when_the_server_stops_is_answered_and_kept(
         assert json.loads(run.body)["status"] == "running"
     finally:
         await restarted.close()
+
+
+async def test_under_a_route_prefix_the_pushes_there_are_the_front_doors(
+    settings: Settings, clock: Clock
+) -> None:
+    answered = [
+        request("POST", "/pgw/push", b'{"job": "prefixed", "event": "start", "run_id": "p"}'),
+        group_push("job/prefixed", gauges("g 5"), "PUT").replace(b"/metrics/", b"/pgw/metrics/"),
+    ]
+    not_there = [
+        request("POST", "/push", b'{"job": "unprefixed", "event": "start", "run_id": "u"}'),
+        group_push("job/unprefixed", gauges("g 5"), "PUT"),
+    ]
+    async for prefixed in _pair(settings, clock, route_prefix="/pgw"):
+        for data in answered:
+            (answer,) = await prefixed.both(data)
+            assert answer.status == 200, answer
+        for data in not_there:
+            (answer,) = await prefixed.both(data)
+            assert answer.status == 404, answer
+        assert prefixed.door.answered == len(answered)
