@@ -46,12 +46,19 @@ def _grouping_path(request: web.Request) -> str:
     return raw[len(request.app[SETTINGS].route_prefix) + len("/metrics/") :]
 
 
-async def _durable(request: web.Request) -> web.Response | None:
+async def _not_durable(app: web.Application) -> str | None:
+    """Wait until what is staged is durable: None, or why it is not (answered with a 503)."""
     try:
-        await request.app[WRITER].durable()
+        await app[WRITER].durable()
     except StorageFailing as error:
-        return _text(503, f"{error}; retry later")
+        return f"{error}; retry later"
     return None
+
+
+async def _accepted(request: web.Request) -> web.Response:
+    """202 once the change is durable, as the Pushgateway answers a delete or a wipe."""
+    refused = await _not_durable(request.app)
+    return _text(503, refused) if refused else web.Response(status=202)
 
 
 async def push(request: web.Request) -> web.Response:
@@ -111,10 +118,9 @@ async def push_group(
     job = groups.changed(result.key)
     if job is not None:
         evaluate_if_alerting(app, job, app[CLOCK]())
-    try:
-        await writer.durable()
-    except StorageFailing as error:
-        return 503, f"{error}; retry later"
+    refused = await _not_durable(app)
+    if refused:
+        return 503, refused
     app[REQUEST_METRICS].pushgateway_seconds.observe(time.perf_counter() - started)
     return 200, ""
 
@@ -130,13 +136,13 @@ async def delete(request: web.Request) -> web.Response:
         return _text(denied.status, denied.message)
     if request.app[GROUPS].delete(key, request.app[CLOCK]()):
         audit.record(request, "pushgateway.delete", key_text(key))
-    return await _durable(request) or web.Response(status=202)
+    return await _accepted(request)
 
 
 async def wipe(request: web.Request) -> web.Response:
     wiped = request.app[GROUPS].wipe(request.app[CLOCK]())
     audit.record(request, "pushgateway.wipe", "every group", groups=wiped)
-    return await _durable(request) or web.Response(status=202)
+    return await _accepted(request)
 
 
 async def api_metrics(request: web.Request) -> web.Response:
