@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from collector.api_json import encode_cursor
 from tests.helpers import Client, Clock, get, push
 
 
@@ -69,6 +70,30 @@ async def test_it_pages_through_jobs_with_a_cursor(client: Client, clock: Clock)
     assert seen == [f"job_{i:02d}" for i in range(25)]
     bad = await get(client, "/jobs", 400, cursor="garbage!")
     assert bad["details"][0]["field"] == "cursor"
+
+
+async def test_a_cursor_from_another_endpoint_is_refused(client: Client) -> None:
+    await push(client, {"job": "etl", "event": "start", "run_id": "r1"})
+    jobs_cursor = encode_cursor("etl", [])
+    runs_cursor = encode_cursor(1_700_000_000.0, "r1")
+    history_cursor = encode_cursor(1_700_000_000.0, 7)
+    for path, cursor in [
+        ("/jobs", runs_cursor),
+        ("/jobs/etl/runs", jobs_cursor),
+        ("/jobs/etl/runs", history_cursor),
+        ("/alerts/history", runs_cursor),
+        ("/alerts/history", jobs_cursor),
+    ]:
+        bad = await get(client, path, 400, cursor=cursor)
+        assert bad["details"] == [
+            {"field": "cursor", "reason": "not a cursor returned by this endpoint"}
+        ], path
+    for path, cursor in [
+        ("/jobs", jobs_cursor),
+        ("/jobs/etl/runs", runs_cursor),
+        ("/alerts/history", history_cursor),
+    ]:
+        await get(client, path, cursor=cursor)
 
 
 async def test_it_shows_every_label_set_of_a_job(client: Client, clock: Clock) -> None:

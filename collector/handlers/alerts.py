@@ -81,12 +81,12 @@ async def alert_history(request: web.Request) -> web.Response:
     since = query.timestamp(request, "since")
     until = query.timestamp(request, "until")
     limit = query.integer(request, "limit", 100, 1, 1000)
-    cursor = query.cursor(request, 2)
+    cursor = query.cursor(request, (int, float), int)
     before = None
     if cursor is not None:
         at, row_id = cursor
-        if not isinstance(at, int | float) or not isinstance(row_id, int):
-            raise field_error("cursor", "not a cursor returned by this endpoint")
+        assert isinstance(at, int | float)  # query.cursor checked them
+        assert isinstance(row_id, int)
         before = (float(at), row_id)
     rows = await request.app[STORE].alert_history(job, rule, since, until, before, limit + 1)
     next_cursor = None

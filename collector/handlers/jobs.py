@@ -40,13 +40,13 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise field_error("kind", f"must be {BATCH} or {PUSHGATEWAY}")
     wanted = query.labels(request)
     limit = query.integer(request, "limit", 100, 1, 1000)
-    after = query.cursor(request, 2)
+    after = query.cursor(request, str, list)
     keys = state.sorted_keys()
     start = 0
     if after is not None:
         name, labels = after
-        if not isinstance(name, str) or not isinstance(labels, list):
-            raise field_error("cursor", "not a cursor returned by this endpoint")
+        assert isinstance(name, str)  # query.cursor checked them
+        assert isinstance(labels, list)
         start = bisect.bisect_right(keys, JobKey(name, tuple(tuple(pair) for pair in labels)))
     page: list[Job] = []
     for key in keys[start:]:
@@ -117,11 +117,7 @@ async def job_runs(request: web.Request) -> web.Response:
     since = query.timestamp(request, "since")
     until = query.timestamp(request, "until")
     limit = query.integer(request, "limit", 50, 1, 1000)
-    before = query.cursor(request, 2)
-    if before is not None and not (
-        isinstance(before[0], int | float) and isinstance(before[1], str)
-    ):
-        raise field_error("cursor", "not a cursor returned by this endpoint")
+    before = query.cursor(request, (int, float), str)
     runs = await app[STORE].list_runs(
         [job.id for job in jobs],
         statuses,

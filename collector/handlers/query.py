@@ -55,7 +55,9 @@ def statuses(request: web.Request, allowed: tuple[str, ...]) -> list[str] | None
     return chosen
 
 
-def cursor(request: web.Request, arity: int) -> list[object] | None:
+def cursor(request: web.Request, *kinds: type | tuple[type, ...]) -> list[object] | None:
+    """The `cursor` parameter's parts, one of each of `kinds` (as `isinstance` takes them);
+    a 400 for a cursor this endpoint did not return."""
     raw = request.query.get("cursor")
     if raw is None:
         return None
@@ -63,7 +65,7 @@ def cursor(request: web.Request, arity: int) -> list[object] | None:
         parts = decode_cursor(raw)
     except ValueError as error:
         raise field_error("cursor", str(error)) from None
-    if len(parts) != arity:
+    if len(parts) != len(kinds) or not all(map(isinstance, parts, kinds)):
         raise field_error("cursor", "not a cursor returned by this endpoint")
     return parts
 
