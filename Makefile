@@ -6,7 +6,8 @@ PYTHON ?= python3
 install:
 	.ci/system-packages
 	$(PYTHON) -m pip install --upgrade pip
-	$(PYTHON) -m pip install -e '.[dev]'
+	$(PYTHON) -m pip install -e ./client -e '.[dev]'
+	$(PYTHON) .ci/dev-tree
 
 test: lint
 	$(PYTHON) -m pytest

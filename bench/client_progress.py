@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import batchgate, free_port, machine
 
-from client import Connection, Job, shutdown
+from batchgate import Connection, Job, shutdown
 
 RECORD = os.urandom(4096)
 

@@ -265,7 +265,7 @@ def stand_in(count: int, rate: float, sample: bytes) -> None:
     SIGTERM write each one the events since its last write (copies of `sample`, `rate` a
     second), its group's turn coming as in the bus (WAKE_GROUPS groups across the flush
     interval)."""
-    from collector.live import FLUSH_INTERVAL, WAKE_GROUPS
+    from batchgate.collector.live import FLUSH_INTERVAL, WAKE_GROUPS
 
     server = socket.create_server(("127.0.0.1", 0))
     print(server.getsockname()[1], flush=True)

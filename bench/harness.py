@@ -91,7 +91,7 @@ def batchgate(*extra: str) -> Iterator[Server]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="batchgate-bench-") as data:
         process = subprocess.Popen(
-            [sys.executable, "-m", "collector", "serve", "--listen", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "batchgate", "serve", "--listen", f"127.0.0.1:{port}",
              "--data-dir", data, *extra],
             cwd=REPO,
             stdout=subprocess.DEVNULL,

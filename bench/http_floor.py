@@ -10,7 +10,7 @@ answer (the event loop and the sockets, nothing else); aiohttp's low-level `web.
 aiohttp application (routing, `json_response`; no middleware, no access log); then
 batchgate taking the events; and Debian's prometheus-pushgateway with its consistency
 check off, taking its 8-family text push. batchgate answers plain pushes in its own front
-door (collector/front_door.py), not through aiohttp's application: what it does per push
+door (collector/http/front_door.py), not through aiohttp's application: what it does per push
 (reading the request, validation, state, a durable commit, metrics, the access log) comes
 on top of the first floor's cost, not the third's.
 """

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.pushgateway import GroupRegistry, parse_text
+from batchgate.collector.pushgateway import GroupRegistry, parse_text
 
 
 def body(values: int, label: str = "s") -> bytes:

@@ -37,13 +37,13 @@ from aiohttp import web
 from harness import Load, batchgate, machine, post_json, wrk
 from rules_eval import ENVS, FAMILIES, REGIONS, rules_yaml
 
-from collector.alerting.settings import AlertingSettings
-from collector.app import create_app
-from collector.keys import ALERTING, STATE
-from collector.model import Event, Job, JobKey
-from collector.settings import Settings
-from collector.state import State
-from rules import load_receivers
+from batchgate.collector.alerting.settings import AlertingSettings
+from batchgate.collector.core.model import Event, Job, JobKey
+from batchgate.collector.core.state import State
+from batchgate.collector.http.app import create_app
+from batchgate.collector.http.keys import ALERTING, STATE
+from batchgate.collector.settings import Settings
+from batchgate.rules import load_receivers
 
 RECEIVERS = """
 receivers:

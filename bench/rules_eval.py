@@ -31,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rules.alerts import Evaluation
-from rules.book import AlertBook
-from rules.engine import RuleEngine
-from rules.kinds import Context
-from rules.receivers import Router, load_receivers
-from rules.ruleset import RuleSet, parse_rules
+from batchgate.rules.alerts import Evaluation
+from batchgate.rules.book import AlertBook
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.kinds import Context
+from batchgate.rules.receivers import Router, load_receivers
+from batchgate.rules.ruleset import RuleSet, parse_rules
 
 NOW = 1_714_521_600.0
 LOST_AFTER = 600.0

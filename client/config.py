@@ -190,7 +190,7 @@ def default_spool_dir(environ: Mapping[str, str]) -> str:
     """$XDG_CACHE_HOME/batchgate/spool, ~/.cache/batchgate/spool, or %LOCALAPPDATA% on Windows.
 
     When that cannot be created the spool falls back to a private directory under the
-    system's temporary directory (see `client.spool`).
+    system's temporary directory (see `batchgate.client.spool`).
     """
     if os.name == "nt" and environ.get("LOCALAPPDATA"):
         return os.path.join(environ["LOCALAPPDATA"], "batchgate", "spool")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar
 
-from client.config import (
+from batchgate.client.config import (
     MAX_METRICS,
     MESSAGE_LIMIT,
     METRIC_NAME,
@@ -33,8 +33,8 @@ from client.config import (
     check_run_id,
     labels_from_environment,
 )
-from client.resources import ProcessSampler, ResourceSampler
-from client.sender import Sender, sender_for
+from batchgate.client.resources import ProcessSampler, ResourceSampler
+from batchgate.client.sender import Sender, sender_for
 
 logger = logging.getLogger("batchgate.client")
 

@@ -20,7 +20,7 @@ import select
 import threading
 from collections.abc import Callable
 
-from client.config import METRIC_NAME
+from batchgate.client.config import METRIC_NAME
 
 CHUNK = 65536
 TAIL_BYTES = 8192

@@ -11,7 +11,7 @@ shells report it), whatever happens to monitoring: a collector that is down, slo
 refusing, or a mistake in the monitoring options, costs the monitoring and never the run.
 
 Only the standard library and `client` are imported here, so this works on a machine
-where nothing but the `client` package was copied (`python -m client run ...`).
+where nothing but the `client` package was copied (`python -m batchgate run ...`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from client.config import Connection, parse_labels
-from client.job import Job
-from client.output import ProgressParser, Pump, Tail, match_values
-from client.resources import ProcessTreeSampler
-from client.sender import shutdown
+from batchgate.client.config import Connection, parse_labels
+from batchgate.client.job import Job
+from batchgate.client.output import ProgressParser, Pump, Tail, match_values
+from batchgate.client.resources import ProcessTreeSampler
+from batchgate.client.sender import shutdown
 
 logger = logging.getLogger("batchgate.client")
 

@@ -31,12 +31,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from client.config import Connection
-from client.spool import Spool, SpoolFile
-from client.transport import Outcome, Transport, Verdict, push, urllib_transport
+from batchgate.client.config import Connection
+from batchgate.client.spool import Spool, SpoolFile
+from batchgate.client.transport import Outcome, Transport, Verdict, push, urllib_transport
 
 if TYPE_CHECKING:
-    from client.job import Job
+    from batchgate.client.job import Job
 
 logger = logging.getLogger("batchgate.client")
 

@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-USER_AGENT = "batchgate-client/0.1 (python)"
+from batchgate import __version__
+
+USER_AGENT = f"batchgate-client/{__version__} (python)"
 
 
 @dataclass(frozen=True, slots=True)

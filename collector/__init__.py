@@ -1,7 +1,10 @@
 """batchgate's collector: the server that receives pushes, keeps state and history, and serves them.
 
 Importing this package is cheap on purpose: the `batchgate run` path goes through the
-command line in `collector.cli` and must not pull in the server's dependencies.
+command line in `batchgate.collector.cli` and must not pull in the server's dependencies.
+The layers below it, and which may import which, are drawn in docs/architecture.md.
 """
 
-__version__ = "0.1.0"
+from batchgate import __version__
+
+__all__ = ["__version__"]

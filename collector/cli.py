@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from collector import __version__
+from batchgate.collector import __version__
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the client SDK against --url, or against a server it starts on a temporary data "
         "directory. See the README, 'See it in 1 minute'.",
     )
-    from collector.demo import parse_args as demo_arguments
+    from batchgate.collector.demo.run import parse_args as demo_arguments
 
     demo_arguments(demo)
     commands.add_parser(
@@ -139,11 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `run` takes a command with flags of its own after `--`: it parses its arguments
     # itself, and must not load the server's dependencies.
     if args[:1] == ["run"]:
-        from client.run import main as run_main
+        from batchgate.client.run import main as run_main
 
         return run_main(args[1:])
     if args[:1] == ["check-rules"]:
-        from rules.check import main as check_rules
+        from batchgate.rules.check import main as check_rules
 
         return check_rules(args[1:])
     parser = build_parser()
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if parsed.command == "serve":
         return _serve(parsed)
     if parsed.command == "demo":
-        from collector.demo import main as demo
+        from batchgate.collector.demo.run import main as demo
 
         return demo(parsed.url, parsed.listen, parsed.duration, parsed.seed)
     parser.print_help()
@@ -159,8 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(parsed: argparse.Namespace) -> int:
-    from collector.server import serve
-    from collector.settings import ConfigError, load_settings
+    from batchgate.collector.http.server import serve
+    from batchgate.collector.settings import ConfigError, load_settings
 
     flags = {
         "listen": parsed.listen,
@@ -181,8 +181,8 @@ def _serve(parsed: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"batchgate: {problem}", file=sys.stderr)
         return 1
-    from collector.alerting.lifecycle import load_ruleset
-    from rules import ConfigErrors
+    from batchgate.collector.alerting.lifecycle import load_ruleset
+    from batchgate.rules import ConfigErrors
 
     try:
         ruleset = load_ruleset(settings.alerting)
@@ -196,7 +196,7 @@ def _serve(parsed: argparse.Namespace) -> int:
             f"{len(ruleset)} rules, {len(settings.alerting.receivers)} receivers)"
         )
         return 0
-    from collector.logs import setup_logging
+    from batchgate.collector.observability.logs import setup_logging
 
     setup_logging(settings.logging.level, settings.logging.format)
     return serve(settings)

@@ -1,6 +1,6 @@
 """Pushgateway groups inside batchgate: durable through the writer, seen as jobs, expiring.
 
-The pure protocol lives in `collector.pushgateway` (`GroupRegistry`). This module ties a
+The pure protocol lives in `batchgate.collector.pushgateway` (`GroupRegistry`). This module ties a
 registry to the rest of batchgate: every change to a group is staged in the writer (a push
 is acknowledged once its group is durable), every group is also a job of kind
 `pushgateway` in the live state (so `/jobs`, the dashboard and the rules see it), and
@@ -13,17 +13,17 @@ import json
 import logging
 from collections.abc import Iterable
 
-from collector.model import PUSHGATEWAY, Job, JobKey
-from collector.pushgateway import (
+from batchgate.collector.core.model import PUSHGATEWAY, Job, JobKey
+from batchgate.collector.core.records import GroupEventRecord
+from batchgate.collector.core.state import State
+from batchgate.collector.pushgateway import (
     ExpiryRule,
     GroupingKey,
     GroupRegistry,
     GroupSummary,
     PushgatewayError,
 )
-from collector.records import GroupEventRecord
-from collector.state import State
-from collector.writer import Writer
+from batchgate.collector.storage.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from collector.api_json import run_json
-from collector.state import Change, StateSettings
+from batchgate.collector.core.api_json import run_json
+from batchgate.collector.core.state import Change, StateSettings
 
 LOG_SIZE = 10_000
 """Messages the shared log keeps: how far a subscriber may fall behind before a resync."""

@@ -15,12 +15,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
-from collector.auth import Token, tokens_from_config
-from collector.events import PushLimits
-from collector.pushgateway import ExpiryRule
-from collector.state import StateSettings
-from rules import durations
+from batchgate.collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
+from batchgate.collector.core.events import PushLimits
+from batchgate.collector.core.state import StateSettings
+from batchgate.collector.http.auth import Token, tokens_from_config
+from batchgate.collector.pushgateway import ExpiryRule
+from batchgate.rules import durations
 
 
 class ConfigError(Exception):

@@ -4,15 +4,15 @@ Pure: nothing in this package reads a clock, sleeps, or touches the network (it 
 files only when asked to load them). Every function that depends on time takes `now`.
 """
 
-from rules.alerts import Alert, Evaluation, Notification, Transition, fingerprint
-from rules.book import AlertBook
-from rules.engine import EvaluationPass, RuleEngine
-from rules.errors import ConfigError, ConfigErrors
-from rules.facts import JobFacts, RunFacts, RunSummaryFacts
-from rules.kinds import Context
-from rules.payloads import HttpRequest, build_requests
-from rules.receivers import Receiver, Router, load_receivers, parse_receivers
-from rules.ruleset import (
+from batchgate.rules.alerts import Alert, Evaluation, Notification, Transition, fingerprint
+from batchgate.rules.book import AlertBook
+from batchgate.rules.engine import EvaluationPass, RuleEngine
+from batchgate.rules.errors import ConfigError, ConfigErrors
+from batchgate.rules.facts import JobFacts, RunFacts, RunSummaryFacts
+from batchgate.rules.kinds import Context
+from batchgate.rules.payloads import HttpRequest, build_requests
+from batchgate.rules.receivers import Receiver, Router, load_receivers, parse_receivers
+from batchgate.rules.ruleset import (
     Rule,
     RuleSet,
     check_files,
@@ -21,8 +21,8 @@ from rules.ruleset import (
     load_rules,
     parse_rules,
 )
-from rules.silences import InvalidSilence, Silence, parse_silence, silencing
-from rules.templates import TemplateRenderError
+from batchgate.rules.silences import InvalidSilence, Silence, parse_silence, silencing
+from batchgate.rules.templates import TemplateRenderError
 
 __all__ = [
     "Alert",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from rules.facts import JobKeyTuple
+from batchgate.rules.facts import JobKeyTuple
 
 PENDING: Final = "pending"
 FIRING: Final = "firing"

@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
-from rules.alerts import (
+from batchgate.rules.alerts import (
     FIRING,
     PENDING,
     RESOLVED,
@@ -24,9 +24,9 @@ from rules.alerts import (
     Transition,
     alert_id,
 )
-from rules.facts import JobFacts, JobKeyTuple
-from rules.kinds import INFINITY, Condition
-from rules.ruleset import Rule
+from batchgate.rules.facts import JobFacts, JobKeyTuple
+from batchgate.rules.kinds import INFINITY, Condition
+from batchgate.rules.ruleset import Rule
 
 RESOLVED_RETENTION: Final = 15 * 60.0
 """How long a resolved alert stays in the book (and in /alerts) by default."""

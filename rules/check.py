@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from rules.ruleset import collect_rules
+from batchgate.rules.ruleset import collect_rules
 
 
 def main(

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from rules.alerts import Alert, Evaluation
-from rules.book import AlertBook, SilenceLike
-from rules.facts import JobFacts, JobKeyTuple
-from rules.kinds import INFINITY, Context
-from rules.kinds.schedule import Missed
-from rules.matchers import JobMatcher
-from rules.ruleset import Rule, RuleSet
+from batchgate.rules.alerts import Alert, Evaluation
+from batchgate.rules.book import AlertBook, SilenceLike
+from batchgate.rules.facts import JobFacts, JobKeyTuple
+from batchgate.rules.kinds import INFINITY, Context
+from batchgate.rules.kinds.schedule import Missed
+from batchgate.rules.matchers import JobMatcher
+from batchgate.rules.ruleset import Rule, RuleSet
 
 
 class _Slot:

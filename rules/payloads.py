@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from rules.alerts import FIRING, RESOLVED, Notification, fingerprint
-from rules.receivers import ALERTMANAGER, TEMPLATE, WEBHOOK, Receiver
+from batchgate.rules.alerts import FIRING, RESOLVED, Notification, fingerprint
+from batchgate.rules.receivers import ALERTMANAGER, TEMPLATE, WEBHOOK, Receiver
 
 ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Go's zero time: Alertmanager's `endsAt` for an alert that has not ended."""

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from rules.errors import ConfigError
-from rules.matchers import MATCH_EVERY_ALERT, LabelMatchers
-from rules.ruleset import parse_label_matchers
-from rules.templates import Template, compile_template
-from rules.yaml_reader import Reader
+from batchgate.rules.errors import ConfigError
+from batchgate.rules.matchers import MATCH_EVERY_ALERT, LabelMatchers
+from batchgate.rules.ruleset import parse_label_matchers
+from batchgate.rules.templates import Template, compile_template
+from batchgate.rules.yaml_reader import Reader
 
 WEBHOOK: Final = "webhook"
 ALERTMANAGER: Final = "alertmanager"

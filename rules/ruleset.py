@@ -15,13 +15,13 @@ from typing import Final
 
 import yaml
 
-from rules.errors import ConfigError, ConfigErrors
-from rules.kinds import KINDS, Kind
-from rules.kinds.outcomes import FailureRate
-from rules.kinds.runtime import Duration
-from rules.matchers import MATCH_ALL, JobMatcher, LabelMatchers, Pattern, compile_pattern
-from rules.templates import Template, compile_template
-from rules.yaml_reader import Fields, Reader
+from batchgate.rules.errors import ConfigError, ConfigErrors
+from batchgate.rules.kinds import KINDS, Kind
+from batchgate.rules.kinds.outcomes import FailureRate
+from batchgate.rules.kinds.runtime import Duration
+from batchgate.rules.matchers import MATCH_ALL, JobMatcher, LabelMatchers, Pattern, compile_pattern
+from batchgate.rules.templates import Template, compile_template
+from batchgate.rules.yaml_reader import Fields, Reader
 
 DEFAULT_SEVERITY: Final = "warning"
 RESERVED_LABELS: Final = frozenset({"alertname", "job", "severity", "run_id"})

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from rules.payloads import format_time
+from batchgate.rules.payloads import format_time
 
 PENDING: Final = "pending"
 ACTIVE: Final = "active"

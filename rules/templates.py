@@ -15,8 +15,8 @@ import jinja2
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from rules.durations import format_bytes, format_duration
-from rules.yaml_reader import Reader, line_of
+from batchgate.rules.durations import format_bytes, format_duration
+from batchgate.rules.yaml_reader import Reader, line_of
 
 
 def _timestamp(value: Any) -> str:

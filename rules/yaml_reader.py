@@ -14,8 +14,8 @@ from typing import Final, TypeVar
 
 import yaml
 
-from rules.durations import parse_duration, parse_ratio, parse_size
-from rules.errors import ConfigError
+from batchgate.rules.durations import parse_duration, parse_ratio, parse_size
+from batchgate.rules.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from collector.app import create_app
-from collector.settings import Settings
+from batchgate.collector.http.app import create_app
+from batchgate.collector.settings import Settings
 from tests.helpers import Client, Clock, Server, ServerProcess, free_port
 
 
@@ -46,7 +46,7 @@ async def client(start: Callable[..., Awaitable[Client]]) -> Client:
 
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Launch `python -m collector serve` subprocesses; all are killed at the end."""
+    """Launch `python -m batchgate serve` subprocesses; all are killed at the end."""
     started: list[ServerProcess] = []
 
     def launch(

@@ -22,11 +22,15 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
 
+import batchgate
+from batchgate.collector.http.front_door import FrontDoorRunner
 from bench.harness import process_and_children, resident_bytes
-from collector.front_door import FrontDoorRunner
 from tests.openapi_check import check_response
 
 REPO = Path(__file__).resolve().parent.parent
+IMPORT_ROOT = str(Path(batchgate.__file__).parent.parent)
+"""Where `batchgate` is imported from (build/dev in a checkout, site-packages when installed):
+what a child Python needs on its path."""
 
 
 class Clock:
@@ -47,7 +51,7 @@ Client = TestClient  # type: ignore[type-arg]
 
 class Server(TestServer):
     """aiohttp's test server, with the front door in front of the app as in `batchgate
-    serve`: pushes are answered by `collector.front_door`, the rest by aiohttp."""
+    serve`: pushes are answered by `batchgate.collector.http.front_door`, the rest by aiohttp."""
 
     def __init__(self, app: web.Application, **runner_kwargs: Any) -> None:
         super().__init__(app)
@@ -95,7 +99,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m collector serve` as a real subprocess, for crash and restart tests."""
+    """`python -m batchgate serve` as a real subprocess, for crash and restart tests."""
 
     def __init__(self, data_dir: Path, port: int, *extra: str, new_session: bool = False) -> None:
         self.data_dir = data_dir
@@ -108,11 +112,11 @@ class ServerProcess:
         self.log = data_dir.parent / f"server-{port}.log"
 
     def start(self, ssl_context: ssl.SSLContext | None = None) -> ServerProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": IMPORT_ROOT}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "collector", "serve",
+                    sys.executable, "-m", "batchgate", "serve",
                     "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
                     *self.extra,
                 ],

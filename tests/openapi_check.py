@@ -11,7 +11,7 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from collector.handlers.openapi import spec as served_spec
+from batchgate.collector.http.handlers.openapi import spec as served_spec
 
 SPEC_URI = "urn:batchgate:openapi"
 

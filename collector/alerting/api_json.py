@@ -8,10 +8,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from collector.api_json import finite_number, rfc3339
-from collector.records import AlertEventRecord
-from rules import Context, JobFacts, Rule
-from rules.kinds.schedule import Missed
+from batchgate.collector.core.api_json import finite_number, rfc3339
+from batchgate.collector.core.records import AlertEventRecord
+from batchgate.rules import Context, JobFacts, Rule
+from batchgate.rules.kinds.schedule import Missed
 
 
 def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:

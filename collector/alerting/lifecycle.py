@@ -17,16 +17,25 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
-from collector import __version__
-from collector.alerting.metrics import AlertingCollector, AlertingMetrics
-from collector.alerting.outbox import Outbox
-from collector.alerting.service import Alerting
-from collector.alerting.settings import AlertingSettings, alerting_settings
-from collector.keys import ALERTING, BUS, CLOCK, REGISTRY, SETTINGS, STATE, STORE, WRITER
-from collector.model import Job
-from collector.settings import Settings
-from collector.state import Change
-from rules import ConfigError, ConfigErrors, RuleSet, collect_rules, default_rules
+from batchgate.collector import __version__
+from batchgate.collector.alerting.metrics import AlertingCollector, AlertingMetrics
+from batchgate.collector.alerting.outbox import Outbox
+from batchgate.collector.alerting.service import Alerting
+from batchgate.collector.alerting.settings import AlertingSettings, alerting_settings
+from batchgate.collector.core.model import Job
+from batchgate.collector.core.state import Change
+from batchgate.collector.http.keys import (
+    ALERTING,
+    BUS,
+    CLOCK,
+    REGISTRY,
+    SETTINGS,
+    STATE,
+    STORE,
+    WRITER,
+)
+from batchgate.collector.settings import Settings
+from batchgate.rules import ConfigError, ConfigErrors, RuleSet, collect_rules, default_rules
 
 log = logging.getLogger(__name__)
 

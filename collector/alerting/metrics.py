@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from rules.alerts import FIRING, PENDING
+from batchgate.rules.alerts import FIRING, PENDING
 
 if TYPE_CHECKING:
-    from collector.alerting.service import Alerting
+    from batchgate.collector.alerting.service import Alerting
 
 EVALUATION_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -27,12 +27,12 @@ from typing import Final
 
 import aiohttp
 
-from collector.alerting.metrics import AlertingMetrics
-from collector.alerting.settings import NotificationSettings
-from collector.records import OutboxRecord
-from collector.writer import StorageFailing, Writer
-from rules import HttpRequest, Notification, Receiver, TemplateRenderError, build_requests
-from rules.receivers import ALERTMANAGER
+from batchgate.collector.alerting.metrics import AlertingMetrics
+from batchgate.collector.alerting.settings import NotificationSettings
+from batchgate.collector.core.records import OutboxRecord
+from batchgate.collector.storage.writer import StorageFailing, Writer
+from batchgate.rules import HttpRequest, Notification, Receiver, TemplateRenderError, build_requests
+from batchgate.rules.receivers import ALERTMANAGER
 
 log = logging.getLogger(__name__)
 

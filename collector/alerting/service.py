@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from collector.alerting.api_json import alert_json, schedules_json
-from collector.alerting.metrics import AlertingMetrics
-from collector.alerting.outbox import Outbox
-from collector.alerting.settings import AlertingSettings
-from collector.api_json import finite_number
-from collector.live import EventBus
-from collector.model import Job, JobKey
-from collector.records import AlertEventRecord, SilenceRecord
-from collector.state import State
-from collector.store import AlertingState
-from collector.writer import Writer
-from rules import (
+from batchgate.collector.alerting.api_json import alert_json, schedules_json
+from batchgate.collector.alerting.metrics import AlertingMetrics
+from batchgate.collector.alerting.outbox import Outbox
+from batchgate.collector.alerting.settings import AlertingSettings
+from batchgate.collector.core.api_json import finite_number
+from batchgate.collector.core.model import Job, JobKey
+from batchgate.collector.core.records import AlertEventRecord, SilenceRecord
+from batchgate.collector.core.state import State
+from batchgate.collector.live import EventBus
+from batchgate.collector.storage.store import AlertingState
+from batchgate.collector.storage.writer import Writer
+from batchgate.rules import (
     AlertBook,
     ConfigError,
     Context,
@@ -44,7 +44,7 @@ from rules import (
     parse_silence,
     silencing,
 )
-from rules.silences import ACTIVE, EXPIRED, PENDING
+from batchgate.rules.silences import ACTIVE, EXPIRED, PENDING
 
 log = logging.getLogger(__name__)
 

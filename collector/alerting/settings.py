@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from rules import ConfigError, Receiver, parse_receivers
-from rules.yaml_reader import Reader
+from batchgate.rules import ConfigError, Receiver, parse_receivers
+from batchgate.rules.yaml_reader import Reader
 
 ALERTING_KEYS: Final = (
     "external_url",

@@ -5,12 +5,18 @@ PushgatewayError subclasses carrying the HTTP status and the Pushgateway's exact
 The server wires `GroupRegistry` into its handlers, its SQLite store and its /metrics.
 """
 
-from collector.pushgateway.api_json import api_group, api_metrics, api_status, go_json, success
-from collector.pushgateway.delimited_protobuf import (
+from batchgate.collector.pushgateway.api_json import (
+    api_group,
+    api_metrics,
+    api_status,
+    go_json,
+    success,
+)
+from batchgate.collector.pushgateway.delimited_protobuf import (
     CONTENT_TYPE as PROTOBUF_CONTENT_TYPE,
 )
-from collector.pushgateway.delimited_protobuf import parse_delimited
-from collector.pushgateway.errors import (
+from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
+from batchgate.collector.pushgateway.errors import (
     BodyParseError,
     GroupingKeyError,
     InconsistentPushError,
@@ -19,17 +25,17 @@ from collector.pushgateway.errors import (
     PushTooLargeError,
     TextParseError,
 )
-from collector.pushgateway.expiry import ExpiryRule
-from collector.pushgateway.group import GroupSummary, PushResult
-from collector.pushgateway.grouping_key import (
+from batchgate.collector.pushgateway.expiry import ExpiryRule
+from batchgate.collector.pushgateway.group import GroupSummary, PushResult
+from batchgate.collector.pushgateway.grouping_key import (
     GroupingKey,
     encode_grouping_path,
     parse_grouping_key,
 )
-from collector.pushgateway.protobuf_encoding import encode_delimited
-from collector.pushgateway.push_body import is_protobuf
-from collector.pushgateway.registry import GroupRegistry
-from collector.pushgateway.text_parser import parse_text
+from batchgate.collector.pushgateway.protobuf_encoding import encode_delimited
+from batchgate.collector.pushgateway.push_body import is_protobuf
+from batchgate.collector.pushgateway.registry import GroupRegistry
+from batchgate.collector.pushgateway.text_parser import parse_text
 
 __all__ = [
     "PROTOBUF_CONTENT_TYPE",

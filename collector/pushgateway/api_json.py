@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from collector.pushgateway.goformat import format_go_value
-from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.model import HISTOGRAM, SUMMARY, TYPE_NAMES, Metric
-from collector.pushgateway.registry import GroupRegistry
+from batchgate.collector.pushgateway.goformat import format_go_value
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.model import HISTOGRAM, SUMMARY, TYPE_NAMES, Metric
+from batchgate.collector.pushgateway.registry import GroupRegistry
 
 
 def api_metrics(registry: GroupRegistry) -> list[dict[str, Any]]:

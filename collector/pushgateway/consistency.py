@@ -19,16 +19,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from collector.pushgateway.dto_text import metric_text
-from collector.pushgateway.exposition import (
+from batchgate.collector.pushgateway.dto_text import metric_text
+from batchgate.collector.pushgateway.exposition import (
     has_synthetic_infinity_bucket,
     render_labels,
     render_metric,
     text_round_trips,
 )
-from collector.pushgateway.goformat import format_sample_value, go_quote, is_valid_utf8
-from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.goformat import format_sample_value, go_quote, is_valid_utf8
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.model import (
     COUNTER,
     GAUGE,
     HISTOGRAM,
@@ -41,8 +41,8 @@ from collector.pushgateway.model import (
     Value,
     value_field,
 )
-from collector.pushgateway.protobuf_encoding import encode_family
-from collector.pushgateway.series_index import SeriesIndex, SortKey, key_of, sort_key
+from batchgate.collector.pushgateway.protobuf_encoding import encode_family
+from batchgate.collector.pushgateway.series_index import SeriesIndex, SortKey, key_of, sort_key
 
 PUSH_TIME: Final = "push_time_seconds"
 PUSH_TIME_HELP: Final = "Last Unix time when changing this group in the Pushgateway succeeded."

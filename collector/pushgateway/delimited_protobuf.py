@@ -16,8 +16,8 @@ import struct
 from collections.abc import Iterator
 from typing import Final
 
-from collector.pushgateway.errors import ProtobufParseError
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.errors import ProtobufParseError
+from batchgate.collector.pushgateway.model import (
     Bucket,
     Exemplar,
     Histogram,

@@ -7,8 +7,8 @@ which is the legacy compact text format: fields in declaration order, sub-messag
 
 from __future__ import annotations
 
-from collector.pushgateway.goformat import proto_text_float, proto_text_quote
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.goformat import proto_text_float, proto_text_quote
+from batchgate.collector.pushgateway.model import (
     Exemplar,
     Histogram,
     LabelPairs,

@@ -12,15 +12,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from collector.pushgateway.errors import BodyParseError, TextParseError
-from collector.pushgateway.goformat import (
+from batchgate.collector.pushgateway.errors import BodyParseError, TextParseError
+from batchgate.collector.pushgateway.goformat import (
     go_char,
     go_quote,
     go_quote_byte,
     parse_go_float,
     parse_go_int64,
 )
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.model import (
     HISTOGRAM,
     SUMMARY,
     TYPE_NAMES,
@@ -30,7 +30,7 @@ from collector.pushgateway.model import (
 )
 
 if TYPE_CHECKING:
-    from collector.pushgateway.text_parser import TextParser
+    from batchgate.collector.pushgateway.text_parser import TextParser
 
 TYPES_BY_UPPER_NAME: Final = {name: number for number, name in TYPE_NAMES.items()}
 _BLANK: Final = frozenset(b" \t")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from collector.pushgateway.goformat import format_sample_value
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.goformat import format_sample_value
+from batchgate.collector.pushgateway.model import (
     COUNTER,
     GAUGE,
     GAUGE_HISTOGRAM,

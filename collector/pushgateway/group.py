@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from collector.pushgateway.consistency import timestamp_metric
-from collector.pushgateway.exposition import render_labels
-from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.series_index import SortKey, sort_key
+from batchgate.collector.pushgateway.consistency import timestamp_metric
+from batchgate.collector.pushgateway.exposition import render_labels
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.series_index import SortKey, sort_key
 
 if TYPE_CHECKING:
-    from collector.pushgateway.same_shape import BodyShape
+    from batchgate.collector.pushgateway.same_shape import BodyShape
 
 
 @dataclass(slots=True)

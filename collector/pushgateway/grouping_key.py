@@ -14,8 +14,8 @@ import re
 import urllib.parse
 from typing import Final
 
-from collector.pushgateway.errors import GroupingKeyError
-from collector.pushgateway.goformat import go_quote
+from batchgate.collector.pushgateway.errors import GroupingKeyError
+from batchgate.collector.pushgateway.goformat import go_quote
 
 GroupingKey = tuple[tuple[str, str], ...]
 """All grouping labels including `job`, sorted by name: canonical and hashable."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-from collector.pushgateway.errors import BodyParseError, PushTooLargeError
+from batchgate.collector.pushgateway.errors import BodyParseError, PushTooLargeError
 
 _FLAG_HEADER_CRC: Final = 0x02
 _FLAG_EXTRA: Final = 0x04

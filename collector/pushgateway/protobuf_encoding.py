@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.model import (
     Bucket,
     Exemplar,
     Histogram,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from collector.pushgateway.errors import PushTooLargeError
-from collector.pushgateway.gzip_body import gunzip
+from batchgate.collector.pushgateway.errors import PushTooLargeError
+from batchgate.collector.pushgateway.gzip_body import gunzip
 
 PROTOBUF_MEDIA_TYPE: Final = "application/vnd.google.protobuf"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from collector.pushgateway.consistency import (
+from batchgate.collector.pushgateway.consistency import (
     PUSH_FAILURE_TIME,
     PUSH_FAILURE_TIME_HELP,
     PUSH_TIME,
@@ -22,20 +22,26 @@ from collector.pushgateway.consistency import (
     has_timestamps,
     timestamp_family,
 )
-from collector.pushgateway.delimited_protobuf import parse_delimited
-from collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
-from collector.pushgateway.expiry import ExpiryRule, matching_rule
-from collector.pushgateway.goformat import format_sample_value
-from collector.pushgateway.group import Group, GroupSummary, PushResult, StoredFamily, summary_of
-from collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
-from collector.pushgateway.model import GAUGE, MetricFamily
-from collector.pushgateway.protobuf_encoding import delimit
-from collector.pushgateway.push_body import is_protobuf, unpacked_body
-from collector.pushgateway.same_shape import BodyShape, body_shape
-from collector.pushgateway.series_index import SeriesIndex, SortKey
-from collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
-from collector.pushgateway.text_parser import parse_text, read_text
-from rules.facts import unheard_after
+from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
+from batchgate.collector.pushgateway.errors import InconsistentPushError, PushTooLargeError
+from batchgate.collector.pushgateway.expiry import ExpiryRule, matching_rule
+from batchgate.collector.pushgateway.goformat import format_sample_value
+from batchgate.collector.pushgateway.group import (
+    Group,
+    GroupSummary,
+    PushResult,
+    StoredFamily,
+    summary_of,
+)
+from batchgate.collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
+from batchgate.collector.pushgateway.model import GAUGE, MetricFamily
+from batchgate.collector.pushgateway.protobuf_encoding import delimit
+from batchgate.collector.pushgateway.push_body import is_protobuf, unpacked_body
+from batchgate.collector.pushgateway.same_shape import BodyShape, body_shape
+from batchgate.collector.pushgateway.series_index import SeriesIndex, SortKey
+from batchgate.collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
+from batchgate.collector.pushgateway.text_parser import parse_text, read_text
+from batchgate.rules.facts import unheard_after
 
 
 class GroupRegistry:
@@ -201,7 +207,7 @@ class GroupRegistry:
         """Remove the groups whose job's first matching rule says they are too old.
 
         A group's age runs from its last push, successful or not, and leaves out `deaf`, the
-        time the server was down (`rules.facts.unheard_after`). Returns what was removed.
+        time the server was down (`batchgate.rules.facts.unheard_after`). Returns what was removed.
         """
         expired = []
         for group in list(self._groups.values()):

@@ -27,7 +27,8 @@ per series, counts converted as Go does) always take the full path.
 The registry keeps one shape per group, built after a text push that created the group or
 kept the series it held (so not for a group whose label values change with every push: its
 shape would never be used), and dropped whenever the group's families change otherwise.
-tests/pushgateway/test_same_shape_pushes.py holds the fast path to the full path's results.
+tests/collector/pushgateway/test_same_shape_pushes.py holds the fast path to the full path's
+results.
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from collector.pushgateway.goformat import canonical_value, format_sample_value, parse_go_float
-from collector.pushgateway.group import StoredFamily
-from collector.pushgateway.model import COUNTER, GAUGE, UNTYPED
-from collector.pushgateway.series_index import FamilyEntry, SeriesIndex
-from collector.pushgateway.text_parser import TextBody
+from batchgate.collector.pushgateway.goformat import (
+    canonical_value,
+    format_sample_value,
+    parse_go_float,
+)
+from batchgate.collector.pushgateway.group import StoredFamily
+from batchgate.collector.pushgateway.model import COUNTER, GAUGE, UNTYPED
+from batchgate.collector.pushgateway.series_index import FamilyEntry, SeriesIndex
+from batchgate.collector.pushgateway.text_parser import TextBody
 
 _ONE_SERIES_PER_LINE: Final = frozenset({COUNTER, GAUGE, UNTYPED})
 

@@ -13,8 +13,8 @@ import sys
 from bisect import bisect_left
 from typing import Final
 
-from collector.pushgateway.exposition import family_header
-from collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.exposition import family_header
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
 
 SortKey = tuple[object, ...]
 """A series' labels as client_golang sorts metrics: `(label count, *values in label-name

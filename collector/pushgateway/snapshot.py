@@ -23,14 +23,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from collector.pushgateway.delimited_protobuf import parse_delimited
-from collector.pushgateway.exposition import without_synthetic_infinity_bucket
-from collector.pushgateway.group import Group, StoredFamily
-from collector.pushgateway.grouping_key import GroupingKey
-from collector.pushgateway.model import TYPE_KEYWORDS, MetricFamily
-from collector.pushgateway.protobuf_encoding import delimit
-from collector.pushgateway.series_index import FamilyEntry, SeriesIndex
-from collector.pushgateway.text_parser import parse_text
+from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
+from batchgate.collector.pushgateway.exposition import without_synthetic_infinity_bucket
+from batchgate.collector.pushgateway.group import Group, StoredFamily
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.model import TYPE_KEYWORDS, MetricFamily
+from batchgate.collector.pushgateway.protobuf_encoding import delimit
+from batchgate.collector.pushgateway.series_index import FamilyEntry, SeriesIndex
+from batchgate.collector.pushgateway.text_parser import parse_text
 
 VERSION: Final = 2
 

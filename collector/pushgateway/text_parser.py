@@ -14,12 +14,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from collector.pushgateway.expfmt_state_machine import TYPES_BY_UPPER_NAME, ExactLine
-from collector.pushgateway.goformat import (
+from batchgate.collector.pushgateway.expfmt_state_machine import TYPES_BY_UPPER_NAME, ExactLine
+from batchgate.collector.pushgateway.goformat import (
     go_uint64,
     parse_go_float,
 )
-from collector.pushgateway.model import (
+from batchgate.collector.pushgateway.model import (
     COUNTER,
     GAUGE,
     HISTOGRAM,

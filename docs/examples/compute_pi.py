@@ -12,7 +12,7 @@ import argparse
 import math
 import random
 
-from client import Job
+from batchgate import Job
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from client import Job
+from batchgate import Job
 
 
 def write_sample_csv(path: Path, rows: int) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from client import Job, current_job
+from batchgate import Job, current_job
 
 TMP = Path(tempfile.gettempdir())
 

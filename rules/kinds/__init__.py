@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
-from rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
-from rules.kinds.runtime import Duration, Lost, MaxRuntime, Resource, Stuck
-from rules.kinds.schedule import Absent, Missed
-from rules.yaml_reader import Fields
+from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
+from batchgate.rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
+from batchgate.rules.kinds.runtime import Duration, Lost, MaxRuntime, Resource, Stuck
+from batchgate.rules.kinds.schedule import Absent, Missed
+from batchgate.rules.yaml_reader import Fields
 
 
 @dataclass(frozen=True, slots=True)

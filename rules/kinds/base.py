@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final, Protocol
 
-from rules.facts import LOST, RUNNING, JobFacts, RunFacts, RunSummaryFacts, unheard_after
+from batchgate.rules.facts import LOST, RUNNING, JobFacts, RunFacts, RunSummaryFacts, unheard_after
 
 INFINITY: Final = math.inf
 
@@ -54,7 +54,7 @@ NO_CONDITIONS: Final[tuple[Condition, ...]] = ()
 @dataclass(frozen=True, slots=True)
 class Context:
     """What an evaluation needs beyond the job: the collector's default lost-after, and
-    when it could not hear its jobs (`rules.facts.unheard_after`)."""
+    when it could not hear its jobs (`batchgate.rules.facts.unheard_after`)."""
 
     default_lost_after: float = 900.0
     deaf: tuple[float, float] = (0.0, 0.0)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from rules.facts import FAILED, LOST, SUCCEEDED, JobFacts, RunSummaryFacts
-from rules.kinds.base import (
+from batchgate.rules.facts import FAILED, LOST, SUCCEEDED, JobFacts, RunSummaryFacts
+from batchgate.rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
     Condition,
@@ -20,7 +20,7 @@ from rules.kinds.base import (
     last_finished,
     run_facts,
 )
-from rules.yaml_reader import Fields
+from batchgate.rules.yaml_reader import Fields
 
 FAILURE_STATUSES: Final = ("failed", "lost", "cancelled")
 DEFAULT_FAILURE_STATUSES: Final = frozenset({FAILED, LOST})

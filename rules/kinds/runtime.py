@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from rules.facts import (
+from batchgate.rules.facts import (
     FAILED,
     LOST,
     RUNNING,
@@ -17,7 +17,7 @@ from rules.facts import (
     RunSummaryFacts,
     unheard_after,
 )
-from rules.kinds.base import (
+from batchgate.rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
     Condition,
@@ -27,7 +27,7 @@ from rules.kinds.base import (
     lost_deadline,
     run_facts,
 )
-from rules.yaml_reader import Fields
+from batchgate.rules.yaml_reader import Fields
 
 APPLIES_TO: Final = ("running", "last_finished", "both")
 BUILTIN_METRICS: Final = ("cpu_percent", "memory_bytes", "io_read_bytes", "io_write_bytes")

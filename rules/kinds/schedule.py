@@ -11,9 +11,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts, unheard_after
-from rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, last_finished, run_facts
-from rules.yaml_reader import Fields
+from batchgate.rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts, unheard_after
+from batchgate.rules.kinds.base import (
+    INFINITY,
+    NO_CONDITIONS,
+    Condition,
+    Context,
+    last_finished,
+    run_facts,
+)
+from batchgate.rules.yaml_reader import Fields
 
 EARLY_START_TOLERANCE: Final = 60.0
 """A run that starts up to this long before its scheduled time counts for it (clock skew)."""

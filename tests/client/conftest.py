@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
-import client
-from client import Connection
+import batchgate
+from batchgate import Connection, client
 
 WORKTREE = Path(__file__).resolve().parents[2]
+IMPORT_ROOT = str(Path(batchgate.__file__).parent.parent)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
@@ -55,9 +56,9 @@ def fast_connection(url: str, **overrides: Any) -> Connection:
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment for a child Python: this worktree's `client` first on the path."""
+    """The environment for a child Python: this `batchgate` first on the path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHGATE_")}
-    env["PYTHONPATH"] = str(WORKTREE)
+    env["PYTHONPATH"] = IMPORT_ROOT
     env.update(extra)
     return env
 
@@ -162,7 +163,7 @@ class Collector:
             [
                 sys.executable,
                 "-m",
-                "collector",
+                "batchgate",
                 "serve",
                 "--listen",
                 f"127.0.0.1:{self.port}",

@@ -1,4 +1,4 @@
-"""Running `python -m client run ...` as a subprocess, as cron would run `batchgate run`."""
+"""Running `python -m batchgate run ...` as a subprocess, as cron would run `batchgate run`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def batchgate_run(
     options.setdefault("stderr", subprocess.PIPE)
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "client", "run", *arguments],
+        [sys.executable, "-m", "batchgate", "run", *arguments],
         env=env,
         cwd=cwd,
         timeout=60,

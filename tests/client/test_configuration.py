@@ -2,7 +2,7 @@
 
 import pytest
 
-from client import Connection, Job
+from batchgate import Connection, Job
 from tests.client.conftest import wait_until
 
 

@@ -6,8 +6,7 @@ import subprocess
 import sys
 import time
 
-import client
-from client import Job
+from batchgate import Job, client
 from tests.client.conftest import (
     blackhole,
     fast_connection,
@@ -17,7 +16,7 @@ from tests.client.conftest import (
 )
 
 SCRIPT = """
-from client import Job
+from batchgate import Job
 with Job("nightly", heartbeat=None) as job:
     job.progress(done=1, total=1)
 print("job done", flush=True)

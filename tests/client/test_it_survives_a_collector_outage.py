@@ -4,7 +4,7 @@ import json
 import time
 from datetime import datetime
 
-from client import Job
+from batchgate import Job
 from tests.client.conftest import Collector, fast_connection, free_port, wait_until
 
 

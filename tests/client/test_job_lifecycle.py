@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from client import Job, current_job
+from batchgate import Job, current_job
 from tests.client.conftest import fast_connection, wait_until
 
 
@@ -116,7 +116,7 @@ def test_it_starts_a_new_run_when_a_finished_job_is_reused(receiver):
 
 
 def test_it_fails_a_run_left_unfinished_at_exit(receiver):
-    import client
+    from batchgate import client
 
     job = Job("forgotten", connection=fast_connection(receiver.url)).start()
     client.shutdown()

@@ -3,7 +3,7 @@
 import time
 from collections import Counter
 
-from client import Job
+from batchgate import Job
 from tests.client.conftest import Receiver, fast_connection, free_port, wait_until
 
 

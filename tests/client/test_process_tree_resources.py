@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from client.resources import ProcessSampler, ProcessTreeSampler, parse_cpu_time
+from batchgate.client.resources import ProcessSampler, ProcessTreeSampler, parse_cpu_time
 from tests.client.conftest import wait_until
 
 # A shell whose grandchild holds 64 MiB and keeps a core busy: the tree, not just its root.

@@ -2,7 +2,7 @@
 
 import time
 
-from client import Job
+from batchgate import Job
 from tests.client.conftest import fast_connection, wait_until
 
 

@@ -5,10 +5,9 @@ import logging
 import threading
 import time
 
-import client
-from client import Connection, Job
-from client.sender import Sender
-from client.transport import Response
+from batchgate import Connection, Job, client
+from batchgate.client.sender import Sender
+from batchgate.client.transport import Response
 from tests.client.conftest import fast_connection, wait_until
 
 BAD_SECOND = {

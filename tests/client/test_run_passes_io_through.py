@@ -43,7 +43,7 @@ def test_it_gives_sigpipe_to_a_command_whose_reader_left(receiver, isolated_clie
     # `batchgate run --progress-regex ... -- yes | head -1`: as without the wrapper, `yes`
     # dies of SIGPIPE once the reader has gone, rather than running forever.
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "client", "run", "--job", "yes", "--progress-regex",
+        [sys.executable, "-m", "batchgate", "run", "--job", "yes", "--progress-regex",
          "(?P<done>y)", "--", "yes"],
         env=subprocess_env(BATCHGATE_URL=receiver.url, BATCHGATE_SPOOL_DIR=str(isolated_client)),
         cwd=tmp_path,

@@ -38,7 +38,16 @@ def test_it_reports_a_command_killed_by_a_signal(receiver, isolated_client, tmp_
 
 def test_it_passes_signals_on_and_reports_a_cancel(receiver, isolated_client, tmp_path):
     wrapper = subprocess.Popen(
-        [sys.executable, "-m", "client", "run", "--job", "etl", "--", *python(WAITS_FOR_A_SIGNAL)],
+        [
+            sys.executable,
+            "-m",
+            "batchgate",
+            "run",
+            "--job",
+            "etl",
+            "--",
+            *python(WAITS_FOR_A_SIGNAL),
+        ],
         env=subprocess_env(BATCHGATE_URL=receiver.url, BATCHGATE_SPOOL_DIR=str(isolated_client)),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -95,7 +104,7 @@ sys.exit(130)
 def test_it_does_not_double_a_ctrl_c_from_the_terminal(receiver, isolated_client, tmp_path):
     # Ctrl-C in a terminal signals the whole foreground group: the command already has it.
     env = subprocess_env(BATCHGATE_URL=receiver.url, BATCHGATE_SPOOL_DIR=str(isolated_client))
-    argv = [sys.executable, "-m", "client", "run", "--job", "etl", "--", *python(COUNTS_SIGINTS)]
+    argv = [sys.executable, "-m", "batchgate", "run", "--job", "etl", "--", *python(COUNTS_SIGINTS)]
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a new session whose controlling terminal is the pty
         os.chdir(tmp_path)

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from client.spool import Spool
+from batchgate.client.spool import Spool
 from tests.client.conftest import subprocess_env
 
 URL = "http://collector.example:9091/push"

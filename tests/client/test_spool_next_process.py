@@ -10,7 +10,7 @@ from tests.client.conftest import Receiver, free_port, subprocess_env, wait_unti
 
 JOB_SCRIPT = """
 import sys
-from client import Job
+from batchgate import Job
 with Job(sys.argv[1], heartbeat=None) as job:
     job.progress(done=7, total=7)
 """

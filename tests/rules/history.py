@@ -1,6 +1,6 @@
 """Building job histories for rule tests with the collector's own Job and Run classes.
 
-These helpers change jobs as collector.state.State does (each change bumps `generation`;
+These helpers change jobs as collector.core.state.State does (each change bumps `generation`;
 `last_run` is the most recently started run; a run marked lost leaves `last_run` alone), so the
 tests also hold the rules engine's Protocols to the collector's real model. The tests in
 test_with_the_collectors_state.py drive the real State itself.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import textwrap
 
-from collector.model import FAILED, LOST, RUNNING, SUCCEEDED, Job, JobKey, Run
-from rules.engine import RuleEngine
-from rules.errors import ConfigErrors
-from rules.ruleset import RuleSet, parse_rules
+from batchgate.collector.core.model import FAILED, LOST, RUNNING, SUCCEEDED, Job, JobKey, Run
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.errors import ConfigErrors
+from batchgate.rules.ruleset import RuleSet, parse_rules
 
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z
 

@@ -2,7 +2,7 @@
 
 import io
 
-from rules.check import main
+from batchgate.rules.check import main
 
 
 def _run(*argv):

@@ -1,8 +1,8 @@
 """The default rules: any failure, stuck for 15 minutes, lost; active with no configuration."""
 
-from rules.engine import RuleEngine
-from rules.kinds import Context
-from rules.ruleset import default_rules, load_rules
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.kinds import Context
+from batchgate.rules.ruleset import default_rules, load_rules
 from tests.rules.history import FAILED, T0, new_job, progress, run_once, start, states
 
 

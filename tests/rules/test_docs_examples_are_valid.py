@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from rules.alerts import Notification
-from rules.payloads import build_requests
-from rules.receivers import load_receivers
-from rules.ruleset import parse_rules
+from batchgate.rules.alerts import Notification
+from batchgate.rules.payloads import build_requests
+from batchgate.rules.receivers import load_receivers
+from batchgate.rules.ruleset import parse_rules
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)

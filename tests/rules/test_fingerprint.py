@@ -1,6 +1,6 @@
 """Alert fingerprints are Alertmanager's, and alert ids do not move with the severity."""
 
-from rules.alerts import alert_id, fingerprint
+from batchgate.rules.alerts import alert_id, fingerprint
 
 
 def test_the_fingerprint_is_prometheus_commons_labelset_fingerprint():

@@ -6,12 +6,12 @@ the same times."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.model import Event, JobKey
-from collector.state import State, StateSettings
-from rules.book import AlertBook
-from rules.engine import RuleEngine
-from rules.kinds import Context
-from rules.receivers import Router, load_receivers
+from batchgate.collector.core.model import Event, JobKey
+from batchgate.collector.core.state import State, StateSettings
+from batchgate.rules.book import AlertBook
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.kinds import Context
+from batchgate.rules.receivers import Router, load_receivers
 from tests.rules.history import T0, new_job, push, ruleset, start
 
 RULES = ruleset(

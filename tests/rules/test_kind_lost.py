@@ -1,7 +1,7 @@
 """kind: lost — a run silent past its lost-after (the process was probably killed)."""
 
-from rules.engine import RuleEngine
-from rules.kinds import Context
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.kinds import Context
 from tests.rules.history import (
     T0,
     mark_lost,

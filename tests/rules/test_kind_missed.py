@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from rules.kinds import Context
+from batchgate.rules.kinds import Context
 from tests.rules.history import T0, engine, new_job, push, run_once, start, states, transitions
 
 BERLIN = ZoneInfo("Europe/Berlin")

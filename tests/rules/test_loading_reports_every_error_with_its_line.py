@@ -2,8 +2,8 @@
 
 import pytest
 
-from rules.errors import ConfigError, ConfigErrors
-from rules.ruleset import check_files, load_rules, parse_rules
+from batchgate.rules.errors import ConfigError, ConfigErrors
+from batchgate.rules.ruleset import check_files, load_rules, parse_rules
 
 BROKEN = """\
 rules:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rules.matchers import compile_pattern
+from batchgate.rules.matchers import compile_pattern
 from tests.rules.history import ruleset
 
 

@@ -2,11 +2,11 @@
 
 import textwrap
 
-from rules.book import AlertBook
-from rules.engine import RuleEngine
-from rules.payloads import format_time
-from rules.receivers import Router, load_receivers
-from rules.silences import parse_silence
+from batchgate.rules.book import AlertBook
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.payloads import format_time
+from batchgate.rules.receivers import Router, load_receivers
+from batchgate.rules.silences import parse_silence
 from tests.rules.history import (
     FAILED,
     T0,

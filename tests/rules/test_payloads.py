@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from rules.alerts import Notification
-from rules.payloads import (
+from batchgate.rules.alerts import Notification
+from batchgate.rules.payloads import (
     ZERO_TIME,
     build_requests,
     format_time,
@@ -13,8 +13,8 @@ from rules.payloads import (
     group_notifications,
     webhook_message,
 )
-from rules.receivers import load_receivers
-from rules.templates import TemplateRenderError
+from batchgate.rules.receivers import load_receivers
+from batchgate.rules.templates import TemplateRenderError
 
 # A webhook body as Alertmanager 0.25 sends it (the sample of the alertmanager-webhook-types
 # crate): the shape batchgate's webhook must have, key for key and type for type.

@@ -2,10 +2,10 @@
 
 import json
 
-from rules.alerts import Alert, Notification
-from rules.book import AlertBook
-from rules.engine import RuleEngine
-from rules.receivers import Router, load_receivers
+from batchgate.rules.alerts import Alert, Notification
+from batchgate.rules.book import AlertBook
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.receivers import Router, load_receivers
 from tests.rules.history import FAILED, T0, new_job, ruleset, run_once, transitions
 
 RULES = """

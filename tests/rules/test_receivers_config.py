@@ -1,6 +1,6 @@
 """The `receivers:` section: the three integrations, options, and file:line errors."""
 
-from rules.receivers import (
+from batchgate.rules.receivers import (
     ALERTMANAGER_RESEND_INTERVAL,
     DEFAULT_REPEAT_INTERVAL,
     Router,

@@ -1,6 +1,6 @@
 """severity_tiers: the severity follows how long the problem has lasted."""
 
-from rules.alerts import FIRING
+from batchgate.rules.alerts import FIRING
 from tests.rules.history import T0, engine, new_job, progress, start
 
 # The issue's example: stuck 10-30 min low, 30-60 medium, 1-2 h high, over 2 h critical.

@@ -2,8 +2,15 @@
 
 import pytest
 
-from rules.payloads import format_time
-from rules.silences import ACTIVE, EXPIRED, PENDING, InvalidSilence, parse_silence, silencing
+from batchgate.rules.payloads import format_time
+from batchgate.rules.silences import (
+    ACTIVE,
+    EXPIRED,
+    PENDING,
+    InvalidSilence,
+    parse_silence,
+    silencing,
+)
 
 T = 1_714_521_600.0
 LABELS = {"alertname": "JobFailed", "job": "etl_daily", "severity": "critical", "env": "prod"}

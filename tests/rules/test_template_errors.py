@@ -1,6 +1,6 @@
 """Annotation templates: syntax errors are load errors at their line; rendering never fails."""
 
-from rules.ruleset import parse_rules
+from batchgate.rules.ruleset import parse_rules
 from tests.rules.history import FAILED, T0, engine, new_job, run_once
 
 

@@ -1,8 +1,8 @@
 """The file shapes of issue 5, accepted exactly as written there."""
 
-from rules.kinds.schedule import Missed
-from rules.receivers import load_receivers
-from rules.ruleset import parse_rules
+from batchgate.rules.kinds.schedule import Missed
+from batchgate.rules.receivers import load_receivers
+from batchgate.rules.ruleset import parse_rules
 
 ISSUE_RULES = """\
 # rules.yaml

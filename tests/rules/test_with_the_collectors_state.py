@@ -1,9 +1,9 @@
 """The rules engine on jobs changed by the collector's own State, as the server will run it."""
 
-from collector.model import Event, JobKey
-from collector.state import State, StateSettings
-from rules.engine import RuleEngine
-from rules.kinds import Context
+from batchgate.collector.core.model import Event, JobKey
+from batchgate.collector.core.state import State, StateSettings
+from batchgate.rules.engine import RuleEngine
+from batchgate.rules.kinds import Context
 from tests.rules.history import T0, ruleset, states, transitions
 
 RULES = ruleset(

@@ -1,0 +1,283 @@
+"""The domain model: jobs, their runs, and the events that change them.
+
+Pure: nothing here reads a clock, sleeps, or touches the disk or network. Every
+function that depends on time takes `now` (unix seconds) as an argument, and a
+job's status is derived from stored timestamps, never stored twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+from batchgate.rules.facts import unheard_after
+
+Labels = tuple[tuple[str, str], ...]
+"""A grouping key's labels, sorted by name: hashable and canonical."""
+
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+CANCELLED: Final = "cancelled"
+LOST: Final = "lost"
+
+RUN_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
+FINISHED_STATUSES: Final = (SUCCEEDED, FAILED, CANCELLED, LOST)
+LATE: Final = "late"
+JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LATE, LOST, "unknown")
+
+BATCH: Final = "batch"
+PUSHGATEWAY: Final = "pushgateway"
+"""Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job."""
+
+EVENT_TYPES: Final = ("start", "progress", "success", "fail", "cancel")
+FINISHING_EVENTS: Final = {"success": SUCCEEDED, "fail": FAILED, "cancel": CANCELLED}
+
+DURATION_BUCKETS: Final = (
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0,
+    86400.0,
+)  # fmt: skip
+"""Upper bounds of `batchgate_job_duration_seconds`: batch jobs take seconds to a day."""
+
+
+class JobKey(NamedTuple):
+    """A job's identity: its name plus its grouping labels, as in the Pushgateway."""
+
+    name: str
+    labels: Labels = ()
+
+    @classmethod
+    def of(cls, name: str, labels: dict[str, str] | None = None) -> JobKey:
+        return cls(name, tuple(sorted(labels.items())) if labels else ())
+
+    def __str__(self) -> str:
+        if not self.labels:
+            return self.name
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in self.labels)
+        return f"{self.name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated event pushed by a client. Times are unix seconds."""
+
+    job: JobKey
+    type: str
+    at: float
+    """When it happened: the client's timestamp, or the time it was received."""
+    run_id: str | None = None
+    event_id: str | None = None
+    percent: float | None = None
+    done: float | None = None
+    total: float | None = None
+    errors: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: float | None = None
+    io_read_bytes: float | None = None
+    io_write_bytes: float | None = None
+    metrics: dict[str, float] | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    duration: float | None = None
+    lost_after: float | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Run:
+    """One execution of a job. Mutated only by `apply_event` and `mark_lost`."""
+
+    run_id: str
+    job: JobKey
+    status: str
+    started_at: float
+    last_event_at: float
+    last_progress_at: float
+    """Last time `done` or `percent` moved (or the start): what `stuck` is measured from."""
+    finished_at: float | None = None
+    percent: float | None = None
+    done: float | None = None
+    total: float | None = None
+    errors: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: float | None = None
+    io_read_bytes: float | None = None
+    io_write_bytes: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str | None = None
+    exit_code: int | None = None
+    lost_after: float | None = None
+    """This run's own silence limit in seconds; None means the configured default."""
+    samples: int = 0
+    """How many timeline samples this run has produced (the next sample's sequence number)."""
+    sample_level: int = 0
+    """Timeline thinning level: only samples whose number is a multiple of 2**level are kept."""
+    last_sample_at: float = -math.inf
+    untimed: bool = False
+    """Reported only as finished, with no start and no duration: how long it took is unknown."""
+    deaf: tuple[float, float] = (0.0, 0.0)
+    """When this server could not hear its jobs (`State.deaf`: from the last thing it heard
+    before it went down to its start again). While the server was down the job's events
+    could not arrive (the SDK keeps them and sends them later), so that time is not counted
+    as the run's silence (lost, stuck); the rules reckon it the same way."""
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None or self.untimed:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def progress_ratio(self) -> float | None:
+        """How far along the run is, 0..1, from `percent` or else `done / total`."""
+        if self.percent is not None:
+            return min(1.0, self.percent / 100.0)
+        if self.done is not None and self.total:
+            return min(1.0, self.done / self.total)
+        return None
+
+    def is_lost(self, now: float, default_lost_after: float) -> bool:
+        """A running run that has been silent for longer than its lost-after."""
+        limit = self.lost_after if self.lost_after is not None else default_lost_after
+        silent = now - self.last_event_at - unheard_after(self.deaf, self.last_event_at)
+        return self.status == RUNNING and silent > limit
+
+    @property
+    def reports_progress(self) -> bool:
+        """Whether the run ever said how far along it is (only such runs can be stuck)."""
+        return self.done is not None or self.percent is not None
+
+    def is_stuck(self, now: float, stuck_after: float) -> bool:
+        """Running, reporting progress, and the progress has not moved for `stuck_after`.
+        A run that only sends heartbeats is never stuck: nothing says it should move."""
+        return (
+            self.status == RUNNING
+            and self.reports_progress
+            and now - self.last_progress_at - unheard_after(self.deaf, self.last_progress_at)
+            > stuck_after
+        )
+
+    def effective_status(self, now: float, default_lost_after: float) -> str:
+        """The stored status, except that a silent running run already reads as lost."""
+        return LOST if self.is_lost(now, default_lost_after) else self.status
+
+    def summary(self) -> RunSummary:
+        return RunSummary(
+            self.run_id, self.status, self.started_at, self.finished_at, self.duration, self.done
+        )
+
+
+class RunSummary(NamedTuple):
+    """What a job remembers of each of its recent finished runs (sparklines, rules)."""
+
+    run_id: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    duration: float | None
+    done: float | None
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A job and what is known of it: its running runs, last run, counters and histogram."""
+
+    key: JobKey
+    id: int
+    created_at: float
+    kind: str = BATCH
+    running: dict[str, Run] = field(default_factory=dict)
+    last_run: Run | None = None
+    """The most recently started run, running or finished."""
+    last_finished: Run | None = None
+    """The most recently finished run (its message and exit code are what alerts quote)."""
+    recent: deque[RunSummary] = field(default_factory=lambda: deque(maxlen=32))
+    """Recent finished runs, oldest first."""
+    last_seen_at: float | None = None
+    last_start_at: float | None = None
+    last_success_at: float | None = None
+    last_failure_at: float | None = None
+    last_finished_at: float | None = None
+    last_duration: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    """Finished runs by final status; monotonic, persisted, so they survive restarts."""
+    duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    """Non-cumulative counts per bucket of DURATION_BUCKETS; the +Inf bucket is the count."""
+    duration_sum: float = 0.0
+    duration_count: int = 0
+    generation: int = 0
+    """Bumped on every change, so incremental consumers can skip jobs that did not change."""
+    late_since: float | None = None
+    """When a `missed` rule says the job is late from (the scheduled start it missed; see
+    `Missed.late_from`), set by the rules pass, in memory only: the first pass after a
+    restart sets it again. The job is late from then while no run has started (no push
+    came, for a group) since."""
+
+    @property
+    def name(self) -> str:
+        return self.key.name
+
+    @property
+    def labels(self) -> Labels:
+        return self.key.labels
+
+    def status(self, now: float, stuck_after: float, lost_after: float) -> str:
+        """The job's derived status: running, stuck, late, succeeded, failed, cancelled, lost,
+        unknown. Late (a scheduled run did not start) says more than how the last run ended;
+        a run that goes on is running or stuck whatever the schedule. A Pushgateway group
+        (kind `pushgateway`) is failed while its last push was refused."""
+        if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
+            if self.late_since is not None and _late(self.late_since, now, self.last_seen_at):
+                return LATE
+            if self.last_failure_at is not None and self.last_failure_at >= (
+                self.last_success_at or 0.0
+            ):
+                return FAILED
+            return SUCCEEDED if self.last_success_at is not None else "unknown"
+        live = [run for run in self.running.values() if not run.is_lost(now, lost_after)]
+        if live:
+            if any(run.is_stuck(now, stuck_after) for run in live):
+                return "stuck"
+            return RUNNING
+        if self.late_since is not None and _late(self.late_since, now, self.last_start_at):
+            return LATE
+        if self.running:
+            return LOST
+        if self.last_run is not None:
+            return self.last_run.status
+        return "unknown"
+
+    def record_finish(self, run: Run) -> None:
+        """Count a run that reached a final status into the job's counters and histogram."""
+        status = run.status
+        self.counts[status] = self.counts.get(status, 0) + 1
+        finished_at = run.finished_at if run.finished_at is not None else run.last_event_at
+        self.last_finished_at = max(self.last_finished_at or finished_at, finished_at)
+        if status == SUCCEEDED:
+            self.last_success_at = max(self.last_success_at or finished_at, finished_at)
+        elif status in (FAILED, LOST):
+            self.last_failure_at = max(self.last_failure_at or finished_at, finished_at)
+        duration = run.duration
+        if duration is not None and status != LOST:
+            self.last_duration = duration
+            self.duration_sum += duration
+            self.duration_count += 1
+            for index, bound in enumerate(DURATION_BUCKETS):
+                if duration <= bound:
+                    self.duration_buckets[index] += 1
+                    break
+        self.recent.append(run.summary())
+        last = self.last_finished
+        if last is None or (last.finished_at or 0.0) <= finished_at:
+            self.last_finished = run
+
+
+def _late(since: float, now: float, started: float | None) -> bool:
+    """Late since `since` (now past) with no run `started` (or push) since then. Checked
+    only for a job whose `late_since` is set: `Job.status` is called for every job of a
+    scan, and most are never late."""
+    return since <= now and (started or 0.0) < since

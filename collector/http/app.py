@@ -1,0 +1,214 @@
+"""The application factory: `create_app(settings)` and what the app owns for its lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from batchgate.collector.alerting.lifecycle import (
+    alerting_context,
+    evaluate_changes,
+    load_ruleset,
+    with_history_for,
+)
+from batchgate.collector.core.state import State
+from batchgate.collector.groups import Groups
+from batchgate.collector.http.auth import Authenticator
+from batchgate.collector.http.keys import (
+    AUTHENTICATOR,
+    BUS,
+    CLOCK,
+    GROUPS,
+    JOB_EXPOSITION,
+    READY,
+    REGISTRY,
+    REQUEST_METRICS,
+    SETTINGS,
+    STATE,
+    STORE,
+    WRITER,
+)
+from batchgate.collector.http.middlewares import authenticate, errors_and_metrics
+from batchgate.collector.http.routes import setup_routes
+from batchgate.collector.live import EventBus, publish_changes
+from batchgate.collector.observability.job_metrics import JobExposition
+from batchgate.collector.observability.metrics import RequestMetrics, ServerCollector
+from batchgate.collector.pushgateway import GroupRegistry
+from batchgate.collector.settings import Settings
+from batchgate.collector.storage.sqlite.store import SqliteStore
+from batchgate.collector.storage.store import Store
+from batchgate.collector.storage.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    store: Store | None = None,
+) -> web.Application:
+    """Build the batchgate application. Storage opens when the app starts, not here.
+    Invalid rule files raise rules.ConfigErrors (every error, with its file and line)."""
+    ruleset = load_ruleset(settings.alerting)
+    settings = with_history_for(settings, ruleset)
+    authenticator = Authenticator(settings.tokens)
+    # With no token configured there is no auth middleware at all: open costs nothing.
+    middlewares = (
+        [errors_and_metrics, authenticate] if authenticator.enabled else [errors_and_metrics]
+    )
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=middlewares,
+        # Bodies are inflated by the endpoints themselves, with a bound (and, for the
+        # Pushgateway's routes, with Go's reader's exact behaviour on broken streams).
+        handler_args={"auto_decompress": False},
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[AUTHENTICATOR] = authenticator
+    app[JOB_EXPOSITION] = JobExposition()
+    app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
+    app[BUS] = EventBus()
+    app[READY] = {"ready": False}
+    registry = CollectorRegistry(auto_describe=False)
+    app[REGISTRY] = registry
+    app[REQUEST_METRICS] = RequestMetrics(registry)
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_background_tasks)
+    app.cleanup_ctx.append(alerting_context(ruleset))
+    app.on_shutdown.append(_hang_up_listeners)
+    setup_routes(app, settings.route_prefix)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, restore the live state from it, and run the writer."""
+    settings, store = app[SETTINGS], app[STORE]
+    runs = settings.runs
+    started = app[CLOCK]()
+    restored = await store.open(started, runs.recent_runs, runs.seen_window)
+    state = State(runs)
+    for job in restored.jobs:
+        state.add_job(job)
+    state.remember_event_ids((s.event_id, s.run_id, s.received_at) for s in restored.seen)
+    state.seen_since = restored.seen_since
+    writer = Writer(store, settings.max_write_queue, settings.push_timeout, app[CLOCK])
+    writer.start()
+    groups = Groups(
+        GroupRegistry(
+            reserved_prefixes=("batchgate_",),
+            max_body_bytes=settings.max_body_bytes,
+            max_series_per_group=settings.pushgateway.max_series_per_group,
+        ),
+        state,
+        writer,
+        settings.pushgateway.expiry_rules,
+    )
+    groups.started_at = started
+    restored_groups = groups.restore(restored.groups)
+    state.reckon_downtime(started, restored.alive_at)  # once the groups' jobs are back too
+    app[STATE] = state
+    app[WRITER] = writer
+    app[GROUPS] = groups
+    app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
+    app[READY]["ready"] = True
+    log.info(
+        "restored %d jobs, %d running runs and %d Pushgateway groups from %s",
+        len(state.jobs) - restored_groups,
+        sum(len(job.running) for job in state.jobs.values()),
+        restored_groups,
+        getattr(store, "path", "the store"),
+    )
+    try:
+        yield
+    finally:
+        app[READY]["ready"] = False
+        await writer.stop()
+        await store.close()
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    tasks = [
+        asyncio.create_task(_sweep_lost_runs(app), name="batchgate-sweep"),
+        asyncio.create_task(_retention(app), name="batchgate-retention"),
+        asyncio.create_task(_housekeeping(app), name="batchgate-housekeeping"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _hang_up_listeners(app: web.Application) -> None:
+    app[BUS].close()
+
+
+def sweep_once(app: web.Application) -> int:
+    """Mark silent runs lost, expire stale Pushgateway groups, forget old event ids, and
+    commit now and then on a quiet server (`Writer.keep_alive`); returns how many runs were
+    lost."""
+    state, writer = app[STATE], app[WRITER]
+    now = app[CLOCK]()
+    app[GROUPS].expire(now)
+    changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
+    for change in changes:
+        writer.stage(change)
+    evaluate_changes(app, changes, now)
+    publish_changes(app[BUS], changes, now, state.settings)
+    state.expire_seen(now)
+    writer.keep_alive()
+    return len(changes)
+
+
+async def _sweep_lost_runs(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(app[SETTINGS].sweep_interval)
+        try:
+            lost = sweep_once(app)
+        except Exception:
+            log.exception("sweeping lost runs failed")
+            continue
+        if lost:
+            log.info("marked %d silent runs lost", lost)
+
+
+async def _housekeeping(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await app[STORE].housekeeping()
+        except Exception:
+            log.exception("store housekeeping failed; will retry")
+
+
+async def apply_retention(app: web.Application) -> int:
+    """Delete history past its retention, in the store and in memory; returns runs deleted."""
+    retention = app[SETTINGS].retention
+    now = app[CLOCK]()
+    deleted = await app[WRITER].maintain(
+        now - retention.max_age, retention.max_runs_per_job, now - retention.event_ids
+    )
+    app[STATE].forget_runs(deleted)
+    return len(deleted)
+
+
+async def _retention(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(app[SETTINGS].retention.interval)
+        try:
+            deleted = await apply_retention(app)
+        except Exception:
+            log.exception("retention failed; will retry")
+            continue
+        if deleted:
+            log.info("retention deleted %d runs", deleted)

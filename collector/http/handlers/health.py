@@ -1,0 +1,70 @@
+"""`/-/healthy`, `/-/ready` (as Prometheus and the Pushgateway have them) and `/health`."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from batchgate.collector.http.keys import ALERTING, READY, STORE, WRITER
+
+BACKLOG_DEGRADED = 0.1
+"""A write queue fuller than this share of its limit makes the server degraded."""
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="OK\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    if not request.app[READY].get("ready"):
+        return web.Response(status=503, text="Service Unavailable: restoring state\n")
+    return web.Response(text="OK\n")
+
+
+async def health(request: web.Request) -> web.Response:
+    """healthy, degraded or unhealthy, with the reasons; 503 when unhealthy."""
+    app = request.app
+    writer = app[WRITER]
+    problems: list[dict[str, str]] = []
+    if writer.error is not None:
+        since = time.time() - (writer.failing_since or time.time())
+        problems.append(
+            {
+                "severity": "unhealthy",
+                "check": "store_writes",
+                "reason": f"commits failing for {since:.0f}s: {writer.error}",
+            }
+        )
+    try:
+        await app[STORE].check()
+    except Exception as error:
+        problems.append({"severity": "unhealthy", "check": "store_reads", "reason": f"{error}"})
+    if writer.pending > writer.max_pending * BACKLOG_DEGRADED:
+        problems.append(
+            {
+                "severity": "degraded",
+                "check": "write_queue",
+                "reason": f"{writer.pending} records waiting (limit {writer.max_pending})",
+            }
+        )
+    alerting = app.get(ALERTING)
+    if alerting is not None:
+        problems.extend(alerting.problems(time.time()))
+    severities = {problem["severity"] for problem in problems}
+    status = "unhealthy" if "unhealthy" in severities else "degraded" if severities else "healthy"
+    body = {
+        "status": status,
+        "reasons": problems,
+        "write_queue": writer.pending,
+        "commits": writer.commits,
+        "failed_commits": writer.failed_commits,
+    }
+    if alerting is not None:
+        body["alerting"] = {
+            "rules": len(alerting.engine.ruleset),
+            "last_reload_successful": alerting.reload_status.error is None,
+            "alerts_firing": sum(a.state == "firing" for a in alerting.engine.book.active.values()),
+            "notifications_queued": alerting.outbox.queued,
+        }
+    return web.json_response(body, status=503 if status == "unhealthy" else 200)

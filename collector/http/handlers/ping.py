@@ -1,0 +1,64 @@
+"""`/ping/{job}`: a job's life in the URL, for a crontab or a shell with nothing but curl
+(Healthchecks' ping API, in batchgate's words). `/ping/backup/start` when it starts, then
+`/ping/backup` (success), `/ping/backup/fail`, or `/ping/backup/$?` (its exit status);
+labels in the query string, a POSTed body as the run's message. Acknowledged once durable,
+as `POST /push` is."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from batchgate.collector.core.events import InvalidPush, parse_events
+from batchgate.collector.http.errors import ApiError
+from batchgate.collector.http.handlers.push import apply_events, refuse_unless_accepting
+from batchgate.collector.http.keys import CLOCK, SETTINGS
+from batchgate.collector.http.middlewares import identity
+
+EVENTS: Final = ("start", "success", "fail", "cancel")
+RUN_ID: Final = ("rid", "run_id")
+"""Query parameters naming the run (`rid` is Healthchecks' name); every other one is a label."""
+
+
+async def ping(request: web.Request) -> web.Response:
+    app = request.app
+    refuse_unless_accepting(app)
+    item: dict[str, Any] = {"job": request.match_info["job"]}
+    item.update(_event(request.match_info.get("event", "success")))
+    labels: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name in RUN_ID:
+            item["run_id"] = value
+        elif name in labels:
+            raise _invalid(f"labels.{name}", "given twice")
+        else:
+            labels[name] = value
+    if labels:
+        item["labels"] = labels
+    if request.method == "POST" and request.can_read_body:
+        message = (await request.read()).decode("utf-8", "replace").strip()
+        if message:
+            item["message"] = message
+    now = app[CLOCK]()
+    try:
+        events = parse_events(item, now, app[SETTINGS].limits)
+    except InvalidPush as invalid:
+        raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
+    (run_id,), _ = await apply_events(app, identity(request), events, now)
+    return web.Response(text="OK\n", headers={"Batchgate-Run-Id": run_id})
+
+
+def _event(what: str) -> dict[str, Any]:
+    """The event a ping's last path segment names: an event, or an exit status."""
+    if what in EVENTS:
+        return {"event": what}
+    # isascii(): "¹" and "٣" are digits to str.isdigit(), not to int().
+    if what.isascii() and what.isdigit() and len(what) <= 3 and int(what) <= 255:
+        status = int(what)
+        return {"event": "success" if status == 0 else "fail", "exit_code": status}
+    raise _invalid("event", "must be start, success, fail, cancel or an exit status (0-255)")
+
+
+def _invalid(field: str, reason: str) -> ApiError:
+    return ApiError(400, f"invalid ping: {field}: {reason}", [{"field": field, "reason": reason}])

@@ -1,0 +1,77 @@
+"""Reading query parameters, with a 400 naming the parameter when one is wrong."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from batchgate.collector.core.api_json import decode_cursor, parse_time
+from batchgate.collector.core.events import LABEL_NAME
+from batchgate.collector.core.model import JobKey
+from batchgate.collector.http.errors import field_error
+
+
+def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise field_error(name, f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise field_error(name, f"must be between {low} and {high}")
+    return value
+
+
+def timestamp(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise field_error(name, "must be unix seconds or an RFC 3339 time") from None
+
+
+def labels(request: web.Request) -> dict[str, str]:
+    """Label filters, given as repeated `label=name=value`."""
+    wanted = {}
+    for raw in request.query.getall("label", []):
+        name, sep, value = raw.partition("=")
+        if not sep or not LABEL_NAME.match(name):
+            raise field_error("label", f"{raw!r} is not name=value")
+        wanted[name] = value
+    return wanted
+
+
+def statuses(request: web.Request, allowed: tuple[str, ...]) -> list[str] | None:
+    raw = request.query.getall("status", [])
+    if not raw:
+        return None
+    chosen = [s for value in raw for s in value.split(",") if s]
+    for status in chosen:
+        if status not in allowed:
+            raise field_error("status", f"{status!r} is not one of {', '.join(allowed)}")
+    return chosen
+
+
+def cursor(request: web.Request, *kinds: type | tuple[type, ...]) -> list[object] | None:
+    """The `cursor` parameter's parts, one of each of `kinds` (as `isinstance` takes them);
+    a 400 for a cursor this endpoint did not return."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        parts = decode_cursor(raw)
+    except ValueError as error:
+        raise field_error("cursor", str(error)) from None
+    if len(parts) != len(kinds) or not all(map(isinstance, parts, kinds)):
+        raise field_error("cursor", "not a cursor returned by this endpoint")
+    return parts
+
+
+def matches_labels(key: JobKey, wanted: dict[str, str]) -> bool:
+    if not wanted:
+        return True
+    have = dict(key.labels)
+    return all(have.get(name) == value for name, value in wanted.items())

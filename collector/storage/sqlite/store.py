@@ -1,0 +1,449 @@
+"""The SQLite store: one database file in WAL mode; the only part of the server that speaks SQL.
+
+Writes go to the writer process (`collector.storage.sqlite.writer`), which owns the one write
+connection: a whole group commit is one request to it, and SQLite's work runs on another
+core than the event loop, without the GIL between them. Reads go through aiosqlite
+connections in the server, which WAL lets proceed while the writer commits.
+
+Durability: with `durability="process"` (the default) a commit is written to the WAL
+before it returns, so a killed server (`kill -9`) loses nothing acknowledged; with
+`durability="fsync"` each group commit is also fsynced, which survives power loss too.
+If the writer process dies, the commit in flight fails (the writer retries it) and the next
+request starts a new process; a retried batch is applied once (see `sqlite_writer.commit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
+from batchgate.collector.core.records import (
+    AlertEventRecord,
+    AuditRecord,
+    GroupEventRecord,
+    JobRecord,
+    OutboxRecord,
+    PointRecord,
+    RunRecord,
+    SeenRecord,
+    WriteBatch,
+)
+from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
+from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
+from batchgate.collector.storage.store import AlertingState, Restored, RunStats
+
+__all__ = ["DATABASE_FILE", "WAL_CHECKPOINT_BYTES", "SqliteStore", "StoreUnavailable"]
+
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
+"""Checkpoint once the write-ahead log is this large (SQLite's own default threshold)."""
+
+_RUN_COLUMNS = RunRecord._fields
+_JOB_COLUMNS = JobRecord._fields
+_POINT_COLUMNS = PointRecord._fields
+_SELECT_RUN = (
+    "SELECT " + ", ".join(f"r.{c}" for c in _RUN_COLUMNS) + ", j.name, j.labels "
+    "FROM runs r JOIN jobs j ON j.id = r.job_id"
+)
+_BATCH_FIELDS = tuple(f.name for f in fields(WriteBatch))
+
+
+def _wire(batch: WriteBatch) -> dict[str, object]:
+    """The batch as the writer process takes it: its non-empty fields, records as plain
+    tuples (they pickle ten times faster than NamedTuples)."""
+    wire: dict[str, object] = {}
+    for name in _BATCH_FIELDS:
+        value = getattr(batch, name)
+        if value:
+            holds_tuples = isinstance(value, list) and isinstance(value[0], tuple)
+            wire[name] = list(map(tuple, value)) if holds_tuples else value
+    return wire
+
+
+class SqliteStore:
+    """The embedded store. See `collector.storage.store.Store` for the contract of each method."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        durability: str = "process",
+        readers: int = 2,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = data_dir / DATABASE_FILE
+        self._busy_ms = int(busy_timeout * 1000)
+        self.writer_process = WriterProcess(self.path, durability, self._busy_ms)
+        self._session = uuid.uuid4().hex
+        """Names this server's batches in the database (see `sqlite_writer.commit`)."""
+        self._batches = 0
+        self._unconfirmed: tuple[WriteBatch, int] | None = None
+        """The batch whose commit last failed, and its number: a retry keeps the number."""
+        self._checkpoints = ThreadPoolExecutor(1, thread_name_prefix="batchgate-checkpoint")
+        self._checkpointer: sqlite3.Connection | None = None
+        self._reader_count = readers
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader = itertools.cycle(range(readers))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self, now: float, recent_runs: int, seen_window: float) -> Restored:
+        await self.writer_process.start()
+        for _ in range(self._reader_count):
+            reader = await aiosqlite.connect(self.path)
+            await reader.execute("PRAGMA query_only = ON")
+            await reader.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self._readers.append(reader)
+        return await self._restore(now, recent_runs, seen_window)
+
+    async def close(self) -> None:
+        for reader in self._readers:
+            await reader.close()
+        self._readers.clear()
+        if self._checkpointer is not None:
+            await self._on_checkpointer(self._checkpointer.close)
+            self._checkpointer = None
+        self._checkpoints.shutdown(wait=True)
+        await self.writer_process.close()
+
+    async def housekeeping(self) -> None:
+        """Copy committed pages from the write-ahead log into the database (a PASSIVE
+        checkpoint: it never blocks the writer or readers) once the log has grown."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            size = wal.stat().st_size
+        except FileNotFoundError:
+            return
+        if size >= WAL_CHECKPOINT_BYTES:
+            await self._on_checkpointer(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, isolation_level=None)
+            self._checkpointer.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _on_checkpointer(self, function: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._checkpoints, function, *args)
+
+    def _reader(self) -> aiosqlite.Connection:
+        return self._readers[next(self._next_reader)]
+
+    # -- writes (called by the writer only) ----------------------------------------------
+
+    async def commit(self, batch: WriteBatch) -> None:
+        if self._unconfirmed is not None and self._unconfirmed[0] is batch:
+            number = self._unconfirmed[1]
+        else:
+            self._batches += 1
+            number = self._batches
+        self._unconfirmed = (batch, number)
+        await self.writer_process.call("commit", self._session, number, _wire(batch))
+        self._unconfirmed = None
+
+    async def prune(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        deleted: list[str] = await self.writer_process.call(
+            "prune", older_than, max_runs_per_job, seen_before
+        )
+        return deleted
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        async with self._reader().execute("SELECT count(*) FROM sqlite_master") as cursor:
+            await cursor.fetchone()
+
+    async def alerting_state(self) -> AlertingState:
+        reader = self._reader()
+        alerts = [
+            json.loads(data) for (data,) in await reader.execute_fetchall("SELECT data FROM alerts")
+        ]
+        outbox = [
+            OutboxRecord(outbox_id, receiver, alert_id, due_at, json.loads(data))
+            for outbox_id, receiver, alert_id, due_at, data in await reader.execute_fetchall(
+                "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
+            )
+        ]
+        silences = [
+            json.loads(data)
+            for (data,) in await reader.execute_fetchall("SELECT data FROM silences")
+        ]
+        return AlertingState(alerts, outbox, silences)
+
+    async def get_runs(self, run_ids: list[str]) -> list[Run]:
+        runs: list[Run] = []
+        for chunk in _chunks(run_ids, 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._reader().execute_fetchall(
+                f"{_SELECT_RUN} WHERE r.run_id IN ({marks})", chunk
+            )
+            runs.extend(_run_from_joined_row(row) for row in rows)
+        return runs
+
+    async def timeline(self, run_id: str) -> list[PointRecord]:
+        rows = await self._reader().execute_fetchall(
+            f"SELECT {', '.join(_POINT_COLUMNS)} FROM run_points WHERE run_id = ? "
+            "ORDER BY at, rowid",
+            (run_id,),
+        )
+        return [PointRecord(*row) for row in rows]
+
+    async def list_runs(
+        self,
+        job_ids: list[int],
+        statuses: list[str] | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, str] | None,
+        limit: int,
+    ) -> list[Run]:
+        if not job_ids:
+            return []
+        where = [f"r.job_id IN ({', '.join('?' * len(job_ids))})"]
+        params: list[Any] = list(job_ids)
+        if statuses:
+            where.append(f"r.status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if since is not None:
+            where.append("r.started_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("r.started_at < ?")
+            params.append(until)
+        if before is not None:
+            where.append("(r.started_at < ? OR (r.started_at = ? AND r.run_id < ?))")
+            params.extend((before[0], before[0], before[1]))
+        params.append(limit)
+        rows = await self._reader().execute_fetchall(
+            f"{_SELECT_RUN} WHERE {' AND '.join(where)} "
+            "ORDER BY r.started_at DESC, r.run_id DESC LIMIT ?",
+            params,
+        )
+        return [_run_from_joined_row(row) for row in rows]
+
+    async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
+        if job_ids is not None and not job_ids:
+            return RunStats({})
+        jobs = f"job_id IN ({', '.join('?' * len(job_ids))}) AND " if job_ids is not None else ""
+        params: list[Any] = [*(job_ids or []), since]
+        reader = self._reader()
+        rows = await reader.execute_fetchall(
+            f"SELECT status, count(*) FROM runs WHERE {jobs}started_at >= ? GROUP BY status",
+            params,
+        )
+        counts: dict[str, int] = {status: count for status, count in rows}  # noqa: C416
+        succeeded = f"{jobs}status = 'succeeded' AND duration IS NOT NULL AND started_at >= ?"
+        rows = await reader.execute_fetchall(
+            "SELECT count(*), avg(duration), max(duration), "
+            "total(done) FILTER (WHERE done IS NOT NULL), "
+            f"total(duration) FILTER (WHERE done IS NOT NULL) FROM runs WHERE {succeeded}",
+            params,
+        )
+        count, average, longest, records_done, records_seconds = next(iter(rows))
+        stats = RunStats(counts, average, None, None, longest, records_done, records_seconds)
+        if count:
+            # The runs_by_outcome index walks durations in order: no sort, nothing fetched.
+            # An OFFSET is a walk too, so the p95 is walked to from the longest run.
+            for quantile in (0.5, 0.95):
+                position = quantile * (count - 1)
+                low = int(position)
+                if quantile <= 0.5:
+                    order, limit, offset = "", 2, low
+                elif low == count - 1:
+                    order, limit, offset = " DESC", 1, 0
+                else:
+                    order, limit, offset = " DESC", 2, count - 2 - low
+                rows = await reader.execute_fetchall(
+                    f"SELECT duration FROM runs WHERE {succeeded} "
+                    f"ORDER BY duration{order} LIMIT {limit} OFFSET ?",
+                    [*params, offset],
+                )
+                values = sorted(row[0] for row in rows)
+                high = values[-1]
+                value = values[0] + (high - values[0]) * (position - low)
+                if quantile == 0.5:
+                    stats.duration_p50 = value
+                else:
+                    stats.duration_p95 = value
+        return stats
+
+    async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
+        found: list[SeenRecord] = []
+        for chunk in _chunks(event_ids, 500):
+            rows = await self._reader().execute_fetchall(
+                "SELECT event_id, run_id, received_at FROM seen_events "
+                f"WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.extend(SeenRecord(*row) for row in rows)
+        return found
+
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, event, labels, last_push_at, series FROM pushgateway_group_events "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [GroupEventRecord(*row) for row in rows]
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        rows = await self._reader().execute_fetchall(
+            "SELECT at, who, action, target, details FROM audit "
+            + ("WHERE at < ? " if before is not None else "")
+            + "ORDER BY at DESC, rowid DESC LIMIT ?",
+            (before, limit) if before is not None else (limit,),
+        )
+        return [AuditRecord(*row) for row in rows]
+
+    async def alert_history(
+        self,
+        job: str | None,
+        rule: str | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AlertEventRecord]]:
+        where, arguments = [], []
+        for clause, value in (("job = ?", job), ("rule = ?", rule), ("at >= ?", since),
+                              ("at < ?", until)):  # fmt: skip
+            if value is not None:
+                where.append(clause)
+                arguments.append(value)
+        if before is not None:
+            where.append("(at < ? OR (at = ? AND id < ?))")
+            arguments.extend((before[0], before[0], before[1]))
+        rows = await self._reader().execute_fetchall(
+            f"SELECT id, {', '.join(AlertEventRecord._fields)} FROM alert_events "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY at DESC, id DESC LIMIT ?",
+            (*arguments, limit),
+        )
+        return [(row[0], AlertEventRecord(*row[1:])) for row in rows]
+
+    # -- restore -------------------------------------------------------------------------
+
+    async def _restore(self, now: float, recent_runs: int, seen_window: float) -> Restored:
+        reader = self._reader()
+        jobs: dict[int, Job] = {}
+        last_ids: dict[str, Job] = {}
+        for row in await reader.execute_fetchall(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"):
+            record = JobRecord(*row)
+            job = _job_from_record(record, recent_runs)
+            jobs[job.id] = job
+            if record.last_run_id is not None:
+                last_ids[record.last_run_id] = job
+        for row in await reader.execute_fetchall(f"{_SELECT_RUN} WHERE r.status = 'running'"):
+            run = _run_from_joined_row(row)
+            job = jobs[row[1]]
+            job.running[run.run_id] = run
+        for run in await self.get_runs(list(last_ids)):
+            job = last_ids[run.run_id]
+            job.last_run = job.running.get(run.run_id, run)
+        newest_finished: dict[str, Job] = {}
+        for job in jobs.values():
+            rows = list(
+                await reader.execute_fetchall(
+                    "SELECT run_id, status, started_at, finished_at, duration, done FROM runs "
+                    "WHERE job_id = ? AND status != 'running' "
+                    "ORDER BY finished_at DESC, run_id DESC LIMIT ?",
+                    (job.id, recent_runs),
+                )
+            )
+            job.recent.extend(RunSummary(*row) for row in reversed(rows))
+            if rows:
+                newest_finished[rows[0][0]] = job
+        for run in await self.get_runs(list(newest_finished)):
+            job = newest_finished[run.run_id]
+            last = job.last_run
+            job.last_finished = last if last is not None and last.run_id == run.run_id else run
+        seen_since = now - seen_window
+        seen = [
+            SeenRecord(*row)
+            for row in await reader.execute_fetchall(
+                "SELECT event_id, run_id, received_at FROM seen_events "
+                "WHERE received_at >= ? ORDER BY received_at",
+                (seen_since,),
+            )
+        ]
+        groups = [
+            row[0]
+            for row in await reader.execute_fetchall(
+                "SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key"
+            )
+        ]
+        ((alive_at,),) = await reader.execute_fetchall("SELECT alive_at FROM writer_state")
+        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at)
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _job_key(name: str, labels: str) -> JobKey:
+    return JobKey(name, tuple(sorted(json.loads(labels).items())))
+
+
+def _job_from_record(record: JobRecord, recent_runs: int) -> Job:
+    buckets = json.loads(record.duration_buckets)
+    if len(buckets) != len(DURATION_BUCKETS):
+        buckets = [0] * len(DURATION_BUCKETS)
+    return Job(
+        key=_job_key(record.name, record.labels),
+        id=record.id,
+        created_at=record.created_at,
+        kind=record.kind,
+        recent=deque(maxlen=recent_runs),
+        last_seen_at=record.last_seen_at,
+        last_start_at=record.last_start_at,
+        last_success_at=record.last_success_at,
+        last_failure_at=record.last_failure_at,
+        last_finished_at=record.last_finished_at,
+        last_duration=record.last_duration,
+        counts=json.loads(record.counts),
+        duration_buckets=buckets,
+        duration_sum=record.duration_sum,
+        duration_count=record.duration_count,
+    )
+
+
+def _run_from_joined_row(row: Any) -> Run:
+    record = RunRecord(*row[: len(_RUN_COLUMNS)])
+    name, labels = row[len(_RUN_COLUMNS) :]
+    return Run(
+        run_id=record.run_id,
+        job=_job_key(name, labels),
+        status=record.status,
+        started_at=record.started_at,
+        last_event_at=record.last_event_at,
+        last_progress_at=record.last_progress_at,
+        finished_at=record.finished_at,
+        percent=record.percent,
+        done=record.done,
+        total=record.total,
+        errors=record.errors,
+        cpu_percent=record.cpu_percent,
+        memory_bytes=record.memory_bytes,
+        io_read_bytes=record.io_read_bytes,
+        io_write_bytes=record.io_write_bytes,
+        metrics=json.loads(record.metrics) if record.metrics else {},
+        message=record.message,
+        exit_code=record.exit_code,
+        lost_after=record.lost_after,
+        samples=record.samples,
+        sample_level=record.sample_level,
+        last_sample_at=record.last_sample_at if record.last_sample_at is not None else -1e300,
+        untimed=record.finished_at is not None and record.duration is None,
+    )

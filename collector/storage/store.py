@@ -1,0 +1,223 @@
+"""The store: where history lives, behind one narrow interface.
+
+SQLite (`collector.storage.sqlite.store`) is the embedded default. Everything above this module
+talks to `Store` only, so a shared database server can replace SQLite without touching
+handlers, state or the writer. Records are plain tuples, snapshotted on the event loop
+(where runs and jobs are mutated) and handed to the store to make durable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from batchgate.collector.core.model import Job, JobKey, Run
+from batchgate.collector.core.records import (
+    AlertEventRecord,
+    AlertRecord,
+    AuditRecord,
+    GroupEventRecord,
+    JobRecord,
+    OutboxRecord,
+    PointRecord,
+    RunRecord,
+    SeenRecord,
+    WriteBatch,
+)
+from batchgate.collector.core.state import Sample
+from batchgate.rules import Alert
+
+
+@dataclass(slots=True)
+class Restored:
+    """What the store hands back at start: enough to rebuild the live state exactly."""
+
+    jobs: list[Job]
+    seen: list[SeenRecord]
+    seen_since: float
+    groups: list[str] = field(default_factory=list)
+    """Snapshots of the stored Pushgateway groups."""
+    alive_at: float = 0.0
+    """The last time the previous server is known to have been listening: its last commit
+    (it makes one at least every `writer.ALIVE_EVERY` seconds)."""
+
+
+@dataclass(slots=True)
+class AlertingState:
+    """What the store hands back for alerting at start: the alert book, the outbox, silences."""
+
+    alerts: list[dict[str, object]]
+    """`Alert.to_dict()` of every stored alert."""
+    outbox: list[OutboxRecord]
+    """Notifications not yet delivered, oldest first."""
+    silences: list[dict[str, object]]
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Runs of some jobs started in a period, for trends. Durations are of succeeded runs;
+    percentiles interpolate between the two nearest runs."""
+
+    counts: dict[str, int]
+    duration_avg: float | None = None
+    duration_p50: float | None = None
+    duration_p95: float | None = None
+    duration_max: float | None = None
+    records_done: float = 0.0
+    """Records processed by succeeded runs that reported `done`..."""
+    records_seconds: float = 0.0
+    """...and the seconds those runs took."""
+
+
+class Store(Protocol):
+    """Where history lives. Writes come from the one writer, in order; reads from anywhere."""
+
+    async def open(self, now: float, recent_runs: int, seen_window: float) -> Restored:
+        """Create or migrate the schema and return the state to restore."""
+
+    async def close(self) -> None:
+        """Release connections; pending writes must have been committed by the writer."""
+
+    async def commit(self, batch: WriteBatch) -> None:
+        """Apply the batch atomically and durably; raise and change nothing if it cannot."""
+
+    async def prune(
+        self, older_than: float, max_runs_per_job: int, seen_before: float
+    ) -> list[str]:
+        """Delete runs started before `older_than` (and group history as old), runs beyond
+        the newest `max_runs_per_job` of each job, and event ids received before
+        `seen_before`. Running runs and each job's last run are kept. Returns the ids of the
+        runs deleted. Called by the writer, so it never races a commit."""
+
+    async def get_runs(self, run_ids: list[str]) -> list[Run]:
+        """The stored runs with these ids (unknown ids are left out)."""
+
+    async def timeline(self, run_id: str) -> list[PointRecord]:
+        """The run's timeline, oldest first."""
+
+    async def list_runs(
+        self,
+        job_ids: list[int],
+        statuses: list[str] | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, str] | None,
+        limit: int,
+    ) -> list[Run]:
+        """Runs of these jobs, newest first (by start, then run id), started in
+        [since, until), strictly older than the `before` (started_at, run_id) cursor."""
+
+    async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
+        """Counts by status and succeeded durations of runs started since `since`, of these
+        jobs or (None) of all jobs."""
+
+    async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
+        """Which of these event ids were already applied."""
+
+    async def group_history(self, limit: int) -> list[GroupEventRecord]:
+        """The Pushgateway groups that went away, newest first."""
+
+    async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
+        """Admin actions, newest first, older than `before` when given."""
+
+    async def alert_history(
+        self,
+        job: str | None,
+        rule: str | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AlertEventRecord]]:
+        """Alerts firing, changing severity and resolving, newest first, each with its id:
+        of this job and rule when given, at [since, until), strictly older than the
+        `before` (at, id) cursor."""
+
+    async def check(self) -> None:
+        """Raise if the database cannot be read (health checks)."""
+
+    async def housekeeping(self) -> None:
+        """Upkeep the store needs off the write path, called every second (a no-op where
+        there is none)."""
+
+    async def alerting_state(self) -> AlertingState:
+        """The stored alerts, undelivered notifications and silences (read once, at start)."""
+
+
+def labels_json(key: JobKey) -> str:
+    return json.dumps(dict(key.labels), sort_keys=True, separators=(",", ":"))
+
+
+def job_record(job: Job) -> JobRecord:
+    return JobRecord(
+        job.id,
+        job.name,
+        labels_json(job.key),
+        job.kind,
+        job.created_at,
+        job.last_seen_at,
+        job.last_start_at,
+        job.last_success_at,
+        job.last_failure_at,
+        job.last_finished_at,
+        job.last_duration,
+        job.last_run.run_id if job.last_run is not None else None,
+        json.dumps(job.counts, sort_keys=True),
+        json.dumps(job.duration_buckets),
+        job.duration_sum,
+        job.duration_count,
+    )
+
+
+def run_record(run: Run, job_id: int) -> RunRecord:
+    return RunRecord(
+        run.run_id,
+        job_id,
+        run.status,
+        run.started_at,
+        run.finished_at,
+        run.duration,
+        run.last_event_at,
+        run.last_progress_at,
+        run.percent,
+        run.done,
+        run.total,
+        run.errors,
+        run.cpu_percent,
+        run.memory_bytes,
+        run.io_read_bytes,
+        run.io_write_bytes,
+        json.dumps(run.metrics) if run.metrics else None,
+        run.message,
+        run.exit_code,
+        run.lost_after,
+        run.samples,
+        run.sample_level,
+        run.last_sample_at if run.samples else None,
+    )
+
+
+def point_record(sample: Sample) -> PointRecord:
+    event = sample.event
+    return PointRecord(
+        sample.run_id,
+        sample.seq,
+        event.at,
+        event.type,
+        event.percent,
+        event.done,
+        event.total,
+        event.errors,
+        event.cpu_percent,
+        event.memory_bytes,
+        event.io_read_bytes,
+        event.io_write_bytes,
+        json.dumps(event.metrics) if event.metrics else None,
+        event.message,
+        event.exit_code,
+    )
+
+
+def alert_record(alert: Alert) -> AlertRecord:
+    return AlertRecord(alert.id, alert.state, alert.to_dict())
