@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from batchgate.collector.alerting.settings import ALERTING_KEYS, AlertingSettings, alerting_settings
+from batchgate.collector.auth import Token, tokens_from_config
 from batchgate.collector.core.events import PushLimits
 from batchgate.collector.core.state import StateSettings
-from batchgate.collector.http.auth import Token, tokens_from_config
 from batchgate.collector.pushgateway import ExpiryRule
 from batchgate.rules import durations
 

@@ -17,9 +17,9 @@ from batchgate.collector.alerting.lifecycle import (
     load_ruleset,
     with_history_for,
 )
+from batchgate.collector.auth import Authenticator
 from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
-from batchgate.collector.http.auth import Authenticator
 from batchgate.collector.http.keys import (
     AUTHENTICATOR,
     BUS,

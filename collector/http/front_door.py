@@ -38,7 +38,7 @@ from aiohttp.log import access_logger
 from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
-from batchgate.collector.http.auth import ANONYMOUS, Token
+from batchgate.collector.auth import ANONYMOUS, Token
 from batchgate.collector.http.handlers.push import take_push
 from batchgate.collector.http.handlers.pushgateway import push_group
 from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS, SETTINGS

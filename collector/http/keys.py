@@ -8,9 +8,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from batchgate.collector.alerting.service import Alerting
+from batchgate.collector.auth import Authenticator
 from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
-from batchgate.collector.http.auth import Authenticator
 from batchgate.collector.live import EventBus
 from batchgate.collector.observability.job_metrics import JobExposition
 from batchgate.collector.observability.metrics import RequestMetrics

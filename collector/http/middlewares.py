@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from batchgate.collector.http.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
+from batchgate.collector.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
 from batchgate.collector.http.errors import ApiError, error_response
 from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS
 from batchgate.collector.storage.writer import StorageFailing

@@ -12,7 +12,7 @@ import yaml
 from aiohttp import web
 
 from batchgate.collector import __version__
-from batchgate.collector.http.auth import OPEN, ROUTE_ROLES
+from batchgate.collector.auth import OPEN, ROUTE_ROLES
 
 AUTH_ANSWERS = {
     "401": {"$ref": "#/components/responses/Unauthenticated"},

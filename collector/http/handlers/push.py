@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from batchgate.collector.alerting.lifecycle import evaluate_changes
+from batchgate.collector.auth import ANONYMOUS, Denied, Token, check_push
 from batchgate.collector.core.events import (
     BodyTooLarge,
     InvalidPush,
@@ -17,7 +18,6 @@ from batchgate.collector.core.events import (
 )
 from batchgate.collector.core.model import Event
 from batchgate.collector.core.state import needs_stored_id
-from batchgate.collector.http.auth import ANONYMOUS, Denied, Token, check_push
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.keys import (
     BUS,

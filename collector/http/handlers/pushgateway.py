@@ -13,9 +13,9 @@ from aiohttp import web
 
 from batchgate.collector import __version__
 from batchgate.collector.alerting.lifecycle import evaluate_if_alerting
+from batchgate.collector.auth import ANONYMOUS, Denied, Token, check_push
 from batchgate.collector.core.api_json import rfc3339
 from batchgate.collector.groups import key_text
-from batchgate.collector.http.auth import ANONYMOUS, Denied, Token, check_push
 from batchgate.collector.http.handlers import audit, query
 from batchgate.collector.http.keys import CLOCK, GROUPS, REQUEST_METRICS, SETTINGS, STORE, WRITER
 from batchgate.collector.http.middlewares import identity

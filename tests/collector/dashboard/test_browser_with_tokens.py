@@ -12,8 +12,8 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from batchgate.collector.auth import ADMIN, READ, Token
 from batchgate.collector.http.app import create_app
-from batchgate.collector.http.auth import ADMIN, READ, Token
 from batchgate.collector.settings import Settings
 from tests.collector.dashboard.browser import ThreadedServer, find, live, wait
 

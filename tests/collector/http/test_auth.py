@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import basic_auth_handler, push_to_gateway
 
-from batchgate.collector.http.auth import (
+from batchgate.collector.auth import (
     ADMIN,
     OPEN,
     PUSH,

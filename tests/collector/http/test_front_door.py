@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import pytest
 from aiohttp.test_utils import TestServer
 
+from batchgate.collector.auth import PUSH, READ, Token
 from batchgate.collector.http.app import create_app
-from batchgate.collector.http.auth import PUSH, READ, Token
 from batchgate.collector.http.front_door import FrontDoorServer
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.sqlite.store import DATABASE_FILE, SqliteStore
