@@ -181,7 +181,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"batchgate: {problem}", file=sys.stderr)
         return 1
-    from batchgate.collector.alerting.lifecycle import load_ruleset
+    from batchgate.collector.alerting.loading import load_ruleset
     from batchgate.rules import ConfigErrors
 
     try:

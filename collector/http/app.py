@@ -11,20 +11,17 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from batchgate.collector.alerting.lifecycle import (
-    alerting_context,
-    evaluate_changes,
-    load_ruleset,
-    with_history_for,
-)
+from batchgate.collector.alerting.loading import load_ruleset, with_history_for
 from batchgate.collector.auth import Authenticator
 from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
+from batchgate.collector.http.alerting import alerting_context
 from batchgate.collector.http.keys import (
     AUTHENTICATOR,
     BUS,
     CLOCK,
     GROUPS,
+    INGEST,
     JOB_EXPOSITION,
     READY,
     REGISTRY,
@@ -36,7 +33,8 @@ from batchgate.collector.http.keys import (
 )
 from batchgate.collector.http.middlewares import authenticate, errors_and_metrics
 from batchgate.collector.http.routes import setup_routes
-from batchgate.collector.live import EventBus, publish_changes
+from batchgate.collector.ingest import Ingest
+from batchgate.collector.live import EventBus
 from batchgate.collector.observability.job_metrics import JobExposition
 from batchgate.collector.observability.metrics import RequestMetrics, ServerCollector
 from batchgate.collector.pushgateway import GroupRegistry
@@ -116,6 +114,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups
+    app[INGEST] = Ingest(
+        settings, app[CLOCK], state, writer, groups, store, app[BUS], app[REQUEST_METRICS]
+    )
     app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
     app[READY]["ready"] = True
     log.info(
@@ -153,28 +154,11 @@ async def _hang_up_listeners(app: web.Application) -> None:
     app[BUS].close()
 
 
-def sweep_once(app: web.Application) -> int:
-    """Mark silent runs lost, expire stale Pushgateway groups, forget old event ids, and
-    commit now and then on a quiet server (`Writer.keep_alive`); returns how many runs were
-    lost."""
-    state, writer = app[STATE], app[WRITER]
-    now = app[CLOCK]()
-    app[GROUPS].expire(now)
-    changes = [state.mark_lost(job, run) for job, run in list(state.lost_runs(now))]
-    for change in changes:
-        writer.stage(change)
-    evaluate_changes(app, changes, now)
-    publish_changes(app[BUS], changes, now, state.settings)
-    state.expire_seen(now)
-    writer.keep_alive()
-    return len(changes)
-
-
 async def _sweep_lost_runs(app: web.Application) -> None:
     while True:
         await asyncio.sleep(app[SETTINGS].sweep_interval)
         try:
-            lost = sweep_once(app)
+            lost = app[INGEST].sweep()
         except Exception:
             log.exception("sweeping lost runs failed")
             continue
@@ -191,22 +175,11 @@ async def _housekeeping(app: web.Application) -> None:
             log.exception("store housekeeping failed; will retry")
 
 
-async def apply_retention(app: web.Application) -> int:
-    """Delete history past its retention, in the store and in memory; returns runs deleted."""
-    retention = app[SETTINGS].retention
-    now = app[CLOCK]()
-    deleted = await app[WRITER].maintain(
-        now - retention.max_age, retention.max_runs_per_job, now - retention.event_ids
-    )
-    app[STATE].forget_runs(deleted)
-    return len(deleted)
-
-
 async def _retention(app: web.Application) -> None:
     while True:
         await asyncio.sleep(app[SETTINGS].retention.interval)
         try:
-            deleted = await apply_retention(app)
+            deleted = await app[INGEST].apply_retention()
         except Exception:
             log.exception("retention failed; will retry")
             continue

@@ -6,25 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from batchgate.collector.ingest import Refused
 
-class ApiError(Exception):
-    """Raised by handlers; the middleware answers it as a JSON error."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        details: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details or []
-        self.headers = headers
-
-    def response(self) -> web.Response:
-        return error_response(self.status, self.message, self.details, self.headers)
+class ApiError(Refused):
+    """Raised by handlers; the middleware answers it, as the ingest service's `Refused`,
+    as a JSON error."""
 
 
 def error_response(

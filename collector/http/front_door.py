@@ -5,7 +5,7 @@ parser, request and response objects, a task per request, the middleware) costs 
 much per push as batchgate's own work on it (`bench/http_floor.py`). So each connection
 is read here first. A plain push is answered here: `POST /push` with a JSON body, or the
 Pushgateway's `PUT`/`POST` of a group, framed by a `Content-Length`, over HTTP/1.1. It goes
-through the same functions as aiohttp's handlers (`take_push`, `push_group`), the same
+through the same ingest service as aiohttp's handlers (`Ingest.push_body`, `push_group`), the same
 authentication, request metrics and access log, and gets the same answer, byte for byte
 but the date.
 
@@ -39,9 +39,7 @@ from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
 from batchgate.collector.auth import ANONYMOUS, Token
-from batchgate.collector.http.handlers.push import take_push
-from batchgate.collector.http.handlers.pushgateway import push_group
-from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS, SETTINGS
+from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
 from batchgate.collector.http.middlewares import authenticated, failure_response
 from batchgate.collector.observability.logs import AccessLogger
 
@@ -139,10 +137,9 @@ class FrontDoorServer(web.Server):
         """What the route's aiohttp handler would answer."""
         token = self.token(head.route, head.fields.get(b"authorization"))
         if head.route == PUSH:
-            answer = await take_push(self.app, token, body, gzipped=False)
-            return _Answer(200, JSON, json.dumps(answer).encode())
-        status, message = await push_group(
-            self.app,
+            accepted = await self.app[INGEST].push_body(token, body, gzipped=False)
+            return _Answer(200, JSON, json.dumps(accepted.as_json()).encode())
+        status, message = await self.app[INGEST].push_group(
             token,
             head.method.decode(),
             head.target[self.group_path_start :].decode(),
@@ -199,6 +196,11 @@ class FrontDoor(asyncio.BufferedProtocol):
         self._read_paused = False
         self._last_heard = self._loop.time()
         self._idle: asyncio.TimerHandle | None = None
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport while it is the front door's (None once closed)."""
+        return self._transport
 
     # asyncio's side
 

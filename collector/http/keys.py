@@ -11,6 +11,7 @@ from batchgate.collector.alerting.service import Alerting
 from batchgate.collector.auth import Authenticator
 from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
+from batchgate.collector.ingest import Ingest
 from batchgate.collector.live import EventBus
 from batchgate.collector.observability.job_metrics import JobExposition
 from batchgate.collector.observability.metrics import RequestMetrics
@@ -31,3 +32,5 @@ ALERTING = web.AppKey("alerting", Alerting)
 GROUPS = web.AppKey("groups", Groups)
 JOB_EXPOSITION = web.AppKey("job_exposition", JobExposition)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+INGEST = web.AppKey("ingest", Ingest)
+"""What every push, delete and sweep goes through (`batchgate.collector.ingest`)."""

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from batchgate.collector.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
 from batchgate.collector.http.errors import ApiError, error_response
 from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS
+from batchgate.collector.ingest import Refused
 from batchgate.collector.storage.writer import StorageFailing
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
 
 def failure_response(error: Exception, method: str, path: str) -> web.Response:
     """The answer to a handler's exception (the middleware's, and the front door's)."""
-    if isinstance(error, ApiError):
-        return error.response()
+    if isinstance(error, Refused):  # an ApiError, or the ingest service's refusal
+        return error_response(error.status, error.message, error.details, error.headers)
     if isinstance(error, StorageFailing):
         # A write not durable in time, wherever it was awaited: the client should retry.
         return error_response(503, str(error), headers={"Retry-After": "5"})

@@ -12,7 +12,7 @@ import sys
 from aiohttp import web
 
 from batchgate.collector import __version__
-from batchgate.collector.alerting.lifecycle import request_reload
+from batchgate.collector.http.alerting import request_reload
 from batchgate.collector.http.app import create_app
 from batchgate.collector.http.front_door import FrontDoorRunner
 from batchgate.collector.observability.logs import ACCESS_LINES

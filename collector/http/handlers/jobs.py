@@ -8,7 +8,6 @@ import re
 
 from aiohttp import web
 
-from batchgate.collector.alerting.lifecycle import forget_jobs
 from batchgate.collector.core.api_json import (
     encode_cursor,
     job_detail_json,
@@ -30,13 +29,12 @@ from batchgate.collector.http.errors import ApiError, field_error
 from batchgate.collector.http.handlers import audit, query
 from batchgate.collector.http.keys import (
     ALERTING,
-    BUS,
     CLOCK,
     GROUPS,
+    INGEST,
     SETTINGS,
     STATE,
     STORE,
-    WRITER,
 )
 from batchgate.collector.pushgateway import GroupSummary
 from batchgate.collector.settings import parse_duration
@@ -183,20 +181,9 @@ async def job_trends(request: web.Request) -> web.Response:
 async def delete_job(request: web.Request) -> web.Response:
     """Forget a job (every label set, or those matching `label=` filters) and its history."""
     jobs = _jobs_of(request)
-    app = request.app
-    state, writer = app[STATE], app[WRITER]
-    deleted = []
-    now = app[CLOCK]()
-    for job in jobs:
-        app[GROUPS].delete(grouping_key(job.key), now)
-        state.delete_jobs(job.name, job.key)
-        writer.stage_deleted(job)
-        deleted.append({"job": job.name, "labels": dict(job.labels)})
+    for job in jobs:  # staged first: the entries commit with the deletion
         audit.record(request, "job.delete", str(job.key), kind=job.kind)
-    forget_jobs(app, jobs, now)
-    await writer.durable()
-    for entry in deleted:
-        app[BUS].publish("job.deleted", entry)
+    deleted = await request.app[INGEST].delete_jobs(jobs)
     return web.json_response({"deleted": deleted})
 
 

@@ -10,10 +10,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from batchgate.collector.core.events import InvalidPush, parse_events
 from batchgate.collector.http.errors import ApiError
-from batchgate.collector.http.handlers.push import apply_events, refuse_unless_accepting
-from batchgate.collector.http.keys import CLOCK, SETTINGS
+from batchgate.collector.http.keys import INGEST
 from batchgate.collector.http.middlewares import identity
 
 EVENTS: Final = ("start", "success", "fail", "cancel")
@@ -22,8 +20,8 @@ RUN_ID: Final = ("rid", "run_id")
 
 
 async def ping(request: web.Request) -> web.Response:
-    app = request.app
-    refuse_unless_accepting(app)
+    ingest = request.app[INGEST]
+    ingest.refuse_unless_accepting()
     item: dict[str, Any] = {"job": request.match_info["job"]}
     item.update(_event(request.match_info.get("event", "success")))
     labels: dict[str, str] = {}
@@ -40,13 +38,9 @@ async def ping(request: web.Request) -> web.Response:
         message = (await request.read()).decode("utf-8", "replace").strip()
         if message:
             item["message"] = message
-    now = app[CLOCK]()
-    try:
-        events = parse_events(item, now, app[SETTINGS].limits)
-    except InvalidPush as invalid:
-        raise ApiError(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
-    (run_id,), _ = await apply_events(app, identity(request), events, now)
-    return web.Response(text="OK\n", headers={"Batchgate-Run-Id": run_id})
+    now = ingest.clock()
+    accepted = await ingest.push_events(identity(request), ingest.parse_events(item, now), now)
+    return web.Response(text="OK\n", headers={"Batchgate-Run-Id": accepted.run_ids[0]})
 
 
 def _event(what: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from batchgate.collector.alerting.lifecycle import reload_alerting
+from batchgate.collector.http.alerting import reload_alerting
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.handlers import audit
 from batchgate.collector.http.keys import WRITER

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from batchgate.collector.http.app import apply_retention
-from batchgate.collector.http.keys import ALERTING
+from batchgate.collector.http.keys import ALERTING, INGEST
 from tests.helpers import Client, Clock, checked, get, push
 
 Start = Callable[..., Awaitable[Client]]
@@ -84,7 +83,7 @@ async def test_it_forgets_what_is_older_than_the_retention(client: Client, clock
     await _fail_then_succeed(client, clock, "backup")
     clock.advance(31 * 86400)
     await _fail_then_succeed(client, clock, "etl")
-    await apply_retention(client.server.app)
+    await client.server.app[INGEST].apply_retention()
     assert await _history(client) == [
         ("resolved", "JobFailed", "etl"),
         ("firing", "JobFailed", "etl"),

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from batchgate.collector.http.app import sweep_once
-from batchgate.collector.http.keys import WRITER
+from batchgate.collector.http.keys import INGEST, WRITER
 from batchgate.collector.settings import PushgatewaySettings
 from tests.collector.pushgateway.test_pushgateway_clients import labels, scrape
 from tests.helpers import Client, Clock, get, push, until
@@ -159,10 +158,10 @@ async def test_the_servers_downtime_does_not_age_a_group(start: Start, clock: Cl
 
     clock.advance(7200)
     client = await start(pushgateway=pushgateway)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     assert ("x", labels(job="hourly_sync", instance="")) in await scrape(client)
     clock.advance(3601)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     assert ("x", labels(job="hourly_sync", instance="")) not in await scrape(client)
 
 
@@ -174,12 +173,12 @@ async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) 
     await put(client, "/metrics/job/hourly_sync", "# TYPE x gauge\nx 1\n")
     await put(client, "/metrics/job/daily_sync", "# TYPE y gauge\ny 1\n")
     clock.advance(601)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     series = await scrape(client)
     assert ("x", labels(job="hourly_sync", instance="")) not in series
     assert ("y", labels(job="daily_sync", instance="")) in series
     clock.advance(3000)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     assert ("y", labels(job="daily_sync", instance="")) not in await scrape(client)
     assert (await get(client, "/jobs", kind="pushgateway"))["jobs"] == []
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from batchgate.collector.http.app import sweep_once
-from batchgate.collector.http.keys import ALERTING, WRITER
+from batchgate.collector.http.keys import ALERTING, INGEST, WRITER
 from batchgate.collector.storage.writer import ALIVE_EVERY
 from tests.helpers import Client, Clock, get, push
 
@@ -42,7 +41,7 @@ async def test_it_restores_running_runs_and_finished_jobs_after_a_restart(
 
 async def _statuses(client: Client) -> tuple[str, str, set[str]]:
     """The run's status, its job's, and the alerts firing, after a sweep and a rules pass."""
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     await client.server.app[ALERTING].evaluate_all(full=True)
     run = await get(client, "/runs/etl-1")
     (job,) = (await get(client, "/jobs"))["jobs"]
@@ -84,7 +83,7 @@ async def test_a_silence_the_server_heard_still_counts_after_a_restart(
     await push(client, {"job": "etl", "event": "start", "run_id": "etl-1"})
     for _ in range(10):
         clock.advance(60)
-        sweep_once(client.server.app)
+        client.server.app[INGEST].sweep()
         await client.server.app[WRITER].durable()
     await client.close()
 
@@ -218,8 +217,8 @@ async def test_a_start_kept_by_the_client_through_an_outage_is_not_lost_on_arriv
     client = await start()
     kept = {"job": "etl", "event": "start", "run_id": "etl-1", "timestamp": clock.now - 1800}
     await push(client, kept)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     assert (await get(client, "/runs/etl-1"))["status"] == "running"
     clock.advance(901)
-    sweep_once(client.server.app)
+    client.server.app[INGEST].sweep()
     assert (await get(client, "/runs/etl-1"))["status"] == "lost"
