@@ -51,7 +51,7 @@ def test_every_panel_uses_the_datasource_variable_and_has_a_place() -> None:
 def test_it_uses_only_metrics_batchgate_documents() -> None:
     documented = set(re.findall(r"`(batchgate_\w+)", (REPO / "docs" / "metrics.md").read_text()))
     documented |= {f"{name}_bucket" for name in documented}
-    documented |= {"batchgate_alerts"}  # named by DESIGN.md; arrives with the alerting work
+    documented |= {"batchgate_alerts"}  # firing alerts, documented with alerting
     used = {name for q in queries() for name in re.findall(r"batchgate_\w+", q.expr)}
     used |= {name for q in variable_queries().values() for name in re.findall(r"batchgate_\w+", q)}
     assert used - documented == set()
