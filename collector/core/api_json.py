@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from batchgate.collector.core.model import LATE, Job, Run, RunSummary
-from batchgate.collector.core.records import PointRecord
+from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import StateSettings
 from batchgate.collector.pushgateway import GroupSummary
-from batchgate.collector.storage.store import RunStats
 
 
 def finite_number(value: object) -> float | None:

@@ -202,3 +202,19 @@ class WriteBatch:
             + len(self.finished_notifications) + len(self.silences) + len(self.deleted_silences)
             + len(self.audit) + len(self.alert_events)
         )  # fmt: skip
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Runs of some jobs started in a period, for trends. Durations are of succeeded runs;
+    percentiles interpolate between the two nearest runs."""
+
+    counts: dict[str, int]
+    duration_avg: float | None = None
+    duration_p50: float | None = None
+    duration_p95: float | None = None
+    duration_max: float | None = None
+    records_done: float = 0.0
+    """Records processed by succeeded runs that reported `done`..."""
+    records_seconds: float = 0.0
+    """...and the seconds those runs took."""

@@ -22,6 +22,7 @@ from batchgate.collector.core.records import (
     OutboxRecord,
     PointRecord,
     RunRecord,
+    RunStats,
     SeenRecord,
     WriteBatch,
 )
@@ -53,21 +54,6 @@ class AlertingState:
     """Notifications not yet delivered, oldest first."""
     silences: list[dict[str, object]]
 
-
-@dataclass(slots=True)
-class RunStats:
-    """Runs of some jobs started in a period, for trends. Durations are of succeeded runs;
-    percentiles interpolate between the two nearest runs."""
-
-    counts: dict[str, int]
-    duration_avg: float | None = None
-    duration_p50: float | None = None
-    duration_p95: float | None = None
-    duration_max: float | None = None
-    records_done: float = 0.0
-    """Records processed by succeeded runs that reported `done`..."""
-    records_seconds: float = 0.0
-    """...and the seconds those runs took."""
 
 
 class Store(Protocol):

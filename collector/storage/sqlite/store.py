@@ -36,12 +36,13 @@ from batchgate.collector.core.records import (
     OutboxRecord,
     PointRecord,
     RunRecord,
+    RunStats,
     SeenRecord,
     WriteBatch,
 )
 from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
-from batchgate.collector.storage.store import AlertingState, Restored, RunStats
+from batchgate.collector.storage.store import AlertingState, Restored
 
 __all__ = ["DATABASE_FILE", "WAL_CHECKPOINT_BYTES", "SqliteStore", "StoreUnavailable"]
 
