@@ -24,6 +24,7 @@ from aiohttp.web_runner import BaseRunner
 
 import batchgate
 from batchgate.collector.http.front_door import FrontDoorRunner
+from batchgate.collector.http.keys import ALERTING, INGEST
 from bench.harness import process_and_children, resident_bytes
 from tests.openapi_check import check_response
 
@@ -81,7 +82,9 @@ async def get(client: Client, path: str, expect: int = 200, **params: Any) -> An
 
 
 async def until(condition: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
-    """Poll an async condition until it is truthy, failing after `within` seconds."""
+    """Poll an async condition until it is truthy, failing after `within` seconds. For what
+    happens as soon as it can (a delivery, a reply), never for what a timer does: trigger
+    periodic work instead (`evaluate_rules`, `sweep`)."""
     deadline = time.monotonic() + within
     while True:
         result = await condition()
@@ -244,3 +247,13 @@ class SustainedPushes:
             except OSError:
                 missing.append(run_id)
         return missing
+
+
+async def evaluate_rules(client: Client) -> None:
+    """The rules' periodic pass, now, over every job: what its timer would do next."""
+    await client.server.app[ALERTING].evaluate_all(full=True)
+
+
+def sweep(client: Client) -> int:
+    """The periodic sweep, now: runs gone silent are marked lost, stale groups expire."""
+    return client.server.app[INGEST].sweep()

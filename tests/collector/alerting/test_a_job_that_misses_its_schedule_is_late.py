@@ -1,5 +1,6 @@
-"""A job whose scheduled run did not start is `late` (a derived status of the design), from the end of
-its `missed` rule's grace until a run starts: in /jobs, /summary, /metrics and the dashboard."""
+"""A job whose scheduled run did not start is `late` (a derived status of the design), from the
+end of its `missed` rule's grace until a run starts: in /jobs, /summary, /metrics and the
+dashboard."""
 
 from __future__ import annotations
 

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from batchgate.collector.http.keys import ALERTING
 from tests.collector.alerting.conftest import StartWith
-from tests.helpers import Client, Clock, get, until
+from tests.helpers import Client, Clock, evaluate_rules, get
 
 RULES = """
 rules:
@@ -26,24 +24,16 @@ async def test_a_group_not_pushed_for_an_hour_fires_and_its_next_push_resolves_i
     client = await start_with(rules=RULES)
     await _push_group(client)
     clock.advance(3601)
-
-    async def firing() -> list[dict[str, Any]]:
-        return (await get(client, "/alerts", state="firing"))["alerts"]  # type: ignore[no-any-return]
-
-    (alert,) = await until(firing)
+    await evaluate_rules(client)
+    (alert,) = (await get(client, "/alerts", state="firing"))["alerts"]
     assert (alert["alertname"], alert["job"], alert["job_labels"]) == (
         "GroupSilent",
         "nightly",
         {"instance": "db1"},
     )
 
-    await _push_group(client)
-
-    async def resolved() -> bool:
-        alerts = (await get(client, "/alerts"))["alerts"]
-        return [a["state"] for a in alerts] == ["resolved"]
-
-    await until(resolved)
+    await _push_group(client)  # resolves it within the push
+    assert [a["state"] for a in (await get(client, "/alerts"))["alerts"]] == ["resolved"]
 
 
 async def test_the_next_push_resolves_it_at_once_not_at_the_next_pass(

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.collector.alerting.conftest import StartWith, webhook
 from tests.collector.alerting.receiver import WebhookReceiver
-from tests.helpers import Client, Clock, get, need_program, push, until
+from tests.helpers import Client, Clock, evaluate_rules, get, need_program, push
 
 RULES = """
 rules:
@@ -38,10 +38,8 @@ async def test_it_exposes_each_alert_with_its_labels(
     clock.advance(3601)
     await receiver.wait_for(1)
 
-    async def both() -> bool:  # the periodic pass sees the run pass its hour
-        return len((await get(client, "/alerts"))["alerts"]) == 2
-
-    await until(both)
+    await evaluate_rules(client)  # the periodic pass sees the run pass its hour
+    assert len((await get(client, "/alerts"))["alerts"]) == 2
 
     samples = await _samples(client)
     assert sorted(samples["batchgate_alerts"], key=lambda s: s[0]["alertname"]) == [

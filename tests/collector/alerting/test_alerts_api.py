@@ -4,7 +4,7 @@ OpenAPI document."""
 from __future__ import annotations
 
 from tests.collector.alerting.conftest import StartWith
-from tests.helpers import Clock, get, push, until
+from tests.helpers import Clock, evaluate_rules, get, push
 
 RULES = """
 rules:
@@ -30,11 +30,8 @@ async def test_it_lists_alerts_with_their_state_and_labels(
     await push(client, {"job": "etl", "labels": {"env": "prod"}, "event": "progress",
                         "run_id": "e1"})  # fmt: skip
 
-    async def both() -> list[dict[str, object]]:  # the next pass sees the run's hour pass
-        alerts = (await get(client, "/alerts"))["alerts"]
-        return alerts if len(alerts) == 2 else []
-
-    alerts = await until(both)
+    await evaluate_rules(client)  # the periodic pass sees the run's hour pass
+    alerts = (await get(client, "/alerts"))["alerts"]
     assert [(a["alertname"], a["state"]) for a in alerts] == [
         ("JobFailed", "firing"),
         ("TooLong", "pending"),
@@ -96,8 +93,5 @@ async def test_resolved_alerts_stay_listed_for_the_retention(
     await push(client, {"job": "other", "event": "success"})
     assert len((await get(client, "/alerts"))["alerts"]) == 1
     clock.advance(601)
-
-    async def gone() -> bool:
-        return (await get(client, "/alerts"))["alerts"] == []
-
-    await until(gone)
+    await evaluate_rules(client)
+    assert (await get(client, "/alerts"))["alerts"] == []

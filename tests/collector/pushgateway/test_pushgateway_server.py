@@ -4,14 +4,13 @@ durable across restarts, groups seen as jobs, expiry with a history, wipe, route
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
 from batchgate.collector.http.keys import INGEST, WRITER
 from batchgate.collector.settings import PushgatewaySettings
 from tests.collector.pushgateway.test_pushgateway_clients import labels, scrape
-from tests.helpers import Client, Clock, get, push, until
+from tests.helpers import Client, Clock, get, push
 
 Start = Callable[..., Awaitable[Client]]
 
@@ -182,11 +181,8 @@ async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) 
     assert ("y", labels(job="daily_sync", instance="")) not in await scrape(client)
     assert (await get(client, "/jobs", kind="pushgateway"))["jobs"] == []
 
-    async def recorded() -> Any:
-        await client.server.app[WRITER].durable()  # The sweep staged them; not awaited.
-        return (await get(client, "/groups/history"))["events"]
-
-    events = await until(recorded)
+    await client.server.app[WRITER].durable()  # the sweep staged them, and does not wait
+    events = (await get(client, "/groups/history"))["events"]
     assert [(e["event"], e["grouping_key"]) for e in events] == [
         ("expired", {"job": "daily_sync"}),
         ("expired", {"job": "hourly_sync"}),

@@ -49,7 +49,7 @@ async def test_it_holds_pushes_while_the_database_is_locked_and_recovers(
         response = await client.get("/health")
         return bool((await response.json())["status"] == "healthy")
 
-    await until(healthy)
+    await until(healthy, within=15)  # the writer's next retry: within 2 s of backoff
     await push(client, {"job": "etl", "event": "start", "run_id": "after"})
     await client.close()
 
