@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar
@@ -34,7 +35,7 @@ from batchgate.client.config import (
     labels_from_environment,
 )
 from batchgate.client.resources import ProcessSampler, ResourceSampler
-from batchgate.client.sender import Sender, sender_for
+from batchgate.client.sender import Sender, before_shutdown, sender_for
 
 logger = logging.getLogger("batchgate.client")
 
@@ -109,6 +110,8 @@ class Job:
       (None or 0 turns them off). The run is declared lost by the collector after
       `lost_after` seconds of silence: 4 heartbeats, at least a minute, unless given.
     - `progress_interval`: at most one progress event per this many seconds.
+    - `sampler`: what heartbeats measure: this process by default; `batchgate run` passes
+      one that measures the command's whole process tree.
 
     Bad names or labels passed here raise ValueError at once; everything after that
     (an unreachable collector, a refused push, a bad metric value) is logged, never raised.
@@ -154,6 +157,7 @@ class Job:
         progress_interval: float = 1.0,
         lost_after: float | None = None,
         connection: Connection | None = None,
+        sampler: ResourceSampler | None = None,
     ) -> None:
         self.name = check_job_name(name)
         merged = labels_from_environment()
@@ -173,7 +177,7 @@ class Job:
         if lost_after is not None and not lost_after > 0:
             raise ValueError("lost_after must be a positive number of seconds")
         self._lost_after = lost_after
-        self._sampler: ResourceSampler = ProcessSampler()
+        self._sampler: ResourceSampler = sampler or ProcessSampler()
         self._lock = threading.Lock()
         self._sender: Sender | None = None
         self._state = _NEW
@@ -257,6 +261,7 @@ class Job:
                 self._dirty = False
                 sender = self._sender = sender_for(self.connection)
             sender.register(self)
+            _unfinished.add(self)
             sender.enqueue(event)
         except Exception:
             logger.exception("batchgate: could not start monitoring job %s", self.name)
@@ -311,13 +316,10 @@ class Job:
                 sender = self._sender or sender_for(self.connection)
                 self._sender = None
             sender.unregister(self)
+            _unfinished.discard(self)
             sender.enqueue(event)
         except Exception:
             logger.exception("batchgate: could not report the end of job %s", self.name)
-
-    def _abandon_at_exit(self) -> None:
-        """At interpreter exit, a run that was never finished fails rather than goes silent."""
-        self.fail("the process exited before the run reported success or failure")
 
     # -- context manager and decorator -----------------------------------------------------
 
@@ -469,3 +471,17 @@ class Job:
         if self._heartbeat is not None:
             wait = min(wait, self._last_sent + self._heartbeat - now)
         return max(wait, 0.0)
+
+
+_unfinished: weakref.WeakSet[Job] = weakref.WeakSet()
+"""Runs started in this process and not yet ended."""
+
+
+def _fail_unfinished() -> None:
+    """At shutdown (and at exit), a run that was never finished fails rather than goes
+    silent."""
+    for job in list(_unfinished):
+        job.fail("the process exited before the run reported success or failure")
+
+
+before_shutdown(_fail_unfinished)

@@ -157,11 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv = argv[1:]
     args, command = parse_arguments(argv)
     _setup_logging(args.quiet)
-    job = _make_job(args)
-    parser = _make_progress_parser(args.progress_regex)
     sampler = ProcessTreeSampler()
-    if job is not None:
-        job._sampler = sampler
+    job = _make_job(args, sampler)
+    parser = _make_progress_parser(args.progress_regex)
     runner = CommandRunner(command, job, parser, args.progress_from, args.tail_lines)
     try:
         return runner.run(sampler)
@@ -179,7 +177,7 @@ def _setup_logging(quiet: bool) -> None:
     logger.propagate = False
 
 
-def _make_job(args: argparse.Namespace) -> Job | None:
+def _make_job(args: argparse.Namespace, sampler: ProcessTreeSampler) -> Job | None:
     """The monitored run, or None (and an error message) when the options are unusable."""
     if not args.job:
         logger.error("batchgate: --job NAME is missing; running the command unmonitored")
@@ -196,6 +194,7 @@ def _make_job(args: argparse.Namespace) -> Job | None:
             progress_interval=args.progress_interval,
             lost_after=args.lost_after,
             connection=Connection.resolve(args.url, flush_timeout=args.flush_timeout),
+            sampler=sampler,
         )
     except ValueError as error:
         logger.error("batchgate: %s; running the command unmonitored", error)

@@ -29,14 +29,22 @@ import random
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from batchgate.client.config import Connection
 from batchgate.client.spool import Spool, SpoolFile
 from batchgate.client.transport import Outcome, Transport, Verdict, push, urllib_transport
 
-if TYPE_CHECKING:
-    from batchgate.client.job import Job
+
+class Reporter(Protocol):
+    """What the sender asks, on each round, of a job registered with it: the heartbeat or
+    progress event now due (if any), and when the next one is due."""
+
+    def _periodic_event(self, now: float, down: bool, force: bool) -> dict[str, Any] | None: ...
+
+    def _next_due(self, now: float, down: bool) -> float: ...
+
 
 logger = logging.getLogger("batchgate.client")
 
@@ -57,7 +65,7 @@ class Sender:
         self._spool_lock = threading.Lock()
         # Guarded by _cond:
         self._queue: deque[dict[str, Any]] = deque()
-        self._jobs: list[Job] = []
+        self._jobs: list[Reporter] = []
         self._thread: threading.Thread | None = None
         self._closing = False
         self._deadline: float | None = None
@@ -79,18 +87,14 @@ class Sender:
 
     # -- called from job threads -------------------------------------------------------------
 
-    def register(self, job: Job) -> None:
+    def register(self, job: Reporter) -> None:
         with self._cond:
             self._jobs.append(job)
             self._ensure_thread()
 
-    def unregister(self, job: Job) -> None:
+    def unregister(self, job: Reporter) -> None:
         with self._cond, contextlib.suppress(ValueError):
             self._jobs.remove(job)
-
-    def jobs(self) -> list[Job]:
-        with self._cond:
-            return list(self._jobs)
 
     def enqueue(self, event: dict[str, Any]) -> None:
         """Queue an event for the next round and wake the thread. Never blocks on I/O."""
@@ -395,6 +399,13 @@ class Sender:
 _senders: dict[Connection, Sender] = {}
 _senders_lock = threading.Lock()
 _exit_hook_installed = False
+_before_shutdown: list[Callable[[], None]] = []
+
+
+def before_shutdown(hook: Callable[[], None]) -> None:
+    """Run `hook` at the start of every `shutdown()` (and so at exit), before the senders
+    close: the job module ends unfinished runs there, so their last events go out too."""
+    _before_shutdown.append(hook)
 
 
 def sender_for(connection: Connection) -> Sender:
@@ -428,12 +439,11 @@ def shutdown(timeout: float | None = None) -> None:
 
     Runs at interpreter exit; call it yourself before `os._exit()` or in a forked worker.
     """
+    for hook in _before_shutdown:
+        hook()
     with _senders_lock:
         senders = list(_senders.values())
         _senders.clear()
-    for sender in senders:
-        for job in sender.jobs():
-            job._abandon_at_exit()
     if timeout is None:
         timeout = max((sender.connection.flush_timeout for sender in senders), default=0.0)
     deadline = time.monotonic() + timeout
