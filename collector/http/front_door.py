@@ -222,12 +222,9 @@ class FrontDoor(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self._buffer += self._server.receiving[:nbytes]
         self._last_heard = self._loop.time()
-        if self.answering is None:
+        if self.answering is None and not self._write_paused:
             self._read_requests()
-        elif len(self._buffer) > self._server.max_body + PAUSE_BUFFER:
-            assert self._transport is not None
-            self._transport.pause_reading()
-            self._read_paused = True
+        self._pace_reading()
 
     def eof_received(self) -> None:
         # As aiohttp's protocol: the transport closes; an answer in flight still applies.
@@ -238,11 +235,29 @@ class FrontDoor(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._pace_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._pace_reading()
+        if self._transport is not None and self.answering is None and self._buffer:
+            self._read_requests()
 
     # Reading
+
+    def _pace_reading(self) -> None:
+        """Read while the client takes its answers and the buffer has room; else leave the
+        bytes in the kernel, and TCP makes the client wait (as aiohttp does)."""
+        transport = self._transport
+        if transport is None:
+            return
+        hold = self._write_paused or len(self._buffer) > self._server.max_body + PAUSE_BUFFER
+        if hold != self._read_paused:
+            if hold:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+            self._read_paused = hold
 
     def _read_requests(self) -> None:
         """Answer the next complete request in the buffer, or hand the connection over."""
@@ -309,11 +324,10 @@ class FrontDoor(asyncio.BufferedProtocol):
         if head.close or self._closing:
             self.abort()
             return
-        if self._read_paused and self._transport is not None:
-            self._transport.resume_reading()
-            self._read_paused = False
-        if self._buffer:
+        # Answers the client has not taken (pause_writing) hold the next request back.
+        if self._buffer and not self._write_paused:
             self._read_requests()
+        self._pace_reading()
 
     def _write(self, answer: _Answer, close: bool) -> int:
         """Write the answer as aiohttp would; the bytes written."""
@@ -351,7 +365,9 @@ class FrontDoor(asyncio.BufferedProtocol):
         if self._transport is None:
             return
         quiet_until = self._last_heard + self._server.keepalive_timeout
-        if self.answering is None and self._loop.time() >= quiet_until:
+        # Requests held back until the client takes its answers are not idleness.
+        busy = self.answering is not None or self._write_paused
+        if not busy and self._loop.time() >= quiet_until:
             self.abort()
         else:
             self._idle = self._loop.call_at(
