@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory for the SQLite history (default ./batchgate-data; env BATCHGATE_DATA_DIR)",
     )
     serve.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="keep the history in PostgreSQL: postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+        "(default: SQLite in the data directory; env BATCHGATE_STORE_URL; the password may "
+        "also come from PGPASSWORD or store.password_file)",
+    )
+    serve.add_argument(
         "--config",
         metavar="FILE",
         help="YAML config file (optional; env BATCHGATE_CONFIG); see docs/configuration.md",
@@ -165,6 +172,7 @@ def _serve(parsed: argparse.Namespace) -> int:
     flags = {
         "listen": parsed.listen,
         "data_dir": parsed.data_dir,
+        "store.url": parsed.store_url,
         "config": parsed.config,
         "logging.level": parsed.log_level,
         "logging.format": parsed.log_format,

@@ -20,6 +20,7 @@ from batchgate.collector.auth import Token, tokens_from_config
 from batchgate.collector.core.events import PushLimits
 from batchgate.collector.core.state import StateSettings
 from batchgate.collector.pushgateway import ExpiryRule
+from batchgate.collector.storage.postgres.url import check_url
 from batchgate.rules import durations
 
 
@@ -114,6 +115,11 @@ class Settings:
     data_dir: Path = Path("batchgate-data")
     durability: str = "process"
     """`process`: a killed process loses nothing acknowledged; `fsync`: nor does power loss."""
+    store_url: str | None = field(default=None, repr=False)
+    """`postgresql://...`: history in PostgreSQL; None: SQLite in `data_dir`. It may hold a
+    password: never shown (see `storage.postgres.url.masked`)."""
+    store_password_file: Path | None = None
+    """A file holding the database password, when the URL has none."""
     max_body_bytes: int = 4 * 1024 * 1024
     push_timeout: float = 10.0
     """How long a push waits for durability before answering 503."""
@@ -156,6 +162,10 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         "durability": (None, "durability", lambda v: _choice(v, ("process", "fsync"))),
         "push_timeout": (None, "push_timeout", parse_duration),
         "route_prefix": (None, "route_prefix", lambda v: parse_route_prefix(v)),
+    },
+    "store": {
+        "url": (None, "store_url", check_url),
+        "password_file": (None, "store_password_file", Path),
     },
     "pushgateway": {
         "expire_after": ("pushgateway", "expire_after", parse_duration),
@@ -207,6 +217,7 @@ FLAGS = {
     "logging.format": "--log-format",
     "pushgateway.expire_after": "--push.expire-after",
     "route_prefix": "--web.route-prefix",
+    "store.url": "--store-url",
     "tls.cert_file": "--tls-cert",
     "tls.key_file": "--tls-key",
 }

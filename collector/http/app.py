@@ -39,7 +39,7 @@ from batchgate.collector.observability.job_metrics import JobExposition
 from batchgate.collector.observability.metrics import RequestMetrics, ServerCollector
 from batchgate.collector.pushgateway import GroupRegistry
 from batchgate.collector.settings import Settings
-from batchgate.collector.storage.sqlite.store import SqliteStore
+from batchgate.collector.storage.open import store_for
 from batchgate.collector.storage.store import Store
 from batchgate.collector.storage.writer import Writer
 
@@ -71,7 +71,7 @@ def create_app(
     app[CLOCK] = clock
     app[AUTHENTICATOR] = authenticator
     app[JOB_EXPOSITION] = JobExposition()
-    app[STORE] = store if store is not None else SqliteStore(settings.data_dir, settings.durability)
+    app[STORE] = store if store is not None else store_for(settings)
     app[BUS] = EventBus()
     app[READY] = {"ready": False}
     registry = CollectorRegistry(auto_describe=False)

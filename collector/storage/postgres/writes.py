@@ -1,0 +1,238 @@
+"""The PostgreSQL store's write path: one group commit in one transaction, and retention.
+
+The same steps, in the same order, as SQLite's writer process (`storage.sqlite.writer`),
+on the store's one write connection; the writer calls them one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+import asyncpg.pool
+
+from batchgate.collector.core.records import WriteBatch
+from batchgate.collector.storage.postgres.rows import (
+    JOB_COLUMNS,
+    POINT_COLUMNS,
+    PROGRESS_COLUMNS,
+    RUN_COLUMNS,
+    alert_event_row,
+    digest,
+    job_row,
+    point_row,
+    run_progress_row,
+    run_row,
+    to_text,
+)
+
+if TYPE_CHECKING:
+    # A connection of its own, or one a pool lends (generic in the stubs only).
+    Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+
+PRUNE_CHUNK = 1000
+"""Runs that retention deletes in one transaction."""
+
+
+def _marks(count: int) -> str:
+    return ", ".join(f"${i}" for i in range(1, count + 1))
+
+
+def _upsert(table: str, columns: tuple[str, ...], key: str, fixed: tuple[str, ...] = ()) -> str:
+    """INSERT, or UPDATE all but the key and the `fixed` columns (left out of the SET so
+    that their index entries are not rewritten)."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key and c not in fixed)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(len(columns))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_JOB = _upsert("jobs", JOB_COLUMNS, "id")
+_UPSERT_RUN = _upsert("runs", RUN_COLUMNS, "run_id", fixed=("job_id", "started_at"))
+_UPDATE_RUN_PROGRESS = (
+    "UPDATE runs SET "
+    + ", ".join(f"{column} = ${i}" for i, column in enumerate(PROGRESS_COLUMNS, start=1))
+    + f" WHERE run_id = ${len(PROGRESS_COLUMNS) + 1}"
+)
+_INSERT_POINT = (
+    f"INSERT INTO run_points ({', '.join(POINT_COLUMNS)}) VALUES ({_marks(len(POINT_COLUMNS))})"
+)
+
+
+async def commit(conn: Connection, session: str, number: int, batch: WriteBatch) -> None:
+    """Apply batch `number` of the server's `session` in one transaction, unless that
+    session already committed it or a later one (a retry whose first attempt did commit,
+    its outcome lost with the connection). See `storage.sqlite.writer.commit`."""
+    async with conn.transaction():
+        ((last_session, last_batch),) = await conn.fetch(
+            "SELECT session, last_batch FROM writer_state WHERE id = 1 FOR UPDATE"
+        )
+        if last_session == session and last_batch >= number:
+            return
+        if batch.deleted_jobs:
+            await conn.execute(
+                "DELETE FROM run_points WHERE run_id IN "
+                "(SELECT run_id FROM runs WHERE job_id = ANY($1::bigint[]))",
+                batch.deleted_jobs,
+            )
+            await conn.execute(
+                "DELETE FROM runs WHERE job_id = ANY($1::bigint[])", batch.deleted_jobs
+            )
+            await conn.execute("DELETE FROM jobs WHERE id = ANY($1::bigint[])", batch.deleted_jobs)
+        if batch.jobs:
+            await conn.executemany(_UPSERT_JOB, [job_row(job) for job in batch.jobs])
+        if batch.runs:
+            await conn.executemany(_UPSERT_RUN, [run_row(run) for run in batch.runs])
+        if batch.run_progress:
+            await conn.executemany(
+                _UPDATE_RUN_PROGRESS, [run_progress_row(run) for run in batch.run_progress]
+            )
+        if batch.points:
+            await conn.executemany(_INSERT_POINT, [point_row(point) for point in batch.points])
+        if batch.thinnings:
+            await conn.executemany(
+                "DELETE FROM run_points WHERE run_id = $1 AND seq IS NOT NULL AND seq % $2 != 0",
+                batch.thinnings,
+            )
+        if batch.seen:
+            await conn.executemany(
+                "INSERT INTO seen_events (event_id, run_id, received_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                [(to_text(event_id), run_id, at) for event_id, run_id, at in batch.seen],
+            )
+        await _commit_groups(conn, batch)
+        if batch.audit:
+            await conn.executemany(
+                "INSERT INTO audit (at, who, action, target, details) VALUES ($1, $2, $3, $4, $5)",
+                [
+                    (at, to_text(who), to_text(action), to_text(target), details)
+                    for at, who, action, target, details in batch.audit
+                ],
+            )
+        await _commit_alerting(conn, batch)
+        await conn.execute(
+            "UPDATE writer_state SET session = $1, last_batch = $2, alive_at = $3 WHERE id = 1",
+            session,
+            number,
+            batch.alive_at,
+        )
+
+
+async def _commit_groups(conn: Connection, batch: WriteBatch) -> None:
+    if batch.groups_wiped:
+        await conn.execute("DELETE FROM pushgateway_groups")
+    if batch.groups:
+        stored = [
+            (digest(key), key, to_text(snapshot))
+            for key, snapshot in batch.groups
+            if snapshot is not None
+        ]
+        if stored:
+            await conn.executemany(
+                "INSERT INTO pushgateway_groups (key_digest, grouping_key, snapshot) "
+                "VALUES ($1, $2, $3) "
+                "ON CONFLICT (key_digest) DO UPDATE SET snapshot = excluded.snapshot",
+                stored,
+            )
+        gone = [digest(key) for key, snapshot in batch.groups if snapshot is None]
+        if gone:
+            await conn.execute(
+                "DELETE FROM pushgateway_groups WHERE key_digest = ANY($1::bytea[])", gone
+            )
+    if batch.group_events:
+        await conn.executemany(
+            "INSERT INTO pushgateway_group_events (at, event, labels, last_push_at, series) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            batch.group_events,
+        )
+
+
+async def _commit_alerting(conn: Connection, batch: WriteBatch) -> None:
+    """Alerts, the outbox and silences, in the order the WriteBatch documents."""
+    if batch.deleted_alerts:
+        await conn.execute("DELETE FROM alerts WHERE id = ANY($1::text[])", batch.deleted_alerts)
+    if batch.alerts:
+        await conn.executemany(
+            "INSERT INTO alerts (id, state, data) VALUES ($1, $2, $3) "
+            "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+            [(alert_id, state, _json(data)) for alert_id, state, data in batch.alerts],
+        )
+    if batch.alert_events:
+        await conn.executemany(
+            "INSERT INTO alert_events (at, event, alert_id, rule, job, job_labels, run_id, "
+            "severity, value, summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            [alert_event_row(event) for event in batch.alert_events],
+        )
+    if batch.notifications:
+        await conn.executemany(
+            "INSERT INTO outbox (id, receiver, alert_id, due_at, data) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET receiver = excluded.receiver, "
+            "alert_id = excluded.alert_id, due_at = excluded.due_at, data = excluded.data",
+            [
+                (outbox_id, to_text(receiver), alert_id, due_at, _json(data))
+                for outbox_id, receiver, alert_id, due_at, data in batch.notifications
+            ],
+        )
+    if batch.finished_notifications:
+        await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY($1::bigint[])", batch.finished_notifications
+        )
+    if batch.silences:
+        await conn.executemany(
+            "INSERT INTO silences (id, ends_at, data) VALUES ($1, $2, $3) "
+            "ON CONFLICT (id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data",
+            [(to_text(silence_id), ends_at, data) for silence_id, ends_at, data in batch.silences],
+        )
+    if batch.deleted_silences:
+        await conn.execute(
+            "DELETE FROM silences WHERE id = ANY($1::text[])",
+            [to_text(silence_id) for silence_id in batch.deleted_silences],
+        )
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+async def prune(
+    conn: Connection, older_than: float, max_runs_per_job: int, seen_before: float
+) -> list[str]:
+    """See `Store.prune`; returns the ids of the runs deleted, in transactions of at most
+    PRUNE_CHUNK runs. Only the writer writes, so what is read first stays true between them."""
+    last_runs = {
+        row[0]
+        for row in await conn.fetch("SELECT last_run_id FROM jobs WHERE last_run_id IS NOT NULL")
+    }
+    doomed = [
+        row[0]
+        for row in await conn.fetch(
+            "SELECT run_id FROM runs WHERE started_at < $1 AND status != 'running'", older_than
+        )
+    ]
+    crowded = await conn.fetch(
+        "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > $1", max_runs_per_job
+    )
+    for (job_id,) in crowded:
+        # Running runs count towards the newest N, but are never deleted.
+        doomed.extend(
+            run_id
+            for run_id, status in await conn.fetch(
+                "SELECT run_id, status FROM runs WHERE job_id = $1 "
+                "ORDER BY started_at DESC, run_id DESC OFFSET $2",
+                job_id,
+                max_runs_per_job,
+            )
+            if status != "running"
+        )
+    unique = [run_id for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
+    for first in range(0, len(unique), PRUNE_CHUNK):
+        chunk = unique[first : first + PRUNE_CHUNK]
+        async with conn.transaction():
+            await conn.execute("DELETE FROM run_points WHERE run_id = ANY($1::text[])", chunk)
+            await conn.execute("DELETE FROM runs WHERE run_id = ANY($1::text[])", chunk)
+    await conn.execute("DELETE FROM seen_events WHERE received_at < $1", seen_before)
+    await conn.execute("DELETE FROM pushgateway_group_events WHERE at < $1", older_than)
+    await conn.execute("DELETE FROM alert_events WHERE at < $1", older_than)
+    return unique
