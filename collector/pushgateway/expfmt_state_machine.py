@@ -1,4 +1,4 @@
-"""expfmt's text parser, ported state for state: the reference tier of `text_parser`.
+"""expfmt's text parser, ported state for state: the faithful tier of `text_parser`.
 
 Each method of ExactLine is one state of expfmt's TextParser (the Pushgateway 1.5.1's
 version) and returns the next; it reads one line as bytes, so that what is accepted, and the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from batchgate.collector.pushgateway.errors import BodyParseError, TextParseError
 from batchgate.collector.pushgateway.goformat import (
@@ -28,9 +28,7 @@ from batchgate.collector.pushgateway.model import (
     Metric,
     MetricFamily,
 )
-
-if TYPE_CHECKING:
-    from batchgate.collector.pushgateway.text_parser import TextParser
+from batchgate.collector.pushgateway.text_families import ParsedFamilies
 
 TYPES_BY_UPPER_NAME: Final = {name: number for number, name in TYPE_NAMES.items()}
 _BLANK: Final = frozenset(b" \t")
@@ -45,7 +43,7 @@ class ExactLine:
     "unexpected end of input stream".
     """
 
-    def __init__(self, parser: TextParser, data: bytes, line_number: int) -> None:
+    def __init__(self, parser: ParsedFamilies, data: bytes, line_number: int) -> None:
         self.parser = parser
         self.data = data
         self.position = 0
