@@ -66,6 +66,11 @@ class ServerCollector(Collector):
             "1 when the last commit to the store succeeded, 0 while commits fail.",
             value=0.0 if self._writer.error else 1.0,
         )
+        yield GaugeMetricFamily(
+            "batchgate_store_wal_bytes",
+            "Size of the store's write-ahead log; /health is degraded past its bound.",
+            value=self._writer.store.wal_bytes(),
+        )
         commits = Metric("batchgate_store_commits", "Group commits made to the store.", "counter")
         commits.add_sample("batchgate_store_commits_total", {}, float(self._writer.commits))
         yield commits

@@ -55,7 +55,6 @@ class AlertingState:
     silences: list[dict[str, object]]
 
 
-
 class Store(Protocol):
     """Where history lives. Writes come from the one writer, in order; reads from anywhere."""
 
@@ -126,6 +125,12 @@ class Store(Protocol):
     async def housekeeping(self) -> None:
         """Upkeep the store needs off the write path, called every second (a no-op where
         there is none)."""
+
+    wal_limit_bytes: int
+    """The size the store keeps its write-ahead log under (0: it keeps none of its own)."""
+
+    def wal_bytes(self) -> int:
+        """The write-ahead log's size now, in bytes (0 where the store keeps none)."""
 
     async def alerting_state(self) -> AlertingState:
         """The stored alerts, undelivered notifications and silences (read once, at start)."""

@@ -100,6 +100,11 @@ class Writer:
         self.committed_records = 0
         self.failed_commits = 0
 
+    @property
+    def store(self) -> Store:
+        """The store this writer commits to."""
+        return self._store
+
     # -- staging (event loop only, synchronous) ------------------------------------------
 
     def stage(self, change: Change) -> None:

@@ -36,10 +36,22 @@ async def health(request: web.Request) -> web.Response:
                 "reason": f"commits failing for {since:.0f}s: {writer.error}",
             }
         )
+    store = app[STORE]
     try:
-        await app[STORE].check()
+        await store.check()
     except Exception as error:
         problems.append({"severity": "unhealthy", "check": "store_reads", "reason": f"{error}"})
+    wal = store.wal_bytes()
+    if store.wal_limit_bytes and wal > store.wal_limit_bytes:
+        problems.append(
+            {
+                "severity": "degraded",
+                "check": "store_wal",
+                "reason": f"write-ahead log of {wal / 2**20:.1f} MiB, past its bound of "
+                f"{store.wal_limit_bytes / 2**20:.1f} MiB: checkpoints cannot empty it "
+                "(a reader holds an old snapshot, or the disk fails them)",
+            }
+        )
     if writer.pending > writer.max_pending * BACKLOG_DEGRADED:
         problems.append(
             {

@@ -14,13 +14,10 @@ request starts a new process; a retried batch is applied once (see `sqlite_write
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import sqlite3
 import uuid
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -44,10 +41,20 @@ from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import AlertingState, Restored
 
-__all__ = ["DATABASE_FILE", "WAL_CHECKPOINT_BYTES", "SqliteStore", "StoreUnavailable"]
+__all__ = [
+    "DATABASE_FILE",
+    "WAL_CHECKPOINT_BYTES",
+    "WAL_LIMIT_BYTES",
+    "SqliteStore",
+    "StoreUnavailable",
+]
 
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
-"""Checkpoint once the write-ahead log is this large (SQLite's own default threshold)."""
+"""Checkpoint and empty the write-ahead log once it is this large (SQLite's own default
+threshold); see `sqlite.writer.WalKeeper`."""
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+"""The size the write-ahead log is kept under: past half of it, checkpoints wait for the
+readers that hold the log; past it, /health says degraded."""
 
 _RUN_COLUMNS = RunRecord._fields
 _JOB_COLUMNS = JobRecord._fields
@@ -80,17 +87,22 @@ class SqliteStore:
         durability: str = "process",
         readers: int = 2,
         busy_timeout: float = 5.0,
+        wal_checkpoint_bytes: int = WAL_CHECKPOINT_BYTES,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
     ) -> None:
         self.path = data_dir / DATABASE_FILE
+        self._wal = self.path.with_name(self.path.name + "-wal")
         self._busy_ms = int(busy_timeout * 1000)
-        self.writer_process = WriterProcess(self.path, durability, self._busy_ms)
+        self.wal_checkpoint_bytes = wal_checkpoint_bytes
+        self.wal_limit_bytes = wal_limit_bytes
+        self.writer_process = WriterProcess(
+            self.path, durability, self._busy_ms, wal_checkpoint_bytes, wal_limit_bytes
+        )
         self._session = uuid.uuid4().hex
         """Names this server's batches in the database (see `sqlite_writer.commit`)."""
         self._batches = 0
         self._unconfirmed: tuple[WriteBatch, int] | None = None
         """The batch whose commit last failed, and its number: a retry keeps the number."""
-        self._checkpoints = ThreadPoolExecutor(1, thread_name_prefix="batchgate-checkpoint")
-        self._checkpointer: sqlite3.Connection | None = None
         self._reader_count = readers
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(readers))
@@ -110,32 +122,20 @@ class SqliteStore:
         for reader in self._readers:
             await reader.close()
         self._readers.clear()
-        if self._checkpointer is not None:
-            await self._on_checkpointer(self._checkpointer.close)
-            self._checkpointer = None
-        self._checkpoints.shutdown(wait=True)
         await self.writer_process.close()
 
-    async def housekeeping(self) -> None:
-        """Copy committed pages from the write-ahead log into the database (a PASSIVE
-        checkpoint: it never blocks the writer or readers) once the log has grown."""
-        wal = self.path.with_name(self.path.name + "-wal")
+    def wal_bytes(self) -> int:
         try:
-            size = wal.stat().st_size
+            return self._wal.stat().st_size
         except FileNotFoundError:
-            return
-        if size >= WAL_CHECKPOINT_BYTES:
-            await self._on_checkpointer(self._checkpoint)
+            return 0
 
-    def _checkpoint(self) -> None:
-        if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(self.path, isolation_level=None)
-            self._checkpointer.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    async def _on_checkpointer(self, function: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._checkpoints, function, *args)
+    async def housekeeping(self) -> None:
+        """Empty a write-ahead log left past its checkpoint size. The writer process
+        checkpoints after each commit (`sqlite.writer.WalKeeper`); this is for a log whose
+        last checkpoint a reader kept from emptying it, when no commit has come since."""
+        if self.wal_bytes() >= self.wal_checkpoint_bytes:
+            await self.writer_process.call("checkpoint")
 
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]

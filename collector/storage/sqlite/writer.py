@@ -11,10 +11,12 @@ starts in tens of milliseconds and holds nothing of the server.
 The protocol, on the process's stdin and stdout: frames of a 4-byte big-endian length and
 a pickle; strictly one request, then its reply. A request is `(operation, *arguments)`;
 a reply is `("ok", result)`, `("error", exception)` or `("unavailable", reason)` (the
-database cannot be used at all). Operations: `open`, `commit`, `prune`, `close`. The
-process ends when its stdin closes (the server is gone, however it went) or after `close`;
-it ignores SIGINT and SIGTERM, so that a signal to the whole process group (Ctrl-C, a
-service manager) lets the server flush through it before telling it to stop.
+database cannot be used at all). Operations: `open`, `commit`, `prune`, `checkpoint`,
+`close`. After replying to a commit, the process keeps the write-ahead log under its
+limit (`WalKeeper`) before it reads the next request. The process ends when its stdin
+closes (the server is gone, however it went) or after `close`; it ignores SIGINT and
+SIGTERM, so that a signal to the whole process group (Ctrl-C, a service manager) lets the
+server flush through it before telling it to stop.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import signal
 import sqlite3
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -67,6 +69,13 @@ _INSERT_POINT = (
 )
 
 
+PRUNE_CHUNK = 1000
+"""Runs (or rows of a time-ordered table) that retention deletes in one transaction."""
+CHECKPOINT_WAIT_MS = 1000
+"""The longest a checkpoint waits for readers holding the log (past half its limit):
+commits wait meanwhile."""
+
+
 class Unavailable(Exception):
     """The data directory or the database cannot be used; the message says why."""
 
@@ -88,9 +97,9 @@ def connect(path: Path, durability: str, busy_ms: int) -> sqlite3.Connection:
         synchronous = "FULL" if durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        # Checkpoints run on their own connection (see SqliteStore.housekeeping): left to
-        # SQLite, one would run, fsync included, inside whichever commit crossed the
-        # threshold, and every push waiting on that commit would wait for it.
+        # Checkpoints are made by WalKeeper after a commit's reply: left to SQLite, one
+        # would run, fsync included, inside whichever commit crossed the threshold, and
+        # every push waiting on that commit would wait for it.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         migrate(conn)
     except (sqlite3.Error, OSError) as error:
@@ -109,6 +118,70 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+class WalKeeper:
+    """Keeps the write-ahead log under `limit_bytes`: once a commit leaves it larger than
+    `checkpoint_bytes`, copies it into the database and empties it (`wal_checkpoint
+    (TRUNCATE)`) before the next request, so that no commit runs meanwhile.
+
+    SQLite starts its log over only once a checkpoint has copied all of it. A checkpoint
+    on another connection never got there under sustained writes (commits added frames
+    while it copied), so the log grew with everything written: 11 GB over a fill of a
+    million runs. Here the checkpoint runs where every commit is made, between commits.
+    What can still hold the log is a reader whose query began before the last commit: it
+    reads pages from the log until its query ends. Below half the limit the checkpoint
+    does not wait for such readers (the next commit tries again); past half, it waits for
+    them, up to `CHECKPOINT_WAIT_MS`. Readers that begin meanwhile read the database
+    alone (the log is all copied), so the wait ends with the longest query then in
+    flight. A reader that holds its snapshot longer (a backup, an open transaction)
+    keeps the log growing past the limit, which /health reports. One transaction's pages
+    are in the log whatever is done, so retention deletes in chunks (`prune`).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        checkpoint_bytes: int,
+        limit_bytes: int,
+        busy_ms: int,
+    ) -> None:
+        self._conn = conn
+        self._wal = path.with_name(path.name + "-wal")
+        self.checkpoint_bytes = checkpoint_bytes
+        self.limit_bytes = limit_bytes
+        self._busy_ms = busy_ms
+        # A log started over by another checkpoint (one that copied all of it) is cut to
+        # this size by the next commit, instead of keeping the size it had grown to.
+        conn.execute(f"PRAGMA journal_size_limit = {checkpoint_bytes}")
+
+    def size(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def after_write(self) -> None:
+        """Checkpoint and empty the log if it has passed `checkpoint_bytes`. Errors are
+        left to the next commit, which meets them too (a failing disk)."""
+        size = self.size()
+        if size >= self.checkpoint_bytes:
+            with contextlib.suppress(sqlite3.Error):
+                self.checkpoint(wait=size >= self.limit_bytes // 2)
+
+    def checkpoint(self, wait: bool) -> tuple[int, int, int]:
+        """Copy the log into the database and empty it, waiting for the readers that hold
+        it only if `wait`. Returns SQLite's (busy, frames in the log, frames copied): busy
+        is 1 when readers kept the log from being emptied."""
+        self._conn.execute(
+            f"PRAGMA busy_timeout = {min(self._busy_ms, CHECKPOINT_WAIT_MS) if wait else 0}"
+        )
+        try:
+            busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return busy, frames, copied
 
 
 def commit(conn: sqlite3.Connection, session: str, number: int, batch: WriteBatch) -> None:
@@ -228,42 +301,63 @@ def _json(data: dict[str, Any]) -> str:
 
 
 def prune(
-    conn: sqlite3.Connection, older_than: float, max_runs_per_job: int, seen_before: float
+    conn: sqlite3.Connection,
+    older_than: float,
+    max_runs_per_job: int,
+    seen_before: float,
+    between: Callable[[], object] = lambda: None,
 ) -> list[str]:
-    """See `Store.prune`; returns the ids of the runs deleted."""
-    with _transaction(conn):
-        # A job's last run is kept whatever its age: it is what the job shows.
-        last_runs = {
-            row[0]
-            for row in conn.execute("SELECT last_run_id FROM jobs WHERE last_run_id IS NOT NULL")
-        }
-        doomed = [
-            row[0]
-            for row in conn.execute(
-                "SELECT run_id FROM runs WHERE started_at < ? AND status != 'running'",
-                (older_than,),
+    """See `Store.prune`; returns the ids of the runs deleted. Deletes in transactions of
+    at most PRUNE_CHUNK runs or rows and calls `between` after each, so that a large
+    deletion (the first after a long stop, a shorter retention) does not put all its pages
+    in the write-ahead log at once. Only this process writes, so what is read first stays
+    true between the transactions."""
+    # A job's last run is kept whatever its age: it is what the job shows.
+    last_runs = {
+        row[0] for row in conn.execute("SELECT last_run_id FROM jobs WHERE last_run_id IS NOT NULL")
+    }
+    doomed = [
+        row[0]
+        for row in conn.execute(
+            "SELECT run_id FROM runs WHERE started_at < ? AND status != 'running'",
+            (older_than,),
+        )
+    ]
+    crowded = conn.execute(
+        "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > ?", (max_runs_per_job,)
+    ).fetchall()
+    for (job_id,) in crowded:
+        # Running runs count towards the newest N, but are never deleted.
+        doomed.extend(
+            run_id
+            for run_id, status in conn.execute(
+                "SELECT run_id, status FROM runs WHERE job_id = ? "
+                "ORDER BY started_at DESC, run_id DESC LIMIT -1 OFFSET ?",
+                (job_id, max_runs_per_job),
             )
-        ]
-        crowded = conn.execute(
-            "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > ?", (max_runs_per_job,)
-        ).fetchall()
-        for (job_id,) in crowded:
-            # Running runs count towards the newest N, but are never deleted.
-            doomed.extend(
-                run_id
-                for run_id, status in conn.execute(
-                    "SELECT run_id, status FROM runs WHERE job_id = ? "
-                    "ORDER BY started_at DESC, run_id DESC LIMIT -1 OFFSET ?",
-                    (job_id, max_runs_per_job),
-                )
-                if status != "running"
-            )
-        unique = [(run_id,) for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
-        conn.executemany("DELETE FROM run_points WHERE run_id = ?", unique)
-        conn.executemany("DELETE FROM runs WHERE run_id = ?", unique)
-        conn.execute("DELETE FROM seen_events WHERE received_at < ?", (seen_before,))
-        conn.execute("DELETE FROM pushgateway_group_events WHERE at < ?", (older_than,))
-        conn.execute("DELETE FROM alert_events WHERE at < ?", (older_than,))
+            if status != "running"
+        )
+    unique = [(run_id,) for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
+    for first in range(0, len(unique), PRUNE_CHUNK):
+        chunk = unique[first : first + PRUNE_CHUNK]
+        with _transaction(conn):
+            conn.executemany("DELETE FROM run_points WHERE run_id = ?", chunk)
+            conn.executemany("DELETE FROM runs WHERE run_id = ?", chunk)
+        between()
+    for table, key, time, before in (
+        ("seen_events", "event_id", "received_at", seen_before),
+        ("pushgateway_group_events", "rowid", "at", older_than),
+        ("alert_events", "id", "at", older_than),
+    ):
+        deleted = PRUNE_CHUNK
+        while deleted == PRUNE_CHUNK:
+            with _transaction(conn):
+                deleted = conn.execute(
+                    f"DELETE FROM {table} WHERE {key} IN "
+                    f"(SELECT {key} FROM {table} WHERE {time} < ? LIMIT ?)",
+                    (before, PRUNE_CHUNK),
+                ).rowcount
+            between()
     return [run_id for (run_id,) in unique]
 
 
@@ -284,24 +378,38 @@ def frame(message: object) -> bytes:
     return FRAME_HEADER.pack(len(data)) + data
 
 
-def serve(requests: BinaryIO, replies: BinaryIO, path: Path, durability: str, busy_ms: int) -> None:
+def serve(
+    requests: BinaryIO,
+    replies: BinaryIO,
+    path: Path,
+    durability: str,
+    busy_ms: int,
+    checkpoint_bytes: int,
+    limit_bytes: int,
+) -> None:
     """Answer requests until `close` or the end of `requests`."""
     conn: sqlite3.Connection | None = None
+    keeper: WalKeeper | None = None
     while (request := read_frame(requests)) is not None:
         operation, *arguments = request
         try:
             if operation == "open":
                 if conn is None:
                     conn = connect(path, durability, busy_ms)
+                    keeper = WalKeeper(conn, path, checkpoint_bytes, limit_bytes, busy_ms)
                 reply: tuple[str, object] = ("ok", None)
-            elif conn is None:
+            elif conn is None or keeper is None:
                 reply = ("error", RuntimeError(f"{operation} before open"))
             elif operation == "commit":
                 session, number, fields = arguments
                 commit(conn, session, number, WriteBatch(**fields))
                 reply = ("ok", None)
             elif operation == "prune":
-                reply = ("ok", prune(conn, *arguments))
+                older_than, max_runs_per_job, seen_before = arguments
+                deleted = prune(conn, older_than, max_runs_per_job, seen_before, keeper.after_write)
+                reply = ("ok", deleted)
+            elif operation == "checkpoint":
+                reply = ("ok", keeper.checkpoint(wait=False))
             elif operation == "close":
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 conn.close()
@@ -317,6 +425,10 @@ def serve(requests: BinaryIO, replies: BinaryIO, path: Path, durability: str, bu
             reply = ("error", error)
         replies.write(_reply_frame(reply))
         replies.flush()
+        if keeper is not None and operation == "commit":
+            # After the reply: the pushes that waited on this commit do not wait for the
+            # checkpoint; the next commit does, as it would behind a checkpoint elsewhere.
+            keeper.after_write()
 
 
 def _reply_frame(reply: tuple[str, object]) -> bytes:
@@ -328,16 +440,17 @@ def _reply_frame(reply: tuple[str, object]) -> bytes:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m batchgate.collector.storage.sqlite.writer PATH DURABILITY BUSY_MS`, as
-    SqliteStore starts it."""
-    path, durability, busy_ms = Path(argv[0]), argv[1], int(argv[2])
+    """`python -m batchgate.collector.storage.sqlite.writer PATH DURABILITY BUSY_MS
+    CHECKPOINT_BYTES LIMIT_BYTES`, as SqliteStore starts it."""
+    path, durability = Path(argv[0]), argv[1]
+    busy_ms, checkpoint_bytes, limit_bytes = (int(value) for value in argv[2:5])
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     # Replies get stdout to themselves: anything printed goes to stderr instead.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     with os.fdopen(0, "rb") as requests:
-        serve(requests, replies, path, durability, busy_ms)
+        serve(requests, replies, path, durability, busy_ms, checkpoint_bytes, limit_bytes)
 
 
 if __name__ == "__main__":

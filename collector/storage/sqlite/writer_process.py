@@ -37,8 +37,17 @@ class WriterProcess:
         "import batchgate.collector.storage.sqlite.writer as writer; writer.main(sys.argv[2:])"
     )
 
-    def __init__(self, path: Path, durability: str, busy_ms: int) -> None:
-        self._arguments = (str(path), durability, str(busy_ms))
+    def __init__(
+        self,
+        path: Path,
+        durability: str,
+        busy_ms: int,
+        wal_checkpoint_bytes: int,
+        wal_limit_bytes: int,
+    ) -> None:
+        self._arguments = (
+            str(path), durability, str(busy_ms), str(wal_checkpoint_bytes), str(wal_limit_bytes)
+        )  # fmt: skip
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
