@@ -19,13 +19,16 @@ logger = logging.getLogger("batchgate.client")
 DEFAULT_URL = "http://127.0.0.1:9091"
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
-"""Job and metric names: Prometheus metric-name rules."""
+"""Custom metrics' names: Prometheus metric-name rules."""
+NOT_IN_JOB_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\ud800-\udfff]")
+"""A job name is any text (`nightly-backup`, `etl.orders`, `rapport-été`) but for control
+characters, lone surrogates and `/`: the collector's own rule."""
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}\Z")
 
-MAX_JOB_NAME_LENGTH = 200
 MAX_LABELS = 32
 MAX_LABEL_VALUE_LENGTH = 1024
+"""Also a job name's: a job name is a label value."""
 MAX_METRICS = 64
 MESSAGE_LIMIT = 4096
 """The collector keeps this many characters of a message."""
@@ -35,10 +38,13 @@ _SPOOL_OFF = frozenset(("", "0", "off", "none", "false", "no"))
 
 def check_job_name(name: object) -> str:
     """Return `name` if it is a valid job name, else raise ValueError saying why."""
-    if not isinstance(name, str) or not METRIC_NAME.match(name):
-        raise ValueError(f"job name {name!r} must match [a-zA-Z_:][a-zA-Z0-9_:]*")
-    if len(name) > MAX_JOB_NAME_LENGTH:
-        raise ValueError(f"job name is longer than {MAX_JOB_NAME_LENGTH} characters")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"job name {name!r} must be a non-empty string")
+    if len(name) > MAX_LABEL_VALUE_LENGTH:
+        raise ValueError(f"job name is longer than {MAX_LABEL_VALUE_LENGTH} characters")
+    bad = NOT_IN_JOB_NAMES.search(name)
+    if bad is not None:
+        raise ValueError(f"job name {name!r} must not contain {bad.group()!r}")
     return name
 
 

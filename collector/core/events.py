@@ -19,6 +19,10 @@ from batchgate.collector.core.model import EVENT_TYPES, Event, JobKey
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}\Z")
+NOT_IN_JOB_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\ud800-\udfff]")
+"""A job name is a label value, as people write them (`nightly-backup`, `etl.orders`,
+`rapport-été`), but for control characters, lone surrogates, and `/`, which only a
+Pushgateway grouping key can carry (in `@base64`)."""
 
 RESERVED_LABELS = frozenset(("status", "le"))
 """Label names batchgate's own job metrics use (`batchgate_job_runs_total{status}`, histogram
@@ -29,7 +33,6 @@ MAX_FUTURE_SKEW = 300.0
 MESSAGE_LIMIT = 4096
 """Messages are kept up to this many characters; longer ones are cut, not refused."""
 MAX_EVENT_ID_LENGTH = 128
-MAX_JOB_NAME_LENGTH = 200
 
 _FIELDS = frozenset(
     (
@@ -55,6 +58,19 @@ class FieldError:
 
     def as_json(self) -> dict[str, Any]:
         return {"index": self.index, "field": self.field, "reason": self.reason}
+
+
+def job_name_problem(name: object, max_length: int) -> str | None:
+    """Why `name` cannot be a job's name, or None if it can."""
+    if not isinstance(name, str) or not name:
+        return "must be a non-empty string"
+    if len(name) > max_length:
+        return f"is longer than {max_length} characters (limits.max_label_value_length)"
+    bad = NOT_IN_JOB_NAMES.search(name)
+    if bad is not None:
+        what = "'/'" if bad.group() == "/" else f"a control or invalid character ({bad.group()!r})"
+        return f"must not contain {what}"
+    return None
 
 
 class InvalidPush(Exception):
@@ -159,10 +175,10 @@ def _parse_event(
     job = item.get("job")
     if job is None:
         fail("job", "is required")
-    elif not isinstance(job, str) or not METRIC_NAME.match(job):
-        fail("job", "must be a name matching [a-zA-Z_:][a-zA-Z0-9_:]*")
-    elif len(job) > MAX_JOB_NAME_LENGTH:
-        fail("job", f"is longer than {MAX_JOB_NAME_LENGTH} characters")
+    else:
+        problem = job_name_problem(job, limits.max_label_value_length)
+        if problem is not None:
+            fail("job", problem)
 
     labels = _parse_labels(item.get("labels"), limits, fail)
 

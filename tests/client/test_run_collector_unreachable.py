@@ -33,7 +33,7 @@ def test_it_runs_the_command_when_monitoring_is_misconfigured(
     unused_url, isolated_client, tmp_path
 ):
     result, _ = batchgate_run(
-        "--job", "not a valid name", "--", *python("print('ran anyway')"),
+        "--job", "backups/db1", "--", *python("print('ran anyway')"),
         url=unused_url, spool=isolated_client, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0

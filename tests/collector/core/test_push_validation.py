@@ -16,7 +16,7 @@ GOOD = {"job": "backup", "event": "start", "run_id": "good-1"}
     ("event", "field", "reason"),
     [
         ({"event": "start"}, "job", "is required"),
-        ({"job": "bad job", "event": "start"}, "job", "must be a name"),
+        ({"job": "bad/job", "event": "start"}, "job", "must not contain '/'"),
         ({"job": "backup"}, "event", "is required"),
         ({"job": "backup", "event": "explode"}, "event", "must be one of"),
         ({"job": "backup", "event": "start", "run_id": "-x"}, "run_id", "must be 1-128"),
