@@ -31,7 +31,7 @@ from batchgate.collector.http.keys import (
     STORE,
     WRITER,
 )
-from batchgate.collector.http.middlewares import authenticate, errors_and_metrics
+from batchgate.collector.http.middlewares import request_middlewares
 from batchgate.collector.http.routes import setup_routes
 from batchgate.collector.ingest import Ingest
 from batchgate.collector.live import EventBus
@@ -56,13 +56,9 @@ def create_app(
     ruleset = load_ruleset(settings.alerting)
     settings = with_history_for(settings, ruleset)
     authenticator = Authenticator(settings.tokens)
-    # With no token configured there is no auth middleware at all: open costs nothing.
-    middlewares = (
-        [errors_and_metrics, authenticate] if authenticator.enabled else [errors_and_metrics]
-    )
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=middlewares,
+        middlewares=request_middlewares(authenticator),
         # Bodies are inflated by the endpoints themselves, with a bound (and, for the
         # Pushgateway's routes, with Go's reader's exact behaviour on broken streams).
         handler_args={"auto_decompress": False},

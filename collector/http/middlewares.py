@@ -4,17 +4,39 @@ and (when tokens are configured) every request authenticated and authorized."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from batchgate.collector.auth import ANONYMOUS, OPEN, ROUTE_ROLES, Denied, Token, authorize
+from batchgate.collector.auth import (
+    ANONYMOUS,
+    OPEN,
+    ROUTE_ROLES,
+    Authenticator,
+    Denied,
+    Token,
+    authorize,
+)
 from batchgate.collector.http.errors import ApiError, error_response
 from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS
 from batchgate.collector.ingest import Refused
 from batchgate.collector.storage.writer import StorageFailing
 
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
+
 log = logging.getLogger(__name__)
+
+
+def request_middlewares(authenticator: Authenticator) -> list[Middleware]:
+    """What wraps every request of the app, outermost first: errors answered as JSON and
+    requests counted, then, only when tokens are configured (open costs nothing),
+    authentication. The front door does the same to the pushes it answers, and will not
+    start for an app wrapped otherwise (`front_door.check_wrapping`)."""
+    if authenticator.enabled:
+        return [errors_and_metrics, authenticate]
+    return [errors_and_metrics]
 
 
 @web.middleware
