@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve every route under this path, as the Pushgateway's flag of that name",
     )
     serve.add_argument(
+        "--http.fast-path",
+        dest="http_fast_path",
+        metavar="BOOL",
+        help="answer plain pushes before aiohttp, the fast path (default true); false: "
+        "aiohttp serves every request (env BATCHGATE_HTTP_FAST_PATH)",
+    )
+    serve.add_argument(
         "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
     )
     serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
@@ -180,6 +187,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         "rules": parsed.rules,
         "pushgateway.expire_after": parsed.push_expire_after,
         "route_prefix": parsed.route_prefix,
+        "http.fast_path": parsed.http_fast_path,
         "tls.cert_file": parsed.tls_cert,
         "tls.key_file": parsed.tls_key,
     }
@@ -201,10 +209,15 @@ def _serve(parsed: argparse.Namespace) -> int:
     if parsed.check_config:
         print(
             f"batchgate: settings are valid (listen {settings.listen}, data {settings.data_dir}, "
-            f"{len(ruleset)} rules, {len(settings.alerting.receivers)} receivers)"
+            f"{_count(len(ruleset), 'rule')}, "
+            f"{_count(len(settings.alerting.receivers), 'receiver')})"
         )
         return 0
     from batchgate.collector.observability.logs import setup_logging
 
     setup_logging(settings.logging.level, settings.logging.format)
     return serve(settings)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -58,9 +58,13 @@ def format_duration(seconds: float) -> str:
     """A short human form: `45s`, `12m`, `1h 5m`, `2d 3h`. Negative and NaN read as `0s`."""
     if not seconds > 0 or math.isinf(seconds):
         return "0s" if not math.isinf(seconds) else "forever"
+    if seconds < 1:
+        return f"{seconds:.3g}s"
+    if seconds < 10:  # 3.9 s is not "3s"
+        return f"{seconds:.1f}".removesuffix(".0") + "s"
     whole = int(seconds)
     if whole < 60:
-        return f"{whole}s" if whole or seconds >= 1 else f"{seconds:.3g}s"
+        return f"{whole}s"
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

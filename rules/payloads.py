@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from batchgate.rules.alerts import FIRING, RESOLVED, Notification, fingerprint
 from batchgate.rules.receivers import ALERTMANAGER, TEMPLATE, WEBHOOK, Receiver
@@ -48,9 +48,12 @@ def format_time(timestamp: float) -> str:
 
 
 def generator_url(external_url: str, job: str, run_id: str | None = None) -> str:
-    """The link back to batchgate for an alert: the job's page, and its run when there is one."""
-    url = f"{external_url.rstrip('/')}/jobs/{quote(job, safe='')}"
-    return f"{url}?{urlencode({'run_id': run_id})}" if run_id else url
+    """The link back to batchgate for an alert, for people: the run's page when there is a
+    run, else the job's page (the dashboard's, not the JSON API's)."""
+    base = external_url.rstrip("/")
+    if run_id:
+        return f"{base}/ui/runs/{quote(run_id, safe='')}"
+    return f"{base}/ui/jobs/{quote(job, safe='')}"
 
 
 def _sorted(mapping: Mapping[str, str]) -> dict[str, str]:

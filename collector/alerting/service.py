@@ -325,11 +325,14 @@ class Alerting:
             self.engine.replace_rules(ruleset)
             self.reload_status = ReloadStatus(time.time(), tuple(ruleset.files))
         self.wake(full=True)
+        rules, receivers = len(ruleset), len(settings.receivers)
         log.info(
-            "loaded %d rules from %s and %d receivers",
-            len(ruleset),
+            "loaded %d rule%s from %s and %d receiver%s",
+            rules,
+            "" if rules == 1 else "s",
             ", ".join(ruleset.files) or "nowhere",
-            len(settings.receivers),
+            receivers,
+            "" if receivers == 1 else "s",
         )
 
     def reload_failed(self, errors: list[ConfigError]) -> None:

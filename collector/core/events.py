@@ -152,7 +152,8 @@ def parse_events(payload: Any, now: float, limits: PushLimits) -> list[Event]:
         if event is not None:
             events.append(event)
     if errors:
-        noun = "event" if len(items) == 1 else f"{len({e.index for e in errors})} events"
+        bad = len({e.index for e in errors})
+        noun = "event" if len(items) == 1 else f"{bad} event{'' if bad == 1 else 's'}"
         raise InvalidPush(f"invalid push: {noun} rejected, nothing applied", errors)
     return events
 

@@ -127,7 +127,7 @@ def test_the_webhook_message_values():
                 "annotations": {"summary": "etl failed"},
                 "startsAt": "2024-05-01T00:00:00Z",
                 "endsAt": ZERO_TIME,
-                "generatorURL": f"{EXTERNAL}/jobs/etl?run_id=r+1",
+                "generatorURL": f"{EXTERNAL}/ui/runs/r%201",
                 "fingerprint": "23315893fb0ed23e",
             }
         ],
@@ -216,14 +216,14 @@ def test_alertmanager_body_is_a_list_of_postable_alerts_firing_ones_ending_in_th
             "annotations": {"summary": "etl failed"},
             "startsAt": "2024-05-01T00:00:00Z",
             "endsAt": "2024-05-01T00:09:00Z",  # now + 4 x the 1m resend interval
-            "generatorURL": f"{EXTERNAL}/jobs/etl",
+            "generatorURL": f"{EXTERNAL}/ui/jobs/etl",
         },
         {
             "labels": {"alertname": "JobFailed", "job": "other", "severity": "critical"},
             "annotations": {"summary": "other failed"},
             "startsAt": "2024-05-01T00:00:00Z",
             "endsAt": "2024-05-01T00:05:00Z",
-            "generatorURL": f"{EXTERNAL}/jobs/other",
+            "generatorURL": f"{EXTERNAL}/ui/jobs/other",
         },
     ]
 
@@ -283,7 +283,8 @@ def test_times_are_rfc3339_in_utc_as_go_prints_them(timestamp, text):
 
 
 def test_the_generator_url_links_to_the_job():
-    assert generator_url("http://b.example/", "etl/x") == "http://b.example/jobs/etl%2Fx"
+    assert generator_url("http://b.example/", "etl/x") == "http://b.example/ui/jobs/etl%2Fx"
+    assert generator_url("http://b.example", "etl", "r 1") == "http://b.example/ui/runs/r%201"
 
 
 def test_label_maps_are_encoded_with_sorted_keys_as_go_does():

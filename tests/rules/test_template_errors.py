@@ -118,3 +118,16 @@ def test_templates_see_job_labels_run_value_and_filters():
     assert alert.annotations["summary"] == (
         "etl prod warning 3 1.0 1h 30m 1.5 KiB 2024-05-01 00:01:00 UTC"
     )
+
+
+def test_the_duration_filter_keeps_what_a_person_would_read() -> None:
+    from batchgate.rules.durations import format_duration
+
+    assert [format_duration(s) for s in (0.25, 3.0, 3.9, 9.96, 42.7, 3900)] == [
+        "0.25s",
+        "3s",
+        "3.9s",
+        "10s",
+        "42s",
+        "1h 5m",
+    ]

@@ -82,7 +82,7 @@ async def test_the_alert_appears_in_alertmanager_and_goes_when_resolved(
     }
     assert received["annotations"]["summary"] == "backup failed"
     assert received["status"]["state"] == "active"
-    assert received["generatorURL"] == "http://batchgate.test:9091/jobs/backup"
+    assert received["generatorURL"] == "http://batchgate.test:9091/ui/jobs/backup"
     (ours,) = (await get(client, "/alerts"))["alerts"]
     assert received["fingerprint"] == ours["fingerprint"]
 

@@ -41,7 +41,7 @@ async def test_it_sends_firing_then_resolved(
     assert alert["annotations"] == {"summary": "etl_nightly failed: disk full"}
     assert alert["status"] == "firing"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
-    assert alert["generatorURL"] == "http://batchgate.test:9091/jobs/etl_nightly"
+    assert alert["generatorURL"] == "http://batchgate.test:9091/ui/jobs/etl_nightly"
     assert len(alert["fingerprint"]) == 16
 
     clock.advance(3600)

@@ -149,3 +149,14 @@ async def test_it_reads_a_gzipped_push_and_refuses_a_gzip_bomb(start: Any) -> No
     assert "inflates to more than 10000 bytes" in refused["error"]
     broken = await checked(await client.post("/push", data=body[:-6], headers=headers), 400)
     assert "not valid gzip" in broken["error"]
+
+
+async def test_it_counts_the_refused_events_in_words(client: Client) -> None:
+    one_bad = [{"job": "a", "event": "start"}, {"job": "a/b", "event": "start"}]
+    two_bad = [{"job": "a/b", "event": "start"}, {"event": "start"}]
+    assert (await checked(await client.post("/push", json=one_bad), 400))["error"] == (
+        "invalid push: 1 event rejected, nothing applied"
+    )
+    assert (await checked(await client.post("/push", json=two_bad), 400))["error"] == (
+        "invalid push: 2 events rejected, nothing applied"
+    )
