@@ -21,9 +21,10 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
+from yarl import URL
 
 import batchgate
-from batchgate.collector.http.front_door import FrontDoorRunner
+from batchgate.collector.http.front_door import FrontDoorRunner, FrontDoorServer, FrontDoorSite
 from batchgate.collector.http.keys import ALERTING, INGEST
 from bench.harness import process_and_children, resident_bytes
 from tests.openapi_check import check_response
@@ -51,15 +52,38 @@ Client = TestClient  # type: ignore[type-arg]
 
 
 class Server(TestServer):
-    """aiohttp's test server, with the front door in front of the app as in `batchgate
-    serve`: pushes are answered by `batchgate.collector.http.front_door`, the rest by aiohttp."""
+    """aiohttp's test server, running the app as `batchgate serve` does: on the front door's
+    site, pushes answered by `batchgate.collector.http.front_door`, the rest by aiohttp.
+    Keyword arguments are the runner's (`keepalive_timeout=...`)."""
 
-    def __init__(self, app: web.Application, **runner_kwargs: Any) -> None:
+    def __init__(self, app: web.Application, **runner_arguments: Any) -> None:
         super().__init__(app)
-        self._runner_kwargs = runner_kwargs
+        self.front_door: FrontDoorServer | None = None
+        """The front door's connections, answers and counts, once started."""
+        self._runner_arguments = runner_arguments
 
     async def _make_runner(self, **kwargs: Any) -> BaseRunner:
-        return FrontDoorRunner(self.app, **kwargs, **self._runner_kwargs)
+        return FrontDoorRunner(self.app, **kwargs, **self._runner_arguments)
+
+    async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
+        if self.runner:
+            return
+        # TestServer's steps, with the front door's site in place of aiohttp's SockSite.
+        ssl_context = kwargs.pop("ssl", None)
+        runner = await self._make_runner(handler_cancellation=True, **kwargs)
+        self.runner = runner
+        await runner.setup()
+        assert isinstance(runner, FrontDoorRunner)
+        site = FrontDoorSite(runner, self.host, self.port or 0, ssl_context=ssl_context)
+        await site.start()
+        self.front_door = site.front_door
+        self.port = site.port
+        self.scheme = self.scheme or ("https" if ssl_context else "http")
+
+    def make_url(self, path: Any) -> URL:
+        url = URL(path)
+        assert not url.absolute
+        return URL(f"{self.scheme}://{self.host}:{self.port}").join(url)
 
 
 async def push(client: Client, body: Any, expect: int = 200) -> Any:

@@ -1,157 +1,220 @@
 """The front door: the first reader of every connection, and the fast path for pushes.
 
-Pushes are most of what batchgate serves, and aiohttp's machinery around a request (its
-parser, request and response objects, a task per request, the middleware) costs about as
-much per push as batchgate's own work on it (`bench/http_floor.py`). So each connection
-is read here first. A plain push is answered here: `POST /push` with a JSON body, or the
-Pushgateway's `PUT`/`POST` of a group, framed by a `Content-Length`, over HTTP/1.1. It goes
-through the same ingest service as aiohttp's handlers (`Ingest.push_body`, `push_group`), the same
-authentication, request metrics and access log, and gets the same answer, byte for byte
-but the date.
-
-Anything else hands the connection over to aiohttp for good, from the first byte of that
-request on: another route or method, a query string, a body chunked, compressed or
-expected (`Expect`), `Upgrade`, any header field given twice, HTTP/1.0, bytes in the head
-outside what RFC 9110 allows, a head or body over the limits. The front door never
-refuses a request itself: what it does not recognise is judged by aiohttp's parser, the
-strict one, so the request-smuggling cases it refuses stay refused.
-
-Requests on one connection are answered in order, one at a time (pipelined ones wait in
-the buffer), as aiohttp does.
+aiohttp's machinery around a request costs about as much per push as batchgate's own work
+on it (`bench/http_floor.py`; figures in docs/benchmarks.md), and pushes are most of what
+batchgate serves. So `FrontDoorSite` reads each connection first and answers a plain push
+(`plain_push.py`) itself, through the same ingest service, authentication, error answers,
+request metrics and access log as aiohttp's path (`check_wrapping` holds the two to the
+same middlewares), with the same bytes but the date. Anything else hands the connection,
+from that request's first byte, to aiohttp's own protocol for good. Requests on one
+connection are answered in order, one at a time, and a client that does not take its
+answers is not read, as with aiohttp. Built on aiohttp's public API only (a `BaseSite`,
+`runner.server` for the protocol of a connection handed over); `http.fast_path: false`
+turns it off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
 import json
 import logging
-import re
+import ssl
 import time
-from http import HTTPStatus
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 from aiohttp import web
-from aiohttp.http import SERVER_SOFTWARE
-from aiohttp.log import access_logger
-from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
 from batchgate.collector.auth import ANONYMOUS, Token
 from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
-from batchgate.collector.http.middlewares import authenticated, failure_response
+from batchgate.collector.http.middlewares import (
+    authenticate,
+    authenticated,
+    errors_and_metrics,
+    failure_response,
+    request_middlewares,
+)
+from batchgate.collector.http.plain_push import (
+    JSON,
+    PUSH,
+    TEXT,
+    Answer,
+    Head,
+    NotPlain,
+    Routes,
+    answer_bytes,
+    field_text,
+    logged_path,
+    read_head,
+)
 from batchgate.collector.observability.logs import AccessLogger
 
-log = logging.getLogger(__name__)
-
-MAX_HEAD = 8190
-"""Bytes of request line and header fields the front door reads (aiohttp's own limit for
-a line); a longer head goes to aiohttp, which refuses it."""
 KEEPALIVE_TIMEOUT = 75.0
-"""Seconds an idle connection stays open, as aiohttp's default (its `keepalive_timeout`
-sets both)."""
+"""Seconds an idle connection stays open, on both paths (aiohttp's own default is not the
+same in every version)."""
+SHUTDOWN_TIMEOUT = 60.0
+"""Seconds the answers in flight get once the server stops (aiohttp's runner's default)."""
 RECEIVE_BUFFER = 1 << 16
 PAUSE_BUFFER = 1 << 20
 """Bytes of pipelined requests buffered beyond the largest body before reading pauses."""
 
-# Header fields as RFC 9110 has them: a token, a colon, visible characters, spaces, tabs
-# and obs-text; no obsolete line folding, no bare CR or LF, no NUL.
-_FIELDS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
-# Fields that change how a body is read or what the connection becomes: aiohttp's.
-_HANDED_OVER = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade"})
-# Bytes in a Pushgateway path that aiohttp's router might read differently (dot segments,
-# empty segments, a query or fragment): such a path goes to aiohttp.
-_UNPLAIN_PATH = re.compile(rb"/\.|//|%2[eE]|[?#]|[^\x21-\x7e]")
-
-PUSH = "push"
-PUSHGATEWAY = "pushgateway_push"
-"""The routes the front door answers, by their names in the route table."""
+APPLIED_MIDDLEWARES: Final = frozenset({errors_and_metrics, authenticate})
+"""The middlewares whose work the front door does itself for the pushes it answers:
+`errors_and_metrics` (`_failure` and `count_request` in `FrontDoor._answer`) and
+`authenticate` (`FrontDoorServer.token`)."""
 
 
 class FrontDoorRunner(web.AppRunner):
-    """aiohttp's runner for an application, with the front door on its connections.
-    Access lines are batchgate's (`collector.observability.logs.AccessLogger`), on both paths."""
+    """aiohttp's runner for the app, for either site (`FrontDoorSite` or aiohttp's own):
+    batchgate's access lines (`AccessLogger`) and keep-alive timeout on both paths, and
+    the server arguments kept (`arguments`) for the front door to read."""
 
-    def __init__(self, app: web.Application, **kwargs: Any) -> None:
-        kwargs.setdefault("access_log_class", AccessLogger)
-        super().__init__(app, **kwargs)
+    def __init__(self, app: web.Application, **arguments: Any) -> None:
+        arguments.setdefault("access_log_class", AccessLogger)
+        arguments.setdefault("keepalive_timeout", KEEPALIVE_TIMEOUT)
+        arguments.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
+        super().__init__(app, **arguments)
+        self.arguments: Mapping[str, Any] = MappingProxyType(arguments)
 
-    async def _make_server(self) -> web.Server:
-        plain = await super()._make_server()  # starts the application
-        # The same server, with the arguments the application gave it (its handler_args).
-        return FrontDoorServer(
-            plain.request_handler,
-            request_factory=plain.request_factory,
-            app=self.app,
-            **plain._kwargs,
+
+class FrontDoorSite(web.BaseSite):
+    """aiohttp's TCP site, with the front door reading each connection first."""
+
+    def __init__(
+        self,
+        runner: FrontDoorRunner,
+        host: str | None = None,
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 128,
+        reuse_address: bool | None = None,
+        reuse_port: bool | None = None,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        assert runner.server is not None  # BaseSite's check: the runner is set up
+        self.front_door = FrontDoorServer(runner.app, runner.server, runner.arguments)
+        self._host = host
+        self._port = port
+        self._tls = ssl_context
+        self._backlog_size = backlog
+        self._reuse = (reuse_address, reuse_port)
+        self._listener: asyncio.Server | None = None
+        self._shutdown_timeout: float = runner.arguments["shutdown_timeout"]
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._tls else "http"
+        return str(URL.build(scheme=scheme, host=self._host or "0.0.0.0", port=self.port))
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the one chosen for port 0 once started)."""
+        if self._listener is not None and self._listener.sockets:
+            return int(self._listener.sockets[0].getsockname()[1])
+        return self._port
+
+    async def start(self) -> None:
+        await super().start()  # registered with the runner, whose cleanup stops the site
+        self._listener = await asyncio.get_running_loop().create_server(
+            self.front_door.connection,
+            self._host,
+            self._port,
+            ssl=self._tls,
+            backlog=self._backlog_size,
+            reuse_address=self._reuse[0],
+            reuse_port=self._reuse[1],
+        )
+
+    async def stop(self) -> None:
+        """Stop listening, let the answers in flight be written (within the runner's
+        shutdown timeout) and close the front door's connections; those handed over are
+        aiohttp's to close, after this."""
+        if self._listener is not None:
+            self._listener.close()
+        await self.front_door.close(self._shutdown_timeout)
+        await super().stop()
+
+
+def check_wrapping(app: web.Application) -> None:
+    """RuntimeError unless the front door wraps a push as the app wraps a request: the
+    app's middlewares those `request_middlewares` declares, each one the front door
+    applies (APPLIED_MIDDLEWARES), and no `on_response_prepare` hook (the front door
+    writes its answers itself: a hook would not see them)."""
+    declared = request_middlewares(app[AUTHENTICATOR])
+    problems = []
+    if list(app.middlewares) != declared:
+        problems.append(
+            f"the app's middlewares ({_names(app.middlewares)}) are not those "
+            f"middlewares.request_middlewares declares ({_names(declared)})"
+        )
+    not_applied = [middleware for middleware in declared if middleware not in APPLIED_MIDDLEWARES]
+    if not_applied:
+        problems.append(f"the front door does not apply {_names(not_applied)}")
+    if app.on_response_prepare:
+        problems.append(f"on_response_prepare hooks ({_names(app.on_response_prepare)})")
+    if problems:
+        raise RuntimeError(
+            "the front door would not answer pushes as the app does: "
+            + "; ".join(problems)
+            + " (teach collector/http/front_door.py, or serve with http.fast_path: false)"
         )
 
 
-class FrontDoorServer(web.Server):
-    """aiohttp's server, whose connections the front door reads first."""
+def _names(functions: Iterable[Any]) -> str:
+    return ", ".join(getattr(f, "__qualname__", repr(f)) for f in functions) or "none"
 
-    def __init__(self, *args: Any, app: web.Application, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+
+class FrontDoorServer:
+    """What the front door's connections on one site share: the app, aiohttp's server for
+    the connections handed over, the routes, the access log."""
+
+    def __init__(
+        self, app: web.Application, aiohttp: web.Server, arguments: Mapping[str, Any]
+    ) -> None:
+        check_wrapping(app)
         self.app = app
+        self.aiohttp = aiohttp
+        """aiohttp's server: calling it makes aiohttp's protocol for a connection."""
         settings = app[SETTINGS]
-        prefix = settings.route_prefix.encode()
-        self.push_target = prefix + b"/push"
-        self.group_prefix = prefix + b"/metrics/job"  # job/ or job@base64/
-        self.group_path_start = len(prefix) + len(b"/metrics/")
+        self.routes = Routes(settings.route_prefix)
         self.max_body = settings.max_body_bytes
-        self.keepalive_timeout: float = kwargs.get("keepalive_timeout", KEEPALIVE_TIMEOUT)
+        self.keepalive_timeout: float = arguments["keepalive_timeout"]
         self.doors: set[FrontDoor] = set()
+        """The connections the front door reads (not those handed over to aiohttp)."""
         self.answered = 0
         """Requests the front door answered itself."""
         self.receiving = memoryview(bytearray(RECEIVE_BUFFER))
-        access_log = kwargs.get("access_log", access_logger)  # aiohttp's default too
-        access_class = kwargs.get("access_log_class")
-        self.access_log = (
-            AccessLogger(access_log, kwargs.get("access_log_format", ""))
-            if access_log is not None and access_class is AccessLogger
-            else None
-        )
+        self.access_log = _access_log(arguments)
         self._date = (0, b"")
 
-    def __call__(self) -> FrontDoor:  # type: ignore[override]
+    def connection(self) -> FrontDoor:
+        """The protocol for a new connection: the front door's, until it hands over."""
         return FrontDoor(self)
 
-    def aiohttp_protocol(self) -> RequestHandler:
-        """aiohttp's own protocol for one connection."""
-        return super().__call__()
-
-    def route(self, method: bytes, target: bytes) -> str | None:
-        """The fast route of a request line, or None for aiohttp's."""
-        if target == self.push_target:
-            return PUSH if method == b"POST" else None
-        if (
-            method in (b"PUT", b"POST")
-            and target.startswith(self.group_prefix)
-            and _UNPLAIN_PATH.search(target) is None
-        ):
-            return PUSHGATEWAY
-        return None
-
-    async def answer(self, head: _Head, body: bytes) -> _Answer:
+    async def answer(self, head: Head, body: bytes) -> Answer:
         """What the route's aiohttp handler would answer."""
         token = self.token(head.route, head.fields.get(b"authorization"))
         if head.route == PUSH:
             accepted = await self.app[INGEST].push_body(token, body, gzipped=False)
-            return _Answer(200, JSON, json.dumps(accepted.as_json()).encode())
+            return Answer(200, JSON, json.dumps(accepted.as_json()).encode())
         status, message = await self.app[INGEST].push_group(
             token,
             head.method.decode(),
-            head.target[self.group_path_start :].decode(),
+            self.routes.group_path(head),
             body,
-            _text(head.fields.get(b"content-type")),
+            field_text(head.fields.get(b"content-type")),
             gzipped=False,
         )
         if message:
-            return _Answer(status, TEXT, (message + "\n").encode())
-        return _Answer(status, (), b"")
+            return Answer(status, TEXT, (message + "\n").encode())
+        return Answer(status, (), b"")
 
     def token(self, route: str, authorization: bytes | None) -> Token:
+        """Who is pushing, as the `authenticate` middleware finds it."""
         if not self.app[AUTHENTICATOR].enabled:
             return ANONYMOUS
         header = authorization.decode("latin-1") if authorization is not None else None
@@ -164,19 +227,27 @@ class FrontDoorServer(web.Server):
             self._date = (now, email.utils.formatdate(now, usegmt=True).encode())
         return self._date[1]
 
-    def pre_shutdown(self) -> None:
-        super().pre_shutdown()
+    async def close(self, timeout: float) -> None:  # noqa: ASYNC109 (the runner's timeout)
+        """Close the idle connections now, the others once their answer is written, and
+        within `timeout` in any case."""
         for door in list(self.doors):
             door.close_when_idle()
-
-    async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (aiohttp's)
-        """Let the answers in flight finish (within `timeout`), then close."""
         answers = {door.answering for door in self.doors if door.answering is not None}
         if answers:
             await asyncio.wait(answers, timeout=timeout)
         for door in list(self.doors):
             door.abort()
-        await super().shutdown(timeout)
+
+
+def _access_log(arguments: Mapping[str, Any]) -> AccessLogger | None:
+    """The access log the server arguments give aiohttp's protocol, for the front door's
+    answers too; None when it is off."""
+    logger = arguments.get("access_log", logging.getLogger("aiohttp.access"))  # aiohttp's
+    if not logger:
+        return None
+    if arguments["access_log_class"] is not AccessLogger:
+        raise RuntimeError("the front door writes batchgate's access lines (AccessLogger) only")
+    return AccessLogger(logger, arguments.get("access_log_format", ""))
 
 
 class FrontDoor(asyncio.BufferedProtocol):
@@ -188,7 +259,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._remote: str | None = None
-        self._waiting: _Head | None = None
+        self._waiting: Head | None = None
         """The request whose head is read and whose body is still arriving."""
         self.answering: asyncio.Task[None] | None = None
         self._closing = False
@@ -272,12 +343,12 @@ class FrontDoor(asyncio.BufferedProtocol):
         del self._buffer[: head.end]
         self.answering = self._loop.create_task(self._answer(head, body))
 
-    def _next_head(self) -> _Head | None:
+    def _next_head(self) -> Head | None:
         """The next request's head if it is whole and plain; None while it is not whole,
         and after handing over a request that is not plain."""
         try:
-            return _read_head(self._buffer, self._server)
-        except _NotPlain:
+            return read_head(self._buffer, self._server.routes.route, self._server.max_body)
+        except NotPlain:
             pass
         self._hand_over()  # outside the except block: aiohttp's errors are its own
         return None
@@ -287,7 +358,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         transport = self._transport
         assert transport is not None
         self._forget()
-        protocol = self._server.aiohttp_protocol()
+        protocol = self._server.aiohttp()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if self._write_paused:
@@ -300,7 +371,7 @@ class FrontDoor(asyncio.BufferedProtocol):
 
     # Answering
 
-    async def _answer(self, head: _Head, body: bytes) -> None:
+    async def _answer(self, head: Head, body: bytes) -> None:
         started = time.perf_counter()
         server = self._server
         try:
@@ -313,7 +384,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         if server.access_log is not None and server.access_log.enabled:
             server.access_log.log_request(
                 head.method.decode(),
-                _path(head.target),
+                logged_path(head.target),
                 answer.status,
                 size,
                 time.perf_counter() - started,
@@ -329,22 +400,12 @@ class FrontDoor(asyncio.BufferedProtocol):
             self._read_requests()
         self._pace_reading()
 
-    def _write(self, answer: _Answer, close: bool) -> int:
+    def _write(self, answer: Answer, close: bool) -> int:
         """Write the answer as aiohttp would; the bytes written."""
         transport = self._transport
         if transport is None or transport.is_closing():
             return 0
-        lines = [_status_line(answer.status)]
-        for name, value in answer.fields:
-            lines.append(name + b": " + value + b"\r\n")
-        lines.append(b"Content-Length: %d\r\n" % len(answer.body))
-        lines.append(b"Date: " + self._server.date() + b"\r\n")
-        lines.append(_SERVER)
-        if close:
-            lines.append(b"Connection: close\r\n")
-        lines.append(b"\r\n")
-        lines.append(answer.body)
-        data = b"".join(lines)
+        data = answer_bytes(answer, self._server.date(), close)
         transport.write(data)
         return len(data)
 
@@ -383,103 +444,9 @@ class FrontDoor(asyncio.BufferedProtocol):
         self._transport = None
 
 
-_SERVER = b"Server: " + SERVER_SOFTWARE.encode() + b"\r\n"
-JSON = ((b"Content-Type", b"application/json; charset=utf-8"),)
-TEXT = ((b"Content-Type", b"text/plain; charset=utf-8"),)
-"""The header fields of aiohttp's answers with a body: json_response's, a text's."""
-
-
-class _NotPlain(Exception):
-    """The request is not one the front door answers: aiohttp's, from now on."""
-
-
-class _Head(NamedTuple):
-    route: str
-    method: bytes
-    target: bytes
-    fields: dict[bytes, bytes]
-    close: bool
-    start: int
-    """Where the body starts in the buffer, and where it ends."""
-    end: int
-
-
-def _read_head(buffer: bytearray, server: FrontDoorServer) -> _Head | None:
-    """The head of the buffer's first request, once complete (None before); _NotPlain
-    unless it is a plain push (see the module's text)."""
-    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
-    if end < 0:
-        if len(buffer) > MAX_HEAD or buffer.count(b"\n") != buffer.count(b"\r\n"):
-            raise _NotPlain  # too long, or lines ended by a bare LF: it would never end
-        return None
-    line_end = buffer.find(b"\r\n")
-    parts = bytes(buffer[:line_end]).split(b" ")
-    if len(parts) != 3 or parts[2] != b"HTTP/1.1":
-        raise _NotPlain
-    method, target, _ = parts
-    route = server.route(method, target)
-    if route is None or _FIELDS.fullmatch(buffer, line_end + 2, end + 2) is None:
-        raise _NotPlain
-    fields: dict[bytes, bytes] = {}
-    raw_fields = bytes(buffer[line_end + 2 : end])
-    for field in raw_fields.split(b"\r\n") if raw_fields else ():
-        name, _, value = field.partition(b":")
-        name = name.lower()
-        if name in fields:
-            raise _NotPlain
-        fields[name] = value.strip(b" \t")
-    if not _HANDED_OVER.isdisjoint(fields):
-        raise _NotPlain
-    length = fields.get(b"content-length", b"")
-    if not length.isdigit() or int(length) > server.max_body:
-        raise _NotPlain
-    close = False
-    connection = fields.get(b"connection")
-    if connection is not None:
-        connection = connection.lower()
-        if connection == b"close":
-            close = True
-        elif connection != b"keep-alive":
-            raise _NotPlain
-    if route == PUSH and not _is_json(fields.get(b"content-type")):
-        raise _NotPlain  # aiohttp's handler answers 415
-    start = end + 4
-    return _Head(route, method, target, fields, close, start, start + int(length))
-
-
-class _Answer(NamedTuple):
-    status: int
-    fields: tuple[tuple[bytes, bytes], ...]
-    """Header fields, in order, but those every answer has (Content-Length, Date, Server)."""
-    body: bytes
-
-
-def _failure(error: Exception, head: _Head) -> _Answer:
-    """The answer to an exception, as the middleware gives it."""
+def _failure(error: Exception, head: Head) -> Answer:
+    """The answer to an exception, as the `errors_and_metrics` middleware gives it."""
     response = failure_response(error, head.method.decode(), head.target.decode())
     assert isinstance(response.body, bytes)
     fields = tuple((name.encode(), value.encode()) for name, value in response.headers.items())
-    return _Answer(response.status, fields, response.body)
-
-
-@functools.lru_cache(maxsize=64)
-def _status_line(status: int) -> bytes:
-    return b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())
-
-
-def _path(target: bytes) -> str:
-    """The path as aiohttp's `request.path` gives it (percent-decoded)."""
-    if b"%" not in target:
-        return target.decode()
-    return URL.build(path=target.decode(), encoded=True).path
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode("latin-1") if value is not None else None
-
-
-def _is_json(content_type: bytes | None) -> bool:
-    return (
-        content_type is not None
-        and content_type.partition(b";")[0].strip().lower() == b"application/json"
-    )
+    return Answer(response.status, fields, response.body)

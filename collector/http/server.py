@@ -1,4 +1,5 @@
-"""Running the server: listen, stop gracefully on SIGTERM or SIGINT."""
+"""Running the server: listen (through the front door), stop gracefully on SIGTERM or
+SIGINT."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ import signal
 import ssl
 import sys
 
-from aiohttp import web
-
 from batchgate.collector import __version__
 from batchgate.collector.http.alerting import request_reload
 from batchgate.collector.http.app import create_app
-from batchgate.collector.http.front_door import FrontDoorRunner
+from batchgate.collector.http.front_door import FrontDoorRunner, FrontDoorSite
 from batchgate.collector.observability.logs import ACCESS_LINES
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
@@ -62,13 +61,13 @@ async def _serve(settings: Settings) -> int:
     await runner.setup()
     # What was restored lives as long as the server: leave it out of every garbage
     # collection from now on (a full collection walks every tracked object, and with
-    # many jobs that pauses the event loop for tens or hundreds of milliseconds).
+    # many jobs that pauses the event loop).
     gc.freeze()
     # With Python's default, the objects of the pushes in flight (a batch of 100 events is
     # some 400 dicts and lists) were still alive at most young collections, got promoted,
-    # and brought on a full collection of every live object about once a second: 12% of
-    # the event loop's time under batched pushes, in pauses of tens of milliseconds. With
-    # this threshold most of them are gone by the time of a collection (2.5%, no full one).
+    # and brought on frequent full collections of every live object. With this threshold
+    # most of them are gone by the time of a collection (docs/decisions.md, "A young-
+    # generation GC threshold"; figures in docs/benchmarks.md).
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     try:
         ssl_context = _tls(settings)
@@ -76,7 +75,7 @@ async def _serve(settings: Settings) -> int:
         await runner.cleanup()
         print(f"batchgate: cannot use the TLS certificate or key: {error}", file=sys.stderr)
         return 1
-    site = web.TCPSite(
+    site = FrontDoorSite(
         runner, settings.host or None, settings.port, reuse_address=True, ssl_context=ssl_context
     )
     try:

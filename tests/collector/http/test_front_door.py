@@ -88,14 +88,13 @@ async def exchange(port: int, data: bytes, answers: int = 1) -> list[Answer]:
 
 
 class Pair(NamedTuple):
-    front: TestServer
+    front: Server
     plain: TestServer
 
     @property
     def door(self) -> FrontDoorServer:
-        server = self.front.runner.server  # type: ignore[union-attr]
-        assert isinstance(server, FrontDoorServer)
-        return server
+        assert self.front.front_door is not None
+        return self.front.front_door
 
     async def both(self, data: bytes, answers: int = 1) -> list[Answer]:
         """The answers of both servers, which must be the same; the front door's."""
@@ -139,7 +138,7 @@ ANSWERED_BY_THE_FRONT_DOOR = [
     push({"job": "a", "event": "start", "run_id": "r2"}, {"job": "b", "event": "nope"}),
     request("POST", "/push", b'{"job": "broken", '),
     request("POST", "/push", b"[]"),
-    request("POST", "/push", json.dumps({"job": "x" * 300, "event": "start"}).encode()),
+    request("POST", "/push", json.dumps({"job": "x" * 2000, "event": "start"}).encode()),
     request("POST", "/push", b'{"job": "nightly", "event": "success", "run_id": "r1"}',
             content_type="application/json; charset=utf-8"),
     push({"job": "closing", "event": "start", "run_id": "r3"}, fields=("Connection: close",)),
@@ -341,8 +340,8 @@ async def test_a_push_in_flight_when_the_server_stops_is_answered_and_kept(
 
     front = server()
     await front.start_server()
-    door = front.runner.server  # type: ignore[union-attr]
-    assert isinstance(door, FrontDoorServer)
+    door = front.front_door
+    assert door is not None
     blocker = sqlite3.connect(settings.data_dir / DATABASE_FILE, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     reader, writer = await asyncio.open_connection("127.0.0.1", front.port)

@@ -40,18 +40,17 @@ def push(events: object, *fields: str) -> bytes:
 
 
 def front_door(server: Server) -> FrontDoorServer:
-    runner = server.runner
-    assert runner is not None
-    assert isinstance(runner.server, FrontDoorServer)
-    return runner.server
+    assert server.front_door is not None
+    return server.front_door
 
 
 def held_answers(server: Server) -> int:
     """Bytes of answers the server has written and its client has not taken yet, over every
     connection: the front door's and aiohttp's."""
-    door = front_door(server)
-    transports = [connection.transport for connection in door.doors]
-    transports += [handler.transport for handler in door.connections]
+    assert server.runner is not None
+    assert server.runner.server is not None
+    transports = [connection.transport for connection in front_door(server).doors]
+    transports += [handler.transport for handler in server.runner.server.connections]
     return sum(t.get_write_buffer_size() for t in transports if t is not None)
 
 
