@@ -133,6 +133,9 @@ class Settings:
     pushgateway: PushgatewaySettings = field(default_factory=PushgatewaySettings)
     route_prefix: str = ""
     """Every route is served under this path, as the Pushgateway's --web.route-prefix."""
+    http_fast_path: bool = True
+    """Plain pushes answered by the front door (collector/http/front_door.py); False:
+    aiohttp serves everything."""
     tokens: tuple[Token, ...] = ()
     """Who may call batchgate; none means every request is allowed (as the Pushgateway)."""
     tls_cert: Path | None = None
@@ -201,6 +204,9 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
         # Parsed in _build, which has the environment and the file reader at hand.
         "tokens": (None, "tokens", None),
     },
+    "http": {
+        "fast_path": (None, "http_fast_path", lambda v: _boolean(v)),
+    },
     "tls": {
         "cert_file": (None, "tls_cert", Path),
         "key_file": (None, "tls_key", Path),
@@ -217,6 +223,7 @@ FLAGS = {
     "logging.format": "--log-format",
     "pushgateway.expire_after": "--push.expire-after",
     "route_prefix": "--web.route-prefix",
+    "http.fast_path": "--http.fast-path",
     "store.url": "--store-url",
     "tls.cert_file": "--tls-cert",
     "tls.key_file": "--tls-key",

@@ -12,7 +12,38 @@ import pytest
 
 from batchgate.collector.http.app import create_app
 from batchgate.collector.settings import Settings
-from tests.helpers import Client, Clock, Server, ServerProcess, free_port
+from tests.helpers import REPO, Client, Clock, Server, ServerProcess, free_port
+
+BOTH_PATHS = frozenset({
+    "tests/collector/core/test_push_properties.py",
+    "tests/collector/core/test_push_validation.py",
+    "tests/collector/http/test_auth.py",
+    "tests/collector/observability/test_metrics.py",
+    "tests/collector/pushgateway/test_pushgateway_clients.py",
+    "tests/collector/pushgateway/test_pushgateway_prometheus.py",
+    "tests/collector/pushgateway/test_pushgateway_server.py",
+    "tests/collector/test_job_names_as_people_write_them.py",
+    "tests/collector/test_limits.py",
+    "tests/collector/test_push_lifecycle.py",
+})  # fmt: skip
+"""The tests of the push routes (POST /push, the Pushgateway's PUT and POST) through a
+server: each test that takes `settings` runs twice, through the front door and with
+`http.fast_path: false` (aiohttp alone)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fast_path" in metafunc.fixturenames and (
+        metafunc.definition.path.relative_to(REPO).as_posix() in BOTH_PATHS
+    ):
+        metafunc.parametrize(
+            "fast_path", [True, False], ids=["fast-path", "aiohttp-only"], indirect=True
+        )
+
+
+@pytest.fixture
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """`http.fast_path` in `settings`: on, and both ways in the files of BOTH_PATHS."""
+    return bool(getattr(request, "param", True))
 
 
 @pytest.fixture
@@ -21,8 +52,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", sweep_interval=0.02)
+def settings(tmp_path: Path, fast_path: bool) -> Settings:
+    return Settings(data_dir=tmp_path / "data", sweep_interval=0.02, http_fast_path=fast_path)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from yarl import URL
 
 import batchgate
 from batchgate.collector.http.front_door import FrontDoorRunner, FrontDoorServer, FrontDoorSite
-from batchgate.collector.http.keys import ALERTING, INGEST
+from batchgate.collector.http.keys import ALERTING, INGEST, SETTINGS
 from bench.harness import process_and_children, resident_bytes
 from tests.openapi_check import check_response
 
@@ -53,19 +53,26 @@ Client = TestClient  # type: ignore[type-arg]
 
 class Server(TestServer):
     """aiohttp's test server, running the app as `batchgate serve` does: on the front door's
-    site, pushes answered by `batchgate.collector.http.front_door`, the rest by aiohttp.
-    Keyword arguments are the runner's (`keepalive_timeout=...`)."""
+    site (pushes answered by `batchgate.collector.http.front_door`, the rest by aiohttp),
+    or, when `fast_path` or the app's settings (`http.fast_path`) turn it off, on
+    aiohttp's own. Keyword arguments are the runner's (`keepalive_timeout=...`)."""
 
-    def __init__(self, app: web.Application, **runner_arguments: Any) -> None:
+    def __init__(
+        self, app: web.Application, *, fast_path: bool | None = None, **runner_arguments: Any
+    ) -> None:
         super().__init__(app)
+        self.fast_path: bool = app[SETTINGS].http_fast_path if fast_path is None else fast_path
         self.front_door: FrontDoorServer | None = None
-        """The front door's connections, answers and counts, once started."""
+        """The front door's connections, answers and counts, once started on its site."""
         self._runner_arguments = runner_arguments
 
     async def _make_runner(self, **kwargs: Any) -> BaseRunner:
         return FrontDoorRunner(self.app, **kwargs, **self._runner_arguments)
 
     async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
+        if not self.fast_path:
+            await super().start_server(loop=loop, **kwargs)
+            return
         if self.runner:
             return
         # TestServer's steps, with the front door's site in place of aiohttp's SockSite.
@@ -81,6 +88,8 @@ class Server(TestServer):
         self.scheme = self.scheme or ("https" if ssl_context else "http")
 
     def make_url(self, path: Any) -> URL:
+        if not self.fast_path:
+            return super().make_url(path)
         url = URL(path)
         assert not url.absolute
         return URL(f"{self.scheme}://{self.host}:{self.port}").join(url)

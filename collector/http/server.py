@@ -1,5 +1,5 @@
-"""Running the server: listen (through the front door), stop gracefully on SIGTERM or
-SIGINT."""
+"""Running the server: listen (through the front door unless `http.fast_path` is off), stop
+gracefully on SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import logging
 import signal
 import ssl
 import sys
+
+from aiohttp import web
 
 from batchgate.collector import __version__
 from batchgate.collector.http.alerting import request_reload
@@ -75,7 +77,8 @@ async def _serve(settings: Settings) -> int:
         await runner.cleanup()
         print(f"batchgate: cannot use the TLS certificate or key: {error}", file=sys.stderr)
         return 1
-    site = FrontDoorSite(
+    site_class = FrontDoorSite if settings.http_fast_path else web.TCPSite
+    site = site_class(
         runner, settings.host or None, settings.port, reuse_address=True, ssl_context=ssl_context
     )
     try:
@@ -96,6 +99,8 @@ async def _serve(settings: Settings) -> int:
         settings.listen,
         settings.data_dir,
     )
+    if not settings.http_fast_path:
+        log.info("http.fast_path is false: aiohttp answers every request, pushes too")
     if not settings.tokens:
         log.warning(
             "no auth tokens configured: anyone who can reach %s may push, read and delete "

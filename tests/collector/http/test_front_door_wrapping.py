@@ -2,7 +2,7 @@
 middlewares are those `middlewares.request_middlewares` declares, the front door applies
 each of them, and the app has no `on_response_prepare` hook (which would never see the
 front door's answers). An app wrapped in anything else is not served by the front door;
-aiohttp alone serves it."""
+aiohttp alone serves it, with the switch off."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ async def test_an_app_wrapped_in_what_the_front_door_does_not_apply_is_aiohttps_
 
     app = create_app(replace(settings, data_dir=settings.data_dir / "alone"))
     wrap(app)
-    client: Client = await aiohttp_client(app)
+    client: Client = await aiohttp_client(Server(app, fast_path=False))
     response = await client.post("/push", json={"job": "j", "event": "start", "run_id": "r"})
     assert response.status == 200
     assert response.headers["X-Stamp"] == "stamped"
