@@ -401,3 +401,27 @@ async def test_under_a_route_prefix_the_pushes_there_are_the_front_doors(
             (answer,) = await prefixed.both(data)
             assert answer.status == 404, answer
         assert prefixed.door.answered == len(answered)
+
+
+async def test_a_connection_handed_over_is_aiohttps_with_every_server_argument(
+    settings: Settings, clock: Clock
+) -> None:
+    """The runner's arguments reach aiohttp's protocol: handler_cancellation (TestServer's),
+    and here a limit on header fields that the first request keeps under and the second
+    does not."""
+    server = Server(create_app(settings, clock=clock), max_field_size=100)
+    await server.start_server()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /-/healthy HTTP/1.1\r\n" + HOST + b"\r\n")
+        assert (await asyncio.wait_for(read_answer(reader), 10)).status == 200
+        assert server.runner is not None
+        aiohttp = server.runner.server
+        assert aiohttp is not None
+        assert len(aiohttp.connections) == 1  # aiohttp's own server made its protocol
+        assert aiohttp.handler_cancellation is True
+        writer.write(b"GET /-/healthy HTTP/1.1\r\n" + HOST + b"X-Long: " + b"x" * 200 + b"\r\n\r\n")
+        assert (await asyncio.wait_for(read_answer(reader), 10)).status == 400
+        writer.close()
+    finally:
+        await server.close()
