@@ -82,6 +82,16 @@ def _number(value: object) -> float | int | None:
     return number if number is not None and number >= 0 else None
 
 
+def _fitted(message: str) -> str:
+    """The message as the collector keeps it: cut to MESSAGE_LIMIT characters, the cut
+    marked with how many bytes (of UTF-8) went."""
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    room = MESSAGE_LIMIT - 40
+    cut = len(message[room:].encode("utf-8", "surrogatepass"))
+    return f"{message[:room]}… [truncated {cut:,} bytes]"
+
+
 def describe_exception(error: BaseException) -> str:
     """`Type: message` as Python prints it, then as much of the traceback as fits."""
     head = "".join(traceback.format_exception_only(error)).strip()
@@ -309,7 +319,7 @@ class Job:
                     if resources:
                         event["resources"] = resources
                 if message:
-                    event["message"] = str(message)[:MESSAGE_LIMIT]
+                    event["message"] = _fitted(str(message))
                 if exit_code is not None:
                     event["exit_code"] = int(exit_code)
                 self._state = _FINISHED

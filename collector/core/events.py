@@ -31,7 +31,8 @@ buckets), so a job's grouping key cannot use them."""
 MAX_FUTURE_SKEW = 300.0
 """A client timestamp may be at most this far ahead of the server's clock (seconds)."""
 MESSAGE_LIMIT = 4096
-"""Messages are kept up to this many characters; longer ones are cut, not refused."""
+"""Messages are kept up to this many characters; a longer one is cut, not refused, and the
+cut is marked (`truncated_message`)."""
 MAX_EVENT_ID_LENGTH = 128
 
 _FIELDS = frozenset(
@@ -71,6 +72,17 @@ def job_name_problem(name: object, max_length: int) -> str | None:
         what = "'/'" if bad.group() == "/" else f"a control or invalid character ({bad.group()!r})"
         return f"must not contain {what}"
     return None
+
+
+def truncated_message(message: str) -> str:
+    """`message` if it fits in MESSAGE_LIMIT characters, else its start and a mark saying how
+    much was cut: "… [truncated 2,093,152 bytes]" (bytes of UTF-8)."""
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    # The mark fits within the limit: the text before it is cut to leave room for it.
+    room = MESSAGE_LIMIT - 40
+    cut = len(message[room:].encode("utf-8", "surrogatepass"))
+    return f"{message[:room]}… [truncated {cut:,} bytes]"
 
 
 class InvalidPush(Exception):
@@ -271,7 +283,7 @@ def _parse_event(
         io_read_bytes=values.get("io_read_bytes"),
         io_write_bytes=values.get("io_write_bytes"),
         metrics=metrics,
-        message=message[:MESSAGE_LIMIT] if message is not None else None,
+        message=truncated_message(message) if message is not None else None,
         exit_code=exit_code,
         duration=duration,
         lost_after=lost_after,

@@ -123,3 +123,12 @@ def test_it_fails_a_run_left_unfinished_at_exit(receiver):
     fail = wait_until(lambda: receiver.of("fail"))[0]
     assert fail["run_id"] == job.run_id
     assert "exited before the run reported" in fail["message"]
+
+
+def test_a_long_message_is_cut_with_the_cut_marked(receiver):
+    job = Job("etl", connection=fast_connection(receiver.url), heartbeat=None).start()
+    job.fail("x" * 5000)
+    wait_until(lambda: receiver.of("fail"))
+    message = receiver.of("fail")[0]["message"]
+    assert len(message) <= 4096
+    assert message.endswith(f"… [truncated {5000 - message.index('…'):,} bytes]")
