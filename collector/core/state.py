@@ -245,6 +245,9 @@ class State:
     def _update_run(self, job: Job, run: Run, event: Event) -> Change:
         if run.status not in (RUNNING, LOST):
             return Change("ignored", job, run, job_changed=False)
+        if event.type == "start" and run.status == RUNNING:
+            # The same start again (a client retrying without an event id): applied once.
+            return Change("ignored", job, run, job_changed=False)
         final = FINISHING_EVENTS.get(event.type)
         if final is None and event.at < run.last_event_at:
             # Older than what the run already reported (out of order, or replayed): the

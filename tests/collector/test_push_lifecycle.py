@@ -184,3 +184,15 @@ async def test_it_keeps_the_newest_progress_when_events_arrive_out_of_order(
     await push(client, [newer, older])
     run = await get(client, "/runs/r")
     assert run["progress"]["done"] == 80
+
+
+async def test_a_start_sent_twice_is_applied_once(client: Client, clock: Clock) -> None:
+    start = {"job": "etl", "event": "start", "run_id": "r1", "progress": {"done": 1}}
+    await push(client, start)
+    first = (await get(client, "/runs/r1"))["started_at"]
+    clock.advance(5)
+    await push(client, start)  # a client retrying without an event id
+    run = await get(client, "/runs/r1")
+    assert [point["event"] for point in run["timeline"]] == ["start"]
+    assert run["started_at"] == first
+    assert (await get(client, "/summary"))["running_runs"] == 1
