@@ -145,16 +145,27 @@ def parse_rules(text: str, file: str = "<string>") -> tuple[list[Rule], list[Con
     seen: dict[str, int] = {}
     for node in nodes or ():
         rule = _parse_rule(reader, node)
-        if rule is None:
+        # A rule with other errors still takes its name: a duplicate of it is reported too.
+        name = rule.name if rule is not None else _name_of(node)
+        line = node.start_mark.line + 1
+        if name is not None and name in seen:
+            reader.error_at(line, f"rule {name!r}: duplicate name (first at line {seen[name]})")
             continue
-        if rule.name in seen:
-            reader.error_at(
-                rule.line, f"rule {rule.name!r}: duplicate name (first at line {seen[rule.name]})"
-            )
-            continue
-        seen[rule.name] = rule.line
-        rules.append(rule)
+        if name is not None:
+            seen[name] = line
+        if rule is not None:
+            rules.append(rule)
     return rules, reader.errors
+
+
+def _name_of(node: yaml.Node) -> str | None:
+    """The `name` a rule's node gives, read as it is written, whether or not the rule is valid."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if key.value == "name" and isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return None
 
 
 def _parse_rule(reader: Reader, node: yaml.Node) -> Rule | None:

@@ -142,3 +142,22 @@ def test_an_unknown_top_level_key_is_an_error():
         (1, "rules file: missing key 'rules' (a list of rules)"),
         (1, "rules file: unknown key 'groups' (expected one of: rules)"),
     ]
+
+
+def test_a_duplicate_name_is_reported_when_either_rule_has_other_errors_too():
+    text = """rules:
+  - name: Backup
+    match: {job: backup}
+    kind: failure
+    severity: loud
+  - name: Backup
+    kind: failure
+  - name: Backup
+    kind: nonsense
+"""
+    _, errors = parse_rules(text, "r.yaml")
+    duplicates = [(e.line, e.reason) for e in errors if "duplicate name" in e.reason]
+    assert duplicates == [
+        (6, "rule 'Backup': duplicate name (first at line 2)"),
+        (8, "rule 'Backup': duplicate name (first at line 2)"),
+    ]
