@@ -60,6 +60,10 @@ SHUTDOWN_TIMEOUT = 60.0
 RECEIVE_BUFFER = 1 << 16
 PAUSE_BUFFER = 1 << 20
 """Bytes of pipelined requests buffered beyond the largest body before reading pauses."""
+MAX_REQUEST_LINE = 16_384
+"""Bytes of a request line aiohttp reads (its default is 8,190): a URL naming a job by the
+longest name allowed (1,024 characters of up to 4 bytes of UTF-8, percent-encoded: 12,288
+bytes) fits."""
 
 APPLIED_MIDDLEWARES: Final = frozenset({errors_and_metrics, authenticate})
 """The middlewares whose work the front door does itself for the pushes it answers:
@@ -75,6 +79,7 @@ class FrontDoorRunner(web.AppRunner):
     def __init__(self, app: web.Application, **arguments: Any) -> None:
         arguments.setdefault("access_log_class", AccessLogger)
         arguments.setdefault("keepalive_timeout", KEEPALIVE_TIMEOUT)
+        arguments.setdefault("max_line_size", MAX_REQUEST_LINE)
         arguments.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
         super().__init__(app, **arguments)
         self.arguments: Mapping[str, Any] = MappingProxyType(arguments)

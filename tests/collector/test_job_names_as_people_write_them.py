@@ -90,3 +90,10 @@ def test_the_sdk_takes_the_name(name: str) -> None:
 def test_the_sdk_refuses_what_the_collector_would(name: str) -> None:
     with pytest.raises(ValueError, match="job name"):
         Job(name, connection=Connection.resolve("http://127.0.0.1:9", spool_dir="off"))
+
+
+async def test_the_longest_name_fits_in_a_url(client: Client) -> None:
+    name = "🗄" * 1024  # four bytes of UTF-8 each: 12,288 bytes percent-encoded
+    await push(client, {"job": name, "event": "success"})
+    assert (await get(client, f"/jobs/{quote(name, safe='')}"))["job"] == name
+    assert (await client.get(f"/ui/jobs/{quote(name, safe='')}")).status == 200
