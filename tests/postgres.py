@@ -131,7 +131,10 @@ class Cluster:
         return f"postgresql://{ROLE}{secret}@127.0.0.1:{self.port}/{database}"
 
     def restart(self) -> None:
-        self._run("pg_ctl", "restart", "-w", "-t", "60", "-m", "fast", "-D", str(self.data))
+        self._run(
+            "pg_ctl", "restart", "-w", "-t", "60", "-m", "fast", "-D", str(self.data),
+            "-l", str(self.log),
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self._running:
