@@ -29,6 +29,10 @@ from batchgate.collector.core.records import (
 from batchgate.collector.core.state import Sample
 from batchgate.rules import Alert
 
+COUNT_BUCKET = 300
+"""Seconds of start times one row of `run_counts` counts (the stores' schema version 9: the
+database keeps them with triggers as runs are written, ended and deleted)."""
+
 
 @dataclass(slots=True)
 class Restored:
@@ -96,6 +100,10 @@ class Store(Protocol):
     async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
         """Counts by status and succeeded durations of runs started since `since`, of these
         jobs or (None) of all jobs."""
+
+    async def run_counts(self, since: float) -> dict[str, int]:
+        """Runs of every job started since `since`, by their status now: exact, and as cheap
+        with a million runs as with none (the overview and /summary ask it at every load)."""
 
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         """Which of these event ids were already applied."""

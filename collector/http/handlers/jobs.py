@@ -24,6 +24,7 @@ from batchgate.collector.core.model import (
     Job,
     JobKey,
 )
+from batchgate.collector.core.records import RunStats
 from batchgate.collector.groups import grouping_key
 from batchgate.collector.http.errors import ApiError, field_error
 from batchgate.collector.http.handlers import audit, query
@@ -196,8 +197,8 @@ async def summary(request: web.Request) -> web.Response:
     by_status = dict.fromkeys(JOB_STATUSES, 0)
     for job in state.jobs.values():
         by_status[job.status(now, settings.stuck_after, settings.lost_after)] += 1
-    stats = await app[STORE].run_stats(None, now - seconds)
-    trends = trends_json(stats, sum(len(job.running) for job in state.jobs.values()))
+    counts = await app[STORE].run_counts(now - seconds)
+    trends = trends_json(RunStats(counts), sum(len(job.running) for job in state.jobs.values()))
     return web.json_response(
         {
             "jobs": len(state.jobs),

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from batchgate.collector.alerting.api_json import alert_event_json
 from batchgate.collector.core.api_json import job_json, point_json, run_json, trends_json
 from batchgate.collector.core.model import JOB_STATUSES, RUN_STATUSES, Job, JobKey, Run
-from batchgate.collector.core.records import PointRecord
+from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import State, StateSettings
 from batchgate.collector.http.web import charts, formatting
 from batchgate.collector.storage.store import Store
@@ -238,7 +238,7 @@ async def overview_page(state: State, store: Store, now: float) -> dict[str, Any
             attention.append((job, status))
     running.sort(key=lambda run: -run.started_at)
     attention.sort(key=lambda pair: -(pair[0].last_seen_at or 0.0))
-    stats = trends_json(await store.run_stats(None, now - 86400.0), len(running))
+    stats = trends_json(RunStats(await store.run_counts(now - 86400.0)), len(running))
     return {
         "by_status": by_status,
         "jobs": len(state.jobs),

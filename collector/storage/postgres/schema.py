@@ -175,6 +175,38 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_events_by_time ON alert_events (at);
     CREATE INDEX alert_events_by_job ON alert_events (md5(job), at);
     """,
+    # 9: runs counted per five minutes of start and by their status now, kept by the
+    # database as runs are written, ended and deleted (SQLite's migration 9).
+    """
+    CREATE TABLE run_counts (
+        bucket bigint NOT NULL,
+        status text NOT NULL,
+        runs bigint NOT NULL,
+        PRIMARY KEY (bucket, status)
+    );
+    CREATE FUNCTION batchgate_count_runs() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            UPDATE run_counts SET runs = runs - 1
+                WHERE bucket = floor(OLD.started_at / 300)::bigint AND status = OLD.status;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO run_counts (bucket, status, runs)
+                VALUES (floor(NEW.started_at / 300)::bigint, NEW.status, 1)
+                ON CONFLICT (bucket, status) DO UPDATE SET runs = run_counts.runs + 1;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER run_counts_insert_delete AFTER INSERT OR DELETE ON runs
+        FOR EACH ROW EXECUTE FUNCTION batchgate_count_runs();
+    CREATE TRIGGER run_counts_update AFTER UPDATE OF status, started_at ON runs
+        FOR EACH ROW
+        WHEN (OLD.status IS DISTINCT FROM NEW.status
+              OR OLD.started_at IS DISTINCT FROM NEW.started_at)
+        EXECUTE FUNCTION batchgate_count_runs();
+    INSERT INTO run_counts (bucket, status, runs)
+        SELECT floor(started_at / 300)::bigint, status, count(*) FROM runs GROUP BY 1, 2;
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -162,6 +162,37 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_events_by_time ON alert_events (at);
     CREATE INDEX alert_events_by_job ON alert_events (job, at);
     """,
+    # 9: runs counted by when they started (per five minutes) and their status now, kept by
+    # the database itself as runs are written, ended and deleted: the overview and /summary
+    # add up a day of these instead of reading a day of runs.
+    """
+    CREATE TABLE run_counts (
+        bucket INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        PRIMARY KEY (bucket, status)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER run_counts_insert AFTER INSERT ON runs BEGIN
+        INSERT INTO run_counts (bucket, status, runs)
+            VALUES (CAST(NEW.started_at / 300 AS INTEGER), NEW.status, 1)
+            ON CONFLICT (bucket, status) DO UPDATE SET runs = runs + 1;
+    END;
+    CREATE TRIGGER run_counts_update AFTER UPDATE OF status, started_at ON runs
+        WHEN OLD.status IS NOT NEW.status OR OLD.started_at IS NOT NEW.started_at
+    BEGIN
+        UPDATE run_counts SET runs = runs - 1
+            WHERE bucket = CAST(OLD.started_at / 300 AS INTEGER) AND status = OLD.status;
+        INSERT INTO run_counts (bucket, status, runs)
+            VALUES (CAST(NEW.started_at / 300 AS INTEGER), NEW.status, 1)
+            ON CONFLICT (bucket, status) DO UPDATE SET runs = runs + 1;
+    END;
+    CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN
+        UPDATE run_counts SET runs = runs - 1
+            WHERE bucket = CAST(OLD.started_at / 300 AS INTEGER) AND status = OLD.status;
+    END;
+    INSERT INTO run_counts (bucket, status, runs)
+        SELECT CAST(started_at / 300 AS INTEGER), status, count(*) FROM runs GROUP BY 1, 2;
+    """,
 ]
 
 

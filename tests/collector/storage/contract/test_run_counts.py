@@ -40,13 +40,17 @@ async def test_the_counts_are_a_recount_after_a_random_history(
     runs: dict[str, RunRecord] = {}
     jobs = [job(i) for i in range(1, 6)]
     await store.commit(WriteBatch(jobs=jobs))
+    live_jobs = [1, 2, 3, 4, 5]
     for step in range(12):
+        if step == 8:  # a job deleted with its runs
+            await store.commit(WriteBatch(deleted_jobs=[5]))
+            runs = {key: r for key, r in runs.items() if r.job_id != 5}
+            live_jobs.remove(5)
         batch = WriteBatch()
         for n in range(rng.randrange(5, 40)):  # new runs, running or finished
             status = rng.choice(("running", *FINAL))
-            record = run(
-                f"r{step}-{n}", rng.randrange(1, 6), status, NOW - rng.uniform(0, 4 * 86400)
-            )
+            started = NOW - rng.uniform(0, 4 * 86400)
+            record = run(f"r{step}-{n}", rng.choice(live_jobs), status, started)
             runs[record.run_id] = record
             batch.runs.append(record)
         running = [r for r in runs.values() if r.status == "running"]
@@ -54,9 +58,6 @@ async def test_the_counts_are_a_recount_after_a_random_history(
             ended = run(record.run_id, record.job_id, rng.choice(FINAL), record.started_at)
             runs[record.run_id] = ended  # its status changes; its start does not
             batch.runs.append(ended)
-        if step == 8:  # a job deleted with its runs
-            batch.deleted_jobs.append(5)
-            runs = {key: r for key, r in runs.items() if r.job_id != 5}
         await store.commit(batch)
         await agrees(store, runs, rng)
 
