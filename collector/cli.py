@@ -122,6 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the settings and exit: 0 when they are usable",
     )
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy an SQLite history into PostgreSQL, to move to --store-url",
+        description="Copy the history in a data directory (stop the server on it first) into "
+        "a PostgreSQL database that no server has written to yet: runs, timelines, jobs, "
+        "Pushgateway groups, alerts, outbox, silences, audit log. Copying again gives the "
+        "same database. Then start `batchgate serve --store-url URL`.",
+    )
+    migrate.add_argument(
+        "--from", dest="from_dir", metavar="DIR", required=True, help="the data directory"
+    )
+    migrate.add_argument(
+        "--to",
+        dest="to_url",
+        metavar="URL",
+        required=True,
+        help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE (the password may also come "
+        "from PGPASSWORD or --password-file)",
+    )
+    migrate.add_argument("--password-file", metavar="FILE", help="a file holding the password")
     demo = commands.add_parser(
         "demo",
         help="fill a batchgate with simulated jobs, to see the dashboards in a minute",
@@ -164,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "serve":
         return _serve(parsed)
+    if parsed.command == "migrate":
+        return _migrate(parsed)
     if parsed.command == "demo":
         from batchgate.collector.demo.run import main as demo
 
@@ -221,3 +243,33 @@ def _serve(parsed: argparse.Namespace) -> int:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _migrate(parsed: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from batchgate.collector.storage.postgres.copy import CopyRefused, copy_to
+    from batchgate.collector.storage.postgres.url import check_url, masked
+
+    try:
+        url = check_url(parsed.to_url)
+    except ValueError as error:
+        print(f"batchgate: --to: {error}", file=sys.stderr)
+        return 2
+
+    def progress(table: str, done: int, total: int) -> None:
+        if done == 0 or done == total or done % 100_000 == 0:
+            print(f"{table}: {done:,} of {total:,} rows", file=sys.stderr, flush=True)
+
+    password_file = Path(parsed.password_file) if parsed.password_file else None
+    try:
+        copied = asyncio.run(copy_to(Path(parsed.from_dir), url, password_file, progress))
+    except CopyRefused as error:
+        print(f"batchgate: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"batchgate: copied {sum(copied.values()):,} rows ({copied['runs']:,} runs of "
+        f"{copied['jobs']:,} jobs) from {parsed.from_dir} to {masked(url)}"
+    )
+    return 0

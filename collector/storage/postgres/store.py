@@ -46,7 +46,12 @@ from batchgate.collector.storage.postgres.rows import (
     to_text,
 )
 from batchgate.collector.storage.postgres.schema import MIGRATIONS, SchemaTooNew, migrate
-from batchgate.collector.storage.postgres.url import masked, password_of, scrubbed
+from batchgate.collector.storage.postgres.url import (
+    masked,
+    password_from_file,
+    password_of,
+    scrubbed,
+)
 
 # The exception `batchgate serve` reports, without a traceback, when the store cannot be
 # opened: SQLite's, so that the server knows one.
@@ -95,7 +100,7 @@ class PostgresStore:
         if self._password_file is None:
             return None
         try:
-            return self._password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            return password_from_file(self._password_file)
         except OSError as error:
             raise StoreUnavailable(
                 f"cannot read the database password file {self._password_file}: "

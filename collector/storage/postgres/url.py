@@ -4,6 +4,7 @@ without its password. No driver is imported here: the settings use it too."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
@@ -62,3 +63,8 @@ def scrubbed(text: str, *secrets: str | None) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def password_from_file(path: Path) -> str:
+    """The password a file holds, without its line end; OSError if it cannot be read."""
+    return path.read_text(encoding="utf-8").rstrip("\r\n")
