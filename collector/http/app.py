@@ -86,7 +86,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings, store = app[SETTINGS], app[STORE]
     runs = settings.runs
     started = app[CLOCK]()
+    timer = time.perf_counter()
     restored = await store.open(started, runs.recent_runs, runs.seen_window)
+    steps = dict(restored.seconds)
+    timer, steps["opening the store"] = time.perf_counter(), time.perf_counter() - timer
     state = State(runs)
     for job in restored.jobs:
         state.add_job(job)
@@ -105,8 +108,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         settings.pushgateway.expiry_rules,
     )
     groups.started_at = started
+    steps["live state"] = time.perf_counter() - timer
+    timer = time.perf_counter()
     restored_groups = groups.restore(restored.groups)
     state.reckon_downtime(started, restored.alive_at)  # once the groups' jobs are back too
+    steps["Pushgateway groups"] = time.perf_counter() - timer
     app[STATE] = state
     app[WRITER] = writer
     app[GROUPS] = groups
@@ -116,11 +122,13 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
     app[READY]["ready"] = True
     log.info(
-        "restored %d jobs, %d running runs and %d Pushgateway groups from %s",
+        "restored %d jobs, %d running runs and %d Pushgateway groups from %s in %.2f s (%s)",
         len(state.jobs) - restored_groups,
         sum(len(job.running) for job in state.jobs.values()),
         restored_groups,
         getattr(store, "path", "the store"),
+        steps["opening the store"] + steps["live state"] + steps["Pushgateway groups"],
+        ", ".join(f"{name} {seconds:.3f} s" for name, seconds in steps.items()),
     )
     try:
         yield

@@ -46,6 +46,8 @@ class Restored:
     alive_at: float = 0.0
     """The last time the previous server is known to have been listening: its last commit
     (it makes one at least every `writer.ALIVE_EVERY` seconds)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """How long each step of the restore took, by name (the server logs them at start)."""
 
 
 @dataclass(slots=True)

@@ -207,6 +207,11 @@ MIGRATIONS: list[str] = [
     INSERT INTO run_counts (bucket, status, runs)
         SELECT floor(started_at / 300)::bigint, status, count(*) FROM runs GROUP BY 1, 2;
     """,
+    # 10: each job's finished runs, newest first, for the restore (SQLite's migration 10).
+    """
+    CREATE INDEX runs_finished ON runs (job_id, finished_at DESC NULLS LAST, run_id DESC)
+        WHERE status <> 'running';
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -193,6 +193,11 @@ MIGRATIONS: list[str] = [
     INSERT INTO run_counts (bucket, status, runs)
         SELECT CAST(started_at / 300 AS INTEGER), status, count(*) FROM runs GROUP BY 1, 2;
     """,
+    # 10: each job's finished runs, newest first: a restart reads the few runs of each job
+    # that the rules look back over, not every run of every job.
+    """
+    CREATE INDEX runs_finished ON runs (job_id, finished_at, run_id) WHERE status != 'running';
+    """,
 ]
 
 

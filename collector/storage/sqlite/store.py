@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import uuid
 from collections import deque
 from dataclasses import fields
@@ -355,6 +356,14 @@ class SqliteStore:
 
     async def _restore(self, now: float, recent_runs: int, seen_window: float) -> Restored:
         reader = self._reader()
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal started
+            seconds[name] = time.perf_counter() - started
+            started = time.perf_counter()
+
         jobs: dict[int, Job] = {}
         last_ids: dict[str, Job] = {}
         for row in await reader.execute_fetchall(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"):
@@ -363,30 +372,39 @@ class SqliteStore:
             jobs[job.id] = job
             if record.last_run_id is not None:
                 last_ids[record.last_run_id] = job
+        step("jobs")
         for row in await reader.execute_fetchall(f"{_SELECT_RUN} WHERE r.status = 'running'"):
             run = _run_from_joined_row(row)
             job = jobs[row[1]]
             job.running[run.run_id] = run
+        step("running runs")
         for run in await self.get_runs(list(last_ids)):
             job = last_ids[run.run_id]
             job.last_run = job.running.get(run.run_id, run)
+        step("last runs")
+        # The newest `recent_runs` finished runs of every job, in one query that reads
+        # only those (runs_finished walks each job's runs from its newest).
         newest_finished: dict[str, Job] = {}
-        for job in jobs.values():
-            rows = list(
-                await reader.execute_fetchall(
-                    "SELECT run_id, status, started_at, finished_at, duration, done FROM runs "
-                    "WHERE job_id = ? AND status != 'running' "
-                    "ORDER BY finished_at DESC, run_id DESC LIMIT ?",
-                    (job.id, recent_runs),
-                )
-            )
-            job.recent.extend(RunSummary(*row) for row in reversed(rows))
-            if rows:
-                newest_finished[rows[0][0]] = job
+        recent: dict[int, list[RunSummary]] = {}
+        for job_id, *summary in await reader.execute_fetchall(
+            "SELECT r.job_id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, "
+            "r.done FROM jobs j JOIN runs r ON r.rowid IN ("
+            "SELECT rowid FROM runs WHERE job_id = j.id AND status != 'running' "
+            "ORDER BY finished_at DESC, run_id DESC LIMIT ?) "
+            "ORDER BY r.job_id, r.finished_at DESC, r.run_id DESC",
+            (recent_runs,),
+        ):
+            recent.setdefault(job_id, []).append(RunSummary(*summary))
+        for job_id, summaries in recent.items():
+            job = jobs[job_id]
+            job.recent.extend(reversed(summaries))
+            newest_finished[summaries[0].run_id] = job
+        step("recent runs")
         for run in await self.get_runs(list(newest_finished)):
             job = newest_finished[run.run_id]
             last = job.last_run
             job.last_finished = last if last is not None and last.run_id == run.run_id else run
+        step("last finished runs")
         seen_since = now - seen_window
         seen = [
             SeenRecord(*row)
@@ -402,8 +420,9 @@ class SqliteStore:
                 "SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key"
             )
         ]
+        step("event ids and groups")
         ((alive_at,),) = await reader.execute_fetchall("SELECT alive_at FROM writer_state")
-        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at)
+        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at, seconds)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+
+import pytest
 
 from batchgate.collector.http.keys import ALERTING, INGEST, WRITER
 from batchgate.collector.storage.writer import ALIVE_EVERY
@@ -222,3 +225,29 @@ async def test_a_start_kept_by_the_client_through_an_outage_is_not_lost_on_arriv
     clock.advance(901)
     client.server.app[INGEST].sweep()
     assert (await get(client, "/runs/etl-1"))["status"] == "lost"
+
+
+async def test_a_restart_restores_each_jobs_recent_runs_and_says_how_long_each_step_took(
+    start: Start, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await start()
+    for n in range(40):  # more than the 32 recent runs a job keeps
+        await push(client, {"job": "etl", "event": "start", "run_id": f"r{n}"})
+        clock.advance(60)
+        event = "success" if n % 4 else "fail"
+        await push(client, {"job": "etl", "event": event, "run_id": f"r{n}"})
+    await push(client, {"job": "idle", "event": "start", "run_id": "idle-1"})
+    (before,) = (await get(client, "/jobs/etl"))["label_sets"]
+    await client.close()
+
+    with caplog.at_level(logging.INFO, logger="batchgate.collector.http.app"):
+        client = await start()
+    (after,) = (await get(client, "/jobs/etl"))["label_sets"]
+    assert len(before["recent_runs"]) == 32
+    assert after["recent_runs"] == before["recent_runs"]
+    assert after["recent_runs"][0]["run_id"] == "r39"
+    assert after["stats"] == before["stats"]
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("restored")]
+    assert line.startswith("restored 2 jobs, 1 running runs and 0 Pushgateway groups from ")
+    for step in ("jobs", "running runs", "recent runs", "opening the store", "live state"):
+        assert f"{step} 0." in line or f"{step} 1." in line, step
