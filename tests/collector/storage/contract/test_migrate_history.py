@@ -4,10 +4,12 @@ refused."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,6 @@ from batchgate.collector.settings import Settings
 from batchgate.collector.storage.postgres import schema
 from batchgate.collector.storage.postgres.copy import DERIVED, TABLES
 from batchgate.rules.payloads import format_time
-from tests.collector.dashboard.test_demo import _demo, _get, _jobs
 from tests.helpers import (
     IMPORT_ROOT,
     REPO,
@@ -41,6 +42,18 @@ def migrate(data_dir: Path, url: str) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
         env={**os.environ, "PYTHONPATH": IMPORT_ROOT},
     )  # fmt: skip
+
+
+def _get(url: str, path: str) -> Any:
+    with urllib.request.urlopen(f"{url}{path}", timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def _jobs(url: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (job["job"], json.dumps(job["labels"], sort_keys=True)): job
+        for job in _get(url, "/jobs?limit=1000")["jobs"]
+    }
 
 
 async def _everything(client: Client) -> dict[str, Any]:
@@ -148,9 +161,12 @@ def test_a_history_made_by_the_demo_moves_to_postgres(
     server_process: Callable[..., ServerProcess], postgres: Cluster
 ) -> None:
     server = server_process()
-    demo = _demo("--url", server.url, "--duration", "6")
-    demo.communicate(timeout=60)
-    assert demo.returncode == 0
+    demo = subprocess.run(
+        [sys.executable, "-m", "batchgate", "demo", "--url", server.url, "--duration", "6"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
+        env={**os.environ, "PYTHONPATH": IMPORT_ROOT, "BATCHGATE_SPOOL_DIR": "off"},
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout + demo.stderr
     groups = _get(server.url, "/api/v1/metrics")["data"]
     jobs = _jobs(server.url)
     assert len(jobs) >= 5
