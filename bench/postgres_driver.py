@@ -10,7 +10,8 @@ and for each driver, in alternating rounds on one database:
   pushes under 16 connections make: 4 job upserts, 12 run upserts, 12 progress updates,
   6 timeline points, 2 event ids) and "batches" (12 pushes of 100 events: 100 jobs, 600
   runs, 600 progress updates, 300 points, 50 event ids), each one transaction with the
-  writer_state update, as the store commits;
+  writer_state update, as the store commits (with asyncpg also as one statement a table,
+  every column an array: "asyncpg unnest");
 - reads as the API makes them: 50 runs by id, a job's newest 50 runs, and a job's trends
   (counts, average, percentiles in SQL) over 20,000 runs.
 
@@ -117,7 +118,7 @@ class Batch:
             "pushes": (4, 12, 12, 6, 2),
             "batches": (100, 600, 600, 300, 50),
         }[shape]
-        self.jobs = [_job(rng.randrange(JOBS), now) for _ in range(jobs)]
+        self.jobs = [_job(job_id, now) for job_id in rng.sample(range(JOBS), jobs)]
         self.runs = [_run(f"{shape}-{number}-{i}", i % JOBS, now) for i in range(runs)]
         # Progress on runs committed by the previous batch of the same shape.
         self.progress = [
@@ -140,6 +141,53 @@ async def commit_asyncpg(conn: asyncpg.Connection, batch: Batch) -> None:
             await conn.executemany(ASYNCPG["progress"], batch.progress)
         await conn.executemany(ASYNCPG["point"], batch.points)
         await conn.executemany(ASYNCPG["seen"], batch.seen)
+        await conn.execute(ASYNCPG["state"], "bench", batch.number, batch.now)
+
+
+_TYPES = {
+    "run_id": "text", "job_id": "bigint", "status": "text", "metrics": "text", "message": "text",
+    "exit_code": "bigint", "samples": "bigint", "sample_level": "bigint", "id": "bigint",
+    "name": "text", "labels": "text", "kind": "text", "last_run_id": "text", "counts": "text",
+    "duration_buckets": "text", "duration_count": "bigint", "key_digest": "bytea", "seq": "bigint",
+    "event": "text", "event_id": "text",
+}  # fmt: skip
+
+
+def _unnest(columns: tuple[str, ...] | list[str]) -> str:
+    arrays = ", ".join(
+        f"${i}::{_TYPES.get(c, 'double precision')}[]" for i, c in enumerate(columns, start=1)
+    )
+    return f"SELECT * FROM unnest({arrays})"
+
+
+def _unnest_upsert(table: str, columns: tuple[str, ...], key: str) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (key, "job_id"))
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) {_unnest(columns)} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+UNNEST = {
+    "job": _unnest_upsert("jobs", _JOBS, "id"),
+    "run": _unnest_upsert("runs", _RUNS, "run_id"),
+    "progress": "UPDATE runs SET "
+    + ", ".join(f"{c} = u.{c}" for c in _PROGRESS)
+    + f" FROM ({_unnest([*_PROGRESS, 'run_id'])}) AS u({', '.join([*_PROGRESS, 'run_id'])})"
+    + " WHERE runs.run_id = u.run_id",
+    "point": f"INSERT INTO run_points ({', '.join(_POINTS)}) {_unnest(_POINTS)}",
+    "seen": "INSERT INTO seen_events (event_id, run_id, received_at) "
+    f"{_unnest(('event_id', 'run_id', 'received_at'))} ON CONFLICT DO NOTHING",
+}
+
+
+async def commit_asyncpg_unnest(conn: asyncpg.Connection, batch: Batch) -> None:
+    """One statement a table: each column an array."""
+    async with conn.transaction():
+        for name, rows in (("job", batch.jobs), ("run", batch.runs), ("progress", batch.progress),
+                           ("point", batch.points), ("seen", batch.seen)):  # fmt: skip
+            if rows:
+                await conn.execute(UNNEST[name], *map(list, zip(*rows, strict=True)))
         await conn.execute(ASYNCPG["state"], "bench", batch.number, batch.now)
 
 
@@ -248,6 +296,7 @@ async def measure(url: str, rounds: int, commits: int) -> dict[str, dict[str, li
     try:
         for _ in range(rounds):
             await run("asyncpg", a, commit_asyncpg, reads_asyncpg)
+            await run("asyncpg unnest", a, commit_asyncpg_unnest, reads_asyncpg)
             await run("psycopg", p, commit_psycopg, reads_psycopg)
             await run("psycopg pipeline", p, commit_psycopg_pipeline, reads_psycopg)
     finally:
