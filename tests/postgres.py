@@ -93,16 +93,11 @@ class Cluster:
             f"--pwfile={password_file}",
         )  # fmt: skip
         password_file.unlink()
-        options = [f"-c listen_addresses=127.0.0.1 -k {self.root}"]
-        options.extend(f"-c {name}={value}" for name, value in self.settings.items())
         # A port taken between free_port() and the server's bind: try another, a few times.
         for attempt in range(5):
             self.port = free_port()
             try:
-                self._run(
-                    "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log),
-                    "-o", " ".join([f"-p {self.port}", *options]),
-                )  # fmt: skip
+                self.resume()
                 break
             except RuntimeError:
                 if attempt == 4 or "could not bind" not in self.log.read_text(errors="replace"):
@@ -129,6 +124,19 @@ class Cluster:
     def url(self, database: str, password: bool = True) -> str:
         secret = f":{self.password}" if password else ""
         return f"postgresql://{ROLE}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def halt(self) -> None:
+        """Stop the server (as an outage would), keeping its data: `resume()` starts it again."""
+        self._run("pg_ctl", "stop", "-w", "-t", "30", "-m", "fast", "-D", str(self.data))
+
+    def resume(self) -> None:
+        """Start the server (again), on its port."""
+        options = [f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root}"]
+        options.extend(f"-c {name}={value}" for name, value in self.settings.items())
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log),
+            "-o", " ".join(options),
+        )  # fmt: skip
 
     def restart(self) -> None:
         self._run(

@@ -57,6 +57,7 @@ from batchgate.collector.storage.postgres.url import (
 # opened: SQLite's, so that the server knows one.
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
 from batchgate.collector.storage.store import COUNT_BUCKET, AlertingState, Restored
+from batchgate.collector.storage.writer import StorageFailing
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
 
@@ -67,6 +68,20 @@ _SELECT_RUN = (
     "FROM runs r JOIN jobs j ON j.id = r.job_id"
 )
 _JOB_FIELDS = ", ".join(JOB_COLUMNS[:-1])
+
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,  # the connection was closed under a query
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or starting
+)
+"""What a database that is not there raises, rather than one that refused a statement."""
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection to the server."""
@@ -152,10 +167,20 @@ class PostgresStore:
     async def housekeeping(self) -> None:
         """Nothing: PostgreSQL's autovacuum and checkpoints are the server's."""
 
-    def _reading(self) -> asyncpg.Pool:
+    async def _fetch(self, query: str, *arguments: Any) -> list[asyncpg.Record]:
+        """The rows of a read. A database that cannot be reached raises StorageFailing,
+        which the server answers with a 503 (the client retries), as it does for writes."""
         if self._readers is None:
             raise RuntimeError("the store is not open")
-        return self._readers
+        try:
+            rows: list[asyncpg.Record] = await self._readers.fetch(query, *arguments)
+        except _UNREACHABLE as error:
+            raise StorageFailing(f"the database cannot be read: {_reason(error)}") from None
+        return rows
+
+    async def _fetchval(self, query: str, *arguments: Any) -> Any:
+        ((value, *_),) = await self._fetch(query, *arguments)
+        return value
 
     # -- writes (called by the writer only) ----------------------------------------------
 
@@ -183,30 +208,27 @@ class PostgresStore:
     # -- reads ---------------------------------------------------------------------------
 
     async def check(self) -> None:
-        await self._reading().fetchval("SELECT 1")
+        await self._fetchval("SELECT 1")
 
     async def alerting_state(self) -> AlertingState:
-        pool = self._reading()
-        alerts = [json.loads(data) for (data,) in await pool.fetch("SELECT data FROM alerts")]
+        alerts = [json.loads(data) for (data,) in await self._fetch("SELECT data FROM alerts")]
         outbox = [
             OutboxRecord(outbox_id, from_text(receiver), alert_id, due_at, json.loads(data))
-            for outbox_id, receiver, alert_id, due_at, data in await pool.fetch(
+            for outbox_id, receiver, alert_id, due_at, data in await self._fetch(
                 "SELECT id, receiver, alert_id, due_at, data FROM outbox ORDER BY id"
             )
         ]
-        silences = [json.loads(data) for (data,) in await pool.fetch("SELECT data FROM silences")]
+        silences = [json.loads(data) for (data,) in await self._fetch("SELECT data FROM silences")]
         return AlertingState(alerts, outbox, silences)
 
     async def get_runs(self, run_ids: list[str]) -> list[Run]:
         if not run_ids:
             return []
-        rows = await self._reading().fetch(
-            f"{_SELECT_RUN} WHERE r.run_id = ANY($1::text[])", run_ids
-        )
+        rows = await self._fetch(f"{_SELECT_RUN} WHERE r.run_id = ANY($1::text[])", run_ids)
         return [run_from_joined_row(row) for row in rows]
 
     async def timeline(self, run_id: str) -> list[PointRecord]:
-        rows = await self._reading().fetch(
+        rows = await self._fetch(
             f"SELECT {', '.join(POINT_COLUMNS)} FROM run_points WHERE run_id = $1 ORDER BY at, id",
             run_id,
         )
@@ -239,7 +261,7 @@ class PostgresStore:
         if before is not None:
             at, run_id = mark(before[0]), mark(before[1])
             where.append(f"(r.started_at < {at} OR (r.started_at = {at} AND r.run_id < {run_id}))")
-        rows = await self._reading().fetch(
+        rows = await self._fetch(
             f"{_SELECT_RUN} WHERE {' AND '.join(where)} "
             f"ORDER BY r.started_at DESC, r.run_id DESC LIMIT {mark(limit)}",
             *params,
@@ -249,12 +271,11 @@ class PostgresStore:
     async def run_counts(self, since: float) -> dict[str, int]:
         # As SQLite's store: whole five minutes from run_counts, the part before from runs.
         first = -int(-since // COUNT_BUCKET)
-        pool = self._reading()
-        whole = await pool.fetch(
+        whole = await self._fetch(
             "SELECT status, sum(runs) FROM run_counts WHERE bucket >= $1 GROUP BY status", first
         )
         counts: dict[str, int] = {status: int(runs) for status, runs in whole}
-        for status, runs in await pool.fetch(
+        for status, runs in await self._fetch(
             "SELECT status, count(*) FROM runs WHERE started_at >= $1 AND started_at < $2 "
             "GROUP BY status",
             since,
@@ -268,14 +289,13 @@ class PostgresStore:
             return RunStats({})
         jobs = "job_id = ANY($2::bigint[]) AND " if job_ids is not None else ""
         params: list[Any] = [since] if job_ids is None else [since, job_ids]
-        pool = self._reading()
-        rows = await pool.fetch(
+        rows = await self._fetch(
             f"SELECT status, count(*) FROM runs WHERE {jobs}started_at >= $1 GROUP BY status",
             *params,
         )
         counts: dict[str, int] = {status: count for status, count in rows}  # noqa: C416
         # Percentiles interpolate between the two nearest runs, as SQLite's store does.
-        (row,) = await pool.fetch(
+        (row,) = await self._fetch(
             "SELECT count(*), avg(duration), max(duration), "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), "
             "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration), "
@@ -290,7 +310,7 @@ class PostgresStore:
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         if not event_ids:
             return []
-        rows = await self._reading().fetch(
+        rows = await self._fetch(
             "SELECT event_id, run_id, received_at FROM seen_events "
             "WHERE event_id = ANY($1::text[])",
             [to_text(event_id) for event_id in event_ids],
@@ -298,7 +318,7 @@ class PostgresStore:
         return [SeenRecord(from_text(event_id), *rest) for event_id, *rest in rows]
 
     async def group_history(self, limit: int) -> list[GroupEventRecord]:
-        rows = await self._reading().fetch(
+        rows = await self._fetch(
             "SELECT at, event, labels, last_push_at, series FROM pushgateway_group_events "
             "ORDER BY at DESC, id DESC LIMIT $1",
             limit,
@@ -307,13 +327,13 @@ class PostgresStore:
 
     async def audit(self, limit: int, before: float | None) -> list[AuditRecord]:
         if before is None:
-            rows = await self._reading().fetch(
+            rows = await self._fetch(
                 "SELECT at, who, action, target, details FROM audit "
                 "ORDER BY at DESC, id DESC LIMIT $1",
                 limit,
             )
         else:
-            rows = await self._reading().fetch(
+            rows = await self._fetch(
                 "SELECT at, who, action, target, details FROM audit WHERE at < $2 "
                 "ORDER BY at DESC, id DESC LIMIT $1",
                 limit,
@@ -353,7 +373,7 @@ class PostgresStore:
         if before is not None:
             at, row_id = mark(before[0]), mark(before[1])
             where.append(f"(at < {at} OR (at = {at} AND id < {row_id}))")
-        rows = await self._reading().fetch(
+        rows = await self._fetch(
             f"SELECT id, {', '.join(AlertEventRecord._fields)} FROM alert_events "
             + (f"WHERE {' AND '.join(where)} " if where else "")
             + f"ORDER BY at DESC, id DESC LIMIT {mark(limit)}",
@@ -364,15 +384,14 @@ class PostgresStore:
     # -- restore -------------------------------------------------------------------------
 
     async def _restore(self, now: float, recent_runs: int, seen_window: float) -> Restored:
-        pool = self._reading()
         jobs: dict[int, Job] = {}
         last_ids: dict[str, Job] = {}
-        for row in await pool.fetch(f"SELECT {_JOB_FIELDS} FROM jobs"):
+        for row in await self._fetch(f"SELECT {_JOB_FIELDS} FROM jobs"):
             job, last_run_id = job_from_row(row, recent_runs)
             jobs[job.id] = job
             if last_run_id is not None:
                 last_ids[last_run_id] = job
-        for row in await pool.fetch(f"{_SELECT_RUN} WHERE r.status = 'running'"):
+        for row in await self._fetch(f"{_SELECT_RUN} WHERE r.status = 'running'"):
             run = run_from_joined_row(row)
             jobs[row[1]].running[run.run_id] = run
         for run in await self.get_runs(list(last_ids)):
@@ -381,7 +400,7 @@ class PostgresStore:
         # Each job's newest finished runs, in one query rather than one a job.
         newest_finished: dict[str, Job] = {}
         recent: dict[int, list[RunSummary]] = {}
-        for row in await pool.fetch(
+        for row in await self._fetch(
             "SELECT j.id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, r.done "
             "FROM jobs j CROSS JOIN LATERAL (SELECT * FROM runs "
             "  WHERE job_id = j.id AND status != 'running' "
@@ -401,7 +420,7 @@ class PostgresStore:
         seen_since = now - seen_window
         seen = [
             SeenRecord(from_text(event_id), run_id, received_at)
-            for event_id, run_id, received_at in await pool.fetch(
+            for event_id, run_id, received_at in await self._fetch(
                 "SELECT event_id, run_id, received_at FROM seen_events "
                 "WHERE received_at >= $1 ORDER BY received_at",
                 seen_since,
@@ -409,11 +428,11 @@ class PostgresStore:
         ]
         groups = [
             from_text(snapshot)
-            for (snapshot,) in await pool.fetch(
+            for (snapshot,) in await self._fetch(
                 'SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key COLLATE "C"'
             )
         ]
-        alive_at = await pool.fetchval("SELECT alive_at FROM writer_state WHERE id = 1")
+        alive_at = await self._fetchval("SELECT alive_at FROM writer_state WHERE id = 1")
         return Restored(list(jobs.values()), seen, seen_since, groups, alive_at)
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from batchgate.collector.http.keys import STORE
 from batchgate.collector.storage.postgres.store import PostgresStore
-from tests.helpers import Client, Clock, ServerProcess, SustainedPushes, evaluate_rules, get, push
+from tests.helpers import (
+    Client,
+    Clock,
+    ServerProcess,
+    SustainedPushes,
+    evaluate_rules,
+    get,
+    push,
+    until,
+)
 from tests.postgres import Cluster
 
 Start = Callable[..., Awaitable[Client]]
@@ -113,3 +124,46 @@ def test_the_password_in_the_url_is_never_logged(
     log = server.log.read_text()
     assert "restored" in log
     assert postgres.password not in log
+
+
+async def test_a_database_outage_answers_503_and_heals_by_itself(
+    start: Start, postgres: Cluster
+) -> None:
+    """PostgreSQL goes away under a running server: pushes are refused with 503 (none is
+    acknowledged that is not committed), /health says why without the password, reads of
+    what is in memory go on, and once the database is back everything held is stored."""
+    url = postgres.database()
+    client = await start(store_url=url, push_timeout=0.5)
+    await push(client, {"job": "etl", "event": "start", "run_id": "acknowledged"})
+    await asyncio.to_thread(postgres.halt)
+    try:
+        # Progress of a run in memory is applied, and held until it can be stored.
+        held = {"job": "etl", "event": "progress", "run_id": "acknowledged",
+                "progress": {"done": 5}}  # fmt: skip
+        assert "not yet durable" in (await push(client, held, 503))["error"]
+        health = await get(client, "/health", 503)
+        assert health["status"] == "unhealthy"
+        assert {reason["check"] for reason in health["reasons"]} >= {"store_writes"}
+        assert postgres.password not in json.dumps(health)
+        refused = await push(client, {"job": "etl", "event": "start", "run_id": "refused"}, 503)
+        assert "nothing was applied" in refused["error"]
+        # What memory holds is served; what only the database has is a 503, not a 500.
+        (etl,) = (await get(client, "/jobs"))["jobs"]
+        assert etl["running_runs"] == 1
+        assert (await client.get("/runs/acknowledged")).status == 503
+    finally:
+        await asyncio.to_thread(postgres.resume)
+
+    async def healthy() -> bool:
+        response = await client.get("/health")
+        return bool((await response.json())["status"] == "healthy")
+
+    await until(healthy, within=15)  # the writer's next retry: within 2 s of backoff
+    await push(client, {"job": "etl", "event": "start", "run_id": "after"})
+    await client.close()
+
+    client = await start(store_url=url)
+    for run_id in ("acknowledged", "after"):
+        assert (await get(client, f"/runs/{run_id}"))["status"] == "running"
+    assert (await get(client, "/runs/acknowledged"))["progress"]["done"] == 5
+    assert (await client.get("/runs/refused")).status == 404
