@@ -5,14 +5,17 @@ COPY pyproject.toml README.md ./
 COPY collector ./collector
 COPY rules ./rules
 COPY client ./client
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Both distributions: the server's wheel depends on batchgate-client, built here beside it,
+# and the wheels of every dependency go to the same folder.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ./client .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin batchgate \
     && mkdir -p /data && chown batchgate /data
 COPY --from=build /wheels /wheels
 # tzdata: the time zones of cron schedules (zoneinfo) where the image has no zone database.
-RUN pip install --no-cache-dir /wheels/*.whl tzdata && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels batchgate \
+    && pip install --no-cache-dir tzdata && rm -rf /wheels
 USER batchgate
 VOLUME /data
 EXPOSE 9091
