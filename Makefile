@@ -15,7 +15,7 @@ install:
 
 test: lint
 	$(PYTHON) -m pytest
-	$(MAKE) test-lowest
+	$(MAKE) --no-print-directory test-lowest
 
 lint:
 	$(PYTHON) -m ruff check .
