@@ -126,7 +126,9 @@ class PostgresStore:
         pool: asyncpg.Pool = await asyncpg.create_pool(
             self._dsn,
             password=password,
-            min_size=1,
+            # No floor of idle connections: asyncpg would log a traceback for each failed
+            # attempt to keep it during an outage. The writer commits every few seconds.
+            min_size=0,
             max_size=size,
             timeout=CONNECT_TIMEOUT,
             command_timeout=COMMAND_TIMEOUT,
