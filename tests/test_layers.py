@@ -4,13 +4,16 @@ layer and the layers below it, and the pure ones touch no I/O."""
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import IMPORT_ROOT, REPO
 
 FOLDERS = {
     "client": "batchgate.client",
@@ -122,3 +125,32 @@ def test_no_module_is_imported_by_its_folder_name() -> None:
     for module, path in MODULES:
         for imported in imports(path):
             assert imported.split(".")[0] not in FOLDERS, f"{module} imports {imported}"
+
+
+IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, sys
+import batchgate
+for module in pkgutil.walk_packages(batchgate.__path__, "batchgate."):
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+from batchgate.rules import default_rules
+default_rules()
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in
+      ("client", "collector", "rules"))))
+"""
+
+
+def test_nothing_is_loaded_by_its_folder_name_away_from_the_repository(tmp_path: Path) -> None:
+    """Only `batchgate.*` exists once installed: a module or a data file reached by its
+    folder's name (`resources.files("rules")`) works in the repository and nowhere else."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": IMPORT_ROOT},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
