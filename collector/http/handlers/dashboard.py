@@ -8,8 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from batchgate.collector.http.keys import ALERTING, CLOCK, SETTINGS, STATE, STORE
-from batchgate.collector.http.web import assets, pages
+from batchgate.collector.http.web import alert_views, assets, pages
 from batchgate.collector.http.web.templates import render
+from batchgate.rules.alerts import ALERT_STATES, FIRING
 
 HTML = "text/html"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -29,14 +30,26 @@ def _page(
     )
 
 
+def _alerts(app: web.Application, now: float) -> alert_views.AlertSource:
+    """The alerting service's alerts and silences as they are now."""
+    alerting = app[ALERTING]
+    engine = alerting.engine
+    return alert_views.AlertSource(
+        engine.alerts, alerting.silences.values(), engine.ruleset.rules, now
+    )
+
+
 def _not_found(request: web.Request, what: str) -> web.Response:
     return _page(request, "not_found.html", "", status=404, what=what)
 
 
 async def overview(request: web.Request) -> web.Response:
     app = request.app
-    view = await pages.overview_page(app[STATE], app[STORE], app[CLOCK]())
-    return _page(request, "overview.html", "overview", **view)
+    now = app[CLOCK]()
+    alerts = _alerts(app, now)
+    view = await pages.overview_page(app[STATE], app[STORE], now)
+    firing = alert_views.alert_list(alerts, (FIRING,))
+    return _page(request, "overview.html", "overview", firing=firing, **view)
 
 
 async def jobs(request: web.Request) -> web.Response:
@@ -60,7 +73,8 @@ async def job(request: web.Request) -> web.Response:
     if view is None:
         suffix = f" with labels {labels}" if labels else ""
         return _not_found(request, f"no job named {name!r}{suffix}")
-    return _page(request, "job.html", "jobs", **view)
+    alerts = alert_views.alert_list(_alerts(app, now), ALERT_STATES, name, labels)
+    return _page(request, "job.html", "jobs", alerts=alerts, **view)
 
 
 async def run(request: web.Request) -> web.Response:
@@ -73,7 +87,9 @@ async def run(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
-    return _page(request, "alerts.html", "alerts")
+    source = _alerts(request.app, request.app[CLOCK]())
+    view = alert_views.alerts_page(source, request.query.get("q", ""))
+    return _page(request, "alerts.html", "alerts", **view)
 
 
 async def groups(request: web.Request) -> web.Response:

@@ -3,9 +3,11 @@ for the alerting and Pushgateway APIs where the server does not have them yet.""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from batchgate.collector.settings import Settings
 from tests.collector.dashboard.browser import ThreadedServer, browser
 from tests.collector.dashboard.stand_ins import AlertingStandIn, PushgatewayStandIn, has_route
 
-__all__ = ["Dashboard", "browser", "dashboard"]
+__all__ = ["Dashboard", "browser", "dashboard", "serving"]
 
 
 @dataclass
@@ -31,9 +33,10 @@ class Dashboard:
         return self.server.url
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
-    app = create_app(Settings(data_dir=tmp_path / "data", sweep_interval=0.05))
+@contextlib.contextmanager
+def serving(tmp_path: Path, **settings: Any) -> Iterator[Dashboard]:
+    """A dashboard on a thread, with these settings (`alerting=...`) over the tests' own."""
+    app = create_app(Settings(data_dir=tmp_path / "data", sweep_interval=0.05, **settings))
     alerting = None if has_route(app, "/alerts") else AlertingStandIn([])
     pushgateway = None if has_route(app, "/api/v1/metrics") else PushgatewayStandIn()
     for stand_in in (alerting, pushgateway):
@@ -41,3 +44,9 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
             stand_in.install(app)
     with ThreadedServer(app) as server:
         yield Dashboard(server, alerting, pushgateway, tmp_path / "screenshots")
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
+    with serving(tmp_path) as served:
+        yield served

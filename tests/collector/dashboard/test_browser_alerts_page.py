@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from tests.collector.dashboard.browser import errors_in_console, find, screenshot, wait
+from tests.collector.dashboard.browser import errors_in_console, find, live, screenshot, wait
 from tests.collector.dashboard.conftest import Dashboard
 from tests.collector.dashboard.stand_ins import alert
 
@@ -100,11 +100,24 @@ def _time(rfc3339: str) -> float:
 def test_the_job_page_lists_the_jobs_alerts(dashboard: Dashboard, browser: WebDriver) -> None:
     _firing_job_failed(dashboard)
     browser.get(f"{dashboard.url}/ui/jobs/backup")
-    wait(
-        browser, lambda d: "JobFailed" in " ".join(e.text for e in find(d, "[data-alerts-widget]"))
-    )
+    assert "JobFailed" in find(browser, "#job-alerts")[0].text
     browser.get(f"{dashboard.url}/")
-    wait(
-        browser, lambda d: "JobFailed" in " ".join(e.text for e in find(d, "[data-alerts-widget]"))
-    )
+    assert "JobFailed" in find(browser, "#overview-alerts")[0].text
+    assert errors_in_console(browser) == []
+
+
+def test_the_alerts_page_is_drawn_at_once_then_follows_new_alerts(
+    dashboard: Dashboard, browser: WebDriver
+) -> None:
+    _firing_job_failed(dashboard)
+    browser.get(f"{dashboard.url}/ui/alerts")
+    # In the page as it arrives: no script had to run for it.
+    assert "JobFailed" in _section_ids(browser, "alerts-firing")
+    assert "Loading" not in browser.find_element(By.TAG_NAME, "main").text
+    live(browser)
+    browser.execute_script("window.notReloaded = true")
+    dashboard.server.push({"job": "report", "event": "fail", "message": "no data"})
+    wait(browser, lambda d: len(_section_ids(d, "alerts-firing")) == 2)
+    assert browser.execute_script("return window.notReloaded") is True
+    screenshot(browser, dashboard.screenshots / "alerts-live.png")
     assert errors_in_console(browser) == []

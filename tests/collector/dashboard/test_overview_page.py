@@ -27,9 +27,9 @@ async def test_it_counts_jobs_by_status_and_rates_the_day(client: Client, clock:
     assert document.one("a", "card", href="ui/jobs?status=failed")
 
 
-async def test_alerts_are_loaded_by_the_page_from_the_alerts_api(client: Client) -> None:
-    widget = (await page(client, "/")).one("div", data_alerts_widget=True)
-    assert widget.attrs["data-query"] == "state=firing"
+async def test_with_nothing_firing_it_says_so(client: Client) -> None:
+    listed = (await page(client, "/")).one("section", id="overview-alerts")
+    assert listed.one("p", "empty").text == "No alert is firing."
 
 
 async def test_an_empty_server_says_how_to_start(client: Client) -> None:

@@ -1,9 +1,11 @@
-/* Alerts: the alerts page ([data-alerts-page]) and small alert lists ([data-alerts-widget]).
+/* Alerts: silencing an alert and expiring a silence, on pages the server rendered.
  *
- * Built in the browser from GET /alerts and GET /silences (Alertmanager's silence shape);
- * URLs are relative to the page's <base> (the server's root, under any route prefix);
- * a silence is created with POST /silences and expired with DELETE /silences/{id}.
- * A server without the alerting API answers 404: the page says so instead of breaking.
+ * The server renders the alerts ([data-alert] items carry what a silence of them matches)
+ * and dashboard.js keeps them current. "Silence…" opens a form under its alert; while it is
+ * open its region is held (data-hold), so nothing redraws under someone filling it in. A
+ * silence is created with POST /silences (Alertmanager's shape) and expired with
+ * DELETE /silences/{id}; then the page fetches itself again. URLs are relative to the
+ * page's <base> (the server's root, under any route prefix).
  */
 "use strict";
 
@@ -14,17 +16,7 @@
     ["30m", 1800], ["1h", 3600], ["2h", 7200], ["4h", 14400], ["8h", 28800],
     ["1d", 86400], ["3d", 259200], ["1w", 604800],
   ];
-  const RESOLVED_SHOWN = 50;
   const SILENCER_KEY = "batchgate.silencer";
-
-  class Unavailable extends Error {}
-
-  async function getJson(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
-    if (response.status === 404 || response.status === 405) throw new Unavailable(url);
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    return response.json();
-  }
 
   async function sendJson(method, url, body) {
     const response = await fetch(url, {
@@ -48,64 +40,9 @@
     return answer;
   }
 
-  function silenceList(answer) {
-    if (Array.isArray(answer)) return answer;
-    if (answer && Array.isArray(answer.silences)) return answer.silences;
-    if (answer && Array.isArray(answer.data)) return answer.data;
-    return [];
-  }
-
-  function silenceState(silence) {
-    if (silence.status && silence.status.state) return silence.status.state;
-    const t = B.now();
-    if (t < B.format.toSeconds(silence.startsAt)) return "pending";
-    return t < B.format.toSeconds(silence.endsAt) ? "active" : "expired";
-  }
-
-  /* As Alertmanager: regexes are anchored, a missing label reads as "". */
-  function matches(silence, labels) {
-    return (silence.matchers || []).every((m) => {
-      const actual = labels[m.name] === undefined ? "" : labels[m.name];
-      let found;
-      if (m.isRegex) {
-        try {
-          found = new RegExp(`^(?:${m.value})$`).test(actual);
-        } catch (_) {
-          found = false;
-        }
-      } else {
-        found = actual === m.value;
-      }
-      return m.isEqual === false ? !found : found;
-    });
-  }
-
-  function silencedBy(alert, silences) {
-    const ids = new Set(alert.silenced_by || []);
-    for (const silence of silences) {
-      if (silenceState(silence) === "active" && matches(silence, alert.labels || {})) ids.add(silence.id);
-    }
-    return [...ids];
-  }
-
-  function jobLink(alert) {
-    if (!alert.job) return null;
-    const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(alert.job_labels || {}).sort()) query.append("label", `${name}=${value}`);
-    const suffix = query.toString() ? `?${query}` : "";
-    return h("a", { href: `ui/jobs/${encodeURIComponent(alert.job)}${suffix}` }, alert.job);
-  }
-
-  function labelChips(labels, skip) {
-    return Object.entries(labels || {})
-      .filter(([name]) => !skip.includes(name))
-      .sort()
-      .map(([name, value]) => h("span", { class: "label" }, h("span", { class: "label-name" }, name), "=", h("span", { class: "label-value" }, value)));
-  }
-
   function matcherText(matcher) {
-    const op = `${matcher.isEqual === false ? "!" : "="}${matcher.isRegex ? "~" : ""}`;
-    return `${matcher.name}${op === "=" ? "=" : op}"${matcher.value}"`;
+    const op = matcher.isRegex ? (matcher.isEqual === false ? "!~" : "=~") : (matcher.isEqual === false ? "!=" : "=");
+    return `${matcher.name}${op}"${matcher.value}"`;
   }
 
   /* The matchers a silence of this alert uses: the alert's labels but its severity (which may
@@ -121,7 +58,7 @@
   }
 
   function silenceForm(alert, done) {
-    const form = h("form", { class: "silence-form", "aria-label": `silence ${alert.alertname}` });
+    const form = h("form", { class: "silence-form", "aria-label": `silence ${alert.alertname}`, "data-hold": true });
     const durationSelect = h("select", { name: "duration" }, DURATIONS.map(([text, seconds]) => h("option", { value: seconds, selected: seconds === 7200 }, text)));
     const scopeSelect = h("select", { name: "scope" },
       h("option", { value: "job" }, "this alert of this job"),
@@ -169,186 +106,39 @@
     return form;
   }
 
-  function alertItem(alert, silences, options) {
-    const silencers = silencedBy(alert, silences);
-    const shownState = silencers.length && alert.state !== "resolved" ? "silenced" : alert.state;
-    const annotations = alert.annotations || {};
-    const meta = [];
-    if (alert.state === "resolved") meta.push("resolved ", B.timeElement(alert.resolved_at));
-    else if (alert.fired_at) meta.push("firing since ", B.timeElement(alert.fired_at));
-    else meta.push("pending since ", B.timeElement(alert.active_at));
-    if (alert.run_id) meta.push(" · run ", h("a", { href: `ui/runs/${encodeURIComponent(alert.run_id)}` }, h("code", {}, alert.run_id.slice(0, 12))));
-    if (silencers.length) meta.push(` · silenced by ${silencers.length} silence${silencers.length > 1 ? "s" : ""}`);
-    const item = h("li", { class: `alert-item state-${shownState}`, "data-alert-id": alert.id, "data-fingerprint": alert.fingerprint });
-    const actions = h("div", { class: "alert-actions" });
-    if (options.actions && alert.state !== "resolved" && !silencers.length) {
-      actions.append(h("button", {
-        type: "button",
-        "data-action": "silence",
-        onclick: () => {
-          if (item.querySelector(".silence-form")) return;
-          const form = silenceForm(alert, (created) => {
-            form.remove();
-            options.formOpen(false);
-            if (created) options.reload();
-          });
-          options.formOpen(true);
-          item.append(form);
-          form.querySelector("select").focus();
-        },
-      }, "Silence…"));
-    }
-    item.append(
-      h("div", {},
-        h("span", { class: `badge status-${shownState}` }, shownState), " ",
-        h("span", { class: `badge severity-${alert.severity}` }, alert.severity), " ",
-        h("span", { class: "alert-title" }, alert.alertname), " ",
-        jobLink(alert), " ",
-        labelChips(alert.labels, ["alertname", "job", "severity", "run_id"]),
-        h("div", { class: "alert-meta" }, meta)),
-      actions,
-      annotations.summary || annotations.description
-        ? h("div", { class: "alert-description" }, annotations.description || annotations.summary)
-        : null,
-    );
-    return item;
+  function openSilenceForm(item) {
+    if (item.querySelector(".silence-form")) return;
+    const alert = JSON.parse(item.dataset.alert);
+    const form = silenceForm(alert, (created) => {
+      form.remove();
+      if (created) B.refresh();
+    });
+    item.append(form);
+    form.querySelector("select").focus();
   }
 
-  function unavailable(container, what) {
-    container.replaceChildren(h("p", { class: "notice" }, `${what} is not available on this server (its API answers 404).`));
+  async function expireSilence(item, button) {
+    button.disabled = true;
+    try {
+      await sendJson("DELETE", `silences/${encodeURIComponent(item.dataset.silenceId)}`);
+    } catch (failure) {
+      button.disabled = false;
+      button.title = failure.message;
+      return;
+    }
+    B.refresh();
   }
 
-  /* -- the alerts page ------------------------------------------------------------------- */
-
-  function alertsPage(container) {
-    const filterInput = document.querySelector("[data-alerts-filter] input");
-    let formsOpen = 0;
-    let pending = false;
-
-    function visible(alert) {
-      const needle = (filterInput && filterInput.value.trim().toLowerCase()) || "";
-      if (!needle) return true;
-      const haystack = [alert.alertname, alert.job, ...Object.values(alert.labels || {})].join(" ").toLowerCase();
-      return haystack.includes(needle);
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-action]");
+    if (!button) return;
+    const action = button.dataset.action;
+    if (action === "silence") {
+      const item = button.closest("[data-alert]");
+      if (item) openSilenceForm(item);
+    } else if (action === "expire") {
+      const item = button.closest("[data-silence-id]");
+      if (item) expireSilence(item, button);
     }
-
-    function section(title, id, alerts, silences, empty) {
-      return h("section", { class: "panel", id, "aria-label": title },
-        h("h2", {}, title, " ", h("span", { class: "section-count" }, `(${alerts.length})`)),
-        alerts.length
-          ? h("ul", { class: "alert-list" }, alerts.map((alert) => alertItem(alert, silences, {
-            actions: true,
-            reload: load,
-            formOpen: (open) => { formsOpen = Math.max(0, formsOpen + (open ? 1 : -1)); },
-          })))
-          : h("p", { class: "empty" }, empty));
-    }
-
-    function silencesSection(silences) {
-      const current = silences.filter((s) => silenceState(s) !== "expired")
-        .sort((a, b) => B.format.toSeconds(a.endsAt) - B.format.toSeconds(b.endsAt));
-      return h("section", { class: "panel", id: "silences", "aria-label": "Silences" },
-        h("h2", {}, "Silences ", h("span", { class: "section-count" }, `(${current.length})`)),
-        current.length
-          ? h("ul", { class: "alert-list" }, current.map((silence) => h("li", { class: "alert-item", "data-silence-id": silence.id },
-            h("div", {},
-              h("span", { class: "badge status-silenced" }, silenceState(silence)), " ",
-              h("code", {}, (silence.matchers || []).map(matcherText).join(", ")),
-              h("div", { class: "alert-meta" }, "ends ", B.timeElement(silence.endsAt), ` · by ${silence.createdBy}`, silence.comment ? ` · ${silence.comment}` : "")),
-            h("div", { class: "alert-actions" }, h("button", {
-              type: "button",
-              class: "danger",
-              "data-action": "expire",
-              onclick: async (event) => {
-                event.target.disabled = true;
-                try {
-                  await sendJson("DELETE", `silences/${encodeURIComponent(silence.id)}`);
-                } catch (failure) {
-                  event.target.disabled = false;
-                  event.target.title = failure.message;
-                  return;
-                }
-                load();
-              },
-            }, "Expire")))))
-          : h("p", { class: "empty" }, "No active silence."));
-    }
-
-    async function load() {
-      if (formsOpen) {
-        pending = true; // never redraw under someone filling in a silence
-        return;
-      }
-      pending = false;
-      let alerts;
-      let silences = [];
-      try {
-        alerts = (await getJson("alerts?state=firing,pending,resolved")).alerts || [];
-      } catch (failure) {
-        if (failure instanceof Unavailable) unavailable(container, "Alerting");
-        else container.replaceChildren(h("p", { class: "notice" }, `Could not load alerts: ${failure.message}`));
-        return;
-      }
-      try {
-        silences = silenceList(await getJson("silences"));
-      } catch (_) {
-        silences = [];
-      }
-      const shown = alerts.filter(visible);
-      const silenced = shown.filter((a) => a.state !== "resolved" && silencedBy(a, silences).length);
-      const loud = shown.filter((a) => !silenced.includes(a));
-      const by = (key) => (a, b) => (B.format.toSeconds(b[key]) || 0) - (B.format.toSeconds(a[key]) || 0);
-      const resolved = loud.filter((a) => a.state === "resolved").sort(by("resolved_at")).slice(0, RESOLVED_SHOWN);
-      container.replaceChildren(
-        section("Firing", "alerts-firing", loud.filter((a) => a.state === "firing").sort(by("fired_at")), silences, "Nothing is firing."),
-        section("Pending", "alerts-pending", loud.filter((a) => a.state === "pending").sort(by("active_at")), silences, "Nothing is pending."),
-        section("Silenced", "alerts-silenced", silenced, silences, "No alert is silenced."),
-        silencesSection(silences),
-        section("Recently resolved", "alerts-resolved", resolved, silences, "Nothing resolved recently."),
-      );
-    }
-
-    if (filterInput) filterInput.addEventListener("input", () => load());
-    B.onRefresh(() => load());
-    B.onAlertEvent(() => B.refresh());
-    setInterval(() => {
-      if (pending && !formsOpen) load();
-    }, 1000);
-    load();
-  }
-
-  /* -- small lists on other pages ------------------------------------------------------------ */
-
-  function alertsWidget(container) {
-    const query = container.dataset.query || "";
-    const empty = container.dataset.empty || "No alerts.";
-
-    async function load() {
-      let alerts;
-      try {
-        alerts = (await getJson(`alerts?${query}`)).alerts || [];
-      } catch (failure) {
-        if (failure instanceof Unavailable) unavailable(container, "Alerting");
-        else container.replaceChildren(h("p", { class: "notice" }, `Could not load alerts: ${failure.message}`));
-        return;
-      }
-      const order = { firing: 0, pending: 1, resolved: 2 };
-      alerts.sort((a, b) => (order[a.state] ?? 3) - (order[b.state] ?? 3));
-      const shown = alerts.slice(0, 20);
-      const list = shown.length
-        ? h("ul", { class: "alert-list" }, shown.map((alert) => alertItem(alert, [], { actions: false })))
-        : h("p", { class: "empty" }, empty);
-      // replaceChildren would write a null as the text "null".
-      container.replaceChildren(list, ...(alerts.length ? [h("p", {}, h("a", { href: "ui/alerts" }, "All alerts →"))] : []));
-    }
-
-    B.onRefresh(load);
-    B.onAlertEvent(() => B.refresh());
-    load();
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    for (const page of document.querySelectorAll("[data-alerts-page]")) alertsPage(page);
-    for (const widget of document.querySelectorAll("[data-alerts-widget]")) alertsWidget(widget);
   });
 })();

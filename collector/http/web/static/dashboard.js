@@ -3,10 +3,13 @@
  * Pages are rendered by the server. This script keeps them current without a reload:
  * - it follows GET /events (Server-Sent Events); a progress event moves the progress bar
  *   of its run in place, at once;
- * - any other change (a run started or finished, a job deleted, a resync) re-fetches the
- *   page and swaps its live regions ([data-region] elements, by id), at most every 1.5 s;
+ * - any other change (a run started or finished, a job deleted, an alert, a resync)
+ *   re-fetches the page and swaps its live regions ([data-region] elements, by id), at
+ *   most every 1.5 s;
  * - when the event stream is unavailable it polls the page every 5 s instead;
  * - relative times ("3 min ago") and running durations tick every few seconds.
+ * A region holding something being filled in (a focused control, or an element marked
+ * data-hold, such as alerts.js's silence form) is left as it is until that is done.
  * Other scripts (alerts.js, groups.js) use window.batchgate to follow the same updates.
  */
 "use strict";
@@ -174,7 +177,8 @@
     }, wait);
   }
 
-  function focusedControlIn(region) {
+  function heldByUser(region) {
+    if (region.querySelector("[data-hold]")) return true;
     const active = document.activeElement;
     return active && region.contains(active) && /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(active.tagName);
   }
@@ -195,7 +199,7 @@
           for (const region of regions) {
             const replacement = fresh.getElementById(region.id);
             if (!replacement) continue;
-            if (focusedControlIn(region)) {
+            if (heldByUser(region)) {
               scheduleRefresh(REFRESH_GAP_MS);
               continue;
             }
@@ -215,7 +219,6 @@
 
   /* -- the event stream, or polling ------------------------------------------------------ */
 
-  const eventHandlers = {};
   let pollTimer = null;
   let hadError = false;
 
@@ -291,13 +294,9 @@
       }
     });
     source.addEventListener("run.progress", (event) => onProgress(JSON.parse(event.data)));
-    for (const type of ["run.started", "run.finished", "job.deleted", "resync"]) {
+    const changes = ["run.started", "run.finished", "job.deleted", "resync"];
+    for (const type of [...changes, "alert.pending", "alert.firing", "alert.resolved", "alert.severity"]) {
       source.addEventListener(type, () => scheduleRefresh());
-    }
-    for (const type of ["alert.pending", "alert.firing", "alert.resolved", "alert.severity"]) {
-      source.addEventListener(type, (event) => {
-        for (const handler of eventHandlers.alert || []) handler(type, JSON.parse(event.data));
-      });
     }
   }
 
@@ -373,7 +372,6 @@
     now,
     refresh: () => scheduleRefresh(),
     onRefresh: (handler) => refreshHandlers.push(handler),
-    onAlertEvent: (handler) => (eventHandlers.alert = eventHandlers.alert || []).push(handler),
   };
 
   document.addEventListener("DOMContentLoaded", () => {
