@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 import urllib.request
@@ -138,15 +139,27 @@ def errors_in_console(driver: WebDriver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+"""A phone's screen, in CSS pixels (an iPhone 12 to 14)."""
+
+
+@contextlib.contextmanager
+def as_phone(driver: WebDriver) -> Iterator[None]:
+    """The page laid out on a phone's screen (PHONE) while inside."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def screenshot(driver: WebDriver, path: Path, *, phone: bool = False, dark: bool = False) -> Path:
     """The whole page (not only the window) as a PNG, as a laptop or a phone shows it, light
     or dark."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if phone:
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
-        )
+        with as_phone(driver):
+            return screenshot(driver, path, dark=dark)
     driver.execute_cdp_cmd(
         "Emulation.setEmulatedMedia",
         {"features": [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]},
@@ -165,6 +178,4 @@ def screenshot(driver: WebDriver, path: Path, *, phone: bool = False, dark: bool
         },
     )
     path.write_bytes(base64.b64decode(shot["data"]))
-    if phone:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
