@@ -42,7 +42,7 @@ def test_it_can_turn_the_spool_file_off(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "labels", "run_id"),
     [
-        ("nightly-etl", None, None),
+        ("nightly/etl", None, None),
         ("etl", {"__reserved": "x"}, None),
         ("etl", {"job": "x"}, None),
         ("etl", {"host": 1}, None),

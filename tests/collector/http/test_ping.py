@@ -69,7 +69,7 @@ async def test_a_bad_ping_is_refused_naming_what_is_wrong_and_applies_nothing(
         ("/ping/backup/%D9%A3", "event"),  # "٣", an Arabic-Indic three
         ("/ping/backup?host=a&host=b", "labels.host"),
         ("/ping/backup?__secret=1", "labels.__secret"),
-        ("/ping/back-up", "job"),
+        ("/ping/back%0Aup", "job"),
     ]:
         refused = await checked(await client.get(path), 400)
         assert [d["field"] for d in refused["details"]] == [field], path
