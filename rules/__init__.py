@@ -8,7 +8,7 @@ from batchgate.rules.alerts import Alert, Evaluation, Notification, Transition, 
 from batchgate.rules.book import AlertBook
 from batchgate.rules.engine import EvaluationPass, RuleEngine
 from batchgate.rules.errors import ConfigError, ConfigErrors
-from batchgate.rules.facts import JobFacts, RunFacts, RunSummaryFacts
+from batchgate.rules.facts import JobFacts, Readings, RunFacts, RunSummaryFacts
 from batchgate.rules.kinds import Context
 from batchgate.rules.payloads import HttpRequest, build_requests
 from batchgate.rules.receivers import Receiver, Router, load_receivers, parse_receivers
@@ -36,6 +36,7 @@ __all__ = [
     "InvalidSilence",
     "JobFacts",
     "Notification",
+    "Readings",
     "Receiver",
     "Router",
     "Rule",

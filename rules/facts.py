@@ -1,14 +1,17 @@
-"""What the rules engine reads of jobs and runs, as Protocols.
+"""What the rules engine reads of jobs and runs: Protocols, and a run's `Readings`.
 
 The collector's own `Job`, `Run` and `RunSummary` objects satisfy these structurally, so the
 collector passes them straight in: the engine never copies a job, and never imports the
 collector. Every attribute here is read-only to the engine. Times are unix seconds.
+`Readings` is the one value object for what a run reports of its progress and resource
+use, which the collector's events and runs carry and its stores write a column each of.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final, Protocol
+from dataclasses import dataclass
+from typing import ClassVar, Final, Protocol
 
 Labels = tuple[tuple[str, str], ...]
 """A job's grouping labels, sorted by name."""
@@ -48,6 +51,71 @@ def unheard_after(deaf: tuple[float, float], moment: float) -> float:
     return max(0.0, up - max(down, moment))
 
 
+_Reading = float | None
+ReadingValues = tuple[
+    _Reading, _Reading, _Reading, _Reading, _Reading, _Reading, _Reading, _Reading
+]
+"""The eight readings, in `Readings.FIELDS` order."""
+
+
+@dataclass(slots=True)
+class Readings:
+    """What a run reports of its progress and of its resource use: carried by each event,
+    kept by its run (newest values), written by the stores a column each, in this order."""
+
+    percent: float | None = None
+    done: float | None = None
+    total: float | None = None
+    errors: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: float | None = None
+    io_read_bytes: float | None = None
+    io_write_bytes: float | None = None
+
+    PROGRESS: ClassVar = ("percent", "done", "total", "errors")
+    """The readings of `progress` in a push."""
+    RESOURCES: ClassVar = ("cpu_percent", "memory_bytes", "io_read_bytes", "io_write_bytes")
+    """The readings of `resources` in a push, and the metrics a `resource` rule may watch."""
+    FIELDS: ClassVar = PROGRESS + RESOURCES
+
+    def update(self, newer: Readings) -> bool:
+        """Take every reading `newer` has; True when progress (`done` or `percent`) moved."""
+        moved = (newer.done is not None and newer.done != self.done) or (
+            newer.percent is not None and newer.percent != self.percent
+        )
+        for name in self.FIELDS:
+            value = getattr(newer, name)
+            if value is not None:
+                setattr(self, name, value)
+        return moved
+
+    def values(self) -> ReadingValues:
+        """The readings in `FIELDS` order (the stores' column order)."""
+        return (
+            self.percent,
+            self.done,
+            self.total,
+            self.errors,
+            self.cpu_percent,
+            self.memory_bytes,
+            self.io_read_bytes,
+            self.io_write_bytes,
+        )
+
+    @property
+    def reports_progress(self) -> bool:
+        """Whether it says how far along the run is (`done` or `percent`)."""
+        return self.done is not None or self.percent is not None
+
+    def progress_ratio(self) -> float | None:
+        """How far along the run is, 0..1, from `percent` or else `done / total`."""
+        if self.percent is not None:
+            return min(1.0, self.percent / 100.0)
+        if self.done is not None and self.total:
+            return min(1.0, self.done / self.total)
+        return None
+
+
 class RunFacts(Protocol):
     """One run, running or finished (the collector's `Run`)."""
 
@@ -66,17 +134,7 @@ class RunFacts(Protocol):
     @property
     def duration(self) -> float | None: ...
     @property
-    def percent(self) -> float | None: ...
-    @property
-    def done(self) -> float | None: ...
-    @property
-    def cpu_percent(self) -> float | None: ...
-    @property
-    def memory_bytes(self) -> float | None: ...
-    @property
-    def io_read_bytes(self) -> float | None: ...
-    @property
-    def io_write_bytes(self) -> float | None: ...
+    def readings(self) -> Readings: ...
     @property
     def metrics(self) -> Mapping[str, float]: ...
     @property

@@ -19,6 +19,7 @@ from batchgate.collector.core.model import LATE, Job, Run, RunSummary
 from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import StateSettings
 from batchgate.collector.pushgateway import GroupSummary
+from batchgate.rules.facts import Readings
 
 
 def finite_number(value: object) -> float | None:
@@ -79,26 +80,11 @@ def decode_cursor(cursor: str) -> list[Any]:
     return parts
 
 
-def _progress(run: Run | PointRecord) -> dict[str, float | None] | None:
-    if run.percent is None and run.done is None and run.total is None and run.errors is None:
-        return None
-    return {"percent": run.percent, "done": run.done, "total": run.total, "errors": run.errors}
-
-
-def _resources(run: Run | PointRecord) -> dict[str, float | None] | None:
-    if (
-        run.cpu_percent is None
-        and run.memory_bytes is None
-        and run.io_read_bytes is None
-        and run.io_write_bytes is None
-    ):
-        return None
-    return {
-        "cpu_percent": run.cpu_percent,
-        "memory_bytes": run.memory_bytes,
-        "io_read_bytes": run.io_read_bytes,
-        "io_write_bytes": run.io_write_bytes,
-    }
+def _section(readings: Readings | PointRecord, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """`progress` or `resources` as a push has them, or None when none was reported. A
+    timeline point has its readings as the run has them, a column each."""
+    section = {name: getattr(readings, name) for name in names}
+    return section if any(value is not None for value in section.values()) else None
 
 
 def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
@@ -122,10 +108,10 @@ def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
         "last_progress_at": rfc3339(run.last_progress_at),
         "duration_seconds": run.duration,
         "elapsed_seconds": max(0.0, now - run.started_at) if running else run.duration,
-        "progress": _progress(run),
+        "progress": _section(run.readings, Readings.PROGRESS),
         "progress_ratio": ratio,
         "eta": eta,
-        "resources": _resources(run),
+        "resources": _section(run.readings, Readings.RESOURCES),
         "metrics": run.metrics,
         "message": run.message,
         "exit_code": run.exit_code,
@@ -136,8 +122,8 @@ def point_json(point: PointRecord) -> dict[str, Any]:
     return {
         "at": rfc3339(point.at),
         "event": point.event,
-        "progress": _progress(point),
-        "resources": _resources(point),
+        "progress": _section(point, Readings.PROGRESS),
+        "resources": _section(point, Readings.RESOURCES),
         "metrics": json.loads(point.metrics) if point.metrics else None,
         "message": point.message,
         "exit_code": point.exit_code,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from batchgate.collector.core.model import EVENT_TYPES, Event, JobKey
+from batchgate.rules.facts import Readings
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -41,11 +42,9 @@ _FIELDS = frozenset(
         "metrics", "message", "exit_code", "duration_seconds", "lost_after",
     )
 )  # fmt: skip
-_PROGRESS_FIELDS = ("percent", "done", "total", "errors")
-_RESOURCE_FIELDS = ("cpu_percent", "memory_bytes", "io_read_bytes", "io_write_bytes")
 _SECTIONS = (
-    ("progress", _PROGRESS_FIELDS, frozenset(_PROGRESS_FIELDS)),
-    ("resources", _RESOURCE_FIELDS, frozenset(_RESOURCE_FIELDS)),
+    ("progress", Readings.PROGRESS, frozenset(Readings.PROGRESS)),
+    ("resources", Readings.RESOURCES, frozenset(Readings.RESOURCES)),
 )
 
 
@@ -274,14 +273,7 @@ def _parse_event(
         at=at,
         run_id=run_id,
         event_id=event_id,
-        percent=percent,
-        done=values.get("done"),
-        total=values.get("total"),
-        errors=values.get("errors"),
-        cpu_percent=values.get("cpu_percent"),
-        memory_bytes=values.get("memory_bytes"),
-        io_read_bytes=values.get("io_read_bytes"),
-        io_write_bytes=values.get("io_write_bytes"),
+        readings=Readings(**values),
         metrics=metrics,
         message=truncated_message(message) if message is not None else None,
         exit_code=exit_code,

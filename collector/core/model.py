@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from batchgate.rules.facts import unheard_after
+from batchgate.rules.facts import Readings, unheard_after
 
 Labels = tuple[tuple[str, str], ...]
 """A grouping key's labels, sorted by name: hashable and canonical."""
@@ -73,14 +73,7 @@ class Event:
     """When it happened: the client's timestamp, or the time it was received."""
     run_id: str | None = None
     event_id: str | None = None
-    percent: float | None = None
-    done: float | None = None
-    total: float | None = None
-    errors: float | None = None
-    cpu_percent: float | None = None
-    memory_bytes: float | None = None
-    io_read_bytes: float | None = None
-    io_write_bytes: float | None = None
+    readings: Readings = field(default_factory=Readings)
     metrics: dict[str, float] | None = None
     message: str | None = None
     exit_code: int | None = None
@@ -100,14 +93,8 @@ class Run:
     last_progress_at: float
     """Last time `done` or `percent` moved (or the start): what `stuck` is measured from."""
     finished_at: float | None = None
-    percent: float | None = None
-    done: float | None = None
-    total: float | None = None
-    errors: float | None = None
-    cpu_percent: float | None = None
-    memory_bytes: float | None = None
-    io_read_bytes: float | None = None
-    io_write_bytes: float | None = None
+    readings: Readings = field(default_factory=Readings)
+    """What it last reported of its progress and resource use (each reading's newest)."""
     metrics: dict[str, float] = field(default_factory=dict)
     message: str | None = None
     exit_code: int | None = None
@@ -134,11 +121,7 @@ class Run:
 
     def progress_ratio(self) -> float | None:
         """How far along the run is, 0..1, from `percent` or else `done / total`."""
-        if self.percent is not None:
-            return min(1.0, self.percent / 100.0)
-        if self.done is not None and self.total:
-            return min(1.0, self.done / self.total)
-        return None
+        return self.readings.progress_ratio()
 
     def is_lost(self, now: float, default_lost_after: float) -> bool:
         """A running run that has been silent for longer than its lost-after."""
@@ -149,7 +132,7 @@ class Run:
     @property
     def reports_progress(self) -> bool:
         """Whether the run ever said how far along it is (only such runs can be stuck)."""
-        return self.done is not None or self.percent is not None
+        return self.readings.reports_progress
 
     def is_stuck(self, now: float, stuck_after: float) -> bool:
         """Running, reporting progress, and the progress has not moved for `stuck_after`.
@@ -167,7 +150,12 @@ class Run:
 
     def summary(self) -> RunSummary:
         return RunSummary(
-            self.run_id, self.status, self.started_at, self.finished_at, self.duration, self.done
+            self.run_id,
+            self.status,
+            self.started_at,
+            self.finished_at,
+            self.duration,
+            self.readings.done,
         )
 
 

@@ -407,18 +407,15 @@ def needs_stored_id(event: Event) -> bool:
 
 def _merge_event(run: Run, event: Event) -> None:
     """Copy what the event carries onto the run; absent fields leave the run as it was."""
-    if (event.done is not None and event.done != run.done) or (
-        event.percent is not None and event.percent != run.percent
-    ):
+    if run.readings.update(event.readings):
         run.last_progress_at = max(run.last_progress_at, event.at)
     run.last_event_at = max(run.last_event_at, event.at)
-    for name in (
-        "percent", "done", "total", "errors", "cpu_percent", "memory_bytes", "io_read_bytes",
-        "io_write_bytes", "message", "exit_code", "lost_after",
-    ):  # fmt: skip
-        value = getattr(event, name)
-        if value is not None:
-            setattr(run, name, value)
+    if event.message is not None:
+        run.message = event.message
+    if event.exit_code is not None:
+        run.exit_code = event.exit_code
+    if event.lost_after is not None:
+        run.lost_after = event.lost_after
     if event.metrics:
         run.metrics.update(event.metrics)
 

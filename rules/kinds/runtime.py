@@ -13,6 +13,7 @@ from batchgate.rules.facts import (
     RUNNING,
     SUCCEEDED,
     JobFacts,
+    Readings,
     RunFacts,
     RunSummaryFacts,
     unheard_after,
@@ -30,7 +31,7 @@ from batchgate.rules.kinds.base import (
 from batchgate.rules.yaml_reader import Fields
 
 APPLIES_TO: Final = ("running", "last_finished", "both")
-BUILTIN_METRICS: Final = ("cpu_percent", "memory_bytes", "io_read_bytes", "io_write_bytes")
+BUILTIN_METRICS: Final = Readings.RESOURCES
 _BYTE_METRICS: Final = frozenset({"memory_bytes", "io_read_bytes", "io_write_bytes"})
 
 
@@ -214,7 +215,7 @@ class Stuck:
         for run in job.running.values():
             if run.status != RUNNING:
                 continue
-            if self.require_progress and run.done is None and run.percent is None:
+            if self.require_progress and not run.readings.reports_progress:
                 continue
             lost_at = lost_deadline(run, context)
             if now > lost_at:
@@ -309,7 +310,7 @@ class Resource:
         for run in job.running.values():
             if run.status != RUNNING:
                 continue
-            value = getattr(run, self.metric) if builtin else run.metrics.get(self.metric)
+            value = getattr(run.readings, self.metric) if builtin else run.metrics.get(self.metric)
             if value is not None and value > self.above:
                 conditions.append(Condition(run.run_id, run, float(value), None))
         return conditions or NO_CONDITIONS, INFINITY

@@ -13,6 +13,7 @@ import textwrap
 from batchgate.collector.core.model import FAILED, LOST, RUNNING, SUCCEEDED, Job, JobKey, Run
 from batchgate.rules.engine import RuleEngine
 from batchgate.rules.errors import ConfigErrors
+from batchgate.rules.facts import Readings
 from batchgate.rules.ruleset import RuleSet, parse_rules
 
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z
@@ -72,19 +73,10 @@ def progress(
     """A progress event (also a heartbeat): progress time moves only if done/percent moved."""
     run = job.running[run_id]
     run.last_event_at = max(run.last_event_at, at)
-    moved = (done is not None and done != run.done) or (
-        percent is not None and percent != run.percent
-    )
-    if moved:
+    readings = Readings(percent=percent, done=done, cpu_percent=cpu_percent)
+    readings.memory_bytes = memory_bytes
+    if run.readings.update(readings):
         run.last_progress_at = max(run.last_progress_at, at)
-    if done is not None:
-        run.done = done
-    if percent is not None:
-        run.percent = percent
-    if cpu_percent is not None:
-        run.cpu_percent = cpu_percent
-    if memory_bytes is not None:
-        run.memory_bytes = memory_bytes
     if metrics:
         run.metrics.update(metrics)
     job.last_seen_at = max(job.last_seen_at or at, at)

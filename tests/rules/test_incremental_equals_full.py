@@ -10,6 +10,7 @@ from batchgate.collector.core.model import Event, JobKey
 from batchgate.collector.core.state import State, StateSettings
 from batchgate.rules.book import AlertBook
 from batchgate.rules.engine import RuleEngine
+from batchgate.rules.facts import Readings
 from batchgate.rules.kinds import Context
 from batchgate.rules.receivers import Router, load_receivers
 from tests.rules.history import T0, new_job, push, ruleset, start
@@ -92,10 +93,12 @@ def _apply(state, group, counter, now, job_index, action, value):
         event = Event(key, "start", now, run_id=f"r{counter[0]}")
     elif action == "progress" and running:
         run = job.running[running[value % len(running)]]
-        event = Event(key, "progress", now, run_id=run.run_id, done=(run.done or 0) + 1)
+        done = (run.readings.done or 0) + 1
+        event = Event(key, "progress", now, run_id=run.run_id, readings=Readings(done=done))
     elif action == "heartbeat" and running:
         run_id = running[value % len(running)]
-        event = Event(key, "progress", now, run_id=run_id, cpu_percent=float(value))
+        readings = Readings(cpu_percent=float(value))
+        event = Event(key, "progress", now, run_id=run_id, readings=readings)
     elif action == "finish" and running:
         kind = EVENT_OF["finish"][value % 4]
         event = Event(key, kind, now, run_id=running[value % len(running)])

@@ -3,6 +3,7 @@
 from batchgate.collector.core.model import Event, JobKey
 from batchgate.collector.core.state import State, StateSettings
 from batchgate.rules.engine import RuleEngine
+from batchgate.rules.facts import Readings
 from batchgate.rules.kinds import Context
 from tests.rules.history import T0, ruleset, states, transitions
 
@@ -29,7 +30,9 @@ def _setup():
 
 
 def _push(state, engine, event_type, at, run_id, **fields):
-    change = state.apply(Event(KEY, event_type, at, run_id=run_id, **fields), at)
+    readings = {name: fields.pop(name) for name in Readings.FIELDS if name in fields}
+    event = Event(KEY, event_type, at, run_id=run_id, readings=Readings(**readings), **fields)
+    change = state.apply(event, at)
     return engine.evaluate_job(change.job, at)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run
 from batchgate.collector.core.records import JobRecord, PointRecord, RunRecord
+from batchgate.rules.facts import Readings
 
 _ESCAPE = "\uffff"
 _ESCAPED = re.compile("\uffff([\uffff0])")
@@ -152,14 +153,7 @@ def run_from_joined_row(row: Any) -> Run:
         last_event_at=record.last_event_at,
         last_progress_at=record.last_progress_at,
         finished_at=record.finished_at,
-        percent=record.percent,
-        done=record.done,
-        total=record.total,
-        errors=record.errors,
-        cpu_percent=record.cpu_percent,
-        memory_bytes=record.memory_bytes,
-        io_read_bytes=record.io_read_bytes,
-        io_write_bytes=record.io_write_bytes,
+        readings=Readings(*(getattr(record, name) for name in Readings.FIELDS)),
         metrics=json.loads(record.metrics) if record.metrics else {},
         message=record.message,
         exit_code=record.exit_code,

@@ -41,6 +41,7 @@ from batchgate.collector.core.records import (
 from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import COUNT_BUCKET, AlertingState, Restored
+from batchgate.rules.facts import Readings
 
 __all__ = [
     "DATABASE_FILE",
@@ -467,14 +468,7 @@ def _run_from_joined_row(row: Any) -> Run:
         last_event_at=record.last_event_at,
         last_progress_at=record.last_progress_at,
         finished_at=record.finished_at,
-        percent=record.percent,
-        done=record.done,
-        total=record.total,
-        errors=record.errors,
-        cpu_percent=record.cpu_percent,
-        memory_bytes=record.memory_bytes,
-        io_read_bytes=record.io_read_bytes,
-        io_write_bytes=record.io_write_bytes,
+        readings=Readings(*(getattr(record, name) for name in Readings.FIELDS)),
         metrics=json.loads(record.metrics) if record.metrics else {},
         message=record.message,
         exit_code=record.exit_code,

@@ -53,7 +53,7 @@ async def test_a_reopened_store_restores_jobs_runs_and_their_latest_runs(
     assert etl.counts == {"succeeded": 5}
     assert (etl.duration_buckets, etl.duration_sum, etl.duration_count) == (buckets, 150.0, 5)
     assert list(etl.running) == ["etl-live"]
-    assert etl.running["etl-live"].percent == 10.0
+    assert etl.running["etl-live"].readings.percent == 10.0
     assert etl.last_run is etl.running["etl-live"]
     # The newest finished runs, oldest first, as many as recent_runs (3).
     assert [summary.run_id for summary in etl.recent] == ["etl-3", "etl-4", "etl-5"]

@@ -28,8 +28,14 @@ async def test_it_reads_back_the_runs_it_committed(make_store: MakeStore) -> Non
     assert (backup.run_id, etl.run_id) == ("b-1", "etl-1")
     assert etl.job.name == "etl"
     assert dict(etl.job.labels) == {"env": "prod", "region": "eu"}
-    assert (etl.status, etl.percent, etl.done, etl.total) == ("running", 40.0, 400.0, 1000.0)
-    assert (etl.cpu_percent, etl.memory_bytes) == (87.5, 2.5e9)
+    readings = etl.readings
+    assert (etl.status, readings.percent, readings.done, readings.total) == (
+        "running",
+        40.0,
+        400.0,
+        1000.0,
+    )
+    assert (readings.cpu_percent, readings.memory_bytes) == (87.5, 2.5e9)
     assert etl.metrics == {"rows": 7}
     assert (etl.message, etl.lost_after, etl.samples, etl.sample_level) == ("loading", 900.0, 3, 1)
     assert etl.last_sample_at == NOW - 10
@@ -48,7 +54,11 @@ async def test_progress_only_updates_keep_the_runs_status_and_start(make_store: 
     await store.commit(WriteBatch(run_progress=[moved]))
     (stored,) = await store.get_runs(["r"])
     assert (stored.status, stored.started_at) == ("running", NOW)
-    assert (stored.percent, stored.done, stored.last_event_at) == (75.0, 3.0, NOW + 5)
+    assert (stored.readings.percent, stored.readings.done, stored.last_event_at) == (
+        75.0,
+        3.0,
+        NOW + 5,
+    )
 
 
 async def test_a_timeline_comes_back_in_order_and_thinned(make_store: MakeStore) -> None:
