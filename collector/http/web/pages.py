@@ -39,6 +39,7 @@ ALERT_EVENTS = 10
 STRIP_RUNS = 60
 EVENTS_SHOWN = 300
 _GLOB = re.compile(r"[*?\[]")
+"""What makes text a glob (the jobs filter; `GET /events?job=`)."""
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -58,6 +59,12 @@ def job_href(name: str, labels: Mapping[str, str] | Iterable[tuple[str, str]]) -
 
 def run_href(run_id: str) -> str:
     return f"ui/runs/{quote(run_id, safe='')}"
+
+
+def exact_glob(name: str) -> str:
+    """A glob that matches `name` alone (`GET /events?job=` takes a glob): its `[`, `*`
+    and `?` each in a set of its own, so that `backup [db1]` follows that job's events."""
+    return _GLOB.sub(r"[\g<0>]", name)
 
 
 def _ratio(run: Mapping[str, Any] | None) -> float | None:
@@ -323,7 +330,7 @@ async def job_page(
         ],
         "stats": _duration_stats(jobs),
         "alert_events": alert_events,
-        "events_filter": name,
+        "events_filter": exact_glob(name),
     }
 
 
@@ -387,7 +394,7 @@ async def run_page(state: State, store: Store, now: float, run_id: str) -> dict[
         "charts": _timeline_charts(points, run),
         "events": [point_json(point) for point in points[-EVENTS_SHOWN:]][::-1],
         "events_total": len(points),
-        "events_filter": run.job.name,
+        "events_filter": exact_glob(run.job.name),
     }
 
 

@@ -264,8 +264,10 @@
         return;
       }
     }
+    // The run's own page: its charts and events table grow with it, as soon as the refresh
+    // gap allows (not only its progress bar).
     const runPage = document.querySelector("[data-run-page]");
-    if (runPage && runPage.dataset.runPage === run.run_id) scheduleRefresh(3000); // charts and events grow
+    if (runPage && runPage.dataset.runPage === run.run_id) scheduleRefresh();
   }
 
   function connect() {
