@@ -47,14 +47,16 @@ async def overview(request: web.Request) -> web.Response:
     app = request.app
     now = app[CLOCK]()
     alerts = _alerts(app, now)
-    view = await pages.overview_page(app[STATE], app[STORE], now)
+    view = await pages.overview_page(app[STATE], app[STORE], now, alerts.stale_groups())
     firing = alert_views.alert_list(alerts, (FIRING,))
     return _page(request, "overview.html", "overview", firing=firing, **view)
 
 
 async def jobs(request: web.Request) -> web.Response:
     app = request.app
-    view = pages.jobs_page(app[STATE], app[CLOCK](), pages.JobFilter.from_query(request.query))
+    now = app[CLOCK]()
+    wanted = pages.JobFilter.from_query(request.query)
+    view = pages.jobs_page(app[STATE], now, wanted, _alerts(app, now).stale_groups())
     return _page(request, "jobs.html", "jobs", **view)
 
 

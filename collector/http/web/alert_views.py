@@ -70,13 +70,13 @@ class AlertSource:
         }
         return data
 
-    def stale_groups(self) -> set[JobKey]:
+    def stale_groups(self) -> frozenset[JobKey]:
         """Jobs (Pushgateway groups among them) for which an `absent` rule's alert fires."""
-        return {
+        return frozenset(
             JobKey(*alert.job)
             for alert in self.alerts
             if alert.state == FIRING and self._rules.get(alert.rule) == "absent"
-        }
+        )
 
 
 def _recency(alert: Alert, key: str) -> float:

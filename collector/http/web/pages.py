@@ -2,9 +2,9 @@
 
 Jobs and runs look as the JSON API shows them (`collector.core.api_json`), plus what only a
 page needs: a key to find a job's row when a live event arrives, a sparkline, links.
-The alerts and groups pages, and the alerts sections of other pages, are filled in the
-browser from `GET /alerts` and `GET /api/v1/metrics`: they keep working, saying so, on a
-server where those APIs are missing.
+What the alerts sections show is `alert_views`'; a Pushgateway group's own status and
+runs long past their usual duration are `statuses`'. The groups page is filled in the
+browser from `GET /api/v1/metrics`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,28 @@ from urllib.parse import quote, urlencode
 
 from batchgate.collector.alerting.api_json import alert_event_json
 from batchgate.collector.core.api_json import job_json, point_json, run_json, trends_json
-from batchgate.collector.core.model import JOB_STATUSES, RUN_STATUSES, Job, JobKey, Run
+from batchgate.collector.core.model import (
+    BATCH,
+    JOB_STATUSES,
+    PUSHGATEWAY,
+    RUN_STATUSES,
+    Job,
+    JobKey,
+    Run,
+)
 from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import State, StateSettings
-from batchgate.collector.http.web import charts, formatting
+from batchgate.collector.http.web import charts, formatting, statuses
+from batchgate.collector.http.web.statuses import GROUP_STATUSES, PUSH_FAILED, STALE
 from batchgate.collector.storage.store import Store
 
-PROBLEMS = ("failed", "stuck", "late", "lost")
-STATUS_ORDER = {s: i for i, s in enumerate(("failed", "lost", "stuck", "late", "running"))}
+PROBLEMS = ("failed", "stuck", "late", "lost", PUSH_FAILED, STALE)
+"""Statuses that need someone: the jobs filter's `problems`, the overview's attention."""
+SHOWN_STATUSES = JOB_STATUSES + GROUP_STATUSES
+"""Every status a job's row may show (a group's own among them)."""
+STATUS_ORDER = {
+    s: i for i, s in enumerate(("failed", PUSH_FAILED, "lost", "stuck", "late", STALE, "running"))
+}
 TREND_PERIODS = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
 JOBS_PAGE_SIZE = 1000
 ROW_CACHE_SIZE = 4 * JOBS_PAGE_SIZE
@@ -74,13 +88,18 @@ def _ratio(run: Mapping[str, Any] | None) -> float | None:
     return ratio
 
 
-def job_row(job: Job, now: float, settings: StateSettings) -> dict[str, Any]:
-    """A job as the jobs table shows it: its JSON, its key, links and a duration sparkline."""
+def job_row(job: Job, now: float, settings: StateSettings, stale: bool = False) -> dict[str, Any]:
+    """A job as the jobs table shows it: its JSON, its key, links and a duration sparkline;
+    a Pushgateway group with its own status (`stale`: an `absent` rule fires for it); the
+    running last run marked when it is long past the job's usual duration."""
     row = job_json(job, now, settings)
+    row["status"] = statuses.group_status(job, row["status"], stale)
     row["key"], row["href"] = _row_links(job.key)
     last = row["last_run"]
     row["run_href"] = run_href(last["run_id"]) if last else None
     row["ratio"] = _ratio(last)
+    if last is not None and job.last_run is not None:
+        last["long"] = statuses.long_run(job.last_run, statuses.usual_duration(job), now)
     row["sparkline"] = charts.sparkline(tuple((s.duration, s.status) for s in job.recent))
     row["problem"] = row["status"] in PROBLEMS
     return row
@@ -113,7 +132,7 @@ class JobFilter:
         for status in (s.strip() for s in raw_status.split(",") if s.strip()):
             if status == "problems":
                 statuses.extend(PROBLEMS)
-            elif status in JOB_STATUSES:
+            elif status in SHOWN_STATUSES:
                 statuses.append(status)
             else:
                 ignored.append(f"status {status!r}")
@@ -184,11 +203,14 @@ def _whole(raw: str | None, default: int, low: int, high: int) -> int:
     return min(max(value, low), high)
 
 
-def jobs_page(state: State, now: float, wanted: JobFilter) -> dict[str, Any]:
-    """The jobs table: filtered, sorted, one page of rows, and counts by status."""
+def jobs_page(
+    state: State, now: float, wanted: JobFilter, stale: frozenset[JobKey] = frozenset()
+) -> dict[str, Any]:
+    """The jobs table: filtered, sorted, one page of rows, and counts by status. `stale`:
+    the groups an `absent` rule calls stale."""
     settings = state.settings
     matcher = wanted.name_matcher()
-    statuses = set(wanted.statuses)
+    wanted_statuses = set(wanted.statuses)
     selected: list[tuple[Job, str]] = []
     for key in state.sorted_keys():
         if matcher is not None and not matcher(key):
@@ -197,7 +219,9 @@ def jobs_page(state: State, now: float, wanted: JobFilter) -> dict[str, Any]:
             continue
         job = state.jobs[key]
         status = job.status(now, settings.stuck_after, settings.lost_after)
-        if statuses and status not in statuses:
+        if job.kind == PUSHGATEWAY:
+            status = statuses.group_status(job, status, key in stale)
+        if wanted_statuses and status not in wanted_statuses:
             continue
         selected.append((job, status))
     if wanted.sort == "status":
@@ -209,8 +233,8 @@ def jobs_page(state: State, now: float, wanted: JobFilter) -> dict[str, Any]:
     previous = max(0, wanted.offset - wanted.limit)
     return {
         "filters": wanted,
-        "statuses": JOB_STATUSES,
-        "rows": [job_row(job, now, settings) for job, _ in page],
+        "statuses": SHOWN_STATUSES,
+        "rows": [job_row(job, now, settings, job.key in stale) for job, _ in page],
         "matched": len(selected),
         "total": len(state.jobs),
         "first": wanted.offset + 1 if page else 0,
@@ -231,39 +255,62 @@ def _has_labels(key: JobKey, wanted: tuple[tuple[str, str], ...]) -> bool:
     return all(have.get(name) == value for name, value in wanted)
 
 
-async def overview_page(state: State, store: Store, now: float) -> dict[str, Any]:
-    """Counts by status, the day's success rate and run rate, what runs, what needs a look."""
+async def overview_page(
+    state: State, store: Store, now: float, stale: frozenset[JobKey] = frozenset()
+) -> dict[str, Any]:
+    """Counts of jobs by status and of Pushgateway groups by theirs (`stale`: the groups an
+    `absent` rule calls stale), the day's success rate and run rate, what runs (those long
+    past their usual duration first), what needs a look."""
     settings = state.settings
     by_status = dict.fromkeys(JOB_STATUSES, 0)
-    running: list[Run] = []
-    attention: list[tuple[Job, str]] = []
+    groups = dict.fromkeys((*GROUP_STATUSES, "late", "unknown"), 0)
+    running: list[tuple[Run, statuses.LongRun | None]] = []
+    attention: list[Job] = []
     for job in state.jobs.values():
         status = job.status(now, settings.stuck_after, settings.lost_after)
-        by_status[status] += 1
-        running.extend(job.running.values())
+        if job.kind == BATCH:
+            by_status[status] += 1
+        else:
+            status = statuses.group_status(job, status, job.key in stale)
+            groups[status] = groups.get(status, 0) + 1
+        if job.running:
+            usual = statuses.usual_duration(job)
+            running.extend((r, statuses.long_run(r, usual, now)) for r in job.running.values())
         if status in PROBLEMS:
-            attention.append((job, status))
-    running.sort(key=lambda run: -run.started_at)
-    attention.sort(key=lambda pair: -(pair[0].last_seen_at or 0.0))
+            attention.append(job)
+    # Runs long past their usual duration first, the longest past it first; then the newest.
+    running.sort(
+        key=lambda pair: (
+            pair[1] is None,
+            -pair[1].times if pair[1] is not None else -pair[0].started_at,
+        )
+    )
+    attention.sort(key=lambda job: -(job.last_seen_at or 0.0))
     stats = trends_json(RunStats(await store.run_counts(now - 86400.0)), len(running))
     return {
         "by_status": by_status,
-        "jobs": len(state.jobs),
+        "jobs": sum(by_status.values()),
+        "groups": groups,
+        "group_count": sum(groups.values()),
         "running_count": len(running),
-        "running": [_run_view(run, now, settings) for run in running[:15]],
-        "attention": [job_row(job, now, settings) for job, _ in attention[:15]],
+        "long_count": sum(1 for _, long in running if long is not None),
+        "running": [_run_view(run, now, settings, long) for run, long in running[:15]],
+        "attention": [job_row(job, now, settings, job.key in stale) for job in attention[:15]],
         "attention_count": len(attention),
         "day": stats,
         "runs_per_minute": stats["runs"] / (86400.0 / 60.0),
     }
 
 
-def _run_view(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
+def _run_view(
+    run: Run, now: float, settings: StateSettings, long: statuses.LongRun | None = None
+) -> dict[str, Any]:
     view = run_json(run, now, settings)
     view["href"] = run_href(run.run_id)
     view["job_href"] = job_href(run.job.name, run.job.labels)
     view["key"] = job_key(run.job.name, view["labels"])
     view["ratio"] = _ratio(view)
+    view["long"] = long
     return view
 
 
@@ -278,6 +325,7 @@ async def job_page(
     if not jobs:
         return None
     ids = [job.id for job in jobs]
+    usual = {job.key: statuses.usual_duration(job) for job in jobs if job.running}
     running = sorted(
         (run for job in jobs for run in job.running.values()), key=lambda run: -run.started_at
     )
@@ -312,7 +360,10 @@ async def job_page(
         "labels": dict(labels),
         "label_sets": [job_row(job, now, settings) | {"schedules": schedules(job)} for job in jobs],
         "several": len(jobs) > 1,
-        "running": [_run_view(run, now, settings) for run in running],
+        "running": [
+            _run_view(run, now, settings, statuses.long_run(run, usual.get(run.job), now))
+            for run in running
+        ],
         "trends": trends,
         "history": [_run_view(state.runs.get(run.run_id, run), now, settings) for run in history],
         "history_status": ",".join(status_filter),
@@ -388,7 +439,9 @@ async def run_page(state: State, store: Store, now: float, run_id: str) -> dict[
             return None
         run = found[0]
     points = await store.timeline(run_id)
-    view = _run_view(run, now, state.settings)
+    job = state.jobs.get(run.job)
+    long = statuses.long_run(run, statuses.usual_duration(job) if job else None, now)
+    view = _run_view(run, now, state.settings, long)
     return {
         "run": view,
         "charts": _timeline_charts(points, run),

@@ -8,8 +8,9 @@ import base64
 import contextlib
 import json
 import threading
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,21 @@ class ThreadedServer:
             await self._stop.wait()
         finally:
             await runner.cleanup()
+
+    def call(self, work: Callable[[web.Application], Awaitable[Any]]) -> Any:
+        """`work(app)` run on the server's own event loop (to trigger periodic work now)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work(self.app), self._loop).result(30)
+
+    def put(self, path: str, body: str, expect: int = 200) -> None:
+        """A Pushgateway push (PUT of the text format)."""
+        request = urllib.request.Request(f"{self.url}{path}", body.encode(), method="PUT")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status == expect, f"PUT {path}: {status}"
 
     def push(self, body: Any) -> dict[str, Any]:
         request = urllib.request.Request(

@@ -4,7 +4,8 @@ for the alerting and Pushgateway APIs where the server does not have them yet.""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,14 @@ class Dashboard:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, **settings: Any) -> Iterator[Dashboard]:
-    """A dashboard on a thread, with these settings (`alerting=...`) over the tests' own."""
-    app = create_app(Settings(data_dir=tmp_path / "data", sweep_interval=0.05, **settings))
+def serving(
+    tmp_path: Path, clock: Callable[[], float] = time.time, **settings: Any
+) -> Iterator[Dashboard]:
+    """A dashboard on a thread, with these settings (`alerting=...`) over the tests' own,
+    and its clock (a `tests.helpers.Clock` to move time by hand)."""
+    app = create_app(
+        Settings(data_dir=tmp_path / "data", sweep_interval=0.05, **settings), clock=clock
+    )
     alerting = None if has_route(app, "/alerts") else AlertingStandIn([])
     pushgateway = None if has_route(app, "/api/v1/metrics") else PushgatewayStandIn()
     for stand_in in (alerting, pushgateway):
