@@ -7,6 +7,10 @@ through a one-job registry when the job changes (its `generation`, or its derive
 status, which time alone can move) and kept; a scrape joins the kept lines family by
 family, re-rendering only the jobs that changed since the last one, a chunk at a time
 between yields to the event loop. The formatting is prometheus_client's own throughout.
+
+The custom metrics runs report (`{"metrics": {"rows_per_second": 1200}}`) are one family,
+`batchgate_job_metric{name="rows_per_second"}`, not a family per name: see docs/decisions.md
+("Custom metrics on /metrics").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.registry import Collector
 
+from batchgate.collector.core.events import PushLimits
 from batchgate.collector.core.model import (
     BATCH,
     DURATION_BUCKETS,
@@ -28,6 +33,7 @@ from batchgate.collector.core.model import (
     JOB_STATUSES,
     Job,
     JobKey,
+    Run,
 )
 from batchgate.collector.core.state import State
 
@@ -37,6 +43,11 @@ JOIN_CHUNK = 2000
 """...or jobs whose kept lines are gathered (about 2 ms)."""
 
 _BOUNDS = tuple(repr(bound) for bound in DURATION_BUCKETS)
+DEFAULT_MAX_METRICS = PushLimits().max_metrics
+METRIC_NAME_LABEL = "name"
+"""The label of `batchgate_job_metric` that holds a custom metric's name (`exported_name`
+for a job whose grouping key has a `name` of its own, as Prometheus renames a scraped label
+that clashes with a target's)."""
 
 
 class JobFigures(NamedTuple):
@@ -61,9 +72,24 @@ class JobFigures(NamedTuple):
     buckets: tuple[int, ...]
     duration_count: int
     duration_sum: float
+    metrics: tuple[tuple[str, float], ...] = ()
+    """The last value of each custom metric, by name (`last_metrics`)."""
 
 
-def figures(job: Job, status: str) -> JobFigures:
+def last_metrics(job: Job, limit: int) -> tuple[tuple[str, float], ...]:
+    """The last value of each custom metric the job's runs report: its latest run's, and
+    its last finished run's for the names the latest has not reported yet (a metric pushed
+    at the end of a run stays through the next run until that one reports it). At most
+    `limit` names, the first in name order: a run may report up to `limits.max_metrics`
+    names an event, but different ones in each event."""
+    runs: list[Run] = [run for run in (job.last_finished, job.last_run) if run is not None]
+    values: dict[str, float] = {}
+    for run in sorted(set(runs), key=lambda run: run.last_event_at):  # the newest wins
+        values.update(run.metrics)
+    return tuple(sorted(values.items())[:limit])
+
+
+def figures(job: Job, status: str, max_metrics: int = DEFAULT_MAX_METRICS) -> JobFigures:
     labels = dict(job.labels)
     labels["job"] = job.name
     run = job.last_run
@@ -86,6 +112,7 @@ def figures(job: Job, status: str) -> JobFigures:
         tuple(job.duration_buckets),
         job.duration_count,
         job.duration_sum,
+        last_metrics(job, max_metrics),
     )
 
 
@@ -123,8 +150,15 @@ class JobExposition:
         """HELP and TYPE lines of each family, in the order they are exposed, per format
         and part."""
 
-    async def render(self, state: State, now: float, openmetrics: bool) -> bytes:
-        """Every batch job's families, without OpenMetrics' end line."""
+    async def render(
+        self,
+        state: State,
+        now: float,
+        openmetrics: bool,
+        max_metrics: int = DEFAULT_MAX_METRICS,
+    ) -> bytes:
+        """Every batch job's families, without OpenMetrics' end line; at most `max_metrics`
+        custom metrics a job (`limits.max_metrics_per_event`)."""
         encoder = openmetrics_latest if openmetrics else generate_latest
         settings = state.settings
         rows: dict[str, list[tuple[str, ...]]] = {part: [] for part in PARTS}
@@ -137,7 +171,7 @@ class JobExposition:
                 key = (job.key, openmetrics, part)
                 entry = self._kept.get(key)
                 if entry is None or entry.version != version:
-                    registry = _one_job(figures(job, status), part)
+                    registry = _one_job(figures(job, status, max_metrics), part)
                     text = encoder(registry).decode().removesuffix("# EOF\n")
                     headers, samples = _split(text)
                     self._headers.setdefault((openmetrics, part), headers)
@@ -172,8 +206,12 @@ def _split(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     all, with or without samples)."""
     headers = []
     samples = []
-    for block in text.split("# HELP ")[1:]:
-        help_line, type_line, rest = block.split("\n", 2)
+    # A family starts at a line that starts with "# HELP " (a label value may hold that
+    # text, never a line break: the exposition escapes it).
+    for block in ("\n" + text).split("\n# HELP ")[1:]:
+        help_line, type_line, rest = (block if block.endswith("\n") else block + "\n").split(
+            "\n", 2
+        )
         headers.append(f"# HELP {help_line}\n{type_line}\n")
         samples.append(rest)
     return tuple(headers), tuple(samples)
@@ -229,6 +267,11 @@ class JobCollector(Collector):
             "How long the job's finished runs took (lost runs are not counted).",
             "histogram",
         )
+        custom = _gauge(
+            "metric",
+            "The last value of each custom metric the job's runs report (`metrics` in a push), "
+            "its name in the label `name`.",
+        )
         for job in self._jobs:
             labels = job.labels
             status.add_sample(status.name, {**labels, "status": job.status}, 1.0)
@@ -264,11 +307,17 @@ class JobCollector(Collector):
                 "batchgate_job_duration_seconds_count", labels, float(job.duration_count)
             )
             durations.add_sample("batchgate_job_duration_seconds_sum", labels, job.duration_sum)
+            name_label = METRIC_NAME_LABEL
+            while name_label in labels:
+                name_label = f"exported_{name_label}"
+            for name, value in job.metrics:
+                custom.add_sample(custom.name, {**labels, name_label: name}, value)
         if self._part == LIVE:
             yield status
             yield seen
             yield running
             yield from last_run
+            yield custom
         else:
             yield from timestamps
             yield runs

@@ -11,7 +11,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
 
-from batchgate.collector.http.keys import CLOCK, GROUPS, JOB_EXPOSITION, REGISTRY, STATE
+from batchgate.collector.http.keys import (
+    CLOCK,
+    GROUPS,
+    JOB_EXPOSITION,
+    REGISTRY,
+    SETTINGS,
+    STATE,
+)
 
 OPENMETRICS_TYPE = "application/openmetrics-text"
 
@@ -25,6 +32,7 @@ async def metrics(request: web.Request) -> web.Response:
     else:
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     openmetrics = content_type.startswith(OPENMETRICS_TYPE)
-    jobs = await app[JOB_EXPOSITION].render(app[STATE], app[CLOCK](), openmetrics)
+    max_metrics = app[SETTINGS].limits.max_metrics
+    jobs = await app[JOB_EXPOSITION].render(app[STATE], app[CLOCK](), openmetrics, max_metrics)
     body = groups.encode() + jobs + encoder(app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": content_type})
