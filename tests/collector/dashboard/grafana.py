@@ -39,11 +39,13 @@ def variable_queries() -> dict[str, str]:
     }
 
 
-def substitute(expr: str, job: str, batchgate: str = "batchgate") -> str:
-    """The expression as Grafana sends it: `job` is a regex (`.*` for All, `(a|b)` for
-    several), built-in intervals are set as for a 24 h dashboard with 1 m minimum interval."""
+def substitute(expr: str, job: str, batchgate: str = "batchgate", metric: str = ".*") -> str:
+    """The expression as Grafana sends it: `job` and `metric` are regexes (`.*` for All,
+    `(a|b)` for several), built-in intervals are set as for a 24 h dashboard with 1 m
+    minimum interval."""
     values = {
         "job": job,
+        "metric": metric,
         "batchgate": batchgate,
         "__range": "1h",
         "__rate_interval": "1m",

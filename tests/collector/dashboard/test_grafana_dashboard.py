@@ -13,7 +13,7 @@ ASKED_FOR = {
     "Jobs by status", "Job status", "Status over time", "Progress of running jobs",
     "Runs in flight", "Success rate", "Success rate by job", "Duration p50 and p95",
     "Failures over time", "Time since last success", "Firing alerts", "batchgate up",
-    "Push latency",
+    "Push latency", "Custom metric: $metric",
 }  # fmt: skip
 
 
@@ -27,6 +27,17 @@ def test_it_has_a_datasource_variable_and_a_job_variable() -> None:
     assert (
         variable_queries()["job"] == "label_values(batchgate_job_last_seen_timestamp_seconds, job)"
     )
+
+
+def test_custom_metrics_have_a_variable_and_a_panel_for_each_chosen() -> None:
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    metric = variables["metric"]
+    assert (metric["multi"], metric["includeAll"], metric["allValue"]) == (True, True, ".*")
+    assert variable_queries()["metric"] == 'label_values(batchgate_job_metric{job=~"$job"}, name)'
+    (panel,) = [p for p in dashboard()["panels"] if p["title"] == "Custom metric: $metric"]
+    assert panel["repeat"] == "metric"  # a panel per name: each its own quantity and axis
+    (target,) = panel["targets"]
+    assert target["expr"] == 'batchgate_job_metric{job=~"$job", name=~"$metric"}'
 
 
 def test_every_panel_uses_the_datasource_variable_and_has_a_place() -> None:

@@ -75,7 +75,8 @@ def test_every_expression_evaluates_on_a_real_prometheus(
     server = server_process()
     now = time.time()
     _post(server.url, [
-        {"job": "etl", "event": "start", "run_id": "etl-1", "progress": {"done": 40, "total": 100}},
+        {"job": "etl", "event": "start", "run_id": "etl-1", "progress": {"done": 40, "total": 100},
+         "metrics": {"rows_per_second": 1200, "rowsPerSecond": 1, "copy_ms": 35}},
         {"job": "import", "event": "start", "run_id": "imp-1", "timestamp": now - 1200,
          "progress": {"done": 10, "total": 100}},
         {"job": "import", "event": "progress", "run_id": "imp-1", "resources": {"cpu_percent": 1}},
@@ -101,18 +102,29 @@ def test_every_expression_evaluates_on_a_real_prometheus(
             ),
             "BatchJobFailed firing",
         )
+        _check_custom_metrics(prometheus)
         _check_dashboard(prometheus, alerts_api=_has_alerts_api(server.url))
         _check_alerting_rules(prometheus)
 
 
+def _check_custom_metrics(prometheus: Prometheus) -> None:
+    """Prometheus took in each custom metric of the run as a series of batchgate_job_metric,
+    whatever its name (promtool would refuse rowsPerSecond or copy_ms as metric names)."""
+    series = prometheus.query('batchgate_job_metric{job="etl"}')
+    values = {sample["metric"]["name"]: float(sample["value"][1]) for sample in series}
+    assert values == {"rows_per_second": 1200, "rowsPerSecond": 1, "copy_ms": 35}
+    metadata = prometheus.api("metadata", metric="batchgate_job_metric")
+    assert [entry["type"] for entry in metadata["batchgate_job_metric"]] == ["gauge"]
+
+
 def _check_dashboard(prometheus: Prometheus, alerts_api: bool) -> None:
     for variable, query in variable_queries().items():
-        metric, label = query.removeprefix("label_values(").removesuffix(")").split(", ")
-        values = prometheus.api(f"label/{label}/values", **{"match[]": metric})
+        selector, label = query.removeprefix("label_values(").removesuffix(")").split(", ")
+        values = prometheus.api(f"label/{label}/values", **{"match[]": substitute(selector, ".*")})
         assert values, f"variable {variable} has no values"
     for query in queries():
-        for job in (".*", "(etl|backup)"):
-            expr = substitute(query.expr, job)
+        for job, metric in ((".*", ".*"), ("(etl|backup)", "(rows_per_second)")):
+            expr = substitute(query.expr, job, metric=metric)
             instant = prometheus.query(expr)
             ranged = [] if query.instant else prometheus.query_range(expr)
             if job == ".*" and (query.panel not in MAY_BE_EMPTY or alerts_api):
