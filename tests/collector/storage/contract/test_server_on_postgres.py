@@ -68,6 +68,11 @@ async def test_a_restarted_server_on_postgres_restores_everything(
     assert after["etl"]["status"] == "running"
     assert after["etl"]["progress"]["done"] == 10
     assert after["etl"]["message"] == "loading\u0000rows"
+    # The dashboard's pages read the store too.
+    for page in ("/", "/ui/jobs", "/ui/jobs/etl?env=prod", "/ui/runs/etl-1", "/ui/alerts",
+                 "/ui/groups", "/summary", "/audit", "/groups/history"):  # fmt: skip
+        response = await client.get(page)
+        assert response.status == 200, (page, await response.text())
     metrics = await (await client.get("/metrics")).text()
     assert 'backup_bytes{disk="a",host="db1",instance="",job="nightly"} 1234' in metrics
     clock.advance(5)
