@@ -1,5 +1,5 @@
-"""Fixtures of the dashboard tests: a batchgate on a thread for the browser, with stand-ins
-for the alerting and Pushgateway APIs where the server does not have them yet."""
+"""Fixtures of the dashboard tests: a batchgate on a thread for the browser, with a stand-in
+for the Pushgateway API where the server does not have it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from batchgate.collector.http.app import create_app
 from batchgate.collector.settings import Settings
 from tests.collector.dashboard.browser import ThreadedServer, browser
-from tests.collector.dashboard.stand_ins import AlertingStandIn, PushgatewayStandIn, has_route
+from tests.collector.dashboard.stand_ins import PushgatewayStandIn, has_route
 
 __all__ = ["Dashboard", "browser", "dashboard", "serving"]
 
@@ -23,8 +23,6 @@ __all__ = ["Dashboard", "browser", "dashboard", "serving"]
 @dataclass
 class Dashboard:
     server: ThreadedServer
-    alerting: AlertingStandIn | None
-    """None when the server has the real alerting API."""
     pushgateway: PushgatewayStandIn | None
     """None when the server has the real Pushgateway API."""
     screenshots: Path
@@ -43,13 +41,11 @@ def serving(
     app = create_app(
         Settings(data_dir=tmp_path / "data", sweep_interval=0.05, **settings), clock=clock
     )
-    alerting = None if has_route(app, "/alerts") else AlertingStandIn([])
     pushgateway = None if has_route(app, "/api/v1/metrics") else PushgatewayStandIn()
-    for stand_in in (alerting, pushgateway):
-        if stand_in is not None:
-            stand_in.install(app)
+    if pushgateway is not None:
+        pushgateway.install(app)
     with ThreadedServer(app) as server:
-        yield Dashboard(server, alerting, pushgateway, tmp_path / "screenshots")
+        yield Dashboard(server, pushgateway, tmp_path / "screenshots")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.collector.dashboard.browser import errors_in_console, find, screenshot, wait
 from tests.collector.dashboard.conftest import Dashboard
-from tests.collector.dashboard.stand_ins import alert
 
 PAGES = {
     "overview": "/",
@@ -48,15 +47,14 @@ def _fill(dashboard: Dashboard) -> None:
             "timestamp": now - 40 + step * 5,
             "progress": {"done": step * 1000, "total": 20_000},
             "resources": {"cpu_percent": 60 + step * 3, "memory_bytes": (100 + step * 8) * 2**20},
+            "metrics": {"rows_per_second": 180.0 + step, "rejected_rows": step // 3},
         })  # fmt: skip
-    if dashboard.alerting is not None:
-        dashboard.alerting.alerts += [
-            alert("JobFailed", "backup_db", "firing", labels={"host": "db2"}),
-            alert("JobStuck", "import_customers", "firing", run_id="stuck-1"),
-            alert("JobFailed", "etl_orders", "resolved"),
-        ]
     if dashboard.pushgateway is not None:
         dashboard.pushgateway.push({"job": "backup", "instance": "db1"}, {"bytes": "Bytes."})
+    else:
+        dashboard.server.put(
+            "/metrics/job/backup/instance/db1", "# HELP bytes Bytes.\n# TYPE bytes gauge\nbytes 1\n"
+        )
 
 
 @pytest.mark.parametrize(("mode", "phone", "dark"), [
