@@ -44,6 +44,7 @@ from batchgate.collector.http.app import create_app
 from batchgate.collector.http.keys import ALERTING, STATE
 from batchgate.collector.settings import Settings
 from batchgate.rules import load_receivers
+from batchgate.rules.facts import Readings
 
 RECEIVERS = """
 receivers:
@@ -109,7 +110,9 @@ def populate(state: State, count: int, now: float, rng: random.Random) -> list[J
         if rng.random() < 0.08:
             started = now - rng.uniform(0, 3 * typical)
             run_id = f"{key.name}-{index}-live"
-            state.apply(Event(key, "start", started, run_id=run_id, done=0.0), started)
+            state.apply(
+                Event(key, "start", started, run_id=run_id, readings=Readings(done=0.0)), started
+            )
             last = now - rng.uniform(0, 60 if rng.random() < 0.97 else 1200)
             moved = rng.random() < 0.95
             state.apply(
@@ -118,9 +121,11 @@ def populate(state: State, count: int, now: float, rng: random.Random) -> list[J
                     "progress",
                     last,
                     run_id=run_id,
-                    done=100.0 if moved else 0.0,
-                    cpu_percent=rng.uniform(0, 100),
-                    memory_bytes=rng.uniform(1e8, 6e9),
+                    readings=Readings(
+                        done=100.0 if moved else 0.0,
+                        cpu_percent=rng.uniform(0, 100),
+                        memory_bytes=rng.uniform(1e8, 6e9),
+                    ),
                     metrics={"rows_rejected": rng.uniform(0, 2000)},
                 ),
                 last,
@@ -134,13 +139,17 @@ def change(state: State, jobs: list[Job], count: int, now: float, rng: random.Ra
     for job in rng.sample(jobs, count):
         if job.running and rng.random() < 0.8:
             run = next(iter(job.running.values()))
-            event = Event(job.key, "progress", now, run_id=run.run_id, done=(run.done or 0) + 100)
+            done = (run.readings.done or 0) + 100
+            readings = Readings(done=done)
+            event = Event(job.key, "progress", now, run_id=run.run_id, readings=readings)
         elif job.running:
             run = next(iter(job.running.values()))
             end = "fail" if rng.random() < 0.05 else "success"
             event = Event(job.key, end, now, run_id=run.run_id)
         else:
-            event = Event(job.key, "start", now, run_id=f"{job.name}-{now}", done=0.0)
+            event = Event(
+                job.key, "start", now, run_id=f"{job.name}-{now}", readings=Readings(done=0.0)
+            )
         touched.append(state.apply(event, now).job)
     return touched
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from batchgate.rules.alerts import Evaluation
 from batchgate.rules.book import AlertBook
 from batchgate.rules.engine import RuleEngine
+from batchgate.rules.facts import Readings
 from batchgate.rules.kinds import Context
 from batchgate.rules.receivers import Router, load_receivers
 from batchgate.rules.ruleset import RuleSet, parse_rules
@@ -50,12 +51,7 @@ class BenchRun:
     last_event_at: float
     last_progress_at: float
     finished_at: float | None = None
-    percent: float | None = None
-    done: float | None = None
-    cpu_percent: float | None = None
-    memory_bytes: float | None = None
-    io_read_bytes: float | None = None
-    io_write_bytes: float | None = None
+    readings: Readings = field(default_factory=Readings)
     metrics: dict[str, float] = field(default_factory=dict)
     lost_after: float | None = None
     message: str | None = None
@@ -133,11 +129,12 @@ def build_jobs(count: int, rng: random.Random) -> list[BenchJob]:
             at += period
         if rng.random() < 0.08:
             started = NOW - rng.uniform(0, 3 * typical)
-            run = BenchRun(f"{key[0]}-live", "running", started, started, started, done=0.0)
+            run = BenchRun(f"{key[0]}-live", "running", started, started, started)
+            run.readings.done = 0.0
             run.last_event_at = NOW - rng.uniform(0, 60 if rng.random() < 0.97 else 1200)
             run.last_progress_at = run.last_event_at - (0 if rng.random() < 0.95 else 1200)
-            run.cpu_percent = rng.uniform(0, 100)
-            run.memory_bytes = rng.uniform(1e8, 6e9)
+            run.readings.cpu_percent = rng.uniform(0, 100)
+            run.readings.memory_bytes = rng.uniform(1e8, 6e9)
             run.metrics = {"rows_rejected": rng.uniform(0, 2000)}
             job.running[run.run_id] = run
             job.last_start_at = started
@@ -209,7 +206,7 @@ def apply_events(jobs: list[BenchJob], count: int, now: float, rng: random.Rando
         elif job.running and rng.random() < 0.8:
             run = next(iter(job.running.values()))
             run.last_event_at = run.last_progress_at = now
-            run.done = (run.done or 0) + 100
+            run.readings.done = (run.readings.done or 0) + 100
         elif job.running:
             run_id, run = next(iter(job.running.items()))
             del job.running[run_id]
@@ -220,7 +217,7 @@ def apply_events(jobs: list[BenchJob], count: int, now: float, rng: random.Rando
             job.last_run = run
             job.last_seen_at = now
         else:
-            run = BenchRun(f"{job.name}-{now}", "running", now, now, now, done=0.0)
+            run = BenchRun(f"{job.name}-{now}", "running", now, now, now, Readings(done=0.0))
             job.running[run.run_id] = run
             job.last_start_at = job.last_seen_at = now
         job.generation += 1
