@@ -113,6 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer plain pushes before aiohttp, the fast path (default true); false: "
         "aiohttp serves every request (env BATCHGATE_HTTP_FAST_PATH)",
     )
+    for name, metavar, text in (
+        (
+            "lease",
+            "DURATION",
+            "the leadership lease's length with PostgreSQL (default 5s): "
+            "renewed every third of it, taken over by a standby once expired",
+        ),
+        (
+            "node-name",
+            "NAME",
+            "this node's name in the lease, /health and the log (default the host name)",
+        ),
+        (
+            "advertise-url",
+            "URL",
+            "where clients reach this node, as standbys name the "
+            "leader (default http://NODE_NAME:PORT)",
+        ),
+    ):
+        serve.add_argument(
+            f"--ha.{name}",
+            dest=f"ha_{name.replace('-', '_')}",
+            metavar=metavar,
+            help=f"{text}; env BATCHGATE_HA_{name.replace('-', '_').upper()}",
+        )
     serve.add_argument(
         "--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM; with --tls-key)"
     )
@@ -212,6 +237,9 @@ def _serve(parsed: argparse.Namespace) -> int:
         "http.fast_path": parsed.http_fast_path,
         "tls.cert_file": parsed.tls_cert,
         "tls.key_file": parsed.tls_key,
+        "ha.lease": parsed.ha_lease,
+        "ha.node_name": parsed.ha_node_name,
+        "ha.advertise_url": parsed.ha_advertise_url,
     }
     try:
         settings = load_settings(flags, os.environ)

@@ -102,6 +102,9 @@ class Ingest:
         self.metrics = metrics
         self.alerting: Alerting | None = None
         """Set once alerting runs; None before, and in an app without it."""
+        self.not_leader: Callable[[], Refused] | None = None
+        """Set while this node is a standby, or has stopped leading: what every change is
+        refused with (a 503 naming the leader). None while it leads."""
 
     # Job-aware pushes: POST /push, /ping, the front door.
 
@@ -130,8 +133,15 @@ class Ingest:
         except InvalidPush as invalid:
             raise Refused(400, invalid.message, [e.as_json() for e in invalid.errors]) from None
 
+    def refuse_unless_leader(self) -> None:
+        """A 503 naming the leader on a node that does not lead: nothing is applied."""
+        if self.not_leader is not None:
+            raise self.not_leader()
+
     def refuse_unless_accepting(self) -> None:
-        """A 503 while storage fails or the write queue is full: nothing is applied then."""
+        """A 503 while storage fails or the write queue is full, or on a standby: nothing
+        is applied then."""
+        self.refuse_unless_leader()
         writer = self.writer
         if not writer.accepting:
             raise Refused(
@@ -143,6 +153,7 @@ class Ingest:
 
     async def push_events(self, token: Token, events: list[Event], now: float) -> Accepted:
         """Apply validated events, all or none, and return once they are durable."""
+        self.refuse_unless_leader()
         state, writer = self.state, self.writer
         if token is not ANONYMOUS:
             try:
@@ -221,6 +232,7 @@ class Ingest:
         durable, with the Pushgateway's semantics: the status to answer, and its message
         ("" on success)."""
         started = time.perf_counter()
+        self.refuse_unless_leader()
         writer, groups = self.writer, self.groups
         if not writer.accepting:
             reason = writer.error or "write queue full"
@@ -261,6 +273,7 @@ class Ingest:
     def delete_group(self, token: Token, path: str) -> GroupingKey | None:
         """Remove exactly this grouping key (staged; see `not_durable`): the key if it
         existed, None if not. PushgatewayError or Refused when the path or token won't do."""
+        self.refuse_unless_leader()
         key = parse_grouping_key(path)
         try:
             check_push(token, [dict(key)["job"]])
@@ -270,6 +283,7 @@ class Ingest:
 
     def wipe_groups(self) -> int:
         """Remove every group (staged; see `not_durable`); returns how many there were."""
+        self.refuse_unless_leader()
         return self.groups.wipe(self.clock())
 
     async def not_durable(self) -> str | None:
@@ -285,6 +299,7 @@ class Ingest:
     async def delete_jobs(self, jobs: Iterable[Job]) -> list[dict[str, Any]]:
         """Forget jobs, their groups and their history, resolve their alerts; once durable,
         say so on the bus. Returns what was deleted (name and labels of each)."""
+        self.refuse_unless_leader()
         jobs = list(jobs)
         now = self.clock()
         deleted = []

@@ -8,6 +8,7 @@ line and key it came from.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -109,6 +110,18 @@ class Logging:
 
 
 @dataclass(frozen=True, slots=True)
+class HighAvailability:
+    lease: float = 5.0
+    """The leadership lease's length (PostgreSQL only): renewed every third of it; a
+    standby takes over once it has expired."""
+    node_name: str = field(default_factory=socket.gethostname)
+    """This node's name in the lease, /health and the log."""
+    advertise_url: str = ""
+    """Where clients reach this node, named by standbys in their 503s; "" for
+    http://<node_name>:<port>."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = ""
     port: int = 9091
@@ -149,6 +162,8 @@ class Settings:
     config_file: Path | None = None
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     """Rules, receivers and the notification outbox (collector.alerting.settings)."""
+    ha: HighAvailability = field(default_factory=HighAvailability)
+    """Several nodes on one PostgreSQL database, one of them leading (docs/high-availability.md)."""
 
     @property
     def listen(self) -> str:
@@ -207,6 +222,11 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
     "http": {
         "fast_path": (None, "http_fast_path", lambda v: _boolean(v)),
     },
+    "ha": {
+        "lease": ("ha", "lease", lambda v: _lease(v)),
+        "node_name": ("ha", "node_name", lambda v: _non_empty(v)),
+        "advertise_url": ("ha", "advertise_url", lambda v: _http_url(v)),
+    },
     "tls": {
         "cert_file": (None, "tls_cert", Path),
         "key_file": (None, "tls_key", Path),
@@ -227,6 +247,9 @@ FLAGS = {
     "store.url": "--store-url",
     "tls.cert_file": "--tls-cert",
     "tls.key_file": "--tls-key",
+    "ha.lease": "--ha.lease",
+    "ha.node_name": "--ha.node-name",
+    "ha.advertise_url": "--ha.advertise-url",
 }
 """How the command line spells a setting, where it is not `--` plus its name."""
 
@@ -360,7 +383,7 @@ def _build(
     leaves its default in place (the caller raises once everything has been looked at)."""
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {
-        "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {},
+        "runs": {}, "retention": {}, "limits": {}, "logging": {}, "pushgateway": {}, "ha": {},
     }  # fmt: skip
     for key, (raw, where) in values.items():
         section_name, _, name = key.rpartition(".")
@@ -392,6 +415,7 @@ def _build(
         limits=replace(defaults.limits, **sections["limits"]),
         logging=replace(defaults.logging, **sections["logging"]),
         pushgateway=replace(defaults.pushgateway, **sections["pushgateway"]),
+        ha=replace(defaults.ha, **sections["ha"]),
     )
 
 
@@ -447,3 +471,22 @@ def _boolean(value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
         return value.lower() in ("true", "yes", "1")
     raise ValueError(f"{value!r} is not true or false")
+
+
+def _lease(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 1.0 <= seconds <= 300.0:
+        raise ValueError(f"{value!r}: the lease must be between 1s and 5m")
+    return seconds
+
+
+def _non_empty(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a name")
+    return value.strip()
+
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value.rstrip("/")

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -17,6 +19,7 @@ from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
 from batchgate.collector.http.alerting import alerting_context
 from batchgate.collector.http.keys import (
+    ALERTING,
     AUTHENTICATOR,
     BUS,
     CLOCK,
@@ -33,10 +36,17 @@ from batchgate.collector.http.keys import (
 )
 from batchgate.collector.http.middlewares import request_middlewares
 from batchgate.collector.http.routes import setup_routes
+from batchgate.collector.http.standby import LEADERSHIP, NODE, standby_refusal
 from batchgate.collector.ingest import Ingest
+from batchgate.collector.leadership import Leadership, LeaseClaims, Node
 from batchgate.collector.live import EventBus
 from batchgate.collector.observability.job_metrics import JobExposition
-from batchgate.collector.observability.metrics import RequestMetrics, ServerCollector
+from batchgate.collector.observability.metrics import (
+    LeadershipCollector,
+    LeaseMetrics,
+    RequestMetrics,
+    ServerCollector,
+)
 from batchgate.collector.pushgateway import GroupRegistry
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.open import store_for
@@ -73,12 +83,95 @@ def create_app(
     registry = CollectorRegistry(auto_describe=False)
     app[REGISTRY] = registry
     app[REQUEST_METRICS] = RequestMetrics(registry)
-    app.cleanup_ctx.append(_storage)
-    app.cleanup_ctx.append(_background_tasks)
-    app.cleanup_ctx.append(alerting_context(ruleset))
+    app[NODE] = _node(app, alerting_context(ruleset))
+    app[LEADERSHIP] = app[NODE].leadership
+    registry.register(LeadershipCollector(app[LEADERSHIP]))
+    app.cleanup_ctx.append(_serving)
     app.on_shutdown.append(_hang_up_listeners)
     setup_routes(app, settings.route_prefix)
     return app
+
+
+def _node(app: web.Application, alerting: Callable[[web.Application], AsyncIterator[None]]) -> Node:
+    """The node: with SQLite the sole leader; with PostgreSQL one of several, leading while
+    it holds the lease. Its leader's session is what a single node runs from start to end:
+    the store and the live state, the periodic tasks, alerting."""
+    settings, store = app[SETTINGS], app[STORE]
+    ha = settings.ha
+    url = ha.advertise_url or f"http://{ha.node_name}:{settings.port}"
+    lease: LeaseClaims | None = None
+    fence: Callable[[int | None], None] | None = None
+    if settings.store_url:
+        from batchgate.collector.storage.postgres.lease import LeaseTable
+        from batchgate.collector.storage.postgres.store import PostgresStore
+
+        if isinstance(store, PostgresStore):
+            postgres = store
+            lease = LeaseTable(settings.store_url, settings.store_password_file, ha.lease / 3)
+
+            def fence(epoch: int | None) -> None:
+                postgres.fence_epoch = epoch or 0  # no lease has epoch 0: commit nothing
+
+    leadership = (
+        Leadership(ha.node_name, url, ha.lease) if lease else Leadership.sole(ha.node_name, url)
+    )
+    contexts = (_storage, _background_tasks, alerting)
+
+    @contextlib.asynccontextmanager
+    async def session() -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for context in contexts:
+                await stack.enter_async_context(contextlib.asynccontextmanager(context)(app))
+            yield
+
+    def announce(leadership: Leadership) -> None:
+        if not leadership.leads:
+            app[INGEST].not_leader = lambda: standby_refusal(leadership)
+        app[BUS].publish("node.role", leadership.as_json())
+
+    metrics = LeaseMetrics(app[REGISTRY])
+    return Node(
+        leadership, session, lease, fence or (lambda epoch: None), announce,
+        metrics.renewal_seconds.observe,
+    )  # fmt: skip
+
+
+async def _serving(app: web.Application) -> AsyncIterator[None]:
+    """Serve as the node's role says: a standby's refusing stand-ins until it leads."""
+    _stand_by(app)
+    node = app[NODE]
+    await node.start()
+    try:
+        yield
+    finally:
+        await node.stop()
+
+
+def _stand_by(app: web.Application) -> None:
+    """A standby's live state: empty, and an ingest service that refuses every change with
+    the leader's name (the front door calls it as it does on the leader)."""
+    settings, leadership = app[SETTINGS], app[LEADERSHIP]
+    state = State(settings.runs)
+    writer = Writer(app[STORE], settings.max_write_queue, settings.push_timeout, app[CLOCK])
+    groups = Groups(GroupRegistry(), state, writer, settings.pushgateway.expiry_rules)
+    ingest = Ingest(
+        settings, app[CLOCK], state, writer, groups, app[STORE], app[BUS], app[REQUEST_METRICS]
+    )
+    ingest.not_leader = lambda: standby_refusal(leadership)
+    for key, value in ((STATE, state), (WRITER, writer), (GROUPS, groups), (INGEST, ingest)):
+        _own(app, key, value)
+
+
+def _own(app: web.Application, key: web.AppKey[Any], value: Any) -> None:
+    """Point an application key at what the node's role now uses. aiohttp deprecates
+    changing a started app's state (a DeprecationWarning); a standby that takes over restores
+    its live state long after the start, so the keys change then, whole, and only here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if value is None:
+            app.pop(key, None)
+        else:
+            app[key] = value
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -113,13 +206,18 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     restored_groups = groups.restore(restored.groups)
     state.reckon_downtime(started, restored.alive_at)  # once the groups' jobs are back too
     steps["Pushgateway groups"] = time.perf_counter() - timer
-    app[STATE] = state
-    app[WRITER] = writer
-    app[GROUPS] = groups
-    app[INGEST] = Ingest(
+    ingest = Ingest(
         settings, app[CLOCK], state, writer, groups, store, app[BUS], app[REQUEST_METRICS]
     )
-    app[REGISTRY].register(ServerCollector(state, writer, app[BUS]))
+    # The session's own metrics, beside the node's: dropped whole when it ends.
+    node_registry = app[REGISTRY]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(node_registry)
+    registry.register(ServerCollector(state, writer, app[BUS]))
+    for key, value in (
+        (STATE, state), (WRITER, writer), (GROUPS, groups), (INGEST, ingest), (REGISTRY, registry)
+    ):  # fmt: skip
+        _own(app, key, value)
     app[READY]["ready"] = True
     log.info(
         "restored %d jobs, %d running runs and %d Pushgateway groups from %s in %.2f s (%s)",
@@ -134,8 +232,19 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         app[READY]["ready"] = False
-        await writer.stop()
+        leading = app[LEADERSHIP].leads
+        if not leading:  # stepping down: nothing more may be acknowledged here
+            ingest.not_leader = lambda: standby_refusal(app[LEADERSHIP])
+        # A leader that lost its lease cannot commit what is left: its pushes got no 2xx.
+        if leading:
+            await writer.stop()
+        else:
+            await writer.stop(grace=0.5)
         await store.close()
+        _own(app, REGISTRY, node_registry)
+        _own(app, ALERTING, None)
+        if not leading:
+            _stand_by(app)
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

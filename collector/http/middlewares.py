@@ -20,6 +20,13 @@ from batchgate.collector.auth import (
 )
 from batchgate.collector.http.errors import ApiError, error_response
 from batchgate.collector.http.keys import AUTHENTICATOR, REQUEST_METRICS
+from batchgate.collector.http.standby import (
+    LEADERSHIP,
+    SERVED_ON_STANDBY,
+    serves,
+    standby_metrics,
+    standby_refusal,
+)
 from batchgate.collector.ingest import Refused
 from batchgate.collector.storage.writer import StorageFailing
 
@@ -43,7 +50,14 @@ def request_middlewares(authenticator: Authenticator) -> list[Middleware]:
 async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = request.match_info.route.name or "unmatched"
     try:
-        response = await handler(request)
+        if route in SERVED_ON_STANDBY or serves(request.app):
+            response = await handler(request)
+        elif route == "metrics":
+            if request.app[AUTHENTICATOR].enabled:
+                authenticated(request.app, route, request.headers.get("Authorization"))
+            response = standby_metrics(request.app)
+        else:
+            raise standby_refusal(request.app[LEADERSHIP])
     except web.HTTPException as error:
         if error.status < 400:
             request.app[REQUEST_METRICS].count_request(route, error.status)

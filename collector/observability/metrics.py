@@ -23,6 +23,7 @@ from batchgate.collector.core.model import (
 
 if TYPE_CHECKING:
     from batchgate.collector.core.state import State
+    from batchgate.collector.leadership import Leadership
     from batchgate.collector.live import EventBus
     from batchgate.collector.storage.writer import Writer
 
@@ -100,6 +101,43 @@ class ServerCollector(Collector):
         )
         dropped.add_sample("batchgate_events_dropped_total", {}, float(self._bus.dropped))
         yield dropped
+
+
+class LeadershipCollector(Collector):
+    """Whether this node leads, and how often its role changed (read from its Leadership)."""
+
+    def __init__(self, leadership: Leadership) -> None:
+        self._leadership = leadership
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "batchgate_leader",
+            "1 on the node that leads (always, with SQLite), 0 on a standby.",
+            value=1.0 if self._leadership.leads else 0.0,
+        )
+        changes = Metric(
+            "batchgate_leader_changes",
+            "Times this node became the leader or stopped being it.",
+            "counter",
+        )
+        changes.add_sample("batchgate_leader_changes_total", {}, float(self._leadership.changes))
+        yield changes
+
+
+class LeaseMetrics:
+    """How long claims of the leadership lease take (PostgreSQL only)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.renewal_seconds = Histogram(
+            "batchgate_lease_renewal_seconds",
+            "Time taken by each claim of the leadership lease (a renewal on the leader, an "
+            "attempt to take it on a standby), answered by the database.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
 
 
 class RequestMetrics:

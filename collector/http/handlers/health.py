@@ -7,6 +7,7 @@ import time
 from aiohttp import web
 
 from batchgate.collector.http.keys import ALERTING, READY, STORE, WRITER
+from batchgate.collector.http.standby import LEADERSHIP, serves
 
 BACKLOG_DEGRADED = 0.1
 """A write queue fuller than this share of its limit makes the server degraded."""
@@ -17,14 +18,23 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
+    """200 on the leader once restored; 503 on a standby, so that load balancers and
+    readiness probes send traffic to the leader alone."""
+    leadership = request.app[LEADERSHIP]
+    if not leadership.leads:
+        leader = leadership.leader_name or "none right now"
+        return web.Response(status=503, text=f"Service Unavailable: standby (leader: {leader})\n")
     if not request.app[READY].get("ready"):
         return web.Response(status=503, text="Service Unavailable: restoring state\n")
     return web.Response(text="OK\n")
 
 
 async def health(request: web.Request) -> web.Response:
-    """healthy, degraded or unhealthy, with the reasons; 503 when unhealthy."""
+    """healthy, degraded or unhealthy, with the reasons; 503 when unhealthy. With the
+    node's role and the leader; a standby is healthy while it can stand in."""
     app = request.app
+    if not serves(app):
+        return web.json_response({"status": "healthy", "reasons": [], **app[LEADERSHIP].as_json()})
     writer = app[WRITER]
     problems: list[dict[str, str]] = []
     if writer.error is not None:
@@ -71,6 +81,7 @@ async def health(request: web.Request) -> web.Response:
         "write_queue": writer.pending,
         "commits": writer.commits,
         "failed_commits": writer.failed_commits,
+        **app[LEADERSHIP].as_json(),
     }
     if alerting is not None:
         body["alerting"] = {

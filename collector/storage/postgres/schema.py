@@ -216,6 +216,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_finished ON runs (job_id, finished_at DESC NULLS LAST, run_id DESC)
         WHERE status <> 'running';
     """,
+    # 11: the leadership lease of several nodes on one database (storage.postgres.lease):
+    # one row, expired until a node takes it (epoch 0 is never a held lease's).
+    """
+    CREATE TABLE ha_lease (
+        id integer PRIMARY KEY CHECK (id = 1),
+        holder text NOT NULL,
+        advertise_url text NOT NULL,
+        epoch bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    INSERT INTO ha_lease (id, holder, advertise_url, epoch, expires_at)
+        VALUES (1, '', '', 0, '-infinity');
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -108,6 +108,9 @@ class PostgresStore:
         self._batches = 0
         self._unconfirmed: tuple[WriteBatch, int] | None = None
         """The batch whose commit last failed, and its number: a retry keeps the number."""
+        self.fence_epoch: int | None = None
+        """The leadership lease's epoch every commit must hold (`lease.fence_sql`), set by
+        the node while it leads; None: commits are not fenced (no lease in use)."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -196,7 +199,7 @@ class PostgresStore:
         if self._writer is None:
             raise RuntimeError("the store is not open")
         async with self._writer.acquire() as conn:
-            await writes.commit(conn, self._session, number, batch)
+            await writes.commit(conn, self._session, number, batch, self.fence_epoch)
         self._unconfirmed = None
 
     async def prune(

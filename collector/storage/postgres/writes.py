@@ -14,6 +14,7 @@ import asyncpg
 import asyncpg.pool
 
 from batchgate.collector.core.records import WriteBatch
+from batchgate.collector.storage.postgres.lease import fence_sql
 from batchgate.collector.storage.postgres.rows import (
     JOB_COLUMNS,
     POINT_COLUMNS,
@@ -62,22 +63,27 @@ _INSERT_POINT = (
 )
 
 
-async def commit(conn: Connection, session: str, number: int, batch: WriteBatch) -> None:
+async def commit(
+    conn: Connection, session: str, number: int, batch: WriteBatch, fence: int | None = None
+) -> None:
     """Apply batch `number` of the server's `session` in one transaction, unless that
     session already committed it or a later one (a retry whose first attempt did commit,
-    its outcome lost with the connection). See `storage.sqlite.writer.commit`."""
+    its outcome lost with the connection). See `storage.sqlite.writer.commit`. With a
+    `fence`, only while the leadership lease is that epoch's (`lease.fence_sql`)."""
     # BEGIN and the batch's claim on writer_state in one round trip: a simple query of two
     # statements, whose values are the server's own (a hex session id, an int, a float).
     # A small group commit is a few round trips, and its latency is what 16 connections
     # of single pushes wait on.
     if not session.isalnum() or not session.isascii():
         raise ValueError(f"a session id is letters and digits, not {session!r}")
-    claimed = await conn.execute(
-        f"BEGIN; UPDATE writer_state SET session = '{session}', last_batch = {int(number)}, "
-        f"alive_at = {float(batch.alive_at)!r} WHERE id = 1 "
-        f"AND NOT (session = '{session}' AND last_batch >= {int(number)})"
-    )
+    fenced = f"{fence_sql(fence)}; " if fence is not None else ""
     try:
+        claimed = await conn.execute(
+            f"BEGIN; {fenced}"
+            f"UPDATE writer_state SET session = '{session}', last_batch = {int(number)}, "
+            f"alive_at = {float(batch.alive_at)!r} WHERE id = 1 "
+            f"AND NOT (session = '{session}' AND last_batch >= {int(number)})"
+        )
         if claimed == "UPDATE 0":  # committed already, by an attempt whose answer was lost
             await conn.execute("ROLLBACK")
             return

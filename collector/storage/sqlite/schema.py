@@ -198,6 +198,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_finished ON runs (job_id, finished_at, run_id) WHERE status != 'running';
     """,
+    # 11: PostgreSQL's leadership lease (ha_lease). An SQLite history has one node, which
+    # always leads: nothing here, so that both stores keep the same version numbers.
+    """
+    SELECT 1
+    """,
 ]
 
 

@@ -1,0 +1,182 @@
+"""Real batchgate nodes on one real PostgreSQL, for the high-availability tests: each node
+is `python -m batchgate serve` in a process of its own, on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import IMPORT_ROOT, REPO, free_port
+
+LEASE = 1.0
+"""Seconds of lease in these tests (the shortest ha.lease allows): takeovers in seconds."""
+
+
+class HaNode:
+    """One node: started, signalled, asked what it is."""
+
+    def __init__(self, root: Path, name: str, store_url: str, lease: float = LEASE) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = root / name
+        self.log = root / f"{name}.log"
+        self.command = [
+            sys.executable, "-m", "batchgate", "serve",
+            "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
+            "--store-url", store_url, "--ha.lease", f"{lease:g}",
+            "--ha.node-name", name, "--ha.advertise-url", self.url,
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HaNode:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                env={"PYTHONPATH": IMPORT_ROOT, "PATH": "/usr/bin:/bin"},
+            )  # fmt: skip
+        wait_until(self._listening, 20, f"{self.name} listening", self)
+        return self
+
+    def _listening(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+        return self.status("/-/healthy") == 200
+
+    def status(self, path: str, timeout: float = 2.0) -> int | None:
+        """The status of a GET, or None when nothing answered."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+        except OSError:
+            return None
+
+    def get(self, path: str) -> tuple[int, Any, dict[str, str]]:
+        return request("GET", self.url + path)
+
+    def role(self) -> str | None:
+        try:
+            _, body, _ = self.get("/health")
+        except OSError:
+            return None
+        return str(body["role"]) if isinstance(body, dict) and "role" in body else None
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(number)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def request(
+    method: str, url: str, body: Any = None, timeout: float = 3.0, data: bytes | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """(status, decoded JSON body or text, headers); raises OSError when nothing answered."""
+    if body is not None:
+        data = json.dumps(body).encode()
+    sent = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=method)
+    try:
+        with urllib.request.urlopen(sent, timeout=timeout) as response:
+            status, raw, headers = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, raw, headers = error.code, error.read(), dict(error.headers)
+    try:
+        return int(status), json.loads(raw), headers
+    except ValueError:
+        return int(status), raw.decode(errors="replace"), headers
+
+
+def wait_until(check: Any, within: float, what: str, *nodes: HaNode) -> float:
+    """Seconds until `check()` is true, polling; AssertionError (with the nodes' logs)
+    after `within` seconds."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > within:
+            logs = "\n".join(f"--- {n.name}\n{n.log.read_text()[-3000:]}" for n in nodes)
+            raise AssertionError(f"not {what} within {within}s\n{logs}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+class Pushes:
+    """Threads pushing runs (start and success in one push) to whichever node takes them,
+    as a client given every node's URL would: remembers each run acknowledged 2xx, and by
+    whom."""
+
+    def __init__(self, urls: list[str], workers: int = 2, timeout: float = 2.0) -> None:
+        self.urls = urls
+        self.timeout = timeout
+        self.acknowledged: dict[str, str] = {}
+        self.refused = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._push, args=(w,)) for w in range(workers)]
+
+    def __enter__(self) -> Pushes:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def count(self) -> int:
+        return len(self.acknowledged)
+
+    def _push(self, worker: int) -> None:
+        number = 0
+        while not self._stop.is_set():
+            run_id = f"ha-{worker}-{number}"
+            body = [
+                {"job": f"ha_{worker}", "event": "start", "run_id": run_id},
+                {"job": f"ha_{worker}", "event": "success", "run_id": run_id},
+            ]
+            for url in self.urls:
+                try:
+                    status, _, _ = request("POST", f"{url}/push", body, self.timeout)
+                except OSError:
+                    continue
+                if 200 <= status < 300:
+                    self.acknowledged[run_id] = url
+                    break
+                self.refused += 1
+            else:
+                time.sleep(0.05)
+            number += 1
+
+    def missing_from(self, url: str) -> list[str]:
+        """The acknowledged runs that the node at `url` does not have as succeeded."""
+        missing = []
+        for run_id in list(self.acknowledged):
+            status, body, _ = request("GET", f"{url}/runs/{run_id}")
+            if status != 200 or body.get("status") != "succeeded":
+                missing.append(run_id)
+        return missing
