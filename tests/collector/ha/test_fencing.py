@@ -4,8 +4,6 @@ once another node has taken the lease (or it expired), the old epoch commits not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
@@ -16,8 +14,8 @@ from tests.postgres import Cluster
 
 
 @pytest.fixture
-async def url(postgres: Cluster) -> AsyncIterator[str]:
-    yield postgres.database()
+def url(postgres: Cluster) -> str:
+    return postgres.database()
 
 
 def audited(action: str) -> WriteBatch:
@@ -39,17 +37,20 @@ async def test_a_leader_commits_only_while_its_epoch_holds_the_lease(url: str) -
         await alpha.prepare()
         await store.open(0.0, 5, 60.0)
         first = await alpha.claim("alpha", "http://alpha", 1.0, None)
-        assert first.held and first.epoch == 1
+        assert first.held
+        assert first.epoch == 1
         assert not (await beta.claim("beta", "http://beta", 1.0, None)).held
         store.fence_epoch = first.epoch
         await store.commit(audited("while leading"))
 
         renewed = await alpha.claim("alpha", "http://alpha", 1.0, first.epoch)
-        assert renewed.held and renewed.epoch == first.epoch  # a renewal keeps the epoch
+        assert renewed.held
+        assert renewed.epoch == first.epoch
 
         await asyncio.sleep(1.1)  # alpha is paused past its lease; beta takes it
         taken = await beta.claim("beta", "http://beta", 1.0, None)
-        assert taken.held and taken.epoch == first.epoch + 1
+        assert taken.held
+        assert taken.epoch == first.epoch + 1
         with pytest.raises(asyncpg.PostgresError) as refused:
             await store.commit(audited("after losing the lease"))
         assert is_fenced(refused.value)
