@@ -4,6 +4,7 @@ once another node has taken the lease (or it expired), the old epoch commits not
 from __future__ import annotations
 
 import asyncio
+
 import asyncpg
 import pytest
 
