@@ -48,7 +48,7 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 def process_and_children(pid: int) -> list[int]:
-    children = []
+    children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children.extend(int(child) for child in (task / "children").read_text().split())
     return [pid, *children]

@@ -9,7 +9,8 @@ over `--connections` keep-alive connections on loopback. While it fills, every f
 data directory is sampled every 50 ms (the write-ahead log can grow and shrink between
 two commits), and the CPU time of the server and its writer process is taken (per 1,000
 events: less disturbed than events/s on a machine others use). Then: resident memory of the
-server and its writer process, GET /summary, GET / (the overview page), GET /metrics, a job, its runs and its trends; then `kill -9` of
+server and its writer process, GET /summary, GET / (the overview page), GET /metrics, a job,
+its runs and its trends; then `kill -9` of
 the server and its writer process, a restart on the same directory (time to /-/ready),
 resident memory again, and a clean stop (the files' sizes after it).
 

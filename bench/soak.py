@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 
 try:
-    from harness import batchgate, machine
+    from harness import batchgate, machine  # type: ignore[import-not-found]
 except ImportError:  # imported from the tests, with bench/ not on the path
-    from bench.harness import batchgate, machine  # type: ignore[no-redef]
+    from bench.harness import batchgate, machine
 
 
 @dataclass

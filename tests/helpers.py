@@ -48,7 +48,7 @@ class Clock:
         self.now += seconds
 
 
-Client = TestClient  # type: ignore[type-arg]
+Client = TestClient[web.Request, web.Application]
 
 
 class Server(TestServer):
@@ -284,9 +284,9 @@ class SustainedPushes:
 
 async def evaluate_rules(client: Client) -> None:
     """The rules' periodic pass, now, over every job: what its timer would do next."""
-    await client.server.app[ALERTING].evaluate_all(full=True)
+    await client.app[ALERTING].evaluate_all(full=True)
 
 
 def sweep(client: Client) -> int:
     """The periodic sweep, now: runs gone silent are marked lost, stale groups expire."""
-    return client.server.app[INGEST].sweep()
+    return client.app[INGEST].sweep()

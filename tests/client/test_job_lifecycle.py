@@ -62,7 +62,9 @@ def test_it_makes_each_decorated_call_a_new_run(receiver):
 
     @job
     def build(n):
-        current_job().progress(done=n, total=n)
+        job_now = current_job()
+        assert job_now is not None
+        job_now.progress(done=n, total=n)
         return n * 2
 
     assert build(1) == 2
@@ -76,7 +78,9 @@ def test_it_makes_each_decorated_call_a_new_run(receiver):
 def test_it_decorates_coroutines(receiver):
     @Job("async_report", connection=fast_connection(receiver.url))
     async def build():
-        current_job().metric("pages", 12)
+        job_now = current_job()
+        assert job_now is not None
+        job_now.metric("pages", 12)
         return "done"
 
     assert asyncio.run(build()) == "done"

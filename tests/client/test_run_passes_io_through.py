@@ -50,6 +50,7 @@ def test_it_gives_sigpipe_to_a_command_whose_reader_left(receiver, isolated_clie
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )  # fmt: skip
+    assert wrapper.stdout is not None
     assert wrapper.stdout.readline() == b"y\n"
     wrapper.stdout.close()
     assert wrapper.wait(timeout=30) == 128 + signal.SIGPIPE

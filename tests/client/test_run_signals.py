@@ -54,6 +54,7 @@ def test_it_passes_signals_on_and_reports_a_cancel(receiver, isolated_client, tm
         stderr=subprocess.PIPE,
         start_new_session=True,  # no terminal: signals reach the wrapper only
     )
+    assert wrapper.stdout is not None
     assert wrapper.stdout.readline() == b"ready\n"
     wrapper.send_signal(signal.SIGUSR1)
     assert wrapper.stdout.readline() == b"got SIGUSR1\n"

@@ -43,6 +43,7 @@ def test_it_does_not_adopt_the_spool_of_another_live_process(tmp_path):
         text=True,
     )
     try:
+        assert holder.stdout is not None
         assert holder.stdout.readline() == "ready\n"
         assert len(list(tmp_path.glob("*/*.jsonl"))) == 1
         assert list(Spool(str(tmp_path), URL, 1 << 20).orphans()) == []

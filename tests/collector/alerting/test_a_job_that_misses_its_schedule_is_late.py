@@ -26,7 +26,7 @@ rules:
 
 async def _status(client: Client, job: str) -> str:
     """The job's status after a rules pass (the service runs one every few seconds)."""
-    await client.server.app[ALERTING].evaluate_all()
+    await client.app[ALERTING].evaluate_all()
     (shown,) = (await get(client, "/jobs", q=job))["jobs"]
     return shown["status"]  # type: ignore[no-any-return]
 
@@ -101,7 +101,7 @@ async def test_a_job_shows_what_its_missed_rules_expect_and_when_its_next_run_is
         "runs 0 * * * * (UTC), 5 min 00 s grace; next run due in 47 min (rule BackupMissed)"
     )
     clock.advance(TO_NEXT_TICK + 301)
-    await client.server.app[ALERTING].evaluate_all()
+    await client.app[ALERTING].evaluate_all()
     assert await _schedule_line(client, "backup") == (
         "runs 0 * * * * (UTC), 5 min 00 s grace; a run was due 5 min ago, "
         "the next is due in 55 min (rule BackupMissed)"

@@ -42,7 +42,7 @@ async def test_the_next_push_resolves_it_at_once_not_at_the_next_pass(
     client = await start_with(rules=RULES, evaluation_interval=3600.0)
     await _push_group(client)
     clock.advance(3601)
-    await client.server.app[ALERTING].evaluate_all()
+    await client.app[ALERTING].evaluate_all()
     (alert,) = (await get(client, "/alerts", state="firing"))["alerts"]
     assert alert["alertname"] == "GroupSilent"
 
@@ -63,7 +63,7 @@ async def test_the_servers_downtime_does_not_count_as_a_groups_silence(
 
     clock.advance(7200)
     client = await start_with(rules=RULES)
-    alerting = client.server.app[ALERTING]
+    alerting = client.app[ALERTING]
 
     async def firing() -> list[str]:
         await alerting.evaluate_all(full=True)

@@ -45,7 +45,7 @@ async def test_a_failure_and_its_recovery_are_kept_across_a_restart(
 
     await client.close()
     client = await start()
-    await client.server.app[ALERTING].evaluate_all(full=True)
+    await client.app[ALERTING].evaluate_all(full=True)
     assert await _history(client) == [
         ("resolved", "JobFailed", "backup"),
         ("firing", "JobFailed", "backup"),
@@ -83,7 +83,7 @@ async def test_it_forgets_what_is_older_than_the_retention(client: Client, clock
     await _fail_then_succeed(client, clock, "backup")
     clock.advance(31 * 86400)
     await _fail_then_succeed(client, clock, "etl")
-    await client.server.app[INGEST].apply_retention()
+    await client.app[INGEST].apply_retention()
     assert await _history(client) == [
         ("resolved", "JobFailed", "etl"),
         ("firing", "JobFailed", "etl"),

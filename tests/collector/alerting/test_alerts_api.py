@@ -3,6 +3,8 @@ OpenAPI document."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.collector.alerting.conftest import StartWith
 from tests.helpers import Clock, evaluate_rules, get, push
 
@@ -62,7 +64,7 @@ async def test_it_filters(start_with: StartWith, clock: Clock) -> None:
     for job in ("etl_a", "etl_b", "backup"):
         await push(client, {"job": job, "labels": {"env": "prod"}, "event": "fail"})
 
-    async def jobs(**params: str) -> list[str]:
+    async def jobs(**params: Any) -> list[str]:
         return sorted(a["job"] for a in (await get(client, "/alerts", **params))["alerts"])
 
     assert await jobs(job="etl_*") == ["etl_a", "etl_b"]

@@ -4,6 +4,7 @@ the sweep) and a stuck run alert; deleting a job resolves its alerts."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from batchgate.collector.alerting.settings import AlertingSettings
 from batchgate.collector.http.keys import ALERTING
@@ -12,7 +13,7 @@ from tests.helpers import Client, Clock, checked, evaluate_rules, get, push, swe
 Start = Callable[..., Awaitable[Client]]
 
 
-async def _alerts(client: Client, **params: str) -> list[tuple[str, str, str]]:
+async def _alerts(client: Client, **params: Any) -> list[tuple[str, str, str]]:
     alerts = (await get(client, "/alerts", **params))["alerts"]
     return sorted((a["alertname"], a["job"], a["state"]) for a in alerts)
 
@@ -53,7 +54,7 @@ async def test_progress_resolves_a_stuck_alert_within_its_push(start: Start, clo
     await push(client, {"job": "etl", "event": "start", "run_id": "e1", "lost_after": 86400,
                         "progress": {"done": 1, "total": 10}})  # fmt: skip
     clock.advance(16 * 60)
-    await client.server.app[ALERTING].evaluate_all()
+    await client.app[ALERTING].evaluate_all()
     assert await _alerts(client) == [("JobStuck", "etl", "firing")]
     await push(client, {"job": "etl", "event": "progress", "run_id": "e1",
                         "progress": {"done": 2, "total": 10}})  # fmt: skip

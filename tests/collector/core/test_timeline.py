@@ -23,12 +23,12 @@ async def test_it_keeps_a_bounded_evenly_spread_timeline(start: Any, clock: Cloc
     assert 10 <= len(samples) <= 20
     assert timeline[0]["event"] == "start"
     assert timeline[-1]["event"] == "success"
-    done = [p["progress"]["done"] for p in samples]
-    assert done == sorted(done)
-    assert done[0] <= 16, done  # spread over the whole run...
-    assert done[-1] >= 180, done
-    gaps = {b - a for a, b in itertools.pairwise(done)}  # ...evenly
-    assert len(gaps) == 1, f"unevenly spread: {done}"
+    reported = [p["progress"]["done"] for p in samples]
+    assert reported == sorted(reported)
+    assert reported[0] <= 16, reported  # spread over the whole run...
+    assert reported[-1] >= 180, reported
+    gaps = {b - a for a, b in itertools.pairwise(reported)}  # ...evenly
+    assert len(gaps) == 1, f"unevenly spread: {reported}"
 
 
 async def test_it_samples_at_most_once_per_interval(start: Any, clock: Clock) -> None:

@@ -10,7 +10,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class ThreadedServer:
         finally:
             await runner.cleanup()
 
-    def call(self, work: Callable[[web.Application], Awaitable[Any]]) -> Any:
+    def call(self, work: Callable[[web.Application], Coroutine[Any, Any, Any]]) -> Any:
         """`work(app)` run on the server's own event loop (to trigger periodic work now)."""
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(work(self.app), self._loop).result(30)
@@ -152,7 +152,8 @@ def live(driver: WebDriver) -> None:
 
 def errors_in_console(driver: WebDriver) -> list[str]:
     """Console errors since the last call (failed loads included)."""
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    entries = driver.get_log("browser")  # type: ignore[attr-defined]  # Chromium's, not in the stubs
+    return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
 
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}

@@ -28,7 +28,7 @@ def _titles(section: Element) -> list[str]:
 
 
 async def _alerts(start: Any, tmp_path: Path, clock: Clock) -> Client:
-    client = await start(alerting=alerting(tmp_path, rules=RULES))
+    client: Client = await start(alerting=alerting(tmp_path, rules=RULES))
     await push(client, [
         {"job": "backup", "labels": {"host": "db2"}, "event": "fail", "message": "disk full"},
         {"job": "report", "event": "fail"},

@@ -53,7 +53,7 @@ def test_a_pushed_progress_event_moves_the_bar_without_a_reload(
                  "progress": {"done": 60, "total": 100}})  # fmt: skip
     wait(browser, lambda d: _bar(d, "etl-1") == "60.0")
     cell = find(browser, '.progress-cell[data-run-id="etl-1"]')[0]
-    assert "width: 60" in cell.find_element("css selector", ".bar").get_attribute("style")
+    assert "width: 60" in (cell.find_element("css selector", ".bar").get_attribute("style") or "")
     assert "60 / 100" in cell.text
 
     server.push([{"job": "etl", "event": "success", "run_id": "etl-1"},

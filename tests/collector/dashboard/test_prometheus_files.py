@@ -118,8 +118,8 @@ def _check_custom_metrics(prometheus: Prometheus) -> None:
 
 
 def _check_dashboard(prometheus: Prometheus, alerts_api: bool) -> None:
-    for variable, query in variable_queries().items():
-        selector, label = query.removeprefix("label_values(").removesuffix(")").split(", ")
+    for variable, variable_query in variable_queries().items():
+        selector, label = variable_query.removeprefix("label_values(").removesuffix(")").split(", ")
         values = prometheus.api(f"label/{label}/values", **{"match[]": substitute(selector, ".*")})
         assert values, f"variable {variable} has no values"
     for query in queries():

@@ -78,7 +78,7 @@ async def test_a_takeover_waits_for_the_commit_in_flight(url: str) -> None:
     try:
         transaction = conn.transaction()
         await transaction.start()
-        await conn.execute(fence_sql(lease.epoch))
+        await conn.execute(fence_sql(lease.epoch, 5.0))
         await asyncio.sleep(1.1)  # expired while the commit is in flight
         claim = asyncio.create_task(beta.claim("beta", "http://beta", 1.0, None))
         await asyncio.sleep(0.3)

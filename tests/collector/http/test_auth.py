@@ -55,7 +55,7 @@ def concrete(path: str) -> str:
 
 def routes(client: Client) -> list[tuple[str, str, str]]:
     found = []
-    for route in client.server.app.router.routes():
+    for route in client.app.router.routes():
         if route.method == "HEAD" or route.resource is None:
             continue
         found.append((route.method, concrete(route.resource.canonical), route.name or ""))

@@ -153,12 +153,14 @@ async def test_a_listener_that_stops_reading_is_told_to_resync_and_holds_up_nobo
     slow_reader, slow_writer = await asyncio.open_connection(sock=slow_socket, limit=1 << 24)
     slow_writer.write(b"GET /events HTTP/1.1\r\nHost: batchgate\r\n\r\n")
     await asyncio.wait_for(slow_reader.readuntil(b": connected\n\n"), 5)
-    slow_writer.transport.pause_reading()  # stops reading, as a stalled client does
+    transport = slow_writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    transport.pause_reading()  # stops reading, as a stalled client does
     quick = await client.get("/events")
     pushes = _pushes_a_stalled_socket_cannot_absorb()
 
     async def follow() -> list[str]:
-        seen = []
+        seen: list[str] = []
         while len(seen) < pushes * 1000 and "resync" not in seen:
             event_type, _ = await _next_event(quick)
             seen.append(event_type)
@@ -175,7 +177,7 @@ async def test_a_listener_that_stops_reading_is_told_to_resync_and_holds_up_nobo
     # The stalled listener held nobody up:
     assert seen == ["run.started"] * 1000 + ["run.progress"] * (pushes - 1) * 1000
 
-    slow_writer.transport.resume_reading()
+    transport.resume_reading()
     stream = b""
     deadline = asyncio.get_running_loop().time() + 30
     while b"event: resync" not in stream or b'"done":999999' not in stream:

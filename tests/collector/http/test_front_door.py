@@ -373,9 +373,10 @@ async def test_a_push_in_flight_when_the_server_stops_is_answered_and_kept(
     restarted = server()
     await restarted.start_server()
     try:
+        assert restarted.port is not None
         (run,) = await exchange(
             restarted.port, b"GET /runs/in-flight HTTP/1.1\r\n" + HOST + b"\r\n"
-        )  # type: ignore[arg-type]
+        )
         assert run.status == 200
         assert json.loads(run.body)["status"] == "running"
     finally:

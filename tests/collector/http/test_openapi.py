@@ -14,7 +14,7 @@ async def test_it_describes_every_route(client: Client) -> None:
     document = await get(client, "/openapi.json")
     assert document["openapi"].startswith("3.1")
     served = set()
-    for route in client.server.app.router.routes():
+    for route in client.app.router.routes():
         if route.method == "HEAD":
             continue
         path = route.resource.canonical if route.resource else ""

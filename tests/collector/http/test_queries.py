@@ -61,7 +61,7 @@ async def test_it_pages_through_jobs_with_a_cursor(client: Client, clock: Clock)
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"limit": "10", **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"limit": "10", **({"cursor": cursor} if cursor else {})}
         page = await get(client, "/jobs", **params)
         seen.extend(job["job"] for job in page["jobs"])
         cursor = page["next"]

@@ -131,7 +131,7 @@ class Regathering:
 
 
 def held_series(registry: GroupRegistry) -> set[Series]:
-    held = set()
+    held: set[Series] = set()
     for summary in registry.groups():
         for family, _ in registry.group_families(summary.key):
             if family.name not in (PUSH_TIME, PUSH_FAILURE_TIME):

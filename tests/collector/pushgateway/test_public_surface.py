@@ -20,7 +20,7 @@ def test_everything_exported_exists() -> None:
 def test_no_module_does_io_or_reads_a_clock() -> None:
     for module in PACKAGE.glob("*.py"):
         tree = ast.parse(module.read_text())
-        imported = set()
+        imported: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)

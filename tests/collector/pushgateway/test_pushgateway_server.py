@@ -157,10 +157,10 @@ async def test_the_servers_downtime_does_not_age_a_group(start: Start, clock: Cl
 
     clock.advance(7200)
     client = await start(pushgateway=pushgateway)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     assert ("x", labels(job="hourly_sync", instance="")) in await scrape(client)
     clock.advance(3601)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     assert ("x", labels(job="hourly_sync", instance="")) not in await scrape(client)
 
 
@@ -172,16 +172,16 @@ async def test_stale_groups_expire_and_are_recorded(start: Start, clock: Clock) 
     await put(client, "/metrics/job/hourly_sync", "# TYPE x gauge\nx 1\n")
     await put(client, "/metrics/job/daily_sync", "# TYPE y gauge\ny 1\n")
     clock.advance(601)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     series = await scrape(client)
     assert ("x", labels(job="hourly_sync", instance="")) not in series
     assert ("y", labels(job="daily_sync", instance="")) in series
     clock.advance(3000)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     assert ("y", labels(job="daily_sync", instance="")) not in await scrape(client)
     assert (await get(client, "/jobs", kind="pushgateway"))["jobs"] == []
 
-    await client.server.app[WRITER].durable()  # the sweep staged them, and does not wait
+    await client.app[WRITER].durable()  # the sweep staged them, and does not wait
     events = (await get(client, "/groups/history"))["events"]
     assert [(e["event"], e["grouping_key"]) for e in events] == [
         ("expired", {"job": "daily_sync"}),

@@ -78,11 +78,14 @@ def test_a_repeat_is_not_parsed_and_shows_its_new_values(monkeypatch: pytest.Mon
 def test_a_shape_is_kept_once_the_groups_series_are_settled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    parsed = []
-    read_text = registry_module.read_text
-    monkeypatch.setattr(
-        registry_module, "read_text", lambda *args: parsed.append(1) or read_text(*args)
-    )
+    parsed: list[int] = []
+    read_text = registry_module.read_text  # type: ignore[attr-defined]
+
+    def counted(*args: Any) -> Any:
+        parsed.append(1)
+        return read_text(*args)
+
+    monkeypatch.setattr(registry_module, "read_text", counted)
     registry = GroupRegistry()
     other_labels = BODY.replace(b'k="x"', b'k="z"')
     registry.push("PUT", "job/j", BODY, None, False, 1.0)  # created: shape kept

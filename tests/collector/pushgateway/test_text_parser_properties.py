@@ -26,7 +26,8 @@ def sample_lines(draw: st.DrawFn) -> str:
     rendered = ",".join(f'{name}{draw(blanks)}={draw(blanks)}"{value}"' for name, value in labels)
     if draw(st.booleans()):
         rendered += draw(st.sampled_from(["", ","]))
-    braces = "{" + rendered + "}" if labels or draw(st.booleans()) else ""
+    with_braces: bool = bool(labels) or draw(st.booleans())
+    braces = "{" + rendered + "}" if with_braces else ""
     timestamp = draw(st.sampled_from(["", " 123", " x", " 1 2"]))
     return (
         f"{draw(blanks)}{draw(names)}{draw(blanks)}{braces}{draw(blanks)}{draw(values)}{timestamp}"

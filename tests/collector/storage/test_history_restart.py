@@ -44,8 +44,8 @@ async def test_it_restores_running_runs_and_finished_jobs_after_a_restart(
 
 async def _statuses(client: Client) -> tuple[str, str, set[str]]:
     """The run's status, its job's, and the alerts firing, after a sweep and a rules pass."""
-    client.server.app[INGEST].sweep()
-    await client.server.app[ALERTING].evaluate_all(full=True)
+    client.app[INGEST].sweep()
+    await client.app[ALERTING].evaluate_all(full=True)
     run = await get(client, "/runs/etl-1")
     (job,) = (await get(client, "/jobs"))["jobs"]
     alerts = (await get(client, "/alerts"))["alerts"]
@@ -86,8 +86,8 @@ async def test_a_silence_the_server_heard_still_counts_after_a_restart(
     await push(client, {"job": "etl", "event": "start", "run_id": "etl-1"})
     for _ in range(10):
         clock.advance(60)
-        client.server.app[INGEST].sweep()
-        await client.server.app[WRITER].durable()
+        client.app[INGEST].sweep()
+        await client.app[WRITER].durable()
     await client.close()
 
     clock.advance(60)
@@ -220,10 +220,10 @@ async def test_a_start_kept_by_the_client_through_an_outage_is_not_lost_on_arriv
     client = await start()
     kept = {"job": "etl", "event": "start", "run_id": "etl-1", "timestamp": clock.now - 1800}
     await push(client, kept)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     assert (await get(client, "/runs/etl-1"))["status"] == "running"
     clock.advance(901)
-    client.server.app[INGEST].sweep()
+    client.app[INGEST].sweep()
     assert (await get(client, "/runs/etl-1"))["status"] == "lost"
 
 

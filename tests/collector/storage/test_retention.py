@@ -21,7 +21,7 @@ async def test_it_removes_old_runs_and_runs_beyond_the_limit(start: Any, clock: 
         await push(client, {"job": "busy", "event": "success", "run_id": f"busy-{i}"})
     await push(client, {"job": "busy", "event": "start", "run_id": "busy-running"})
 
-    assert await client.server.app[INGEST].apply_retention() == 1 + 3
+    assert await client.app[INGEST].apply_retention() == 1 + 3
     assert (await client.get("/runs/old-1")).status == 404
     assert (await get(client, "/runs/old-2"))["status"] == "succeeded", "a job's last run stays"
     runs = (await get(client, "/jobs/busy/runs"))["runs"]

@@ -30,7 +30,7 @@ async def test_a_log_held_past_its_checkpoint_size_is_emptied_once_the_reader_en
         batch += 1
         await push(client, [{"job": f"bulk_{batch}_{i}", "event": "fail", "message": message}
                             for i in range(20)])  # fmt: skip
-    assert client.server.app[STORE] is store
+    assert client.app[STORE] is store
     await store.housekeeping()  # after the last commit's own checkpoint, in the writer's order
     assert wal.stat().st_size >= store.wal_checkpoint_bytes, "held while the reader reads"
 

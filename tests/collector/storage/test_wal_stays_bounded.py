@@ -109,7 +109,7 @@ async def test_metrics_show_the_log_and_health_says_when_a_reader_holds_it(
     reader.execute("COMMIT")
     reader.close()
     await push(client, runs(0, number))
-    store = client.server.app[STORE]
+    store = client.app[STORE]
     await store.housekeeping()  # after the commit's own checkpoint, in the writer's order
     assert wal.stat().st_size <= limit
     assert (await get(client, "/health"))["status"] == "healthy"

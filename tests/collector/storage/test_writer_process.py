@@ -23,7 +23,7 @@ from tests.helpers import Client, ServerProcess, SustainedPushes, checked, get, 
 
 
 def writer_pid(client: Client) -> int:
-    store = client.server.app[STORE]
+    store = client.app[STORE]
     assert isinstance(store, SqliteStore)
     pid = store.writer_process.pid
     assert pid is not None

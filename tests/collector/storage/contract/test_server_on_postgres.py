@@ -32,7 +32,7 @@ async def test_a_restarted_server_on_postgres_restores_everything(
 ) -> None:
     url = postgres.database()
     client = await start(store_url=url)
-    assert isinstance(client.server.app[STORE], PostgresStore)
+    assert isinstance(client.app[STORE], PostgresStore)
     await push(client, [
         {"job": "etl", "labels": {"env": "prod"}, "event": "start", "run_id": "etl-1"},
         {"job": "etl", "labels": {"env": "prod"}, "event": "progress", "run_id": "etl-1",
