@@ -107,6 +107,7 @@ def _node(app: web.Application, alerting: Callable[[web.Application], AsyncItera
 
         if isinstance(store, PostgresStore):
             postgres = store
+            postgres.fence_hold = ha.lease / 2
             lease = LeaseTable(settings.store_url, settings.store_password_file, ha.lease / 3)
 
             def fence(epoch: int | None) -> None:

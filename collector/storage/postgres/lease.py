@@ -55,11 +55,14 @@ WHERE id = 1 AND epoch = $1 AND holder = $2 AND expires_at > clock_timestamp()
 """
 
 
-def fence_sql(epoch: int) -> str:
-    """A statement that, first in a transaction, holds the lease of `epoch` unchanged until
-    the transaction ends (a takeover waits for it), or fails with FENCE_SQLSTATE when the
-    lease is another epoch's or has expired."""
+def fence_sql(epoch: int, hold: float) -> str:
+    """Statements that, first in a transaction, hold the lease of `epoch` unchanged until
+    the transaction ends (a takeover waits for it), or fail with FENCE_SQLSTATE when the
+    lease is another epoch's or has expired. A leader paused in the middle of the
+    transaction would hold the lease forever: the server ends the transaction once it has
+    waited `hold` seconds for the client (idle_in_transaction_session_timeout)."""
     return (
+        f"SET LOCAL idle_in_transaction_session_timeout = {max(int(hold * 1000), 1)}; "
         "DO $fence$ BEGIN PERFORM 1 FROM ha_lease WHERE id = 1 "
         f"AND epoch = {int(epoch)} AND expires_at > clock_timestamp() FOR SHARE; "
         "IF NOT FOUND THEN RAISE EXCEPTION 'this node no longer holds the leadership lease "

@@ -111,6 +111,8 @@ class PostgresStore:
         self.fence_epoch: int | None = None
         """The leadership lease's epoch every commit must hold (`lease.fence_sql`), set by
         the node while it leads; None: commits are not fenced (no lease in use)."""
+        self.fence_hold = 1.0
+        """Seconds a fenced commit may wait for this server before the database ends it."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -199,7 +201,9 @@ class PostgresStore:
         if self._writer is None:
             raise RuntimeError("the store is not open")
         async with self._writer.acquire() as conn:
-            await writes.commit(conn, self._session, number, batch, self.fence_epoch)
+            await writes.commit(
+                conn, self._session, number, batch, self.fence_epoch, self.fence_hold
+            )
         self._unconfirmed = None
 
     async def prune(

@@ -64,19 +64,24 @@ _INSERT_POINT = (
 
 
 async def commit(
-    conn: Connection, session: str, number: int, batch: WriteBatch, fence: int | None = None
+    conn: Connection,
+    session: str,
+    number: int,
+    batch: WriteBatch,
+    fence: int | None = None,
+    hold: float = 1.0,
 ) -> None:
     """Apply batch `number` of the server's `session` in one transaction, unless that
     session already committed it or a later one (a retry whose first attempt did commit,
     its outcome lost with the connection). See `storage.sqlite.writer.commit`. With a
-    `fence`, only while the leadership lease is that epoch's (`lease.fence_sql`)."""
+    `fence`, only while the leadership lease is that epoch's (`lease.fence_sql`, `hold`)."""
     # BEGIN and the batch's claim on writer_state in one round trip: a simple query of two
     # statements, whose values are the server's own (a hex session id, an int, a float).
     # A small group commit is a few round trips, and its latency is what 16 connections
     # of single pushes wait on.
     if not session.isalnum() or not session.isascii():
         raise ValueError(f"a session id is letters and digits, not {session!r}")
-    fenced = f"{fence_sql(fence)}; " if fence is not None else ""
+    fenced = f"{fence_sql(fence, hold)}; " if fence is not None else ""
     try:
         claimed = await conn.execute(
             f"BEGIN; {fenced}"

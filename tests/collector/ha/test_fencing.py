@@ -89,3 +89,23 @@ async def test_a_takeover_waits_for_the_commit_in_flight(url: str) -> None:
         await conn.close()
         await alpha.close()
         await beta.close()
+
+
+async def test_a_leader_paused_in_a_commit_does_not_hold_the_lease_forever(url: str) -> None:
+    """A leader stopped between the statements of a commit (SIGSTOP) keeps its transaction
+    open: the database ends it after `hold` seconds, and a standby takes over."""
+    alpha, beta = LeaseTable(url, None, 5.0), LeaseTable(url, None, 5.0)
+    await alpha.prepare()
+    lease = await alpha.claim("alpha", "http://alpha", 1.0, None)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("BEGIN")
+        await conn.execute(fence_sql(lease.epoch, 0.5))
+        await asyncio.sleep(1.1)  # paused, the transaction open, the lease expired
+        assert (await beta.claim("beta", "http://beta", 1.0, None)).held
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await conn.execute("COMMIT")
+    finally:
+        await conn.close()
+        await alpha.close()
+        await beta.close()
