@@ -133,7 +133,8 @@ def push_url(url: str) -> str:
 class Connection:
     """How to reach a collector. Build it with `Connection.resolve(...)` to apply defaults.
 
-    - `url`: the collector's base URL (or its /push URL).
+    - `url`: the collector's base URL (or its /push URL); several, comma-separated, for
+      several nodes of one batchgate (high availability): events go to whichever leads.
     - `token`: sent as `Authorization: Bearer <token>` when set.
     - `spool_dir`: where undeliverable events wait for the collector (None: no file, memory only).
     - `spool_max_bytes`: the most the spool may hold; beyond it progress is dropped, start and
@@ -155,7 +156,14 @@ class Connection:
 
     @property
     def push_url(self) -> str:
-        return push_url(self.url)
+        """The first node's /push URL (the one the spool is named after)."""
+        return self.push_urls[0]
+
+    @property
+    def push_urls(self) -> list[str]:
+        """Every node's /push URL, in the order given."""
+        urls = [push_url(url) for url in self.url.split(",") if url.strip()]
+        return urls or [push_url(DEFAULT_URL)]
 
     @classmethod
     def resolve(

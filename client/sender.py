@@ -34,7 +34,13 @@ from typing import Any, Protocol
 
 from batchgate.client.config import Connection
 from batchgate.client.spool import Spool, SpoolFile
-from batchgate.client.transport import Outcome, Transport, Verdict, push, urllib_transport
+from batchgate.client.transport import (
+    Outcome,
+    Transport,
+    Verdict,
+    push_to_leader,
+    urllib_transport,
+)
 
 
 class Reporter(Protocol):
@@ -61,6 +67,9 @@ class Sender:
         self.connection = connection
         self._transport = transport or urllib_transport
         self._url = connection.push_url
+        self._urls = connection.push_urls
+        self._current = 0
+        """Which of `_urls` took the last push (the leader, with several nodes)."""
         self._cond = threading.Condition(threading.Lock())
         self._spool_lock = threading.Lock()
         # Guarded by _cond:
@@ -334,7 +343,10 @@ class Sender:
 
     def _push(self, events: list[dict[str, Any]]) -> bool:
         """One push; True when the events are done with (delivered or dropped for good)."""
-        outcome = push(self._transport, self._url, self.connection.token, events, self._timeout())
+        outcome, self._current = push_to_leader(
+            self._transport, self._urls, self._current, self.connection.token, events,
+            self._timeout(),
+        )  # fmt: skip
         verdict = outcome.verdict
         if verdict is Verdict.DELIVERED:
             self._mark_up(len(events))

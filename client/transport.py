@@ -69,6 +69,8 @@ class Outcome:
     status: int | None = None
     bad_indices: frozenset[int] = frozenset()
     retry_after: float | None = None
+    leader: str | None = None
+    """The base URL a standby named as the leader's (its `Batchgate-Leader` header)."""
 
 
 def push(
@@ -88,6 +90,37 @@ def push(
     return classify(response)
 
 
+LEADER_HEADER = "batchgate-leader"
+"""Where a standby names the leader (lower case: headers are compared so)."""
+
+
+def push_to_leader(
+    transport: Transport,
+    urls: list[str],
+    first: int,
+    token: str | None,
+    events: list[dict[str, Any]],
+    timeout: float,
+) -> tuple[Outcome, int]:
+    """Push to `urls[first]`, and while the answer says "not here" (no answer, or a 503:
+    a standby's, or a node without its database) to the others in turn, each once; a
+    standby's leader first when it is one of them. The outcome, and the index of the URL
+    that gave it (where to start next time). Never raises."""
+    index = first % len(urls)
+    outcome = push(transport, urls[index], token, events, timeout)
+    for _ in range(len(urls) - 1):
+        if outcome.verdict is not Verdict.RETRY or outcome.status not in (None, 503):
+            break
+        named = [i for i, url in enumerate(urls) if _same_node(url, outcome.leader)]
+        index = named[0] if named and named[0] != index else (index + 1) % len(urls)
+        outcome = push(transport, urls[index], token, events, timeout)
+    return outcome, index
+
+
+def _same_node(push_url: str, base_url: str | None) -> bool:
+    return base_url is not None and push_url.rstrip("/") == base_url.rstrip("/") + "/push"
+
+
 def classify(response: Response) -> Outcome:
     status = response.status
     if 200 <= status < 300:
@@ -95,7 +128,11 @@ def classify(response: Response) -> Outcome:
     detail = _error_text(response.body)
     reason = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status in (408, 429) or status >= 500:
-        return Outcome(Verdict.RETRY, reason, status, retry_after=_retry_after(response.headers))
+        headers = response.headers
+        leader = next((v for k, v in headers.items() if k.lower() == LEADER_HEADER), None)
+        return Outcome(
+            Verdict.RETRY, reason, status, retry_after=_retry_after(headers), leader=leader
+        )
     if status == 413:
         return Outcome(Verdict.TOO_LARGE, reason, status)
     if status == 400:
