@@ -30,7 +30,7 @@ from batchgate.collector.storage.postgres.rows import (
     run_row,
     to_text,
 )
-from batchgate.collector.storage.postgres.schema import migrate
+from batchgate.collector.storage.postgres.schema import SCHEMA_TABLE, migrate
 from batchgate.collector.storage.postgres.store import CONNECT_TIMEOUT
 from batchgate.collector.storage.postgres.url import (
     masked,
@@ -125,6 +125,9 @@ TABLES = [
 
 DERIVED = ("run_counts",)
 """Tables not copied: the database's triggers fill them again as the runs are copied."""
+OWN_STATE = (SCHEMA_TABLE, "writer_state", "ha_lease")
+"""Tables of the database's own, not history: its schema version, the last commit (set
+once the copy is made) and the leadership lease of the nodes that will use it."""
 
 
 def open_source(data_dir: Path) -> sqlite3.Connection:

@@ -18,7 +18,7 @@ import asyncpg
 
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.postgres import schema
-from batchgate.collector.storage.postgres.copy import DERIVED, TABLES
+from batchgate.collector.storage.postgres.copy import DERIVED, OWN_STATE, TABLES
 from batchgate.rules.payloads import format_time
 from tests.helpers import (
     IMPORT_ROOT,
@@ -144,7 +144,7 @@ async def test_every_table_is_copied_or_filled_again(postgres: Cluster) -> None:
     finally:
         await conn.close()
     copied = {table.name for table in TABLES}
-    assert tables - {schema.SCHEMA_TABLE, "writer_state"} == copied | set(DERIVED)
+    assert tables - set(OWN_STATE) == copied | set(DERIVED)
 
 
 def test_migrate_names_what_is_wrong_in_one_line(tmp_path: Path, postgres: Cluster) -> None:
