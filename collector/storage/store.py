@@ -9,10 +9,11 @@ handlers, state or the writer. Records are plain tuples, snapshotted on the even
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from batchgate.collector.core.model import Job, JobKey, Run
+from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run
 from batchgate.collector.core.records import (
     AlertEventRecord,
     AlertRecord,
@@ -28,6 +29,7 @@ from batchgate.collector.core.records import (
 )
 from batchgate.collector.core.state import Sample
 from batchgate.rules import Alert
+from batchgate.rules.facts import Readings
 
 COUNT_BUCKET = 300
 """Seconds of start times one row of `run_counts` counts (the stores' schema version 9: the
@@ -168,6 +170,57 @@ def job_record(job: Job) -> JobRecord:
         json.dumps(job.duration_buckets),
         job.duration_sum,
         job.duration_count,
+    )
+
+
+def job_key_of(name: str, labels: str) -> JobKey:
+    """A job's key from its stored name and labels (a JSON object)."""
+    return JobKey(name, tuple(sorted(json.loads(labels).items())))
+
+
+def job_from_record(record: JobRecord, recent_runs: int) -> Job:
+    """A stored job as the live state holds it, without its runs (the restore adds them)."""
+    buckets = json.loads(record.duration_buckets)
+    if len(buckets) != len(DURATION_BUCKETS):
+        buckets = [0] * len(DURATION_BUCKETS)
+    return Job(
+        key=job_key_of(record.name, record.labels),
+        id=record.id,
+        created_at=record.created_at,
+        kind=record.kind,
+        recent=deque(maxlen=recent_runs),
+        last_seen_at=record.last_seen_at,
+        last_start_at=record.last_start_at,
+        last_success_at=record.last_success_at,
+        last_failure_at=record.last_failure_at,
+        last_finished_at=record.last_finished_at,
+        last_duration=record.last_duration,
+        counts=json.loads(record.counts),
+        duration_buckets=buckets,
+        duration_sum=record.duration_sum,
+        duration_count=record.duration_count,
+    )
+
+
+def run_from_record(record: RunRecord, job: JobKey) -> Run:
+    """A stored run of the job keyed `job`, as the live state holds it."""
+    return Run(
+        run_id=record.run_id,
+        job=job,
+        status=record.status,
+        started_at=record.started_at,
+        last_event_at=record.last_event_at,
+        last_progress_at=record.last_progress_at,
+        finished_at=record.finished_at,
+        readings=Readings(*(getattr(record, name) for name in Readings.FIELDS)),
+        metrics=json.loads(record.metrics) if record.metrics else {},
+        message=record.message,
+        exit_code=record.exit_code,
+        lost_after=record.lost_after,
+        samples=record.samples,
+        sample_level=record.sample_level,
+        last_sample_at=record.last_sample_at if record.last_sample_at is not None else -1e300,
+        untimed=record.finished_at is not None and record.duration is None,
     )
 
 

@@ -13,15 +13,13 @@ none of this: `json.dumps` writes U+0000 as an escape.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections import deque
 from operator import itemgetter
 from typing import Any
 
-from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run
+from batchgate.collector.core.model import Job, Run
 from batchgate.collector.core.records import JobRecord, PointRecord, RunRecord
-from batchgate.rules.facts import Readings
+from batchgate.collector.storage.store import job_from_record, job_key_of, run_from_record
 
 _ESCAPE = "\uffff"
 _ESCAPED = re.compile("\uffff([\uffff0])")
@@ -118,52 +116,11 @@ def point_record(row: Any) -> PointRecord:
 def job_from_row(row: Any, recent_runs: int) -> tuple[Job, str | None]:
     """A stored job (its columns in JobRecord's order) and the id of its last run."""
     record = JobRecord(row[0], from_text(row[1]), *row[2 : len(JobRecord._fields)])
-    buckets = json.loads(record.duration_buckets)
-    if len(buckets) != len(DURATION_BUCKETS):
-        buckets = [0] * len(DURATION_BUCKETS)
-    job = Job(
-        key=_job_key(record.name, record.labels),
-        id=record.id,
-        created_at=record.created_at,
-        kind=record.kind,
-        recent=deque(maxlen=recent_runs),
-        last_seen_at=record.last_seen_at,
-        last_start_at=record.last_start_at,
-        last_success_at=record.last_success_at,
-        last_failure_at=record.last_failure_at,
-        last_finished_at=record.last_finished_at,
-        last_duration=record.last_duration,
-        counts=json.loads(record.counts),
-        duration_buckets=buckets,
-        duration_sum=record.duration_sum,
-        duration_count=record.duration_count,
-    )
+    job = job_from_record(record, recent_runs)
     return job, record.last_run_id
 
 
 def run_from_joined_row(row: Any) -> Run:
     """A stored run: its columns in RunRecord's order, then its job's name and labels."""
-    record = run_record(row)
     name, labels = row[len(RUN_COLUMNS)], row[len(RUN_COLUMNS) + 1]
-    return Run(
-        run_id=record.run_id,
-        job=_job_key(from_text(name), labels),
-        status=record.status,
-        started_at=record.started_at,
-        last_event_at=record.last_event_at,
-        last_progress_at=record.last_progress_at,
-        finished_at=record.finished_at,
-        readings=Readings(*(getattr(record, name) for name in Readings.FIELDS)),
-        metrics=json.loads(record.metrics) if record.metrics else {},
-        message=record.message,
-        exit_code=record.exit_code,
-        lost_after=record.lost_after,
-        samples=record.samples,
-        sample_level=record.sample_level,
-        last_sample_at=record.last_sample_at if record.last_sample_at is not None else -1e300,
-        untimed=record.finished_at is not None and record.duration is None,
-    )
-
-
-def _job_key(name: str, labels: str) -> JobKey:
-    return JobKey(name, tuple(sorted(json.loads(labels).items())))
+    return run_from_record(run_record(row), job_key_of(from_text(name), labels))

@@ -18,14 +18,13 @@ import itertools
 import json
 import time
 import uuid
-from collections import deque
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run, RunSummary
+from batchgate.collector.core.model import Job, Run, RunSummary
 from batchgate.collector.core.records import (
     AlertEventRecord,
     AuditRecord,
@@ -40,8 +39,14 @@ from batchgate.collector.core.records import (
 )
 from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
-from batchgate.collector.storage.store import COUNT_BUCKET, AlertingState, Restored
-from batchgate.rules.facts import Readings
+from batchgate.collector.storage.store import (
+    COUNT_BUCKET,
+    AlertingState,
+    Restored,
+    job_from_record,
+    job_key_of,
+    run_from_record,
+)
 
 __all__ = [
     "DATABASE_FILE",
@@ -369,7 +374,7 @@ class SqliteStore:
         last_ids: dict[str, Job] = {}
         for row in await reader.execute_fetchall(f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs"):
             record = JobRecord(*row)
-            job = _job_from_record(record, recent_runs)
+            job = job_from_record(record, recent_runs)
             jobs[job.id] = job
             if record.last_run_id is not None:
                 last_ids[record.last_run_id] = job
@@ -430,51 +435,7 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _job_key(name: str, labels: str) -> JobKey:
-    return JobKey(name, tuple(sorted(json.loads(labels).items())))
-
-
-def _job_from_record(record: JobRecord, recent_runs: int) -> Job:
-    buckets = json.loads(record.duration_buckets)
-    if len(buckets) != len(DURATION_BUCKETS):
-        buckets = [0] * len(DURATION_BUCKETS)
-    return Job(
-        key=_job_key(record.name, record.labels),
-        id=record.id,
-        created_at=record.created_at,
-        kind=record.kind,
-        recent=deque(maxlen=recent_runs),
-        last_seen_at=record.last_seen_at,
-        last_start_at=record.last_start_at,
-        last_success_at=record.last_success_at,
-        last_failure_at=record.last_failure_at,
-        last_finished_at=record.last_finished_at,
-        last_duration=record.last_duration,
-        counts=json.loads(record.counts),
-        duration_buckets=buckets,
-        duration_sum=record.duration_sum,
-        duration_count=record.duration_count,
-    )
-
-
 def _run_from_joined_row(row: Any) -> Run:
-    record = RunRecord(*row[: len(_RUN_COLUMNS)])
+    """A stored run: its columns in RunRecord's order, then its job's name and labels."""
     name, labels = row[len(_RUN_COLUMNS) :]
-    return Run(
-        run_id=record.run_id,
-        job=_job_key(name, labels),
-        status=record.status,
-        started_at=record.started_at,
-        last_event_at=record.last_event_at,
-        last_progress_at=record.last_progress_at,
-        finished_at=record.finished_at,
-        readings=Readings(*(getattr(record, name) for name in Readings.FIELDS)),
-        metrics=json.loads(record.metrics) if record.metrics else {},
-        message=record.message,
-        exit_code=record.exit_code,
-        lost_after=record.lost_after,
-        samples=record.samples,
-        sample_level=record.sample_level,
-        last_sample_at=record.last_sample_at if record.last_sample_at is not None else -1e300,
-        untimed=record.finished_at is not None and record.duration is None,
-    )
+    return run_from_record(RunRecord(*row[: len(_RUN_COLUMNS)]), job_key_of(name, labels))
