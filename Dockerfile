@@ -20,7 +20,9 @@ USER batchgate
 VOLUME /data
 EXPOSE 9091
 ENV BATCHGATE_DATA_DIR=/data BATCHGATE_LISTEN=:9091
+# Ready on the port and route prefix the server is given by the environment
+# (BATCHGATE_LISTEN, BATCHGATE_ROUTE_PREFIX): set a prefix there, not as a flag.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:9091/-/ready', timeout=2).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('BATCHGATE_LISTEN', ':9091').rpartition(':')[2]; prefix = os.environ.get('BATCHGATE_ROUTE_PREFIX', '').rstrip('/'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}{prefix}/-/ready', timeout=2).status != 200)"]
 ENTRYPOINT ["batchgate"]
 CMD ["serve"]
