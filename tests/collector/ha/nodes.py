@@ -153,19 +153,22 @@ class Pushes:
 
     def _push(self, worker: int) -> None:
         number = 0
+        first = 0  # as the SDK: start with the node that took the last push
         while not self._stop.is_set():
             run_id = f"ha-{worker}-{number}"
             body = [
                 {"job": f"ha_{worker}", "event": "start", "run_id": run_id},
                 {"job": f"ha_{worker}", "event": "success", "run_id": run_id},
             ]
-            for url in self.urls:
+            for index in [*range(first, len(self.urls)), *range(first)]:
+                url = self.urls[index]
                 try:
                     status, _, _ = request("POST", f"{url}/push", body, self.timeout)
                 except OSError:
                     continue
                 if 200 <= status < 300:
                     self.acknowledged[run_id] = url
+                    first = index
                     break
                 self.refused += 1
             else:
