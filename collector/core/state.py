@@ -272,7 +272,16 @@ class State:
         run.status = status
         run.finished_at = max(at, run.started_at)
         job.running.pop(run.run_id, None)
+        self._record_finish(job, run)
+
+    def _record_finish(self, job: Job, run: Run) -> None:
+        """Count the run into its job; the run it replaces as the job's last finished one
+        leaves the index of runs in memory for the bounded cache (it stayed for good, and
+        memory grew with every run written)."""
+        previous = job.last_finished
         job.record_finish(run)
+        if previous is not None and previous is not job.last_finished:
+            self._settle(job, previous)
 
     def _place(self, job: Job, run: Run) -> None:
         """Keep `runs` to running runs and last runs; other finished runs go to the cache."""
@@ -323,7 +332,7 @@ class State:
         run.status = LOST
         run.finished_at = run.last_event_at
         job.running.pop(run.run_id, None)
-        job.record_finish(run)
+        self._record_finish(job, run)
         job.generation += 1
         self._settle(job, run)
         return Change("finished", job, run, True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from batchgate.collector.core.state import StateSettings
+from batchgate.collector.http.keys import STATE
 from tests.helpers import Client, Clock, get, push, sweep
 
 
@@ -196,3 +200,21 @@ async def test_a_start_sent_twice_is_applied_once(client: Client, clock: Clock) 
     assert [point["event"] for point in run["timeline"]] == ["start"]
     assert run["started_at"] == first
     assert (await get(client, "/summary"))["running_runs"] == 1
+
+
+async def test_memory_keeps_a_jobs_last_runs_and_a_bounded_cache_not_every_run(
+    start: Any, clock: Clock
+) -> None:
+    client = await start(runs=StateSettings(run_cache=20))
+    for n in range(200):
+        await push(client, [
+            {"job": "etl", "event": "start", "run_id": f"r{n}"},
+            {"job": "etl", "event": "success", "run_id": f"r{n}", "duration_seconds": 1},
+        ])  # fmt: skip
+        clock.advance(60)
+    state = client.app[STATE]
+    assert len(state.runs) <= 2  # the job's last run and its last finished one
+    assert len(state._finished) <= 20
+    # What left memory is still served, from the store:
+    assert (await get(client, "/runs/r0"))["status"] == "succeeded"
+    assert (await get(client, "/runs/r199"))["status"] == "succeeded"
