@@ -30,6 +30,7 @@ SERVICES = (
     "collector.alerting",
     "collector.observability",
     "collector.ingest",
+    "collector.leadership",
 )
 BELOW: dict[str, tuple[str, ...]] = {
     "client": (),
