@@ -108,3 +108,31 @@ def test_the_kubernetes_example_probes_the_leader_and_keeps_a_standby() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
     env = {variable["name"] for variable in container["env"]}
     assert {"BATCHGATE_STORE_URL", "BATCHGATE_HA_NODE_NAME", "BATCHGATE_HA_ADVERTISE_URL"} <= env
+
+
+def test_the_kubernetes_environment_is_valid(tmp_path: Path) -> None:
+    """The container's env, as the kubelet resolves it (the Secret's URL, the pod's name and
+    IP in `$(...)`), passes `batchgate serve --check-config`."""
+    (container,) = kubernetes()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    given = {
+        "POD_NAME": "batchgate-7d9f-abcde",
+        "POD_IP": "10.1.2.3",
+        "BATCHGATE_STORE_URL": "postgresql://batchgate@postgres.example:5432/batchgate",
+        "PGPASSWORD": "test-password",
+    }
+    environment: dict[str, str] = {}
+    for variable in container["env"]:
+        value = given[variable["name"]] if "valueFrom" in variable else str(variable["value"])
+        environment[variable["name"]] = re.sub(
+            r"\$\(([A-Z_]+)\)", lambda match: environment[match[1]], value
+        )
+    assert environment["BATCHGATE_HA_NODE_NAME"] == given["POD_NAME"]
+    assert environment["BATCHGATE_HA_ADVERTISE_URL"] == "http://10.1.2.3:9091"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": IMPORT_ROOT,
+           "BATCHGATE_DATA_DIR": str(tmp_path), **environment}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "batchgate", *container["args"], "--check-config"],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "listen :9091" in result.stdout
