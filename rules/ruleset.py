@@ -430,7 +430,8 @@ DEFAULT_RULES_FILE: Final = "default_rules.yaml"
 
 def default_rules() -> RuleSet:
     """The rules active with no configuration: any failure, stuck for 15 minutes, lost."""
-    text = resources.files("batchgate.rules").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+    rules_file = resources.files("batchgate.rules").joinpath(DEFAULT_RULES_FILE)
+    text = rules_file.read_text(encoding="utf-8")
     rules, errors = parse_rules(text, f"<batchgate>/{DEFAULT_RULES_FILE}")
     if errors:
         raise ConfigErrors(errors)
