@@ -157,9 +157,12 @@ def _period(request: web.Request) -> tuple[str, float]:
     if period in PERIODS:
         return period, PERIODS[period]
     try:
-        return period, parse_duration(period)
+        seconds = parse_duration(period)
     except ValueError:
         raise field_error("period", f"must be one of {', '.join(PERIODS)} or a duration") from None
+    if not seconds > 0:
+        raise field_error("period", f"must be longer than 0 seconds, not {period!r}")
+    return period, seconds
 
 
 async def job_trends(request: web.Request) -> web.Response:

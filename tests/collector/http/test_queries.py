@@ -195,3 +195,12 @@ async def get_delete(client: Client, path: str) -> Any:
     from tests.helpers import checked
 
     return await checked(await client.delete(path))
+
+
+async def test_a_period_of_no_time_is_refused_naming_it(client: Client) -> None:
+    await push(client, {"job": "etl", "event": "success"})
+    for path in ("/summary", "/jobs/etl/trends"):
+        refused = await get(client, path, 400, period="0s")
+        assert refused["details"] == [
+            {"field": "period", "reason": "must be longer than 0 seconds, not '0s'"}
+        ]
