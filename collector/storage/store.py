@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run
 from batchgate.collector.core.records import (
@@ -171,6 +172,21 @@ def job_record(job: Job) -> JobRecord:
         job.duration_sum,
         job.duration_count,
     )
+
+
+def first_whole_bucket(since: float) -> int:
+    """The first row of `run_counts` whose five minutes all come after `since`: the rows
+    from it on count whole; the runs between `since` and its start are counted one by one."""
+    return -int(-since // COUNT_BUCKET)
+
+
+def added_counts(*parts: Iterable[Any]) -> dict[str, int]:
+    """Runs by status, added up over parts (rows of status and count), without zeros."""
+    counts: dict[str, int] = {}
+    for part in parts:
+        for status, runs in part:
+            counts[status] = counts.get(status, 0) + int(runs)
+    return {status: runs for status, runs in counts.items() if runs}
 
 
 def job_key_of(name: str, labels: str) -> JobKey:

@@ -56,7 +56,13 @@ from batchgate.collector.storage.postgres.url import (
 # The exception `batchgate serve` reports, without a traceback, when the store cannot be
 # opened: SQLite's, so that the server knows one.
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
-from batchgate.collector.storage.store import COUNT_BUCKET, AlertingState, Restored
+from batchgate.collector.storage.store import (
+    COUNT_BUCKET,
+    AlertingState,
+    Restored,
+    added_counts,
+    first_whole_bucket,
+)
 from batchgate.collector.storage.writer import StorageFailing
 
 __all__ = ["PostgresStore", "StoreUnavailable"]
@@ -278,20 +284,17 @@ class PostgresStore:
         return [run_from_joined_row(row) for row in rows]
 
     async def run_counts(self, since: float) -> dict[str, int]:
-        # As SQLite's store: whole five minutes from run_counts, the part before from runs.
-        first = -int(-since // COUNT_BUCKET)
+        first = first_whole_bucket(since)
         whole = await self._fetch(
             "SELECT status, sum(runs) FROM run_counts WHERE bucket >= $1 GROUP BY status", first
         )
-        counts: dict[str, int] = {status: int(runs) for status, runs in whole}
-        for status, runs in await self._fetch(
+        before = await self._fetch(
             "SELECT status, count(*) FROM runs WHERE started_at >= $1 AND started_at < $2 "
             "GROUP BY status",
             since,
             float(first * COUNT_BUCKET),
-        ):
-            counts[status] = counts.get(status, 0) + runs
-        return {status: runs for status, runs in counts.items() if runs}
+        )
+        return added_counts(whole, before)
 
     async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
         if job_ids is not None and not job_ids:

@@ -43,6 +43,8 @@ from batchgate.collector.storage.store import (
     COUNT_BUCKET,
     AlertingState,
     Restored,
+    added_counts,
+    first_whole_bucket,
     job_from_record,
     job_key_of,
     run_from_record,
@@ -242,21 +244,17 @@ class SqliteStore:
         return [_run_from_joined_row(row) for row in rows]
 
     async def run_counts(self, since: float) -> dict[str, int]:
-        # Whole five minutes from the counts the database keeps (run_counts); the runs of
-        # the part before the first whole one, from the runs themselves.
-        first = -int(-since // COUNT_BUCKET)
+        first = first_whole_bucket(since)
         reader = self._reader()
         whole = await reader.execute_fetchall(
             "SELECT status, sum(runs) FROM run_counts WHERE bucket >= ? GROUP BY status", (first,)
         )
-        counts: dict[str, int] = dict(whole)  # type: ignore[arg-type]
-        for status, runs in await reader.execute_fetchall(
+        before = await reader.execute_fetchall(
             "SELECT status, count(*) FROM runs WHERE started_at >= ? AND started_at < ? "
             "GROUP BY status",
             (since, first * COUNT_BUCKET),
-        ):
-            counts[status] = counts.get(status, 0) + runs
-        return {status: runs for status, runs in counts.items() if runs}
+        )
+        return added_counts(whole, before)
 
     async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
         if job_ids is not None and not job_ids:
