@@ -11,11 +11,12 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from aiohttp import ClientResponse, web
@@ -214,19 +215,18 @@ def need_program(name: str) -> str:
     return path
 
 
-class SustainedPushes:
-    """Threads pushing a run (start and success) per request until stopped; remembers every
-    run id whose push was answered 200, for checking what survived afterwards."""
+class PushingThreads:
+    """Worker threads each calling `_push(worker)` until stopped: a load that runs while a
+    test kills, pauses or restarts something (`with ... as load:`, or `stop()`)."""
 
-    def __init__(self, url: str, workers: int = 4) -> None:
-        import threading
-
-        self.url = url
-        self.acknowledged: list[str] = []
+    def __init__(self, workers: int) -> None:
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._push, args=(w,)) for w in range(workers)]
 
-    def __enter__(self) -> SustainedPushes:
+    def _push(self, worker: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         return self
@@ -238,6 +238,16 @@ class SustainedPushes:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+
+
+class SustainedPushes(PushingThreads):
+    """Threads pushing a run (start and success) per request until stopped; remembers every
+    run id whose push was answered 200, for checking what survived afterwards."""
+
+    def __init__(self, url: str, workers: int = 4) -> None:
+        self.url = url
+        self.acknowledged: list[str] = []
+        super().__init__(workers)
 
     def wait_for(self, count: int, within: float = 30.0) -> None:
         deadline = time.monotonic() + within

@@ -7,14 +7,13 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import IMPORT_ROOT, REPO, free_port
+from tests.helpers import IMPORT_ROOT, REPO, PushingThreads, free_port
 
 LEASE = 1.0
 """Seconds of lease in these tests (the shortest ha.lease allows): takeovers in seconds."""
@@ -122,7 +121,7 @@ def wait_until(check: Any, within: float, what: str, *nodes: HaNode) -> float:
     return time.monotonic() - started
 
 
-class Pushes:
+class Pushes(PushingThreads):
     """Threads pushing runs (start and success in one push) to whichever node takes them,
     as a client given every node's URL would: remembers each run acknowledged 2xx, and by
     whom."""
@@ -132,21 +131,7 @@ class Pushes:
         self.timeout = timeout
         self.acknowledged: dict[str, str] = {}
         self.refused = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._push, args=(w,)) for w in range(workers)]
-
-    def __enter__(self) -> Pushes:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__(workers)
 
     def count(self) -> int:
         return len(self.acknowledged)
