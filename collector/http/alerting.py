@@ -29,6 +29,7 @@ from batchgate.collector.http.keys import (
     STATE,
     STORE,
     WRITER,
+    own,
 )
 from batchgate.rules import ConfigErrors, RuleSet
 
@@ -65,7 +66,7 @@ def alerting_context(
             clock=app[CLOCK],
         )
         service.restore(stored, app[CLOCK]())
-        app[ALERTING] = service
+        own(app, ALERTING, service)
         app[INGEST].alerting = service
         app[REGISTRY].register(AlertingCollector(service))
         outbox.start()

@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -26,13 +24,13 @@ from batchgate.collector.http.keys import (
     GROUPS,
     INGEST,
     JOB_EXPOSITION,
-    READY,
     REGISTRY,
     REQUEST_METRICS,
     SETTINGS,
     STATE,
     STORE,
     WRITER,
+    own,
 )
 from batchgate.collector.http.middlewares import request_middlewares
 from batchgate.collector.http.routes import setup_routes
@@ -79,7 +77,6 @@ def create_app(
     app[JOB_EXPOSITION] = JobExposition()
     app[STORE] = store if store is not None else store_for(settings)
     app[BUS] = EventBus()
-    app[READY] = {"ready": False}
     registry = CollectorRegistry(auto_describe=False)
     app[REGISTRY] = registry
     app[REQUEST_METRICS] = RequestMetrics(registry)
@@ -160,19 +157,7 @@ def _stand_by(app: web.Application) -> None:
     )
     ingest.not_leader = lambda: standby_refusal(leadership)
     for key, value in ((STATE, state), (WRITER, writer), (GROUPS, groups), (INGEST, ingest)):
-        _own(app, key, value)
-
-
-def _own(app: web.Application, key: web.AppKey[Any], value: Any) -> None:
-    """Point an application key at what the node's role now uses. aiohttp deprecates
-    changing a started app's state (a DeprecationWarning); a standby that takes over restores
-    its live state long after the start, so the keys change then, whole, and only here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if value is None:
-            app.pop(key, None)
-        else:
-            app[key] = value
+        own(app, key, value)
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -218,8 +203,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     for key, value in (
         (STATE, state), (WRITER, writer), (GROUPS, groups), (INGEST, ingest), (REGISTRY, registry)
     ):  # fmt: skip
-        _own(app, key, value)
-    app[READY]["ready"] = True
+        own(app, key, value)
     log.info(
         "restored %d jobs, %d running runs and %d Pushgateway groups from %s in %.2f s (%s)",
         len(state.jobs) - restored_groups,
@@ -232,7 +216,6 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app[READY]["ready"] = False
         leading = app[LEADERSHIP].leads
         if not leading:  # stepping down: nothing more may be acknowledged here
             ingest.not_leader = lambda: standby_refusal(app[LEADERSHIP])
@@ -242,8 +225,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         else:
             await writer.stop(grace=0.5)
         await store.close()
-        _own(app, REGISTRY, node_registry)
-        _own(app, ALERTING, None)
+        own(app, REGISTRY, node_registry)
+        own(app, ALERTING, None)
         if not leading:
             _stand_by(app)
 

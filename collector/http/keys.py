@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -27,10 +29,21 @@ WRITER = web.AppKey("writer", Writer)
 BUS = web.AppKey("bus", EventBus)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 REQUEST_METRICS = web.AppKey("request_metrics", RequestMetrics)
-READY = web.AppKey("ready", dict[str, bool])
 ALERTING = web.AppKey("alerting", Alerting)
 GROUPS = web.AppKey("groups", Groups)
 JOB_EXPOSITION = web.AppKey("job_exposition", JobExposition)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 INGEST = web.AppKey("ingest", Ingest)
 """What every push, delete and sweep goes through (`batchgate.collector.ingest`)."""
+
+
+def own(app: web.Application, key: web.AppKey[Any], value: Any) -> None:
+    """Point an application key at what the node's role now uses. aiohttp deprecates
+    changing a started app's state (a DeprecationWarning); a standby that takes over restores
+    its live state long after the start, so the keys change then, whole, and only here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if value is None:
+            app.pop(key, None)
+        else:
+            app[key] = value

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from batchgate.collector.http.keys import ALERTING, READY, STORE, WRITER
+from batchgate.collector.http.keys import ALERTING, STORE, WRITER
 from batchgate.collector.http.standby import LEADERSHIP, serves
 
 BACKLOG_DEGRADED = 0.1
@@ -18,13 +18,14 @@ async def healthy(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """200 on the leader once restored; 503 on a standby, so that load balancers and
-    readiness probes send traffic to the leader alone."""
+    """200 once the leader answers every route (`standby.serves`: restored, rules and
+    background tasks started); 503 on a standby, so that load balancers and readiness
+    probes send traffic to the leader alone."""
     leadership = request.app[LEADERSHIP]
     if not leadership.leads:
         leader = leadership.leader_name or "none right now"
         return web.Response(status=503, text=f"Service Unavailable: standby (leader: {leader})\n")
-    if not request.app[READY].get("ready"):
+    if not serves(request.app):
         return web.Response(status=503, text="Service Unavailable: restoring state\n")
     return web.Response(text="OK\n")
 
