@@ -229,6 +229,16 @@ MIGRATIONS: list[str] = [
     INSERT INTO ha_lease (id, holder, advertise_url, epoch, expires_at)
         VALUES (1, '', '', 0, '-infinity');
     """,
+    # 12: runs that wait in a queue and are retried (SQLite's migration 12).
+    """
+    ALTER TABLE runs ADD COLUMN queue text, ADD COLUMN queued_at double precision,
+        ADD COLUMN attempt bigint, ADD COLUMN max_attempts bigint, ADD COLUMN attempts text;
+    ALTER TABLE jobs ADD COLUMN retries bigint NOT NULL DEFAULT 0,
+        ADD COLUMN wait_buckets text NOT NULL DEFAULT '[]',
+        ADD COLUMN wait_sum double precision NOT NULL DEFAULT 0,
+        ADD COLUMN wait_count bigint NOT NULL DEFAULT 0;
+    CREATE INDEX runs_waiting ON runs (job_id) WHERE status IN ('queued', 'retrying');
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -203,6 +203,21 @@ MIGRATIONS: list[str] = [
     """
     SELECT 1
     """,
+    # 12: runs that wait in a queue and are retried (issue 20): the queue, when the run was
+    # queued, its attempts (JSON); each job's retries and wait histogram, counted through
+    # restarts as its runs are; and the waiting runs a restart brings back.
+    """
+    ALTER TABLE runs ADD COLUMN queue TEXT;
+    ALTER TABLE runs ADD COLUMN queued_at REAL;
+    ALTER TABLE runs ADD COLUMN attempt INTEGER;
+    ALTER TABLE runs ADD COLUMN max_attempts INTEGER;
+    ALTER TABLE runs ADD COLUMN attempts TEXT;
+    ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN wait_buckets TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN wait_sum REAL NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN wait_count INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_waiting ON runs (job_id) WHERE status IN ('queued', 'retrying');
+    """,
 ]
 
 
