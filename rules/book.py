@@ -399,18 +399,25 @@ def _labels(rule: Rule, job: JobFacts, run_id: str | None, severity: str) -> dic
 def _render(
     rule: Rule, job: JobFacts, condition: Condition, alert: Alert, now: float
 ) -> dict[str, str]:
+    # A kind that says more than its value (which assertion failed) says it on every alert,
+    # whether or not the rule has templates; a template of the same name wins.
+    rendered = {} if condition.detail is None else {"detail": condition.detail}
     if not rule.annotations:
-        return {}
+        return rendered
     context = {
         "job": job.key[0],
         "job_labels": dict(job.key[1]),
         "labels": alert.labels,
         "run": condition.run,
         "value": condition.value,
+        "detail": condition.detail,
         "severity": alert.severity,
         "rule": rule.name,
         "state": alert.state,
         "active_at": alert.active_at,
         "now": now,
     }
-    return {name: template.render_safely(context) for name, template in rule.annotations}
+    rendered.update(
+        (name, template.render_safely(context)) for name, template in rule.annotations
+    )
+    return rendered

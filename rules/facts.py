@@ -161,6 +161,11 @@ class JobFacts(Protocol):
     @property
     def last_run(self) -> RunFacts | None: ...
     @property
+    def last_finished(self) -> RunFacts | None:
+        """The most recently finished run, whole (readings and metrics): what `outcome` judges."""
+        ...
+
+    @property
     def recent(self) -> Sequence[RunSummaryFacts]:
         """Recent finished runs, oldest first."""
         ...

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from batchgate.rules.kinds.assertions import Outcome
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
 from batchgate.rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
 from batchgate.rules.kinds.runtime import Duration, Lost, MaxRuntime, Resource, Stuck
@@ -36,6 +37,7 @@ KINDS: Final = {
         Resource,
         Absent,
         Lost,
+        Outcome,
     )
 }
 

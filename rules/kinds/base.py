@@ -21,7 +21,7 @@ INFINITY: Final = math.inf
 class Condition:
     """One instance of a rule's condition holding for a job, or for one of its runs."""
 
-    __slots__ = ("active_at", "run", "run_id", "since", "until", "value")
+    __slots__ = ("active_at", "detail", "run", "run_id", "since", "until", "value")
 
     def __init__(
         self,
@@ -31,6 +31,7 @@ class Condition:
         active_at: float | None,
         since: float | None = None,
         until: float | None = None,
+        detail: str | None = None,
     ) -> None:
         self.run_id = run_id
         """The run this condition is about, for per-run kinds; None for per-job kinds."""
@@ -46,6 +47,9 @@ class Condition:
         """When the problem began, for severity tiers (`elapsed = now - since`); None: active_at."""
         self.until = until
         """When the problem ended if it is over (a finished slow run): elapsed stops there."""
+        self.detail = detail
+        """What exactly is wrong, for people (`duration 2s below 1m`), when the value alone
+        does not say: the alert's `detail` annotation, and `detail` in its templates."""
 
 
 NO_CONDITIONS: Final[tuple[Condition, ...]] = ()

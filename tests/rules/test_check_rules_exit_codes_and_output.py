@@ -3,6 +3,7 @@
 import io
 
 from batchgate.rules.check import main
+from batchgate.rules.kinds import KINDS
 
 
 def _run(*argv):
@@ -28,8 +29,7 @@ def test_errors_exit_1_with_file_line_reason_for_each(tmp_path):
     assert code == 1
     assert out == f"{good}: 1 rule OK\n"
     assert err.splitlines() == [
-        f"{bad}:2: kind: unknown kind 'stuk' (one of: duration, max_runtime, failure, "
-        "consecutive_failures, failure_rate, stuck, missed, resource, absent, lost)",
+        f"{bad}:2: kind: unknown kind 'stuk' (one of: {', '.join(KINDS)})",
         f"{bad}:3: for: '5' needs a unit, e.g. 5s or 5m",
         "2 errors in 1 file",
     ]

@@ -3,6 +3,7 @@
 import pytest
 
 from batchgate.rules.errors import ConfigError, ConfigErrors
+from batchgate.rules.kinds import KINDS
 from batchgate.rules.ruleset import check_files, load_rules, parse_rules
 
 BROKEN = """\
@@ -38,8 +39,7 @@ def test_all_errors_are_reported_with_their_lines():
         (6, "rule 'Typo' (stuck): unknown key 'no_progres_for' (did you mean 'no_progress_for'?)"),
         (
             8,
-            "kind: unknown kind 'stuk' (one of: duration, max_runtime, failure, "
-            "consecutive_failures, failure_rate, stuck, missed, resource, absent, lost)",
+            f"kind: unknown kind 'stuk' (one of: {', '.join(KINDS)})",
         ),
         (11, "above: invalid duration '2 hours': use a number and a unit, e.g. 30s, 10m, 2h, 1d"),
         (12, "for: '10' needs a unit, e.g. 10s or 10m"),
