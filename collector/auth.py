@@ -35,6 +35,7 @@ ROUTE_ROLES: Final[Mapping[str, str]] = {
     "ping_event": PUSH,
     "pushgateway_push": PUSH,
     "pushgateway_delete": PUSH,
+    "otlp_metrics": PUSH,
     "jobs": READ,
     "job": READ,
     "job_runs": READ,

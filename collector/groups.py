@@ -5,6 +5,10 @@ registry to the rest of batchgate: every change to a group is staged in the writ
 is acknowledged once its group is durable), every group is also a job of kind
 `pushgateway` in the live state (so `/jobs`, the dashboard and the rules see it), and
 groups expire by the configured rules, leaving a record in the history.
+
+An OTLP resource is a group too (`push_otlp`): its families are stored as a POST's, and its
+series' state (`OtlpGroupState`: what delta points have counted) is kept with it, in the
+group's snapshot after an `OTLP_MARK` line, so a restart restores both.
 """
 
 from __future__ import annotations
@@ -16,16 +20,24 @@ from collections.abc import Iterable
 from batchgate.collector.core.model import PUSHGATEWAY, Job, JobKey
 from batchgate.collector.core.records import GroupEventRecord
 from batchgate.collector.core.state import State
+from batchgate.collector.otlp import OtlpGroupState, ResourceBatch
+from batchgate.collector.otlp.points import Rejected
+from batchgate.collector.otlp.series import families_of
 from batchgate.collector.pushgateway import (
     ExpiryRule,
     GroupingKey,
     GroupRegistry,
     GroupSummary,
+    InconsistentPushError,
     PushgatewayError,
 )
 from batchgate.collector.storage.writer import Writer
 
 log = logging.getLogger(__name__)
+
+OTLP_MARK = "otlp 1\n"
+"""How an OTLP group's snapshot starts: then its series' times (one JSON line), then the
+registry's snapshot of its families."""
 
 
 def job_key(key: GroupingKey) -> JobKey:
@@ -60,14 +72,16 @@ class Groups:
         """When this server started (the Pushgateway's /api/v1/status says it)."""
         self._names: dict[GroupingKey, tuple[str, JobKey]] = {}
         """Each stored group's key text (the store's key) and its job's key, made once."""
+        self.otlp: dict[GroupingKey, OtlpGroupState] = {}
+        """The groups that OTLP resources push, with their series' state."""
 
     def restore(self, snapshots: Iterable[str]) -> int:
         """Load stored groups at start; a snapshot that no longer fits is logged and skipped."""
         restored = 0
         for snapshot in snapshots:
             try:
-                key = self.registry.restore_group(snapshot)
-            except (ValueError, KeyError, PushgatewayError) as error:
+                key = self._restore(snapshot)
+            except (ValueError, KeyError, TypeError, PushgatewayError) as error:
                 log.error("skipping a stored Pushgateway group that cannot be restored: %s", error)
                 continue
             summary = self.registry.get(key)
@@ -76,13 +90,58 @@ class Groups:
                 restored += 1
         return restored
 
+    def _restore(self, snapshot: str) -> GroupingKey:
+        if not snapshot.startswith(OTLP_MARK):
+            return self.registry.restore_group(snapshot)
+        header, _, rest = snapshot[len(OTLP_MARK) :].partition("\n")
+        key = self.registry.restore_group(rest)
+        families = (family for family, _ in self.registry.group_families(key))
+        self.otlp[key] = OtlpGroupState.restore(header, families, dict(key))
+        return key
+
+    def push_otlp(self, batch: ResourceBatch, now: float) -> tuple[Job | None, list[Rejected]]:
+        """An OTLP resource's points stored in its group (created if new): its job (None
+        if nothing changed) and the points refused, each with its reason. Raises
+        PushTooLargeError (nothing stored) when the group would hold too many series."""
+        key = batch.key
+        state = self.otlp.get(key) or OtlpGroupState()
+        merged = state.merge(batch.points)
+        rejected = [*batch.rejected, *merged.rejected]
+        families = families_of(merged)
+        if not families:
+            return None, rejected
+        try:
+            result, refused = self.registry.apply_each(key, families, now)
+        except InconsistentPushError as error:
+            reason = "; ".join(error.errors)
+            rejected.extend(Rejected(count, reason) for count in merged.points.values())
+            if not error.group_changed or error.key is None:
+                return None, rejected
+            return self._changed_otlp(key, state), rejected
+        for name, errors in refused.items():
+            rejected.append(Rejected(merged.points[name], "; ".join(errors)))
+        if result is not None:
+            state.commit(merged, (name for name in families if name not in refused))
+        if key not in self.registry:
+            return None, rejected
+        return self._changed_otlp(key, state), rejected
+
+    def _changed_otlp(self, key: GroupingKey, state: OtlpGroupState) -> Job | None:
+        self.otlp[key] = state
+        return self.changed(key)
+
     def changed(self, key: GroupingKey) -> Job | None:
         """A push changed the group (or its failure time): stage it and update its job
         (returned; None if the group is gone)."""
         registry = self.registry
 
         def snapshot() -> str | None:
-            return registry.snapshot_group(key) if key in registry else None
+            if key not in registry:
+                return None
+            otlp = self.otlp.get(key)
+            if otlp is None:
+                return registry.snapshot_group(key)
+            return OTLP_MARK + otlp.header() + "\n" + registry.snapshot_group(key)
 
         names = self._names.get(key)
         if names is None:
@@ -94,6 +153,7 @@ class Groups:
     def removed(self, summary: GroupSummary, event: str, now: float) -> None:
         """The group was deleted, wiped or expired: unstore it, record it, drop its job."""
         self._names.pop(summary.key, None)
+        self.otlp.pop(summary.key, None)
         self.writer.stage_group(key_text(summary.key), lambda: None)
         self.writer.stage_group_event(
             GroupEventRecord(
@@ -118,6 +178,7 @@ class Groups:
         summaries = list(self.registry.groups())
         self.registry.wipe()
         self._names.clear()
+        self.otlp.clear()
         self.writer.stage_groups_wiped()
         for summary in summaries:
             self.writer.stage_group_event(

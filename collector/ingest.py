@@ -26,10 +26,13 @@ from batchgate.collector.core.state import Change, State, needs_stored_id
 from batchgate.collector.groups import Groups, grouping_key
 from batchgate.collector.live import EventBus, publish_changes
 from batchgate.collector.observability.metrics import RequestMetrics
+from batchgate.collector.otlp import ResourceBatch
+from batchgate.collector.otlp.points import Rejected
 from batchgate.collector.pushgateway import (
     GroupingKey,
     InconsistentPushError,
     PushgatewayError,
+    PushTooLargeError,
     parse_grouping_key,
 )
 from batchgate.collector.settings import Settings
@@ -269,6 +272,45 @@ class Ingest:
             return 503, refused
         self.metrics.pushgateway_seconds.observe(time.perf_counter() - started)
         return 200, ""
+
+    async def push_otlp(self, token: Token, batches: list[ResourceBatch]) -> list[Rejected]:
+        """An OTLP export's resources (translated) stored in their groups and durable: the
+        points refused, each with its reason (OTLP's partial success). Refused (401/403,
+        413 for a first resource beyond the series limit, 429, 503): nothing was stored."""
+        self.refuse_unless_accepting()
+        now = self.clock()
+        if token is not ANONYMOUS:
+            try:
+                check_push(token, sorted({dict(batch.key)["job"] for batch in batches}))
+            except Denied as denied:
+                raise Refused(denied.status, denied.message) from None
+        groups, limit = self.groups, self.settings.max_groups
+        new_groups = sum(1 for batch in batches if batch.key not in groups.registry)
+        if new_groups and len(groups.registry) + new_groups > limit:
+            raise Refused(
+                429,
+                f"this export would create {new_groups} groups beyond the limit of {limit} "
+                "(limits.max_groups); nothing was applied",
+                headers=RETRY_AFTER,
+            )
+        rejected: list[Rejected] = []
+        for position, batch in enumerate(batches):
+            try:
+                job, refused = groups.push_otlp(batch, now)
+            except PushTooLargeError as error:
+                message = f"{dict(batch.key)['job']}: {error.message}"
+                if position == 0:
+                    raise Refused(413, message) from None
+                # Resources before it are stored: a partial success says what was not.
+                rejected.append(Rejected(len(batch.points), message))
+                continue
+            rejected.extend(refused)
+            if job is not None:
+                self.evaluate_if_alerting(job, now)
+        refused_durable = await self.not_durable()
+        if refused_durable:
+            raise Refused(503, refused_durable, headers=RETRY_AFTER)
+        return rejected
 
     def delete_group(self, token: Token, path: str) -> GroupingKey | None:
         """Remove exactly this grouping key (staged; see `not_durable`): the key if it

@@ -21,7 +21,7 @@ FOLDERS = {
     "rules": "batchgate.rules",
 }
 
-PURE = ("rules", "collector.pushgateway", "collector.core")
+PURE = ("rules", "collector.pushgateway", "collector.core", "collector.otlp")
 SERVICES = (
     "collector.settings",
     "collector.auth",
@@ -37,6 +37,7 @@ BELOW: dict[str, tuple[str, ...]] = {
     "rules": (),
     "collector.pushgateway": ("rules",),
     "collector.core": ("rules", "collector.pushgateway"),
+    "collector.otlp": ("rules", "collector.pushgateway"),
     "collector.storage": PURE,
     **dict.fromkeys(SERVICES, (*PURE, "collector.storage", *SERVICES)),
     "collector.http": (*PURE, "collector.storage", *SERVICES),

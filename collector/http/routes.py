@@ -14,6 +14,7 @@ from batchgate.collector.http.handlers import (
     jobs,
     live_events,
     openapi,
+    otlp,
     ping,
     push,
     pushgateway,
@@ -66,6 +67,8 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/api/v1/status", pushgateway.api_status_handler, name="pushgateway_api_status")
     add.add_put("/api/v1/admin/wipe", pushgateway.wipe, name="pushgateway_wipe")
     add.add_get("/groups/history", pushgateway.history, name="group_history")
+    # OpenTelemetry's OTLP/HTTP metrics export (collector/http/handlers/otlp.py).
+    add.add_post("/v1/metrics", otlp.export_metrics, name="otlp_metrics")
     add.add_get("/audit", audit.audit_log, name="audit")
     add.add_get("/alerts", alerts.list_alerts, name="alerts")
     add.add_get("/alerts/history", alerts.alert_history, name="alert_history")

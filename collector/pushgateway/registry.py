@@ -174,6 +174,39 @@ class GroupRegistry:
         self._index.changed()
         return PushResult(key, created, group.series)
 
+    def apply_each(
+        self, key: GroupingKey, families: Mapping[str, MetricFamily], now: float
+    ) -> tuple[PushResult | None, dict[str, list[str]]]:
+        """Store, as a POST does, each family that passes the checks, and refuse the others
+        by name (OTLP's partial success): the result (None if nothing was stored) and the
+        refused families' errors. A refusal sets the group's failure time, as a POST's does.
+
+        Families that pass alone but clash with each other raise InconsistentPushError
+        (nothing stored); too many series raise PushTooLargeError."""
+        group = self._groups.get(key)
+        refused: dict[str, list[str]] = {}
+        for family in families.values():
+            if family.name in TIMESTAMP_FAMILIES:
+                refused[family.name] = [f"{family.name} is the group's own push time"]
+                continue
+            removed = (
+                {family.name} if group is not None and family.name in group.families else set()
+            )
+            check = PushCheck(self._index, self._reserved, key, removed)
+            check.add_family(family)
+            if check.errors:
+                refused[family.name] = check.errors
+        passed = {name: family for name, family in families.items() if name not in refused}
+        if not passed:
+            if refused:
+                self._refuse(key, group, [], now)
+            return None, refused
+        result = self.apply(key, passed, replace=False, now=now)
+        if refused:
+            self._set_failure_time(self._groups[key], now)
+            self._index.changed()
+        return result, refused
+
     def delete(self, path: str) -> tuple[GroupingKey, bool]:
         """DELETE: remove exactly the group named by `path`; (its key, whether it existed)."""
         key = parse_grouping_key(path)
