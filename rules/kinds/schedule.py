@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from typing import ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from cronsim import CronSim, CronSimError
 
 from batchgate.rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts, unheard_after
@@ -20,7 +21,7 @@ from batchgate.rules.kinds.base import (
     last_finished,
     run_facts,
 )
-from batchgate.rules.yaml_reader import Fields
+from batchgate.rules.yaml_reader import Fields, Reader
 
 EARLY_START_TOLERANCE: Final = 60.0
 """A run that starts up to this long before its scheduled time counts for it (clock skew)."""
@@ -66,6 +67,41 @@ class CronTicks:
         return window
 
 
+def read_zone(reader: Reader, zone_node: yaml.Node | None) -> tuple[ZoneInfo, str] | None:
+    """The `timezone:` key (UTC when absent), with its name; None with an error if unknown."""
+    if zone_node is None:
+        return ZoneInfo("UTC"), "UTC"
+    name = reader.string(zone_node, "timezone")
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name), name
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.error(zone_node, f"timezone: unknown time zone {name!r}")
+        return None
+
+
+def read_schedule(
+    reader: Reader, schedule_node: yaml.Node, zone_node: yaml.Node | None
+) -> tuple[CronTicks, str] | None:
+    """A `schedule:` (5-field cron) in its `timezone:`; None once every error is reported."""
+    zone = read_zone(reader, zone_node)
+    expression = reader.string(schedule_node, "schedule")
+    if expression is None:
+        return None
+    if len(expression.split()) != 5:
+        reader.error(
+            schedule_node, f"schedule: {expression!r} must have 5 fields (m h dom mon dow)"
+        )
+        return None
+    try:
+        ticks = CronTicks(expression, zone[0] if zone is not None else ZoneInfo("UTC"))
+    except CronSimError as exc:
+        reader.error(schedule_node, f"schedule: invalid cron expression {expression!r}: {exc}")
+        return None
+    return None if zone is None else (ticks, zone[1])
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Missed:
     """The run that should have started did not.
@@ -95,39 +131,17 @@ class Missed:
         if (schedule_node is not None) == ("interval" in fields):
             reader.error(fields.node, "missed: give exactly one of 'schedule' or 'interval'")
             return None
-        zone_name = "UTC"
-        zone: tzinfo | None = ZoneInfo("UTC")
-        if zone_node is not None:
-            if schedule_node is None:
+        if schedule_node is None:
+            if zone_node is not None:
                 reader.error(zone_node, "timezone: only used with 'schedule'")
                 return None
-            name = reader.string(zone_node, "timezone")
-            zone = None
-            if name is not None:
-                try:
-                    zone = ZoneInfo(name)
-                    zone_name = name
-                except (ZoneInfoNotFoundError, ValueError):
-                    reader.error(zone_node, f"timezone: unknown time zone {name!r}")
-        if schedule_node is None:
             if "grace" in fields and grace is None:
                 return None
             return None if interval is None else cls(None, interval, grace or 0.0)
-        expression = reader.string(schedule_node, "schedule")
-        if expression is None:
+        read = read_schedule(fields.reader, schedule_node, zone_node)
+        if read is None or ("grace" in fields and grace is None):
             return None
-        if len(expression.split()) != 5:
-            reader.error(
-                schedule_node, f"schedule: {expression!r} must have 5 fields (m h dom mon dow)"
-            )
-            return None
-        try:
-            ticks = CronTicks(expression, zone or ZoneInfo("UTC"))
-        except CronSimError as exc:
-            reader.error(schedule_node, f"schedule: invalid cron expression {expression!r}: {exc}")
-            return None
-        if zone is None or ("grace" in fields and grace is None):
-            return None
+        ticks, zone_name = read
         return cls(ticks, None, grace or 0.0, zone_name)
 
     def evaluate(
