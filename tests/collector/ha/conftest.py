@@ -11,7 +11,7 @@ import pytest
 from tests.collector.ha.nodes import LEASE, HaNode
 from tests.postgres import Cluster, need_postgres, running_cluster
 
-MakeNode = Callable[[str], HaNode]
+MakeNode = Callable[..., HaNode]
 
 
 @pytest.fixture
@@ -24,12 +24,13 @@ def postgres() -> Iterator[Cluster]:
 
 @pytest.fixture
 def make_node(postgres: Cluster, tmp_path: Path) -> Iterator[MakeNode]:
-    """`make_node(name)`: a started node on the test's database; all stopped at the end."""
+    """`make_node(name, lease, *flags)`: a started node on the test's database; all
+    stopped at the end."""
     url = postgres.database()
     made: list[HaNode] = []
 
-    def make(name: str, lease: float = LEASE) -> HaNode:
-        made.append(HaNode(tmp_path, name, url, lease))
+    def make(name: str, lease: float = LEASE, *extra: str) -> HaNode:
+        made.append(HaNode(tmp_path, name, url, lease, *extra))
         return made[-1].start()
 
     yield make

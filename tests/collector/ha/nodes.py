@@ -22,7 +22,9 @@ LEASE = 1.0
 class HaNode:
     """One node: started, signalled, asked what it is."""
 
-    def __init__(self, root: Path, name: str, store_url: str, lease: float = LEASE) -> None:
+    def __init__(
+        self, root: Path, name: str, store_url: str, lease: float = LEASE, *extra: str
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -32,7 +34,7 @@ class HaNode:
             sys.executable, "-m", "batchgate", "serve",
             "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
             "--store-url", store_url, "--ha.lease", f"{lease:g}",
-            "--ha.node-name", name, "--ha.advertise-url", self.url,
+            "--ha.node-name", name, "--ha.advertise-url", self.url, *extra,
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 
