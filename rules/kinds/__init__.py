@@ -9,6 +9,7 @@ from typing import Final
 from batchgate.rules.kinds.assertions import Outcome
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
 from batchgate.rules.kinds.deadline import Deadline
+from batchgate.rules.kinds.off_schedule import OffSchedule
 from batchgate.rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
 from batchgate.rules.kinds.runtime import Duration, Lost, MaxRuntime, Resource, Stuck
 from batchgate.rules.kinds.schedule import Absent, Missed
@@ -40,6 +41,7 @@ KINDS: Final = {
         Lost,
         Outcome,
         Deadline,
+        OffSchedule,
     )
 }
 

@@ -1,0 +1,121 @@
+"""The `off_schedule` kind: runs that start when none is scheduled, or more than one for one
+scheduled time (a cron line copied to two hosts, a loop that restarts the job).
+
+Each start is placed by the scheduled time within `grace` of it (its *slot*). A run that falls
+in no slot is off schedule; a run that falls in a slot another run took first is an extra run.
+The runs judged are the running ones and the job's last finished run, so the alert of a run
+that ended stays until a later run finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Final
+
+from batchgate.rules.durations import format_duration
+from batchgate.rules.facts import PUSHGATEWAY, RUNNING, JobFacts, RunFacts
+from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
+from batchgate.rules.kinds.schedule import CronTicks, read_schedule
+from batchgate.rules.yaml_reader import Fields
+
+DEFAULT_GRACE: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OffSchedule:
+    """A run that started more than `grace` from every scheduled time of `schedule`, or the
+    second (third, ...) run to start within `grace` of the same scheduled time. One alert per
+    run; `value` is how far the start was from the nearest scheduled time (seconds), or the
+    number of runs in the slot."""
+
+    name: ClassVar[str] = "off_schedule"
+    per_run: ClassVar[bool] = True
+    keys: ClassVar[tuple[str, ...]] = ("schedule", "timezone", "grace")
+
+    ticks: CronTicks
+    grace: float = DEFAULT_GRACE
+    timezone: str = "UTC"
+
+    @classmethod
+    def parse(cls, fields: Fields) -> OffSchedule | None:
+        reader = fields.reader
+        schedule_node = fields.require("schedule")
+        zone_node = fields.take("timezone")
+        grace = fields.read("grace", reader.duration)
+        read = None if schedule_node is None else read_schedule(reader, schedule_node, zone_node)
+        if read is None or ("grace" in fields and grace is None):
+            return None
+        return cls(read[0], DEFAULT_GRACE if grace is None else grace, read[1])
+
+    def slot_of(self, started: float) -> float | None:
+        """The scheduled time within `grace` of a start (the latest, if several are), or None."""
+        tick = self.ticks.before(started + self.grace)
+        return tick if tick is not None and tick >= started - self.grace else None
+
+    def evaluate(
+        self, job: JobFacts, now: float, context: Context
+    ) -> tuple[Sequence[Condition], float]:
+        if job.kind == PUSHGATEWAY:
+            return NO_CONDITIONS, INFINITY
+        conditions = [
+            condition for run in _judged(job) if (condition := self._judge(job, run)) is not None
+        ]
+        return conditions or NO_CONDITIONS, INFINITY
+
+    def _judge(self, job: JobFacts, run: RunFacts) -> Condition | None:
+        started = run.started_at
+        slot = self.slot_of(started)
+        if slot is None:
+            nearest = self._nearest(started)
+            distance = abs(started - nearest)
+            when = "before" if started < nearest else "after"
+            detail = (
+                f"started at {self._clock(started)}, {format_duration(distance)} {when} the "
+                f"nearest scheduled time {self._clock(nearest)}"
+                f" (grace {format_duration(self.grace)})"
+            )
+            return Condition(run.run_id, run, distance, started, detail=detail)
+        earlier = sorted(
+            (other_start, other_id)
+            for other_id, other_start in _starts(job)
+            if other_id != run.run_id
+            and slot - self.grace <= other_start <= slot + self.grace
+            and (other_start, other_id) < (started, run.run_id)
+        )
+        if not earlier:
+            return None
+        detail = (
+            f"run {len(earlier) + 1} for the scheduled time {self._clock(slot)}"
+            f" (started first: {earlier[0][1]})"
+        )
+        return Condition(run.run_id, run, float(len(earlier) + 1), started, detail=detail)
+
+    def _nearest(self, moment: float) -> float:
+        before = self.ticks.before(moment)
+        after = self.ticks.after(moment)
+        if before is None:
+            return after
+        return before if moment - before <= after - moment else after
+
+    def _clock(self, moment: float) -> str:
+        return datetime.fromtimestamp(moment, self.ticks.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _judged(job: JobFacts) -> Iterator[RunFacts]:
+    """The running runs, and the last finished one unless it runs again."""
+    for run in job.running.values():
+        if run.status == RUNNING:
+            yield run
+    last = job.last_finished
+    if last is not None and last.run_id not in job.running:
+        yield last
+
+
+def _starts(job: JobFacts) -> Iterator[tuple[str, float]]:
+    """(run id, start) of every run the job remembers: running, and recently finished."""
+    for run in job.running.values():
+        yield run.run_id, run.started_at
+    for summary in job.recent:
+        yield summary.run_id, summary.started_at
