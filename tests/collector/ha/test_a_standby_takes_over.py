@@ -1,7 +1,8 @@
 """Takeover: under a steady load of pushes, the leader is killed (kill -9) or paused past
 its lease (SIGSTOP); a standby takes the lease, restores the live state from the database
 and serves, with every push that was answered 2xx; a paused leader that wakes up
-acknowledges nothing more and becomes a standby."""
+acknowledges nothing more and becomes a standby; a standby killed changes nothing for the
+leader."""
 
 from __future__ import annotations
 
@@ -67,3 +68,21 @@ def test_a_paused_leader_acknowledges_nothing_more_and_stands_by(make_node: Make
     metrics = alpha.get("/metrics")[1]
     assert "batchgate_leader 0.0" in metrics
     assert "batchgate_leader_changes_total 2.0" in metrics
+
+
+def test_a_killed_standby_changes_nothing_for_the_leader(make_node: MakeNode) -> None:
+    alpha = make_node("alpha")
+    wait_until(lambda: alpha.status("/-/ready") == 200, 10, "alpha ready", alpha)
+    beta = make_node("beta")
+    wait_until(lambda: beta.role() == "standby", 10, "beta a standby", beta)
+    with Pushes([alpha.url]) as pushes:
+        wait_until(lambda: pushes.count() >= 30, 20, "30 pushes acknowledged", alpha)
+        beta.kill()
+        before = pushes.count()
+        wait_until(lambda: pushes.count() >= before + 30, 20, "30 more pushes", alpha)
+        gamma = make_node("gamma")
+        wait_until(lambda: gamma.role() == "standby", 10, "gamma a standby", gamma)
+    assert pushes.refused == 0
+    assert alpha.get("/health")[1]["role"] == "leader"
+    assert pushes.missing_from(alpha.url) == []
+    assert "batchgate_leader_changes_total 1.0" in alpha.get("/metrics")[1]
