@@ -2,7 +2,8 @@
 the leader alone): clients that know one URL, haproxy's, push; the leader is killed
 (kill -9); haproxy takes it out after one failed check, the standby takes the lease and its
 /-/ready turns 200, haproxy puts it in, and pushes are accepted again through the same URL.
-Every push haproxy answered 2xx, before and after, is in the new leader's history."""
+Every push haproxy answered 2xx, before and after, is in the new leader's history: runs
+pushed to /push, and Pushgateway groups on its /metrics."""
 
 from __future__ import annotations
 
@@ -83,30 +84,56 @@ class Haproxy:
 
 
 class Pusher:
-    """One client, pushing runs (start and success in one push) to one URL, one at a time;
-    remembers which runs were answered 2xx."""
+    """One client, pushing to one URL, one request at a time, by turns a run (start and
+    success in one push) and a Pushgateway group (a gauge of its number); remembers what
+    was answered 2xx."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.number = 0
         self.acknowledged: list[str] = []
+        """Run ids, and `group-N` for Pushgateway groups."""
         self.refused: dict[str, int] = {}
 
     def push(self) -> bool:
-        run_id = f"lb-{self.number}"
-        self.number += 1
-        body = [{"job": "behind_haproxy", "event": "start", "run_id": run_id},
-                {"job": "behind_haproxy", "event": "success", "run_id": run_id}]  # fmt: skip
+        number, self.number = self.number, self.number + 1
+        if number % 2:
+            name = f"group-{number}"
+            method, path = "PUT", f"/metrics/job/behind_haproxy_groups/push/{number}"
+            data: bytes | None = f"# TYPE pushed gauge\npushed {number}\n".encode()
+            body = None
+        else:
+            name, method, path, data = f"lb-{number}", "POST", "/push", None
+            body = [{"job": "behind_haproxy", "event": "start", "run_id": name},
+                    {"job": "behind_haproxy", "event": "success", "run_id": name}]  # fmt: skip
         try:
-            status, _, _ = request("POST", f"{self.url}/push", body, timeout=3.0)
+            status, _, _ = request(method, self.url + path, body, timeout=3.0, data=data)
         except OSError as error:
             self.refused[type(error).__name__] = self.refused.get(type(error).__name__, 0) + 1
             return False
         if 200 <= status < 300:
-            self.acknowledged.append(run_id)
+            self.acknowledged.append(name)
             return True
         self.refused[str(status)] = self.refused.get(str(status), 0) + 1
         return False
+
+    def missing_from(self, node: HaNode) -> list[str]:
+        """What was acknowledged and the node does not have: runs not succeeded, groups
+        not on its /metrics."""
+        metrics = node.get("/metrics")[1]
+        missing = []
+        for name in self.acknowledged:
+            if name.startswith("group-"):
+                number = name.removeprefix("group-")
+                series = (f'pushed{{instance="",job="behind_haproxy_groups",push="{number}"}} '
+                          f"{number}")  # fmt: skip
+                if series not in metrics:
+                    missing.append(name)
+                continue
+            status, body, _ = node.get(f"/runs/{name}")
+            if status != 200 or body.get("status") != "succeeded":
+                missing.append(name)
+        return missing
 
     def push_until_acknowledged(self, count: int, within: float) -> None:
         """Push until `count` more pushes are acknowledged; AssertionError after `within` s."""
@@ -159,11 +186,7 @@ def test_pushes_through_haproxy_survive_the_leader_killed(
     assert beta.get("/health")[1]["role"] == "leader"
     assert len(before) == BEFORE
     assert len(pusher.acknowledged) == 2 * BEFORE
-    missing = []
-    for run_id in pusher.acknowledged:
-        status, body, _ = beta.get(f"/runs/{run_id}")
-        if status != 200 or body.get("status") != "succeeded":
-            missing.append(run_id)
+    missing = pusher.missing_from(beta)
     assert missing == [], f"acknowledged through haproxy, missing on the new leader: {missing}"
     jobs = beta.get("/jobs")[1]
     assert "behind_haproxy" in {job["job"] for job in jobs["jobs"]}
