@@ -160,3 +160,16 @@ async def test_the_push_role_s_job_patterns_apply(start: Callable[..., Awaitable
     assert answer
     allowed = as_protobuf(request([counter("rows", 1)], service="etl_x"))
     await export(client, allowed, PROTOBUF, headers=bearer)
+
+
+async def test_the_route_prefix_applies(start: Callable[..., Awaitable[Client]]) -> None:
+    client = await start(route_prefix="/gateway")
+    body = as_protobuf(request([counter("rows", 4)]))
+    response = await client.post(
+        "/gateway/v1/metrics", data=body, headers={"Content-Type": PROTOBUF}
+    )
+    assert response.status == 200
+    text = await (await client.get("/gateway/metrics")).text()
+    assert (
+        sample(text, 'rows_total{instance="",job="billing",otel_scope_name="billing.meter"}') == 4
+    )

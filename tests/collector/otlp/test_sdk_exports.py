@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from opentelemetry.metrics import Observation
+
 from tests.collector.otlp.sdk import InstrumentedJob, sample, scrape, url
 from tests.helpers import Client, get
 
@@ -19,13 +21,15 @@ def run_job(base_url: str, *, delta: bool = False, gzip: bool = False, exports: 
     job = InstrumentedJob(base_url, SERVICE, delta=delta, gzip=gzip)
     records = job.meter.create_counter("records.processed", unit="{record}", description="Rows")
     queue = job.meter.create_up_down_counter("queue.depth")
-    memory = job.meter.create_gauge("memory.usage", unit="By")
+    # An observable gauge: the synchronous one is newer than the lowest SDK tested.
+    job.meter.create_observable_gauge(
+        "memory.usage", callbacks=[lambda _: [Observation(2048)]], unit="By"
+    )
     duration = job.meter.create_histogram("step.duration", unit="s")
     for _ in range(exports):
         records.add(10, {"table": "users"})
         queue.add(3)
         queue.add(-1)
-        memory.set(2048)
         duration.record(0.2)
         duration.record(7.0)
         job.flush()
