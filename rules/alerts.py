@@ -91,6 +91,8 @@ class Alert:
     """When it resolved: the `endsAt` sent to receivers."""
     silenced_by: tuple[str, ...] = ()
     """Ids of the silences muting it now (derived each pass; not a lifecycle state)."""
+    inhibited_by: tuple[str, ...] = ()
+    """Ids of the firing alerts inhibiting it now (`inhibit_rules:`; derived, as silenced_by)."""
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     """Per receiver name: what it was last told. This is what prevents re-sending after restart."""
 
@@ -120,6 +122,7 @@ class Alert:
             "resolved_at": self.resolved_at,
             "fingerprint": self.fingerprint,
             "silenced_by": list(self.silenced_by),
+            "inhibited_by": list(self.inhibited_by),
             "deliveries": {name: d.to_dict() for name, d in sorted(self.deliveries.items())},
         }
 
@@ -145,6 +148,7 @@ class Alert:
             fired_at=None if fired_at is None else float(fired_at),
             resolved_at=None if resolved_at is None else float(resolved_at),
             silenced_by=tuple(data.get("silenced_by") or ()),
+            inhibited_by=tuple(data.get("inhibited_by") or ()),
             deliveries={
                 str(name): Delivery.from_dict(d)
                 for name, d in dict(data.get("deliveries") or {}).items()

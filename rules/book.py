@@ -25,6 +25,7 @@ from batchgate.rules.alerts import (
     alert_id,
 )
 from batchgate.rules.facts import JobFacts, JobKeyTuple
+from batchgate.rules.inhibition import Inhibitions, InhibitRule
 from batchgate.rules.kinds import INFINITY, Condition
 from batchgate.rules.ruleset import Rule
 
@@ -93,6 +94,15 @@ class AlertBook:
         self._silences_seen: frozenset[SilenceLike] | None = None
         """The silences in effect at the last refresh: when they change, every alert is
         checked against them again."""
+        self.inhibitions = Inhibitions()
+        """Which alerts hold which back (`inhibit_rules:`), kept one alert change at a time."""
+
+    def set_inhibit_rules(self, rules: Sequence[InhibitRule]) -> None:
+        """Use these inhibit rules (a reload); every alert is judged again at the next refresh."""
+        if not rules and not self.inhibitions:
+            return
+        self.inhibitions = Inhibitions(rules)
+        self._dirty.update(self.active)
 
     def set_router(self, router: Router) -> None:
         """Use new receivers (a config reload); every alert's notifications are decided again
@@ -118,6 +128,7 @@ class AlertBook:
         self._repeats.clear()
         self._next_repeat.clear()
         self._silences_seen = None
+        self.inhibitions = Inhibitions(self.inhibitions.rules)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every alert in the book as `Alert.to_dict()`; `restore` takes this back."""
@@ -240,6 +251,10 @@ class AlertBook:
         del self.active[alert.id]
         self._dirty.discard(alert.id)
         self._next_repeat.pop(alert.id, None)
+        if self.inhibitions:
+            # The alerts it held back are judged again at the next refresh: released.
+            self._dirty.update(self.inhibitions.remove(alert.id))
+            alert.inhibited_by = ()
         if alert.state == PENDING:
             out.transitions.append(Transition("dropped", alert.id, now, alert.to_dict()))
             out.changed.pop(alert.id, None)
@@ -281,12 +296,33 @@ class AlertBook:
                 due, key = heapq.heappop(repeats)
                 if self._next_repeat.get(key) == due and key in self.active:
                     targets[key] = self.active[key]
+        if self.inhibitions:
+            self._inhibit(targets, alerts is None)
         for alert in targets.values():
             alert.silenced_by = tuple(s.id for s in silences if s.matches(alert.labels, now))
             if alert.state == FIRING:
                 self._notify(alert, now, out)
         if alerts is None:
             self._expire(now, out)
+
+    def _inhibit(self, targets: dict[str, Alert], everything: bool) -> None:
+        """File the changed alerts with the inhibit rules, then say which of them, and of the
+        alerts their change affects, are held back. When only some alerts are refreshed (one
+        job's), the other affected alerts wait for the next refresh."""
+        inhibitions = self.inhibitions
+        affected: set[str] = set()
+        for alert in targets.values():
+            affected.update(inhibitions.update(alert.id, alert.labels, alert.state == FIRING))
+        for key in affected:
+            other = self.active.get(key)
+            if other is None or key in targets:
+                continue
+            if everything:
+                targets[key] = other
+            else:
+                self._dirty.add(key)
+        for alert in targets.values():
+            alert.inhibited_by = inhibitions.inhibited_by(alert.id)
 
     def _expire(self, now: float, out: Evaluation) -> None:
         horizon = now - self.resolved_retention
@@ -305,7 +341,7 @@ class AlertBook:
         """Decide what each receiver must be told about `alert` now, and record it as told."""
         routes = self.router.route(alert.labels) if alert.state == FIRING else ()
         routed = {route.name for route in routes}
-        if alert.state == FIRING and not alert.silenced_by:
+        if alert.state == FIRING and not alert.silenced_by and not alert.inhibited_by:
             next_repeat = INFINITY
             for route in routes:
                 told = alert.deliveries.get(route.name)
@@ -417,7 +453,5 @@ def _render(
         "active_at": alert.active_at,
         "now": now,
     }
-    rendered.update(
-        (name, template.render_safely(context)) for name, template in rule.annotations
-    )
+    rendered.update((name, template.render_safely(context)) for name, template in rule.annotations)
     return rendered

@@ -78,6 +78,7 @@ class RuleEngine:
 
     def _use(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
+        self.book.set_inhibit_rules(ruleset.inhibit_rules)
         distinct: dict[JobMatcher, int] = {}
         self._matcher_of = [
             distinct.setdefault(rule.match, len(distinct)) for rule in ruleset.rules

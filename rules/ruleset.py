@@ -16,6 +16,7 @@ from typing import Final
 import yaml
 
 from batchgate.rules.errors import ConfigError, ConfigErrors
+from batchgate.rules.inhibition import InhibitRule, parse_inhibit_rules
 from batchgate.rules.kinds import KINDS, Kind
 from batchgate.rules.kinds.outcomes import FailureRate
 from batchgate.rules.kinds.runtime import Duration
@@ -96,11 +97,20 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     files: tuple[str, ...] = ()
     by_name: dict[str, Rule] = field(default_factory=dict, compare=False)
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    """Every file's `inhibit_rules:`, in file order."""
 
     @classmethod
-    def of(cls, rules: Iterable[Rule], files: Iterable[str] = ()) -> RuleSet:
+    def of(
+        cls,
+        rules: Iterable[Rule],
+        files: Iterable[str] = (),
+        inhibit_rules: Iterable[InhibitRule] = (),
+    ) -> RuleSet:
         ordered = tuple(rules)
-        return cls(ordered, tuple(files), {rule.name: rule for rule in ordered})
+        return cls(
+            ordered, tuple(files), {rule.name: rule for rule in ordered}, tuple(inhibit_rules)
+        )
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -123,24 +133,36 @@ class RuleSet:
 
 def parse_rules(text: str, file: str = "<string>") -> tuple[list[Rule], list[ConfigError]]:
     """Parse one rules file's text: the valid rules, and every error found."""
+    rules, _, errors = parse_rule_file(text, file)
+    return rules, errors
+
+
+def parse_rule_file(
+    text: str, file: str = "<string>"
+) -> tuple[list[Rule], list[InhibitRule], list[ConfigError]]:
+    """Parse one rules file's text: its valid rules and inhibit rules, and every error found."""
     reader = Reader(file)
     rules: list[Rule] = []
+    inhibit_rules: list[InhibitRule] = []
     root = reader.compose(text)
     if root is None:
-        return rules, reader.errors
+        return rules, inhibit_rules, reader.errors
     if isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null"):
-        return rules, reader.errors  # an empty file holds no rules
+        return rules, inhibit_rules, reader.errors  # an empty file holds no rules
     top = reader.mapping(root, "rules file")
     if top is None:
-        return rules, reader.errors
+        return rules, inhibit_rules, reader.errors
     items = top.take("rules")
-    top.reject_unknown(("rules",))
+    inhibit_node = top.take("inhibit_rules")
+    top.reject_unknown(("rules", "inhibit_rules"))
+    if inhibit_node is not None:
+        inhibit_rules = parse_inhibit_rules(reader, inhibit_node)
     if items is None:
-        if "rules" not in top:
+        if "rules" not in top and inhibit_node is None:
             reader.error(root, "rules file: missing key 'rules' (a list of rules)")
-        return rules, reader.errors
+        return rules, inhibit_rules, reader.errors
     if isinstance(items, yaml.ScalarNode) and items.tag.endswith(":null"):
-        return rules, reader.errors
+        return rules, inhibit_rules, reader.errors
     nodes = reader.sequence(items, "rules")
     seen: dict[str, int] = {}
     for node in nodes or ():
@@ -155,7 +177,7 @@ def parse_rules(text: str, file: str = "<string>") -> tuple[list[Rule], list[Con
             seen[name] = line
         if rule is not None:
             rules.append(rule)
-    return rules, reader.errors
+    return rules, inhibit_rules, reader.errors
 
 
 def _name_of(node: yaml.Node) -> str | None:
@@ -390,7 +412,15 @@ def check_files(paths: Sequence[str | Path]) -> list[ConfigError]:
 
 def collect_rules(paths: Sequence[str | Path]) -> tuple[list[Rule], list[ConfigError]]:
     """The valid rules of these files and every error found (sorted by file and line)."""
+    ruleset, errors = collect_ruleset(paths)
+    return list(ruleset.rules), errors
+
+
+def collect_ruleset(paths: Sequence[str | Path]) -> tuple[RuleSet, list[ConfigError]]:
+    """The valid rules and inhibit rules of these files as a RuleSet, and every error found
+    (sorted by file and line)."""
     rules: list[Rule] = []
+    inhibit_rules: list[InhibitRule] = []
     errors: list[ConfigError] = []
     first: dict[str, Rule] = {}
     for path in paths:
@@ -398,7 +428,8 @@ def collect_rules(paths: Sequence[str | Path]) -> tuple[list[Rule], list[ConfigE
         if text is None:
             errors.extend([error] if error else [])
             continue
-        parsed, file_errors = parse_rules(text, str(path))
+        parsed, inhibitions, file_errors = parse_rule_file(text, str(path))
+        inhibit_rules.extend(inhibitions)
         errors.extend(file_errors)
         for rule in parsed:
             earlier = first.get(rule.name)
@@ -409,7 +440,7 @@ def collect_rules(paths: Sequence[str | Path]) -> tuple[list[Rule], list[ConfigE
                 continue
             first[rule.name] = rule
             rules.append(rule)
-    return rules, sorted(errors)
+    return RuleSet.of(rules, (str(path) for path in paths), inhibit_rules), sorted(errors)
 
 
 def load_rules(paths: Sequence[str | Path]) -> RuleSet:
@@ -419,10 +450,10 @@ def load_rules(paths: Sequence[str | Path]) -> RuleSet:
     """
     if not paths:
         return default_rules()
-    rules, errors = collect_rules(paths)
+    ruleset, errors = collect_ruleset(paths)
     if errors:
         raise ConfigErrors(errors)
-    return RuleSet.of(rules, (str(path) for path in paths))
+    return ruleset
 
 
 DEFAULT_RULES_FILE: Final = "default_rules.yaml"
@@ -445,8 +476,10 @@ __all__ = [
     "SeverityTier",
     "check_files",
     "collect_rules",
+    "collect_ruleset",
     "default_rules",
     "load_rules",
     "parse_label_matchers",
+    "parse_rule_file",
     "parse_rules",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from batchgate.rules.matcher_strings import Matcher
 from batchgate.rules.payloads import format_time
 
 PENDING: Final = "pending"
@@ -40,34 +41,6 @@ class InvalidSilence(ValueError):
     def __init__(self, errors: list[SilenceError]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
-
-
-@dataclass(frozen=True, slots=True)
-class Matcher:
-    name: str
-    value: str
-    is_regex: bool = False
-    is_equal: bool = True
-    regex: re.Pattern[str] | None = None
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        actual = labels.get(self.name, "")
-        if self.regex is not None:
-            found = self.regex.fullmatch(actual) is not None
-        else:
-            found = actual == self.value
-        return found == self.is_equal
-
-    def matches_empty(self) -> bool:
-        return self.matches({}) if self.is_equal else False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "isRegex": self.is_regex,
-            "isEqual": self.is_equal,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from batchgate.collector.alerting.settings import AlertingSettings, alerting_settings
 from batchgate.collector.settings import Settings
-from batchgate.rules import ConfigError, ConfigErrors, RuleSet, collect_rules, default_rules
+from batchgate.rules import ConfigError, ConfigErrors, RuleSet, default_rules
+from batchgate.rules.ruleset import collect_ruleset
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ def load_ruleset(settings: AlertingSettings) -> RuleSet:
     paths = settings.rule_paths()
     if not paths:
         log.warning("no rule file matches %s: no rules", ", ".join(settings.rules_files))
-    rules, errors = collect_rules(paths)
+    ruleset, errors = collect_ruleset(paths)
     if errors:
         raise ConfigErrors(errors)
-    return RuleSet.of(rules, paths)
+    return ruleset
 
 
 def with_history_for(settings: Settings, ruleset: RuleSet) -> Settings:

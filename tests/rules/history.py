@@ -14,17 +14,17 @@ from batchgate.collector.core.model import FAILED, LOST, RUNNING, SUCCEEDED, Job
 from batchgate.rules.engine import RuleEngine
 from batchgate.rules.errors import ConfigErrors
 from batchgate.rules.facts import Readings
-from batchgate.rules.ruleset import RuleSet, parse_rules
+from batchgate.rules.ruleset import RuleSet, parse_rule_file
 
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z
 
 
 def ruleset(text: str) -> RuleSet:
     """Rules from YAML text; fails the test on any error."""
-    rules, errors = parse_rules(textwrap.dedent(text), "test.yaml")
+    rules, inhibit_rules, errors = parse_rule_file(textwrap.dedent(text), "test.yaml")
     if errors:
         raise ConfigErrors(errors)
-    return RuleSet.of(rules)
+    return RuleSet.of(rules, (), inhibit_rules)
 
 
 def engine(text: str, **kwargs: object) -> RuleEngine:

@@ -140,7 +140,7 @@ def test_an_empty_file_or_list_holds_no_rules():
 def test_an_unknown_top_level_key_is_an_error():
     assert _errors("groups: []\n") == [
         (1, "rules file: missing key 'rules' (a list of rules)"),
-        (1, "rules file: unknown key 'groups' (expected one of: rules)"),
+        (1, "rules file: unknown key 'groups' (expected one of: inhibit_rules, rules)"),
     ]
 
 
