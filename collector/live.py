@@ -53,7 +53,9 @@ KEEPALIVE = 15.0
 more): proxies keep the stream open, and a listener that hung up is noticed."""
 
 LIVE_EVENT = {
+    "queued": "run.queued",
     "started": "run.started",
+    "retrying": "run.retrying",
     "progress": "run.progress",
     "revived": "run.progress",
     "finished": "run.finished",

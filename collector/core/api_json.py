@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from batchgate.collector.core.model import LATE, Job, Run, RunSummary
+from batchgate.collector.core.model import LATE, QUEUED, Attempt, Job, Run, RunSummary
 from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import StateSettings
 from batchgate.collector.pushgateway import GroupSummary
@@ -91,10 +91,11 @@ def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
     """A run as the API shows it; a running run's duration so far is `elapsed_seconds`."""
     status = run.effective_status(now, settings.lost_after)
     running = run.status == "running"
+    began = run.began_at
     ratio = run.progress_ratio()
     eta = None
-    if running and ratio is not None and 0 < ratio < 1:
-        elapsed = now - run.started_at
+    if running and began is not None and ratio is not None and 0 < ratio < 1:
+        elapsed = now - began
         eta = rfc3339(now + elapsed * (1 - ratio) / ratio)
     return {
         "run_id": run.run_id,
@@ -102,12 +103,14 @@ def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
         "labels": dict(run.job.labels),
         "status": status,
         "stuck": running and run.is_stuck(now, settings.stuck_after),
-        "started_at": rfc3339(run.started_at),
+        "started_at": rfc3339(began),
         "finished_at": rfc3339(run.finished_at),
         "last_event_at": rfc3339(run.last_event_at),
         "last_progress_at": rfc3339(run.last_progress_at),
         "duration_seconds": run.duration,
-        "elapsed_seconds": max(0.0, now - run.started_at) if running else run.duration,
+        "elapsed_seconds": (
+            max(0.0, now - began) if running and began is not None else run.duration
+        ),
         "progress": _section(run.readings, Readings.PROGRESS),
         "progress_ratio": ratio,
         "eta": eta,
@@ -115,6 +118,34 @@ def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
         "metrics": run.metrics,
         "message": run.message,
         "exit_code": run.exit_code,
+        "queue": run.queue,
+        "queued_at": rfc3339(run.queued_at),
+        "wait_seconds": _waited(run, now),
+        "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "attempts": [attempt_json(attempt) for attempt in run.attempts],
+    }
+
+
+def _waited(run: Run, now: float) -> float | None:
+    """The run's wait before its first attempt; for a run still queued, its wait so far."""
+    if run.status == QUEUED and run.queued_at is not None:
+        return max(0.0, now - run.queued_at)
+    return run.wait_seconds
+
+
+def attempt_json(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.number,
+        "started_at": rfc3339(attempt.started_at),
+        "ended_at": rfc3339(attempt.ended_at),
+        "outcome": attempt.outcome,
+        "duration_seconds": (
+            max(0.0, attempt.ended_at - attempt.started_at)
+            if attempt.ended_at is not None
+            else None
+        ),
+        "message": attempt.message,
     }
 
 
@@ -154,6 +185,8 @@ def job_json(
         "status": status,
         "late_since": rfc3339(job.late_since) if status == LATE else None,
         "running_runs": len(job.running),
+        "waiting_runs": len(job.waiting),
+        "retries": job.retries,
         "last_run": run_json(last, now, settings) if last is not None else None,
         "last_seen_at": rfc3339(job.last_seen_at),
         "last_start_at": rfc3339(job.last_start_at),
@@ -179,6 +212,8 @@ def job_detail_json(
     """A job with its running runs, recent runs and duration statistics (`GET /jobs/{job}`)."""
     detail = job_json(job, now, settings, group)
     detail["running"] = [run_json(run, now, settings) for run in job.running.values()]
+    waiting = sorted(job.waiting.values(), key=lambda run: (run.started_at, run.run_id))
+    detail["waiting"] = [run_json(run, now, settings) for run in waiting]  # in queue order
     detail["recent_runs"] = [summary_json(summary) for summary in reversed(job.recent)]
     durations = sorted(s.duration for s in job.recent if s.duration is not None)
     detail["stats"] = {
@@ -189,6 +224,11 @@ def job_detail_json(
             "recent_p50": quantile(durations, 0.5),
             "recent_max": durations[-1] if durations else None,
         },
+        "wait_seconds": {
+            "count": job.wait_count,
+            "avg": job.wait_sum / job.wait_count if job.wait_count else None,
+        },
+        "retries": job.retries,
     }
     return detail
 

@@ -35,11 +35,14 @@ MESSAGE_LIMIT = 4096
 """Messages are kept up to this many characters; a longer one is cut, not refused, and the
 cut is marked (`truncated_message`)."""
 MAX_EVENT_ID_LENGTH = 128
+MAX_ATTEMPT = 1_000_000
+"""The highest `attempt` or `max_attempts` a push may name."""
 
 _FIELDS = frozenset(
     (
         "job", "labels", "event", "run_id", "event_id", "timestamp", "progress", "resources",
-        "metrics", "message", "exit_code", "duration_seconds", "lost_after",
+        "metrics", "message", "exit_code", "duration_seconds", "lost_after", "queue", "attempt",
+        "max_attempts",
     )
 )  # fmt: skip
 _SECTIONS = (
@@ -265,6 +268,14 @@ def _parse_event(
         if lost_after == 0:
             fail("lost_after", "must be greater than 0 seconds")
 
+    queue = item.get("queue")
+    if queue is not None:
+        problem = job_name_problem(queue, limits.max_label_value_length)
+        if problem is not None:
+            fail("queue", problem)
+    attempt = _counting_number(item.get("attempt"), "attempt", fail)
+    max_attempts = _counting_number(item.get("max_attempts"), "max_attempts", fail)
+
     if len(errors) > before:
         return None
     return Event(
@@ -279,7 +290,20 @@ def _parse_event(
         exit_code=exit_code,
         duration=duration,
         lost_after=lost_after,
+        queue=queue,
+        attempt=attempt,
+        max_attempts=max_attempts,
     )
+
+
+def _counting_number(value: Any, field: str, fail: Any) -> int | None:
+    """An attempt number: an integer from 1 to MAX_ATTEMPT, or None when absent."""
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= MAX_ATTEMPT:
+        fail(field, f"must be an integer from 1 to {MAX_ATTEMPT:,}")
+        return None
+    return value
 
 
 def _parse_labels(labels: Any, limits: PushLimits, fail: Any) -> tuple[tuple[str, str], ...]:

@@ -22,17 +22,24 @@ SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 CANCELLED: Final = "cancelled"
 LOST: Final = "lost"
+QUEUED: Final = "queued"
+RETRYING: Final = "retrying"
+WAITING_STATUSES: Final = (QUEUED, RETRYING)
+"""Runs in flight that wait for a worker: queued before their first attempt, retrying
+between two attempts. Never lost or stuck: the queue rules judge how long they wait."""
 
-RUN_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
+RUN_STATUSES: Final = (QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED, LOST)
 FINISHED_STATUSES: Final = (SUCCEEDED, FAILED, CANCELLED, LOST)
 LATE: Final = "late"
-JOB_STATUSES: Final = (RUNNING, SUCCEEDED, FAILED, CANCELLED, "stuck", LATE, LOST, "unknown")
+JOB_STATUSES: Final = (
+    RUNNING, QUEUED, SUCCEEDED, FAILED, CANCELLED, "stuck", LATE, LOST, "unknown"
+)  # fmt: skip
 
 BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
 """Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job."""
 
-EVENT_TYPES: Final = ("start", "progress", "success", "fail", "cancel")
+EVENT_TYPES: Final = ("queued", "start", "progress", "retry", "success", "fail", "cancel")
 FINISHING_EVENTS: Final = {"success": SUCCEEDED, "fail": FAILED, "cancel": CANCELLED}
 
 DURATION_BUCKETS: Final = (
@@ -40,6 +47,15 @@ DURATION_BUCKETS: Final = (
     86400.0,
 )  # fmt: skip
 """Upper bounds of `batchgate_job_duration_seconds`: batch jobs take seconds to a day."""
+
+WAIT_BUCKETS: Final = (
+    0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0,
+)  # fmt: skip
+"""Upper bounds of `batchgate_job_wait_seconds`: a task waits from a blink to a day."""
+MAX_ATTEMPTS_KEPT: Final = 32
+"""Attempts a run keeps (the newest): a task retried forever must not grow its run forever."""
+ATTEMPT_MESSAGE_LIMIT: Final = 512
+"""An attempt keeps this many characters of its message (the run keeps the whole last one)."""
 
 
 class JobKey(NamedTuple):
@@ -79,6 +95,20 @@ class Event:
     exit_code: int | None = None
     duration: float | None = None
     lost_after: float | None = None
+    queue: str | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+
+
+class Attempt(NamedTuple):
+    """One attempt of a run: from its start to its end (None while it goes on), and how it
+    ended: `retry`, or the run's final status."""
+
+    number: int
+    started_at: float
+    ended_at: float | None = None
+    outcome: str | None = None
+    message: str | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -112,12 +142,40 @@ class Run:
     before it went down to its start again). While the server was down the job's events
     could not arrive (the SDK keeps them and sends them later), so that time is not counted
     as the run's silence (lost, stuck); the rules reckon it the same way."""
+    queue: str | None = None
+    """The queue the run went through, if it names one."""
+    queued_at: float | None = None
+    """When it was queued, if a `queued` event said so. `started_at` is then the queueing
+    time too (a run's rows are ordered by it), and the run began with its first attempt."""
+    attempt: int | None = None
+    """The number of its current (or last) attempt, once an attempt began or a client
+    numbered one."""
+    max_attempts: int | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    """Its attempts, oldest first (at most MAX_ATTEMPTS_KEPT, the newest), for a run that
+    was queued or retried; empty for a run that simply started."""
+
+    @property
+    def began_at(self) -> float | None:
+        """When the run's work began: its first attempt's start, or its start; None for a
+        queued run that has not started."""
+        if self.attempts:
+            return self.attempts[0].started_at
+        return None if self.queued_at is not None else self.started_at
+
+    @property
+    def wait_seconds(self) -> float | None:
+        """How long it waited in its queue before its first attempt, when both are known."""
+        if self.queued_at is None or not self.attempts:
+            return None
+        return max(0.0, self.attempts[0].started_at - self.queued_at)
 
     @property
     def duration(self) -> float | None:
-        if self.finished_at is None or self.untimed:
+        began = self.began_at
+        if self.finished_at is None or self.untimed or began is None:
             return None
-        return max(0.0, self.finished_at - self.started_at)
+        return max(0.0, self.finished_at - began)
 
     def progress_ratio(self) -> float | None:
         """How far along the run is, 0..1, from `percent` or else `done / total`."""
@@ -179,6 +237,8 @@ class Job:
     created_at: float
     kind: str = BATCH
     running: dict[str, Run] = field(default_factory=dict)
+    waiting: dict[str, Run] = field(default_factory=dict)
+    """Runs queued or retrying (WAITING_STATUSES): in flight, waiting for a worker."""
     last_run: Run | None = None
     """The most recently started run, running or finished."""
     last_finished: Run | None = None
@@ -197,6 +257,12 @@ class Job:
     """Non-cumulative counts per bucket of DURATION_BUCKETS; the +Inf bucket is the count."""
     duration_sum: float = 0.0
     duration_count: int = 0
+    retries: int = 0
+    """Attempts that ended in a retry; monotonic, persisted, as `counts` is."""
+    wait_buckets: list[int] = field(default_factory=lambda: [0] * len(WAIT_BUCKETS))
+    """Non-cumulative counts per bucket of WAIT_BUCKETS of queued runs' waits."""
+    wait_sum: float = 0.0
+    wait_count: int = 0
     generation: int = 0
     """Bumped on every change, so incremental consumers can skip jobs that did not change."""
     late_since: float | None = None
@@ -233,6 +299,8 @@ class Job:
             return RUNNING
         if self.late_since is not None and _late(self.late_since, now, self.last_start_at):
             return LATE
+        if self.waiting:
+            return QUEUED
         if self.running:
             return LOST
         if self.last_run is not None:
@@ -262,6 +330,15 @@ class Job:
         last = self.last_finished
         if last is None or (last.finished_at or 0.0) <= finished_at:
             self.last_finished = run
+
+    def record_wait(self, seconds: float) -> None:
+        """Count one queued run's wait before its first attempt."""
+        self.wait_sum += seconds
+        self.wait_count += 1
+        for index, bound in enumerate(WAIT_BUCKETS):
+            if seconds <= bound:
+                self.wait_buckets[index] += 1
+                break
 
 
 def _late(since: float, now: float, started: float | None) -> bool:

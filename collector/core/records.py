@@ -30,6 +30,11 @@ class JobRecord(NamedTuple):
     duration_buckets: str
     duration_sum: float
     duration_count: int
+    # Schema 12's (issue 20), with defaults so that records written before them still read.
+    retries: int = 0
+    wait_buckets: str = "[]"
+    wait_sum: float = 0.0
+    wait_count: int = 0
 
 
 class RunRecord(NamedTuple):
@@ -56,6 +61,13 @@ class RunRecord(NamedTuple):
     samples: int
     sample_level: int
     last_sample_at: float | None
+    # Schema 12's (issue 20): None for a run that was neither queued nor retried.
+    queue: str | None = None
+    queued_at: float | None = None
+    attempt: int | None = None
+    max_attempts: int | None = None
+    attempts: str | None = None
+    """JSON: the run's attempts as lists (number, started_at, ended_at, outcome, message)."""
 
 
 class PointRecord(NamedTuple):

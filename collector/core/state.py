@@ -16,10 +16,16 @@ from typing import NamedTuple
 
 from batchgate.collector.core.events import MAX_FUTURE_SKEW, FieldError
 from batchgate.collector.core.model import (
+    ATTEMPT_MESSAGE_LIMIT,
     BATCH,
     FINISHING_EVENTS,
     LOST,
+    MAX_ATTEMPTS_KEPT,
+    QUEUED,
+    RETRYING,
     RUNNING,
+    WAITING_STATUSES,
+    Attempt,
     Event,
     Job,
     JobKey,
@@ -59,7 +65,8 @@ class Change(NamedTuple):
     """What applying one event did."""
 
     kind: str
-    """started, progress, finished, revived, or ignored (a late event for a finished run)."""
+    """queued, started (also a queued or retrying run's next attempt), progress, retrying,
+    finished, revived, or ignored (a late event for a finished run)."""
     job: Job
     run: Run
     job_changed: bool
@@ -161,7 +168,7 @@ class State:
                 errors.append(
                     FieldError(index, "run_id", f"run {event.run_id} belongs to job {owner}")
                 )
-            elif event.type == "start" and run is not None and run.status not in (RUNNING, LOST):
+            elif event.type == "start" and run is not None and run.status not in _STARTABLE:
                 errors.append(
                     FieldError(
                         index,
@@ -210,7 +217,7 @@ class State:
     def _resolve_run(self, job: Job, event: Event) -> Run | None:
         if event.run_id is not None:
             return self.find_run(event.run_id)
-        if event.type == "start":
+        if event.type in _OPENING_EVENTS:
             return None
         if job.running:
             return max(job.running.values(), key=lambda run: run.started_at)
@@ -220,6 +227,8 @@ class State:
         return None
 
     def _new_run(self, job: Job, event: Event) -> Change:
+        if event.type in _WAITING_EVENTS:
+            return self._new_waiting_run(job, event)
         final = FINISHING_EVENTS.get(event.type)
         started_at = event.at - (event.duration or 0.0) if final else event.at
         run = Run(
@@ -233,6 +242,8 @@ class State:
         )
         _merge_event(run, event)
         run.untimed = final is not None and event.duration is None
+        if event.attempt is not None and final is None:
+            run.attempts.append(Attempt(event.attempt, started_at))
         job.last_start_at = max(job.last_start_at or started_at, started_at)
         if final is None:
             job.running[run.run_id] = run
@@ -242,9 +253,83 @@ class State:
         kind = "started" if final is None else "finished"
         return Change(kind, job, run, True, Sample(run.run_id, None, event))
 
+    def _new_waiting_run(self, job: Job, event: Event) -> Change:
+        """A run first heard of as queued, or as retrying (its first attempt unreported)."""
+        run = Run(
+            run_id=event.run_id or new_run_id(),
+            job=job.key,
+            status=QUEUED,
+            started_at=event.at,
+            last_event_at=event.at,
+            last_progress_at=event.at,
+            deaf=self.deaf,
+        )
+        _merge_event(run, event)
+        job.waiting[run.run_id] = run
+        if event.type == "queued":
+            run.queued_at = event.at
+            kind = "queued"
+        else:
+            run.status = RETRYING
+            run.attempts.append(Attempt(event.attempt or 1, event.at))
+            _end_attempt(run, "retry", event)
+            job.retries += 1
+            kind = "retrying"
+        self._place(job, run)
+        return Change(kind, job, run, True, Sample(run.run_id, None, event))
+
+    def _update_waiting(self, job: Job, run: Run, event: Event) -> Change:
+        """An event for a queued or retrying run: its next attempt starts, or it ends
+        without one (cancelled in its queue), or it says more of where it waits."""
+        final = FINISHING_EVENTS.get(event.type)
+        if event.type == "start":
+            if not run.attempts and run.queued_at is not None:
+                job.record_wait(max(0.0, event.at - run.queued_at))
+            number = event.attempt or (run.attempts[-1].number + 1 if run.attempts else 1)
+            run.attempts.append(Attempt(number, event.at))
+            del run.attempts[:-MAX_ATTEMPTS_KEPT]
+            run.status = RUNNING
+            run.last_progress_at = max(run.last_progress_at, event.at)  # stuck: per attempt
+            _merge_event(run, event)
+            run.attempt = number
+            job.waiting.pop(run.run_id, None)
+            job.running[run.run_id] = run
+            job.last_start_at = max(job.last_start_at or event.at, event.at)
+            return Change("started", job, run, True, Sample(run.run_id, None, event))
+        if final is not None:
+            _merge_event(run, event)
+            self._finish(job, run, final, event.at)
+            self._place(job, run)
+            return Change("finished", job, run, True, Sample(run.run_id, None, event))
+        if event.type == "queued" and event.at >= run.last_event_at:
+            _merge_event(run, event)  # queued again (a retry's countdown): where it waits
+            return Change("progress", job, run, False)
+        return Change("ignored", job, run, job_changed=False)
+
+    def _late_queued(self, job: Job, run: Run, event: Event) -> Change:
+        """The producer's `queued` arriving after the worker's `start` (two processes race):
+        the run waited from then, if it is not known to have been queued already."""
+        began = run.began_at
+        if run.queued_at is not None or began is None or event.at > began:
+            return Change("ignored", job, run, job_changed=False)
+        run.queued_at = event.at
+        if not run.attempts:
+            run.attempts.append(Attempt(run.attempt or 1, began))
+            run.attempt = run.attempts[-1].number
+        if event.queue is not None:
+            run.queue = event.queue
+        if event.max_attempts is not None:
+            run.max_attempts = event.max_attempts
+        job.record_wait(began - event.at)
+        return Change("progress", job, run, True)
+
     def _update_run(self, job: Job, run: Run, event: Event) -> Change:
+        if run.status in WAITING_STATUSES:
+            return self._update_waiting(job, run, event)
         if run.status not in (RUNNING, LOST):
             return Change("ignored", job, run, job_changed=False)
+        if event.type == "queued":
+            return self._late_queued(job, run, event)
         if event.type == "start" and run.status == RUNNING:
             # The same start again (a client retrying without an event id): applied once.
             return Change("ignored", job, run, job_changed=False)
@@ -260,6 +345,15 @@ class State:
             job.running[run.run_id] = run
             self._place(job, run)
         _merge_event(run, event)
+        if event.type == "retry":
+            if not run.attempts:
+                run.attempts.append(Attempt(run.attempt or 1, run.started_at))
+            _end_attempt(run, "retry", event)
+            run.status = RETRYING
+            job.running.pop(run.run_id, None)
+            job.waiting[run.run_id] = run
+            job.retries += 1
+            return Change("retrying", job, run, True, Sample(run.run_id, None, event))
         if final is not None:
             self._finish(job, run, final, event.at)
             self._place(job, run)
@@ -269,9 +363,13 @@ class State:
         return Change(kind, job, run, revived, sample, thinning)
 
     def _finish(self, job: Job, run: Run, status: str, at: float) -> None:
+        if run.attempts and run.attempts[-1].ended_at is None:
+            run.attempts[-1] = run.attempts[-1]._replace(ended_at=at, outcome=status)
         run.status = status
         run.finished_at = max(at, run.started_at)
         job.running.pop(run.run_id, None)
+        if job.waiting:
+            job.waiting.pop(run.run_id, None)
         self._record_finish(job, run)
 
     def _record_finish(self, job: Job, run: Run) -> None:
@@ -293,7 +391,12 @@ class State:
         self._settle(job, run)
 
     def _settle(self, job: Job, run: Run) -> None:
-        if run.status == RUNNING or run is job.last_run or run is job.last_finished:
+        if (
+            run.status == RUNNING
+            or run.status in WAITING_STATUSES
+            or run is job.last_run
+            or run is job.last_finished
+        ):
             self._finished.pop(run.run_id, None)
             self.runs[run.run_id] = run
         else:
@@ -331,6 +434,8 @@ class State:
         """Mark a silent run lost: it ends at its last sign of life and counts as lost."""
         run.status = LOST
         run.finished_at = run.last_event_at
+        if run.attempts and run.attempts[-1].ended_at is None:
+            run.attempts[-1] = run.attempts[-1]._replace(ended_at=run.last_event_at, outcome=LOST)
         job.running.pop(run.run_id, None)
         self._record_finish(job, run)
         job.generation += 1
@@ -356,6 +461,8 @@ class State:
         self.next_job_id = max(self.next_job_id, job.id + 1)
         for run in job.running.values():
             self.runs[run.run_id] = run
+        for run in job.waiting.values():
+            self.runs[run.run_id] = run
         if job.last_run is not None:
             self.runs[job.last_run.run_id] = job.last_run
         if job.last_finished is not None:
@@ -371,7 +478,8 @@ class State:
                 continue
             self._sorted_keys = None
             removed.append(job)
-            held = [*job.running, *(r.run_id for r in (job.last_run, job.last_finished) if r)]
+            last = (job.last_run, job.last_finished)
+            held = [*job.running, *job.waiting, *(r.run_id for r in last if r)]
             for run_id in held:
                 self.runs.pop(run_id, None)
             for run_id in [rid for rid, run in self._finished.items() if run.job == key]:
@@ -427,6 +535,28 @@ def _merge_event(run: Run, event: Event) -> None:
         run.lost_after = event.lost_after
     if event.metrics:
         run.metrics.update(event.metrics)
+    if event.queue is not None:
+        run.queue = event.queue
+    if event.attempt is not None:
+        run.attempt = event.attempt
+    if event.max_attempts is not None:
+        run.max_attempts = event.max_attempts
+
+
+def _end_attempt(run: Run, outcome: str, event: Event) -> None:
+    """End the run's current attempt at the event, with its outcome and message."""
+    message = event.message[:ATTEMPT_MESSAGE_LIMIT] if event.message is not None else None
+    ended = run.attempts[-1]._replace(ended_at=event.at, outcome=outcome, message=message)
+    run.attempts[-1] = ended
+    run.attempt = run.attempts[-1].number
+
+
+_STARTABLE = (RUNNING, LOST, *WAITING_STATUSES)
+"""Statuses a `start` may find its run in: it starts the next attempt of a waiting run."""
+_OPENING_EVENTS = frozenset(("start", "queued"))
+"""Events that open a new run when they name none."""
+_WAITING_EVENTS = frozenset(("queued", "retry"))
+"""Events that make a run they open wait for a worker."""
 
 
 def _job_order(job: Job) -> JobKey:

@@ -31,6 +31,7 @@ from batchgate.collector.core.model import (
     DURATION_BUCKETS,
     FINISHED_STATUSES,
     JOB_STATUSES,
+    WAIT_BUCKETS,
     Job,
     JobKey,
     Run,
@@ -43,6 +44,7 @@ JOIN_CHUNK = 2000
 """...or jobs whose kept lines are gathered (about 2 ms)."""
 
 _BOUNDS = tuple(repr(bound) for bound in DURATION_BUCKETS)
+_WAIT_BOUNDS = tuple(repr(bound) for bound in WAIT_BUCKETS)
 DEFAULT_MAX_METRICS = PushLimits().max_metrics
 METRIC_NAME_LABEL = "name"
 """The label of `batchgate_job_metric` that holds a custom metric's name (`exported_name`
@@ -74,6 +76,14 @@ class JobFigures(NamedTuple):
     duration_sum: float
     metrics: tuple[tuple[str, float], ...] = ()
     """The last value of each custom metric, by name (`last_metrics`)."""
+    queued: int = 0
+    """Runs waiting for a worker (queued or retrying)."""
+    retries: int = 0
+    wait_buckets: tuple[int, ...] = ()
+    """Per WAIT_BUCKETS; empty for a job none of whose runs was queued or retried, whose
+    wait histogram and retries are not exposed (most cron jobs: no lines for nothing)."""
+    wait_count: int = 0
+    wait_sum: float = 0.0
 
 
 def last_metrics(job: Job, limit: int) -> tuple[tuple[str, float], ...]:
@@ -113,6 +123,11 @@ def figures(job: Job, status: str, max_metrics: int = DEFAULT_MAX_METRICS) -> Jo
         job.duration_count,
         job.duration_sum,
         last_metrics(job, max_metrics),
+        len(job.waiting),
+        job.retries,
+        tuple(job.wait_buckets) if job.wait_count or job.retries or job.waiting else (),
+        job.wait_count,
+        job.wait_sum,
     )
 
 
@@ -136,7 +151,7 @@ def _versions(job: Job, status: str) -> dict[str, tuple[object, ...]]:
         LIVE: (job.id, job.generation, status),
         HISTORY: (
             job.id, job.last_start_at, job.last_finished_at, job.duration_count,
-            tuple(job.counts.values()),
+            tuple(job.counts.values()), job.retries, job.wait_count, bool(job.waiting),
         ),
     }  # fmt: skip
 
@@ -248,6 +263,17 @@ class JobCollector(Collector):
         ]
         runs = Metric("batchgate_job_runs", "Finished runs of the job by final status.", "counter")
         running = _gauge("running", "Runs of the job in flight now.")
+        queued = _gauge("queued", "Runs of the job waiting for a worker (queued or retrying).")
+        retries = Metric(
+            "batchgate_job_retries",
+            "Attempts of the job's runs that ended in a retry (jobs whose runs queue or retry).",
+            "counter",
+        )
+        waits = Metric(
+            "batchgate_job_wait_seconds",
+            "How long the job's queued runs waited before their first attempt.",
+            "histogram",
+        )
         last_run = [
             _gauge("progress_ratio", "How far along the job's last run is, from 0 to 1."),
             _gauge("records_processed", "Records the job's last run reported done."),
@@ -286,6 +312,11 @@ class JobCollector(Collector):
                     "batchgate_job_runs_total", {**labels, "status": final}, float(count)
                 )
             running.add_sample(running.name, labels, float(job.running))
+            queued.add_sample(queued.name, labels, float(job.queued))
+            if job.wait_buckets:
+                retries.add_sample("batchgate_job_retries_total", labels, float(job.retries))
+                _histogram(waits, labels, _WAIT_BOUNDS, job.wait_buckets, job.wait_count)
+                waits.add_sample("batchgate_job_wait_seconds_sum", labels, job.wait_sum)
             values = (job.progress, job.done, job.total, job.errors, job.cpu, job.memory)
             for family, value in zip(last_run, values, strict=True):
                 if value is not None:
@@ -316,9 +347,28 @@ class JobCollector(Collector):
             yield status
             yield seen
             yield running
+            yield queued
             yield from last_run
             yield custom
         else:
             yield from timestamps
             yield runs
             yield durations
+            yield retries
+            yield waits
+
+
+def _histogram(
+    family: Metric,
+    labels: dict[str, str],
+    bounds: tuple[str, ...],
+    buckets: tuple[int, ...],
+    count: int,
+) -> None:
+    """A histogram's cumulative buckets and count, from counts per bucket."""
+    cumulative = 0
+    for bound, in_bucket in zip(bounds, buckets, strict=True):
+        cumulative += in_bucket
+        family.add_sample(f"{family.name}_bucket", {**labels, "le": bound}, float(cumulative))
+    family.add_sample(f"{family.name}_bucket", {**labels, "le": "+Inf"}, float(count))
+    family.add_sample(f"{family.name}_count", labels, float(count))

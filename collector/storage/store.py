@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from batchgate.collector.core.model import DURATION_BUCKETS, Job, JobKey, Run
+from batchgate.collector.core.model import (
+    DURATION_BUCKETS,
+    WAIT_BUCKETS,
+    Attempt,
+    Job,
+    JobKey,
+    Run,
+)
 from batchgate.collector.core.records import (
     AlertEventRecord,
     AlertRecord,
@@ -171,6 +178,10 @@ def job_record(job: Job) -> JobRecord:
         json.dumps(job.duration_buckets),
         job.duration_sum,
         job.duration_count,
+        job.retries,
+        json.dumps(job.wait_buckets),
+        job.wait_sum,
+        job.wait_count,
     )
 
 
@@ -187,6 +198,11 @@ def added_counts(*parts: Iterable[Any]) -> dict[str, int]:
         for status, runs in part:
             counts[status] = counts.get(status, 0) + int(runs)
     return {status: runs for status, runs in counts.items() if runs}
+
+
+WAITING = "status IN ('queued', 'retrying')"
+"""The runs that wait for a worker, as schema 12's index `runs_waiting` names them (a
+query must say it the same way for the index to serve it)."""
 
 
 def job_key_of(name: str, labels: str) -> JobKey:
@@ -215,7 +231,18 @@ def job_from_record(record: JobRecord, recent_runs: int) -> Job:
         duration_buckets=buckets,
         duration_sum=record.duration_sum,
         duration_count=record.duration_count,
+        retries=record.retries,
+        wait_buckets=_buckets(record.wait_buckets, len(WAIT_BUCKETS)),
+        wait_sum=record.wait_sum,
+        wait_count=record.wait_count,
     )
+
+
+def _buckets(text: str, size: int) -> list[int]:
+    """Stored bucket counts, or zeros when their number differs (the bounds changed, or
+    a job stored before the histogram existed)."""
+    buckets: list[int] = json.loads(text)
+    return buckets if len(buckets) == size else [0] * size
 
 
 def run_from_record(record: RunRecord, job: JobKey) -> Run:
@@ -237,6 +264,13 @@ def run_from_record(record: RunRecord, job: JobKey) -> Run:
         sample_level=record.sample_level,
         last_sample_at=record.last_sample_at if record.last_sample_at is not None else -1e300,
         untimed=record.finished_at is not None and record.duration is None,
+        queue=record.queue,
+        queued_at=record.queued_at,
+        attempt=record.attempt,
+        max_attempts=record.max_attempts,
+        attempts=[Attempt(*attempt) for attempt in json.loads(record.attempts)]
+        if record.attempts
+        else [],
     )
 
 
@@ -258,6 +292,11 @@ def run_record(run: Run, job_id: int) -> RunRecord:
         run.samples,
         run.sample_level,
         run.last_sample_at if run.samples else None,
+        run.queue,
+        run.queued_at,
+        run.attempt,
+        run.max_attempts,
+        json.dumps(run.attempts) if run.attempts else None,
     )
 
 

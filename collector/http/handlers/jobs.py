@@ -207,6 +207,8 @@ async def summary(request: web.Request) -> web.Response:
             "jobs": len(state.jobs),
             "jobs_by_status": by_status,
             "running_runs": trends["running"],
+            "waiting_runs": sum(len(job.waiting) for job in state.jobs.values()),
+            "retries": sum(job.retries for job in state.jobs.values()),
             "period": period,
             "runs": trends["runs"],
             "success_rate": trends["success_rate"],

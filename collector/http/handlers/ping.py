@@ -1,8 +1,9 @@
 """`/ping/{job}`: a job's life in the URL, for a crontab or a shell with nothing but curl
 (Healthchecks' ping API, in batchgate's words). `/ping/backup/start` when it starts, then
 `/ping/backup` (success), `/ping/backup/fail`, or `/ping/backup/$?` (its exit status);
-labels in the query string, a POSTed body as the run's message. Acknowledged once durable,
-as `POST /push` is."""
+labels in the query string, a POSTed body as the run's message. A task queue's run:
+`/ping/send-email/queued?rid=42&queue=emails`, then `start`, `retry`, ... with `attempt` and
+`max_attempts`. Acknowledged once durable, as `POST /push` is."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.keys import INGEST
 from batchgate.collector.http.middlewares import identity
 
-EVENTS: Final = ("start", "success", "fail", "cancel")
+EVENTS: Final = ("queued", "start", "retry", "success", "fail", "cancel")
 RUN_ID: Final = ("rid", "run_id")
-"""Query parameters naming the run (`rid` is Healthchecks' name); every other one is a label."""
+"""Query parameters naming the run (`rid` is Healthchecks' name); those and FIELDS aside,
+every query parameter is a label."""
+FIELDS: Final = ("queue", "attempt", "max_attempts")
+"""Query parameters that are the push fields of the same names, not labels."""
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -28,6 +32,9 @@ async def ping(request: web.Request) -> web.Response:
     for name, value in request.query.items():
         if name in RUN_ID:
             item["run_id"] = value
+        elif name in FIELDS:
+            # A number stays text when it is not one, for /push's validation to name it.
+            item[name] = int(value) if name != "queue" and value.isdecimal() else value
         elif name in labels:
             raise _invalid(f"labels.{name}", "given twice")
         else:
@@ -51,7 +58,7 @@ def _event(what: str) -> dict[str, Any]:
     if what.isascii() and what.isdigit() and len(what) <= 3 and int(what) <= 255:
         status = int(what)
         return {"event": "success" if status == 0 else "fail", "exit_code": status}
-    raise _invalid("event", "must be start, success, fail, cancel or an exit status (0-255)")
+    raise _invalid("event", f"must be {', '.join(EVENTS)} or an exit status (0-255)")
 
 
 def _invalid(field: str, reason: str) -> ApiError:

@@ -58,6 +58,7 @@ from batchgate.collector.storage.postgres.url import (
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    WAITING,
     AlertingState,
     Restored,
     added_counts,
@@ -406,16 +407,19 @@ class PostgresStore:
         for row in await self._fetch(f"{_SELECT_RUN} WHERE r.status = 'running'"):
             run = run_from_joined_row(row)
             jobs[row[1]].running[run.run_id] = run
+        for row in await self._fetch(f"{_SELECT_RUN} WHERE {WAITING}"):
+            run = run_from_joined_row(row)
+            jobs[row[1]].waiting[run.run_id] = run
         for run in await self.get_runs(list(last_ids)):
             job = last_ids[run.run_id]
-            job.last_run = job.running.get(run.run_id, run)
+            job.last_run = job.running.get(run.run_id) or job.waiting.get(run.run_id, run)
         # Each job's newest finished runs, in one query rather than one a job.
         newest_finished: dict[str, Job] = {}
         recent: dict[int, list[RunSummary]] = {}
         for row in await self._fetch(
             "SELECT j.id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, r.done "
             "FROM jobs j CROSS JOIN LATERAL (SELECT * FROM runs "
-            "  WHERE job_id = j.id AND status != 'running' "
+            "  WHERE job_id = j.id AND status != 'running' AND finished_at IS NOT NULL "
             "  ORDER BY finished_at DESC NULLS LAST, run_id DESC LIMIT $1) r",
             recent_runs,
         ):

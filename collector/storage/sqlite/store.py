@@ -41,6 +41,7 @@ from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    WAITING,
     AlertingState,
     Restored,
     added_counts,
@@ -381,10 +382,13 @@ class SqliteStore:
             run = _run_from_joined_row(row)
             job = jobs[row[1]]
             job.running[run.run_id] = run
+        for row in await reader.execute_fetchall(f"{_SELECT_RUN} WHERE {WAITING}"):
+            run = _run_from_joined_row(row)
+            jobs[row[1]].waiting[run.run_id] = run
         step("running runs")
         for run in await self.get_runs(list(last_ids)):
             job = last_ids[run.run_id]
-            job.last_run = job.running.get(run.run_id, run)
+            job.last_run = job.running.get(run.run_id) or job.waiting.get(run.run_id, run)
         step("last runs")
         # The newest `recent_runs` finished runs of every job, in one query that reads
         # only those (runs_finished walks each job's runs from its newest).
@@ -394,6 +398,7 @@ class SqliteStore:
             "SELECT r.job_id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, "
             "r.done FROM jobs j JOIN runs r ON r.rowid IN ("
             "SELECT rowid FROM runs WHERE job_id = j.id AND status != 'running' "
+            "AND finished_at IS NOT NULL "
             "ORDER BY finished_at DESC, run_id DESC LIMIT ?) "
             "ORDER BY r.job_id, r.finished_at DESC, r.run_id DESC",
             (recent_runs,),

@@ -1,0 +1,86 @@
+"""Runs that wait in a queue and are retried (schema 12): a reopened store gives back the
+runs still waiting, each with its queue and attempts, and each job's retries and wait
+histogram; a waiting run is in flight, not one of the job's finished runs."""
+
+from __future__ import annotations
+
+import json
+
+from batchgate.collector.core.model import WAIT_BUCKETS, Attempt
+from batchgate.collector.core.records import RunRecord, WriteBatch
+from tests.collector.storage.contract.conftest import MakeStore
+from tests.collector.storage.contract.records import NOW, job, run
+
+
+def waiting(run_id: str, status: str, queued_at: float, attempts: list[Attempt]) -> RunRecord:
+    return run(
+        run_id, 1, status, started_at=queued_at, duration=None, finished_at=None,
+        last_event_at=NOW - 10, queue="emails", queued_at=queued_at,
+        attempt=attempts[-1].number if attempts else None, max_attempts=5,
+        attempts=json.dumps(attempts) if attempts else None,
+    )  # fmt: skip
+
+
+async def test_a_reopened_store_restores_waiting_runs_attempts_and_wait_counts(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    buckets = [0] * len(WAIT_BUCKETS)
+    buckets[2] = 2
+    retried = [Attempt(1, NOW - 50, NOW - 40, "retry", "timeout")]
+    done = [
+        Attempt(1, NOW - 300, NOW - 290, "retry", "timeout"),
+        Attempt(2, NOW - 280, NOW - 270, "succeeded"),
+    ]
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "app.tasks.send_email", last_run_id="t-queued", retries=2,
+                      wait_buckets=json.dumps(buckets), wait_sum=1.5, wait_count=2)],
+            runs=[
+                waiting("t-queued", "queued", NOW - 20, []),
+                waiting("t-retrying", "retrying", NOW - 60, retried),
+                run("t-done", 1, "succeeded", started_at=NOW - 301, duration=30.0,
+                    queue="emails", queued_at=NOW - 301, attempt=2, attempts=json.dumps(done)),
+            ],
+        )
+    )  # fmt: skip
+    await store.close()
+
+    (restored,) = (await make_store().open(NOW + 60, 32, 3600)).jobs
+    assert (restored.retries, restored.wait_sum, restored.wait_count) == (2, 1.5, 2)
+    assert restored.wait_buckets == buckets
+    assert sorted(restored.waiting) == ["t-queued", "t-retrying"]
+    assert restored.running == {}
+    queued, retrying = restored.waiting["t-queued"], restored.waiting["t-retrying"]
+    assert (queued.status, queued.queue, queued.queued_at, queued.attempts) == (
+        "queued",
+        "emails",
+        NOW - 20,
+        [],
+    )
+    assert (retrying.status, retrying.attempt, retrying.max_attempts) == ("retrying", 1, 5)
+    assert retrying.attempts == retried
+    assert restored.last_run is queued
+    # Only the finished run is one of the job's recent runs.
+    assert [summary.run_id for summary in restored.recent] == ["t-done"]
+    assert restored.last_finished is not None
+    assert restored.last_finished.attempts == done
+    assert restored.last_finished.wait_seconds == 1.0
+    # Its run time is from its first attempt on, without the wait.
+    assert restored.last_finished.duration == 29.0
+
+
+async def test_a_job_whose_runs_never_queued_restores_with_no_waits(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    await store.commit(WriteBatch(jobs=[job(1, "cron")], runs=[run("c-1", 1)]))
+    await store.close()
+
+    (restored,) = (await make_store().open(NOW + 60, 32, 3600)).jobs
+    assert (restored.retries, restored.wait_count, restored.waiting) == (0, 0, {})
+    assert restored.wait_buckets == [0] * len(WAIT_BUCKETS)
+    assert restored.last_finished is not None
+    assert (restored.last_finished.queue, restored.last_finished.attempts) == (None, [])
