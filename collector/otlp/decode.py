@@ -10,9 +10,10 @@ OTLP's JSON, not base64: only exemplars carry them, and exemplars are not kept.
 from __future__ import annotations
 
 import json
-from typing import Final
+from typing import Any, Final
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -48,13 +49,47 @@ def decode_request(body: bytes, media: str) -> ExportMetricsServiceRequest:
             raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
         return request
     try:
-        text = body.decode("utf-8")
-        json_format.Parse(text, request, ignore_unknown_fields=True)
-    except UnicodeDecodeError:
-        raise OtlpBodyError("body is not UTF-8 JSON") from None
-    except json_format.ParseError as error:
-        raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
+        decoded = json.loads(body)
+        # The parser, told to ignore unknown fields as OTLP asks, also takes a string or an
+        # array where a message belongs (as if its characters were fields): check first.
+        _check_messages(decoded, request.DESCRIPTOR, "body")
+        json_format.ParseDict(decoded, request, ignore_unknown_fields=True)
+    except (UnicodeDecodeError, ValueError) as error:
+        if isinstance(error, json_format.ParseError):
+            raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
+        raise OtlpBodyError(f"body is not UTF-8 JSON: {error}") from None
+    except RecursionError:
+        raise OtlpBodyError("body is nested too deeply") from None
     return request
+
+
+def _check_messages(value: Any, descriptor: Descriptor, where: str) -> None:
+    """OtlpBodyError unless every message field of `value` holds an object (a list of them
+    when repeated); fields the definitions do not know are left for the parser to ignore."""
+    if not isinstance(value, dict):
+        raise OtlpBodyError(f"{where} must be a JSON object")
+    fields = {field.json_name: field for field in descriptor.fields}
+    fields.update((field.name, field) for field in descriptor.fields)
+    for name, item in value.items():
+        field = fields.get(name)
+        if field is None or field.message_type is None or item is None:
+            continue
+        if _repeated(field):
+            if not isinstance(item, list):
+                raise OtlpBodyError(f"{where}.{name} must be a JSON array")
+            for position, one in enumerate(item):
+                _check_messages(one, field.message_type, f"{where}.{name}[{position}]")
+        else:
+            _check_messages(item, field.message_type, f"{where}.{name}")
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    # `is_repeated` is protobuf 5.29's; `label`, which older releases have, is gone in 7.
+    is_repeated = getattr(field, "is_repeated", None)
+    if is_repeated is not None:
+        return bool(is_repeated)
+    label = getattr(field, "label", None)
+    return bool(label == FieldDescriptor.LABEL_REPEATED)
 
 
 def encode_response(media: str, rejected: int, message: str) -> bytes:
