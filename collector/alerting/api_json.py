@@ -17,6 +17,7 @@ from batchgate.rules.kinds.schedule import Missed
 def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """An alert for the API, from its `Alert.to_dict()` form."""
     silenced_by = list(data.get("silenced_by") or ())
+    inhibited_by = list(data.get("inhibited_by") or ())
     return {
         "id": data["id"],
         "fingerprint": data["fingerprint"],
@@ -25,6 +26,8 @@ def alert_json(data: Mapping[str, Any]) -> dict[str, Any]:
         "severity": data["severity"],
         "silenced": bool(silenced_by),
         "silenced_by": silenced_by,
+        "inhibited": bool(inhibited_by),
+        "inhibited_by": inhibited_by,
         "job": data["job"],
         "job_labels": dict(data.get("job_labels") or {}),
         "labels": dict(data["labels"]),

@@ -33,12 +33,12 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...] | None) -
     return chosen
 
 
-def _silenced(request: web.Request) -> bool | None:
-    raw = request.query.get("silenced")
+def _flag(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
     if raw is None:
         return None
     if raw not in ("true", "false"):
-        raise field_error("silenced", "must be true or false")
+        raise field_error(name, "must be true or false")
     return raw == "true"
 
 
@@ -50,14 +50,16 @@ async def list_alerts(request: web.Request) -> web.Response:
     """Firing, then pending, then recently resolved alerts, the most recent first in each.
 
     Filters: `state`, `alertname` and `severity` (comma-separated lists), `job` (a glob on
-    the job name), `label=name=value` (repeatable, on the alert's labels), `silenced`."""
+    the job name), `label=name=value` (repeatable, on the alert's labels), `silenced`,
+    `inhibited`."""
     states = _choices(request, "state", ALERT_STATES)
     names = _choices(request, "alertname", None)
     severities = _choices(request, "severity", None)
     pattern = request.query.get("job")
     job_matches = re.compile(fnmatch.translate(pattern)).match if pattern else None
     labels = query.labels(request)
-    silenced = _silenced(request)
+    silenced = _flag(request, "silenced")
+    inhibited = _flag(request, "inhibited")
     chosen = [
         alert
         for alert in request.app[ALERTING].engine.alerts
@@ -67,6 +69,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         and (job_matches is None or job_matches(alert.job_name))
         and all(alert.labels.get(name) == value for name, value in labels.items())
         and (silenced is None or bool(alert.silenced_by) == silenced)
+        and (inhibited is None or bool(alert.inhibited_by) == inhibited)
     ]
     chosen.sort(key=lambda alert: (_ORDER[alert.state], -_recency(alert), alert.rule, alert.id))
     return web.json_response({"alerts": [alert_json(alert.to_dict()) for alert in chosen]})

@@ -54,7 +54,8 @@ class AlertSource:
         """An alert as `GET /alerts` shows it, plus what its line on a page needs."""
         data = alert_json(alert.to_dict())
         silenced = bool(alert.silenced_by) and alert.state != RESOLVED
-        data["shown_state"] = "silenced" if silenced else alert.state
+        inhibited = bool(alert.inhibited_by) and alert.state != RESOLVED
+        data["shown_state"] = "silenced" if silenced else "inhibited" if inhibited else alert.state
         data["rank"] = self.rank(alert)
         data["job_href"] = job_href(alert.job_name, alert.job[1])
         data["run_href"] = run_href(alert.run_id) if alert.run_id else None
@@ -90,13 +91,14 @@ def _matches_text(alert: Alert, needle: str) -> bool:
 
 
 def alerts_page(source: AlertSource, text: str = "") -> dict[str, Any]:
-    """Firing (the loudest first), pending, silenced and recently resolved alerts (those
-    whose name, job or a label value contains `text`, in any case), the most recent first,
-    and the silences not yet expired."""
+    """Firing (the loudest first), pending, silenced, inhibited and recently resolved alerts
+    (those whose name, job or a label value contains `text`, in any case), the most recent
+    first, and the silences not yet expired."""
     needle = text.strip().lower()
     shown = [a for a in source.alerts if not needle or _matches_text(a, needle)]
     silenced = [a for a in shown if a.state != RESOLVED and a.silenced_by]
-    loud = [a for a in shown if a.state == RESOLVED or not a.silenced_by]
+    inhibited = [a for a in shown if a.state != RESOLVED and a.inhibited_by and not a.silenced_by]
+    loud = [a for a in shown if a.state == RESOLVED or not (a.silenced_by or a.inhibited_by)]
     firing = sorted(
         (a for a in loud if a.state == FIRING),
         key=lambda a: (-source.rank(a), _recency(a, "fired_at")),
@@ -116,6 +118,8 @@ def alerts_page(source: AlertSource, text: str = "") -> dict[str, Any]:
              "Nothing is pending."),
             ("Silenced", "alerts-silenced", [source.view(a) for a in silenced],
              "No alert is silenced."),
+            ("Inhibited", "alerts-inhibited", [source.view(a) for a in inhibited],
+             "No alert is held back by an inhibit rule."),
         ],
         "resolved": [source.view(a) for a in resolved],
         "silences": [_silence_view(s, source.now) for s in current],
@@ -143,7 +147,8 @@ def alert_list(
     chosen.sort(
         key=lambda a: (
             order[a.state],
-            a.state != RESOLVED and bool(a.silenced_by),  # silenced after the loud ones
+            # silenced and inhibited after the loud ones
+            a.state != RESOLVED and bool(a.silenced_by or a.inhibited_by),
             -source.rank(a),
             -(a.resolved_at or a.fired_at or a.active_at),
         )
