@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from batchgate.collector.core.model import LATE, QUEUED, Attempt, Job, Run, RunSummary
+from batchgate.collector.core.queues import QueueFigures
 from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import StateSettings
 from batchgate.collector.pushgateway import GroupSummary
@@ -265,4 +266,19 @@ def trends_json(stats: RunStats, running: int) -> dict[str, Any]:
         "records_per_second": (
             stats.records_done / stats.records_seconds if stats.records_seconds > 0 else None
         ),
+    }
+
+
+def queue_json(queue: QueueFigures) -> dict[str, Any]:
+    """A queue as `GET /queues` lists it."""
+    return {
+        "queue": queue.name,
+        "waiting": queue.waiting,
+        "active": queue.active,
+        "oldest_waiting_seconds": queue.oldest_waiting_seconds,
+        "last_hour": queue.last_hour,
+        "last_day": queue.last_day,
+        "throughput_per_minute": queue.throughput_per_minute,
+        "wait_seconds": {"p50": queue.wait_p50, "p95": queue.wait_p95},
+        "run_seconds": {"p50": queue.run_p50, "p95": queue.run_p95},
     }

@@ -31,6 +31,7 @@ from batchgate.collector.core.model import (
     JobKey,
     Run,
 )
+from batchgate.collector.core.queues import QueueBook
 from batchgate.collector.core.records import Thinning
 
 
@@ -92,6 +93,8 @@ class State:
         had heard to the server's start (`batchgate.rules.facts.unheard_after`)."""
         self.next_job_id = next_job_id
         self._sorted_keys: list[JobKey] | None = None
+        self.queues = QueueBook()
+        """The queues the runs name, kept as their runs change."""
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -210,6 +213,8 @@ class State:
         if change.kind != "ignored":
             job.generation += 1
             job.last_seen_at = max(job.last_seen_at or event.at, event.at)
+            if change.run.queue is not None:
+                self.queues.follow(change.run, change.kind, event.at)
         if event.event_id is not None:
             self._remember_seen(event.event_id, change.run.run_id, now)
         return change
@@ -440,6 +445,8 @@ class State:
         self._record_finish(job, run)
         job.generation += 1
         self._settle(job, run)
+        if run.queue is not None:
+            self.queues.follow(run, "finished", run.last_event_at)
         return Change("finished", job, run, True)
 
     def expire_seen(self, now: float) -> None:
@@ -459,10 +466,10 @@ class State:
         self.jobs[job.key] = job
         self._sorted_keys = None
         self.next_job_id = max(self.next_job_id, job.id + 1)
-        for run in job.running.values():
+        for run in (*job.running.values(), *job.waiting.values()):
             self.runs[run.run_id] = run
-        for run in job.waiting.values():
-            self.runs[run.run_id] = run
+            if run.queue is not None:
+                self.queues.follow(run, "restored", run.last_event_at)
         if job.last_run is not None:
             self.runs[job.last_run.run_id] = job.last_run
         if job.last_finished is not None:
@@ -479,6 +486,7 @@ class State:
             self._sorted_keys = None
             removed.append(job)
             last = (job.last_run, job.last_finished)
+            self.queues.forget([*job.running, *job.waiting])
             held = [*job.running, *job.waiting, *(r.run_id for r in last if r)]
             for run_id in held:
                 self.runs.pop(run_id, None)

@@ -18,6 +18,7 @@ from batchgate.collector.http.handlers import (
     ping,
     push,
     pushgateway,
+    queues,
     reload,
     runs,
     scrape,
@@ -50,6 +51,8 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/jobs/{job}/trends", jobs.job_trends, name="job_trends")
     add.add_get("/runs/{run_id}", runs.get_run, name="run")
     add.add_get("/summary", jobs.summary, name="summary")
+    add.add_get("/queues", queues.list_queues, name="queues")
+    add.add_get("/queues/{queue}", queues.get_queue, name="queue")
     add.add_get("/events", live_events.events, name="events")
     add.add_get("/metrics", scrape.metrics, name="metrics")
     add.add_get("/openapi.json", openapi.openapi, name="openapi")

@@ -1,0 +1,206 @@
+"""Queues: what the runs that name a queue say of it, kept as they change.
+
+A queue is known from its runs (`queue` in a push). The book follows each run in flight
+(waiting or active) and counts each run that finishes, and each retry, in per-minute
+buckets over the last day, so that a queue's figures cost the same whatever its history.
+Pure: every time comes in as `now` or with the run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+from batchgate.collector.core.model import RETRYING, RUNNING, WAITING_STATUSES, Run
+
+DAY: Final = 86400.0
+HOUR: Final = 3600.0
+MINUTE: Final = 60.0
+MAX_TIMINGS: Final = 1000
+"""Finished runs whose wait and run time a queue keeps for its percentiles (the newest)."""
+OUTCOMES: Final = ("completed", "failed", "retried", "cancelled")
+"""What a queue counts over a window: runs succeeded, failed or lost, attempts retried,
+runs cancelled."""
+_OUTCOME_OF: Final = {"succeeded": 0, "failed": 1, "lost": 1, "cancelled": 3}
+_RETRIED: Final = 2
+
+
+class Timing(NamedTuple):
+    """A finished run's wait (None when it was not queued) and run time (None if unknown)."""
+
+    at: float
+    wait: float | None
+    duration: float | None
+
+
+@dataclass(slots=True)
+class Queue:
+    """One queue: its runs in flight, and what finished in it over the last day."""
+
+    name: str
+    first_seen_at: float
+    waiting: dict[str, float] = field(default_factory=dict)
+    """Run id -> since when it waits (queued, or retrying since its last attempt ended)."""
+    active: set[str] = field(default_factory=set)
+    buckets: deque[tuple[int, list[int]]] = field(default_factory=deque)
+    """(minute, counts per OUTCOMES), oldest first, the last day's."""
+    timings: deque[Timing] = field(default_factory=lambda: deque(maxlen=MAX_TIMINGS))
+    finished_total: dict[str, int] = field(default_factory=dict)
+    """Runs finished in the queue by final status, since the server started."""
+    wait_total: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    """Waits of finished queued runs since the server started: count, sum."""
+
+    def oldest_waiting_since(self) -> float | None:
+        return min(self.waiting.values()) if self.waiting else None
+
+    def count(self, outcome_index: int, at: float) -> None:
+        """Count one outcome in the minute of `at`; a late one (a client's timestamp older
+        than the newest minute) in the newest minute, so that the buckets stay in order."""
+        minute = int(at // MINUTE)
+        if self.buckets and self.buckets[-1][0] >= minute:
+            self.buckets[-1][1][outcome_index] += 1
+            return
+        counts = [0] * len(OUTCOMES)
+        counts[outcome_index] = 1
+        self.buckets.append((minute, counts))
+
+    def expire(self, now: float) -> None:
+        """Drop the minutes older than a day."""
+        horizon = int((now - DAY) // MINUTE)
+        while self.buckets and self.buckets[0][0] <= horizon:
+            self.buckets.popleft()
+
+    def counts_since(self, since: float) -> dict[str, int]:
+        """Runs per OUTCOMES in the minutes from `since` on."""
+        first = int(since // MINUTE)
+        totals = [0] * len(OUTCOMES)
+        for minute, counts in reversed(self.buckets):
+            if minute < first:
+                break
+            for index, value in enumerate(counts):
+                totals[index] += value
+        return dict(zip(OUTCOMES, totals, strict=True))
+
+
+class QueueBook:
+    """Every queue, kept by the live state as its runs change."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, Queue] = {}
+        self._where: dict[str, str] = {}
+        """Run id -> the queue it is in flight in."""
+
+    def queue(self, name: str, at: float) -> Queue:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues[name] = Queue(name, at)
+        return queue
+
+    def follow(self, run: Run, kind: str, at: float) -> None:
+        """Take a change of a run that names a queue (`Change.kind`): where it is now, and
+        a finish or a retry counted at `at`."""
+        name = run.queue
+        if name is None:
+            return
+        self._leave(run.run_id)
+        queue = self.queue(name, at)
+        if run.status in WAITING_STATUSES:
+            queue.waiting[run.run_id] = _waiting_since(run)
+            self._where[run.run_id] = name
+        elif run.status == RUNNING:
+            queue.active.add(run.run_id)
+            self._where[run.run_id] = name
+        if kind == "retrying":
+            queue.count(_RETRIED, at)
+        elif kind == "finished":
+            self._finished(queue, run, at)
+
+    def forget(self, run_ids: list[str]) -> None:
+        """Runs deleted with their job."""
+        for run_id in run_ids:
+            self._leave(run_id)
+
+    def _leave(self, run_id: str) -> None:
+        name = self._where.pop(run_id, None)
+        if name is not None:
+            queue = self.queues[name]
+            queue.waiting.pop(run_id, None)
+            queue.active.discard(run_id)
+
+    def _finished(self, queue: Queue, run: Run, at: float) -> None:
+        index = _OUTCOME_OF.get(run.status)
+        if index is None:
+            return
+        queue.count(index, at)
+        queue.finished_total[run.status] = queue.finished_total.get(run.status, 0) + 1
+        wait = run.wait_seconds
+        if wait is not None:
+            queue.wait_total[0] += 1
+            queue.wait_total[1] += wait
+        queue.timings.append(Timing(at, wait, run.duration))
+
+
+def _waiting_since(run: Run) -> float:
+    if run.status == RETRYING and run.attempts and run.attempts[-1].ended_at is not None:
+        return run.attempts[-1].ended_at
+    return run.queued_at if run.queued_at is not None else run.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """A queue's figures at one instant (what `GET /queues` shows)."""
+
+    name: str
+    waiting: int
+    active: int
+    oldest_waiting_seconds: float | None
+    last_hour: dict[str, int]
+    last_day: dict[str, int]
+    throughput_per_minute: float
+    """Runs finished per minute over the last hour."""
+    wait_p50: float | None
+    wait_p95: float | None
+    run_p50: float | None
+    run_p95: float | None
+    finished_total: dict[str, int]
+    wait_count: int
+    wait_sum: float
+
+
+def figures(queue: Queue, now: float) -> QueueFigures:
+    """The queue's figures at `now`; percentiles over the runs finished in the last hour
+    (at most MAX_TIMINGS, the newest)."""
+    queue.expire(now)
+    last_hour = queue.counts_since(now - HOUR)
+    recent = [timing for timing in queue.timings if timing.at >= now - HOUR]
+    waits = sorted(t.wait for t in recent if t.wait is not None)
+    durations = sorted(t.duration for t in recent if t.duration is not None)
+    oldest = queue.oldest_waiting_since()
+    finished_hour = last_hour["completed"] + last_hour["failed"] + last_hour["cancelled"]
+    return QueueFigures(
+        name=queue.name,
+        waiting=len(queue.waiting),
+        active=len(queue.active),
+        oldest_waiting_seconds=max(0.0, now - oldest) if oldest is not None else None,
+        last_hour=last_hour,
+        last_day=queue.counts_since(now - DAY),
+        throughput_per_minute=finished_hour / 60.0,
+        wait_p50=percentile(waits, 0.5),
+        wait_p95=percentile(waits, 0.95),
+        run_p50=percentile(durations, 0.5),
+        run_p95=percentile(durations, 0.95),
+        finished_total=dict(queue.finished_total),
+        wait_count=int(queue.wait_total[0]),
+        wait_sum=queue.wait_total[1],
+    )
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """The q-quantile of sorted values, interpolated between neighbours."""
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

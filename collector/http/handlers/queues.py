@@ -1,0 +1,63 @@
+"""`/queues` and `/queues/{queue}`: the queues the runs name, with what waits in them now
+and what went through them in the last hour and day."""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import re
+
+from aiohttp import web
+
+from batchgate.collector.core.api_json import encode_cursor, queue_json, run_json
+from batchgate.collector.core.queues import figures
+from batchgate.collector.http.errors import ApiError
+from batchgate.collector.http.handlers import query
+from batchgate.collector.http.keys import CLOCK, SETTINGS, STATE
+
+WAITING_SHOWN = 100
+"""Runs waiting now that `GET /queues/{queue}` lists (the longest waiting first)."""
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """Queues in name order, filtered by a name glob (`q`), paginated as `/jobs` is."""
+    book = request.app[STATE].queues
+    now = request.app[CLOCK]()
+    pattern = request.query.get("q")
+    name_matches = re.compile(fnmatch.translate(pattern)).match if pattern else None
+    limit = query.integer(request, "limit", 100, 1, 1000)
+    after = query.cursor(request, str)
+    names = sorted(book.queues)
+    start = bisect.bisect_right(names, str(after[0])) if after is not None else 0
+    page = []
+    for name in names[start:]:
+        if name_matches is None or name_matches(name):
+            page.append(name)
+            if len(page) > limit:
+                break
+    next_cursor = None
+    if len(page) > limit:
+        page.pop()
+        next_cursor = encode_cursor(page[-1])
+    return web.json_response(
+        {
+            "queues": [queue_json(figures(book.queues[name], now)) for name in page],
+            "next": next_cursor,
+        }
+    )
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    """One queue's figures, and the runs waiting in it now (the longest waiting first)."""
+    state = request.app[STATE]
+    name = request.match_info["queue"]
+    queue = state.queues.queues.get(name)
+    if queue is None:
+        raise ApiError(404, f"no queue named {name!r}")
+    now = request.app[CLOCK]()
+    settings = request.app[SETTINGS].runs
+    shown = queue_json(figures(queue, now))
+    longest = sorted(queue.waiting.items(), key=lambda item: (item[1], item[0]))
+    runs = (state.find_run(run_id) for run_id, _ in longest[:WAITING_SHOWN])
+    shown["waiting_runs"] = [run_json(run, now, settings) for run in runs if run is not None]
+    return web.json_response(shown)
