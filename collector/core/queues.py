@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from batchgate.collector.core.model import RETRYING, RUNNING, WAITING_STATUSES, Run
+from batchgate.collector.core.model import RETRYING, RUNNING, WAIT_BUCKETS, WAITING_STATUSES, Run
 
 DAY: Final = 86400.0
 HOUR: Final = 3600.0
@@ -49,7 +49,9 @@ class Queue:
     finished_total: dict[str, int] = field(default_factory=dict)
     """Runs finished in the queue by final status, since the server started."""
     wait_total: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    """Waits of finished queued runs since the server started: count, sum."""
+    """Waits of finished queued runs since the server started: count, sum..."""
+    wait_buckets: list[int] = field(default_factory=lambda: [0] * len(WAIT_BUCKETS))
+    """...and their counts per bucket of WAIT_BUCKETS (not cumulative)."""
 
     def oldest_waiting_since(self) -> float | None:
         return min(self.waiting.values()) if self.waiting else None
@@ -138,6 +140,10 @@ class QueueBook:
         if wait is not None:
             queue.wait_total[0] += 1
             queue.wait_total[1] += wait
+            for index, bound in enumerate(WAIT_BUCKETS):
+                if wait <= bound:
+                    queue.wait_buckets[index] += 1
+                    break
         queue.timings.append(Timing(at, wait, run.duration))
 
 
@@ -166,6 +172,7 @@ class QueueFigures:
     finished_total: dict[str, int]
     wait_count: int
     wait_sum: float
+    wait_buckets: tuple[int, ...]
 
 
 def figures(queue: Queue, now: float) -> QueueFigures:
@@ -193,6 +200,7 @@ def figures(queue: Queue, now: float) -> QueueFigures:
         finished_total=dict(queue.finished_total),
         wait_count=int(queue.wait_total[0]),
         wait_sum=queue.wait_total[1],
+        wait_buckets=tuple(queue.wait_buckets),
     )
 
 

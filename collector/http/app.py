@@ -45,6 +45,7 @@ from batchgate.collector.observability.metrics import (
     RequestMetrics,
     ServerCollector,
 )
+from batchgate.collector.observability.queue_metrics import QueueCollector
 from batchgate.collector.pushgateway import GroupRegistry
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.open import store_for
@@ -200,6 +201,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(node_registry)
     registry.register(ServerCollector(state, writer, app[BUS]))
+    registry.register(QueueCollector(state, app[CLOCK]))
     for key, value in (
         (STATE, state), (WRITER, writer), (GROUPS, groups), (INGEST, ingest), (REGISTRY, registry)
     ):  # fmt: skip
