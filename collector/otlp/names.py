@@ -6,6 +6,7 @@ with every character Prometheus does not allow turned into `_`."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -105,6 +106,7 @@ def metric_name(name: str, unit: str, *, counter: bool, gauge: bool) -> str:
     return result
 
 
+@functools.lru_cache(maxsize=4096)
 def label_name(name: str) -> str:
     """An attribute's name as a label: invalid characters turned into `_`, `key_` before a
     leading digit, `key` before a single leading `_` (`__` names are Prometheus' own)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from batchgate.collector.otlp.points import (
     DELTA,
+    LAST,
     HistogramValue,
     Labels,
     Point,
@@ -22,6 +23,7 @@ from batchgate.collector.otlp.points import (
     SummaryValue,
     Value,
 )
+from batchgate.collector.pushgateway.consistency import TIMESTAMP_FAMILIES
 from batchgate.collector.pushgateway.model import (
     COUNTER,
     GAUGE,
@@ -38,6 +40,7 @@ from batchgate.collector.pushgateway.model import (
 from batchgate.collector.pushgateway.model import Value as SampleValue
 
 HEADER_VERSION = 1
+EXPORTED_TYPES = frozenset({COUNTER, GAUGE, HISTOGRAM, SUMMARY})
 
 
 @dataclass(slots=True)
@@ -113,13 +116,15 @@ class OtlpGroupState:
             self.families[name] = merged.families[name]
 
     def header(self) -> str:
-        """The series' times, as JSON (the values are in the group's families)."""
+        """The delta series' times, as JSON (the values are in the group's families). Other
+        series need none to be restored: their next point replaces them."""
         series = [
-            [name, [list(pair) for pair in labels], one.how, one.start_ns, one.time_ns]
+            [name, [list(pair) for pair in labels], one.start_ns, one.time_ns]
             for name, family in self.families.items()
             for labels, one in family.series.items()
+            if one.how == DELTA
         ]
-        return json.dumps({"v": HEADER_VERSION, "series": series}, separators=(",", ":"))
+        return json.dumps({"v": HEADER_VERSION, "delta": series}, separators=(",", ":"))
 
     @classmethod
     def restore(
@@ -130,23 +135,24 @@ class OtlpGroupState:
         data = json.loads(header)
         if data.get("v") != HEADER_VERSION:
             raise ValueError(f"unknown OTLP group header version {data.get('v')!r}")
-        times: dict[tuple[str, Labels], tuple[str, int, int]] = {
-            (name, tuple((k, v) for k, v in labels)): (how, int(start), int(time))
-            for name, labels, how, start, time in data["series"]
+        deltas: dict[tuple[str, Labels], tuple[int, int]] = {
+            (name, tuple((k, v) for k, v in labels)): (int(start), int(time))
+            for name, labels, start, time in data["delta"]
         }
         added = {*grouping, "instance"}
         state = cls()
         for family in families:
-            if family.type is None or family.type not in (COUNTER, GAUGE, HISTOGRAM, SUMMARY):
+            if family.name in TIMESTAMP_FAMILIES or family.type not in EXPORTED_TYPES:
                 continue
             kept = Family(family.type, family.help)
             for metric in family.metrics:
                 labels = tuple(sorted(pair for pair in metric.labels if pair[0] not in added))
-                remembered = times.get((family.name, labels))
-                if remembered is None:
-                    continue  # not a series of this group's exports (its push times)
-                how, start, time = remembered
-                kept.series[labels] = Series(_value_of(metric, family.type), how, start, time)
+                value = _value_of(metric, family.type)
+                times = deltas.get((family.name, labels))
+                if times is None:
+                    kept.series[labels] = Series(value, LAST, 0, 0)
+                else:
+                    kept.series[labels] = Series(value, DELTA, *times)
             if kept.series:
                 state.families[family.name] = kept
         return state

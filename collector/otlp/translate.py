@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -28,7 +28,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     NumberDataPoint,
 )
 
-from batchgate.collector.otlp.names import labels_from, metric_name
+from batchgate.collector.otlp.names import attribute_text, label_name, labels_from, metric_name
 from batchgate.collector.otlp.points import (
     CUMULATIVE,
     DELTA,
@@ -215,10 +215,19 @@ def _how(temporality: int) -> str | None:
     return None
 
 
-def _labels(items: Iterable[KeyValue], scope_labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    labels = labels_from((item.key, any_value(item.value)) for item in items)
-    for name, value in scope_labels.items():
-        labels.setdefault(name, value)
+def _labels(items: Sequence[KeyValue], scope_labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    labels: dict[str, str] = {}
+    for item in items:
+        attribute = item.value
+        # Most attributes are strings: the short way for them.
+        if attribute.WhichOneof("value") == "string_value":
+            labels[label_name(item.key)] = attribute.string_value
+        else:
+            labels[label_name(item.key)] = attribute_text(any_value(attribute))
+    if len(labels) < len(items):  # two attributes became one label: join them as specified
+        labels = labels_from((item.key, any_value(item.value)) for item in items)
+    for name, text in scope_labels.items():
+        labels.setdefault(name, text)
     return tuple(sorted(labels.items()))
 
 

@@ -148,6 +148,20 @@ class GroupRegistry:
         if has_timestamps(families.values()):
             raise self._refuse(key, group, [TIMESTAMP_ERROR], now)
         pushed = [family for family in families.values() if family.name not in TIMESTAMP_FAMILIES]
+        removed, check = self._check(key, group, pushed, replace, now)
+        if check.errors:
+            raise self._refuse(key, group, check.errors, now)
+        return self._store(key, group, removed, check, now)
+
+    def _check(
+        self,
+        key: GroupingKey,
+        group: Group | None,
+        pushed: list[MetricFamily],
+        replace: bool,
+        now: float,
+    ) -> tuple[set[str], PushCheck]:
+        """The families the push removes, and the push's checks (PushTooLargeError first)."""
         self._check_size(group, pushed, replace)
         if group is None:
             removed: set[str] = set()
@@ -160,8 +174,17 @@ class GroupRegistry:
             check.add_family(family)
         if group is None:
             check.add_timestamp_series(now)
-        if check.errors:
-            raise self._refuse(key, group, check.errors, now)
+        return removed, check
+
+    def _store(
+        self,
+        key: GroupingKey,
+        group: Group | None,
+        removed: set[str],
+        check: PushCheck,
+        now: float,
+    ) -> PushResult:
+        """Store what `check` prepared (it found no errors)."""
         created = group is None
         if group is None:
             group = self._create_group(key, now, push_time=now, failure_time=0.0)
@@ -185,6 +208,11 @@ class GroupRegistry:
         (nothing stored); too many series raise PushTooLargeError."""
         group = self._groups.get(key)
         refused: dict[str, list[str]] = {}
+        if not any(name in TIMESTAMP_FAMILIES for name in families):
+            # The usual export passes: one check of all its families, as a push's.
+            removed, check = self._check(key, group, list(families.values()), False, now)
+            if not check.errors:
+                return self._store(key, group, removed, check, now), refused
         for family in families.values():
             if family.name in TIMESTAMP_FAMILIES:
                 refused[family.name] = [f"{family.name} is the group's own push time"]

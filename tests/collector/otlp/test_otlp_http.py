@@ -83,7 +83,9 @@ async def test_an_undecodable_body_is_a_400_naming_why(client: Client) -> None:
     answer = await export(client, b'{"resourceMetrics": 3}', JSON, 400)
     status = json.loads(answer)
     assert status["code"] == 3
-    assert "ExportMetricsServiceRequest" in status["message"]
+    assert status["message"] == "body.resourceMetrics must be a JSON array"
+    answer = await export(client, b'{"resourceMetrics": [{"resource": "text"}]}', JSON, 400)
+    assert json.loads(answer)["message"] == "body.resourceMetrics[0].resource must be a JSON object"
     await export(client, b"\xff\xff\xff", PROTOBUF, 400)
 
 
