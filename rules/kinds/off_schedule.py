@@ -10,7 +10,7 @@ that ended stays until a later run finishes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Final
 
@@ -21,6 +21,7 @@ from batchgate.rules.kinds.schedule import CronTicks, read_schedule
 from batchgate.rules.yaml_reader import Fields
 
 DEFAULT_GRACE: Final = 60.0
+_PLACED_STARTS: Final = 16_384
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,6 +38,11 @@ class OffSchedule:
     ticks: CronTicks
     grace: float = DEFAULT_GRACE
     timezone: str = "UTC"
+    _placed: dict[float, tuple[float | None, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Starts already placed (a run's start never changes, and a job is judged again at each
+    of its events): a cron lookup costs ~100 µs, a new run pays it once."""
 
     @classmethod
     def parse(cls, fields: Fields) -> OffSchedule | None:
@@ -51,8 +57,22 @@ class OffSchedule:
 
     def slot_of(self, started: float) -> float | None:
         """The scheduled time within `grace` of a start (the latest, if several are), or None."""
+        return self._place(started)[0]
+
+    def _place(self, started: float) -> tuple[float | None, float]:
+        """(the start's slot or None, the scheduled time nearest to it)."""
+        placed = self._placed.get(started)
+        if placed is not None:
+            return placed
         tick = self.ticks.before(started + self.grace)
-        return tick if tick is not None and tick >= started - self.grace else None
+        if tick is not None and tick >= started - self.grace:
+            placed = (tick, tick)
+        else:
+            placed = (None, self._nearest(started))
+        if len(self._placed) >= _PLACED_STARTS:
+            del self._placed[next(iter(self._placed))]  # the oldest placed
+        self._placed[started] = placed
+        return placed
 
     def evaluate(
         self, job: JobFacts, now: float, context: Context
@@ -66,9 +86,8 @@ class OffSchedule:
 
     def _judge(self, job: JobFacts, run: RunFacts) -> Condition | None:
         started = run.started_at
-        slot = self.slot_of(started)
+        slot, nearest = self._place(started)
         if slot is None:
-            nearest = self._nearest(started)
             distance = abs(started - nearest)
             when = "before" if started < nearest else "after"
             detail = (
