@@ -21,7 +21,8 @@ from batchgate.collector.alerting.service import Alerting
 from batchgate.collector.auth import ANONYMOUS, Denied, Token, check_push
 from batchgate.collector.core.events import BodyTooLarge, InvalidPush, decode_body, inflate
 from batchgate.collector.core.events import parse_events as parse
-from batchgate.collector.core.model import Event, Job
+from batchgate.collector.core.model import QUEUE_STATE, Event, Job
+from batchgate.collector.core.queues import MAX_QUEUES
 from batchgate.collector.core.state import Change, State, needs_stored_id
 from batchgate.collector.groups import Groups, grouping_key
 from batchgate.collector.live import EventBus, publish_changes
@@ -158,6 +159,13 @@ class Ingest:
         """Apply validated events, all or none, and return once they are durable."""
         self.refuse_unless_leader()
         state, writer = self.state, self.writer
+        snapshots = [event for event in events if event.type == QUEUE_STATE]
+        if snapshots:
+            self._check_snapshots(token, snapshots)
+            events = [event for event in events if event.type != QUEUE_STATE]
+            if not events:
+                self._apply_snapshots(snapshots)
+                return Accepted(len(snapshots), 0, [])
         if token is not ANONYMOUS:
             try:
                 check_push(token, sorted({event.job.name for event in events}))
@@ -218,7 +226,32 @@ class Ingest:
         if duplicates:
             self.metrics.duplicates.inc(duplicates)
         publish_changes(self.bus, changes, now, self.settings.runs)
-        return Accepted(len(events), duplicates, run_ids)
+        if snapshots:
+            self._apply_snapshots(snapshots)
+        return Accepted(len(events) + len(snapshots), duplicates, run_ids)
+
+    def _check_snapshots(self, token: Token, snapshots: list[Event]) -> None:
+        """A broker's snapshots may be pushed by a token whose job patterns match the queue
+        names, and may not make more queues than the book keeps."""
+        names = {str(event.queue) for event in snapshots}
+        if token is not ANONYMOUS:
+            try:
+                check_push(token, sorted(names))
+            except Denied as denied:
+                raise Refused(denied.status, denied.message) from None
+        if not self.state.queues.room_for(names):
+            raise Refused(
+                429,
+                f"this push would keep more than {MAX_QUEUES} queues; nothing was applied",
+            )
+
+    def _apply_snapshots(self, snapshots: list[Event]) -> None:
+        """Snapshots are kept in memory only: a broker integration sends them periodically."""
+        self.metrics.count_events(snapshots)
+        for event in snapshots:
+            assert event.queue is not None  # parse_events made it so
+            assert event.snapshot is not None
+            self.state.queues.report(event.queue, event.at, event.snapshot)
 
     # The Pushgateway's groups.
 
@@ -372,6 +405,7 @@ class Ingest:
         self.evaluate_changes(changes, now)
         publish_changes(self.bus, changes, now, state.settings)
         state.expire_seen(now)
+        state.queues.drop_idle(now)
         writer.keep_alive()
         return len(changes)
 

@@ -274,7 +274,11 @@ def queue_json(queue: QueueFigures) -> dict[str, Any]:
     return {
         "queue": queue.name,
         "waiting": queue.waiting,
+        "waiting_runs": queue.waiting_runs,
         "active": queue.active,
+        "delayed": queue.delayed,
+        "paused": queue.paused,
+        "broker_reported_at": rfc3339(queue.broker_reported_at),
         "oldest_waiting_seconds": queue.oldest_waiting_seconds,
         "last_hour": queue.last_hour,
         "last_day": queue.last_day,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from batchgate.collector.core.model import EVENT_TYPES, Event, JobKey
+from batchgate.collector.core.model import EVENT_TYPES, QUEUE_STATE, Event, JobKey, QueueSnapshot
 from batchgate.rules.facts import Readings
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
@@ -45,6 +45,11 @@ _FIELDS = frozenset(
         "max_attempts",
     )
 )  # fmt: skip
+_QUEUE_STATE_FIELDS = frozenset(
+    ("event", "queue", "timestamp", "waiting", "delayed", "active", "paused")
+)
+_QUEUE_COUNTS = ("waiting", "delayed", "active")
+MAX_QUEUE_COUNT = 2**53
 _SECTIONS = (
     ("progress", Readings.PROGRESS, frozenset(Readings.PROGRESS)),
     ("resources", Readings.RESOURCES, frozenset(Readings.RESOURCES)),
@@ -183,6 +188,9 @@ def _parse_event(
     def fail(field: str, reason: str) -> None:
         errors.append(FieldError(index, field, reason))
 
+    if item.get("event") == QUEUE_STATE:
+        return _parse_queue_state(item, now, limits, fail, lambda: len(errors) > before)
+
     if not _FIELDS.issuperset(item):
         for name in sorted(item.keys() - _FIELDS):
             fail(name, "unknown field")
@@ -216,15 +224,7 @@ def _parse_event(
     ):
         fail("event_id", f"must be a string of 1-{MAX_EVENT_ID_LENGTH} characters")
 
-    at = now
-    if "timestamp" in item:
-        parsed = _parse_timestamp(item["timestamp"])
-        if isinstance(parsed, str):
-            fail("timestamp", parsed)
-        elif parsed > now + MAX_FUTURE_SKEW:
-            fail("timestamp", f"is {parsed - now:.0f}s in the future (at most 300s allowed)")
-        else:
-            at = parsed
+    at = _event_time(item, now, fail)
 
     values: dict[str, float | None] = {}
     for group, names, known in _SECTIONS:
@@ -294,6 +294,51 @@ def _parse_event(
         attempt=attempt,
         max_attempts=max_attempts,
     )
+
+
+def _event_time(item: dict[str, Any], now: float, fail: Any) -> float:
+    """The event's `timestamp`, or `now` when it has none (or a bad one, then failed)."""
+    if "timestamp" not in item:
+        return now
+    parsed = _parse_timestamp(item["timestamp"])
+    if isinstance(parsed, str):
+        fail("timestamp", parsed)
+    elif parsed > now + MAX_FUTURE_SKEW:
+        fail("timestamp", f"is {parsed - now:.0f}s in the future (at most 300s allowed)")
+    else:
+        return parsed
+    return now
+
+
+def _parse_queue_state(
+    item: dict[str, Any], now: float, limits: PushLimits, fail: Any, failed: Any
+) -> Event | None:
+    """A broker's snapshot of a queue: `{"event": "queue_state", "queue": "emails",
+    "waiting": 120, "delayed": 5, "active": 3, "paused": false}`."""
+    for name in sorted(item.keys() - _QUEUE_STATE_FIELDS):
+        fail(name, "unknown field (a queue_state event has no job: queue, timestamp, "
+             "waiting, delayed, active, paused)")  # fmt: skip
+    queue = item.get("queue")
+    problem = (
+        "is required" if queue is None else job_name_problem(queue, limits.max_label_value_length)
+    )
+    if problem is not None:
+        fail("queue", problem)
+    counts: dict[str, int | None] = {}
+    for name in _QUEUE_COUNTS:
+        value = item.get(name)
+        if value is not None and (type(value) is not int or not 0 <= value <= MAX_QUEUE_COUNT):
+            fail(name, "must be a non-negative integer")
+            value = None
+        counts[name] = value
+    paused = item.get("paused")
+    if paused is not None and type(paused) is not bool:
+        fail("paused", "must be true or false")
+    at = _event_time(item, now, fail)
+    if failed():
+        return None
+    snapshot = QueueSnapshot(paused=paused, **counts)
+    return Event(job=JobKey(""), type=QUEUE_STATE, at=at, queue=str(queue), snapshot=snapshot)
 
 
 def _counting_number(value: Any, field: str, fail: Any) -> int | None:

@@ -39,7 +39,11 @@ BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
 """Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job."""
 
-EVENT_TYPES: Final = ("queued", "start", "progress", "retry", "success", "fail", "cancel")
+QUEUE_STATE: Final = "queue_state"
+"""A broker's snapshot of a queue (how many wait, are delayed, run; paused): no job's event."""
+EVENT_TYPES: Final = (
+    "queued", "start", "progress", "retry", "success", "fail", "cancel", QUEUE_STATE
+)  # fmt: skip
 FINISHING_EVENTS: Final = {"success": SUCCEEDED, "fail": FAILED, "cancel": CANCELLED}
 
 DURATION_BUCKETS: Final = (
@@ -98,6 +102,17 @@ class Event:
     queue: str | None = None
     attempt: int | None = None
     max_attempts: int | None = None
+    snapshot: QueueSnapshot | None = None
+    """What a `queue_state` event says of its queue (that event has no job: `job` is empty)."""
+
+
+class QueueSnapshot(NamedTuple):
+    """A broker's view of a queue at one time; None where it did not say."""
+
+    waiting: int | None = None
+    delayed: int | None = None
+    active: int | None = None
+    paused: bool | None = None
 
 
 class Attempt(NamedTuple):

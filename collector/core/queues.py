@@ -12,11 +12,25 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
-from batchgate.collector.core.model import RETRYING, RUNNING, WAIT_BUCKETS, WAITING_STATUSES, Run
+from batchgate.collector.core.model import (
+    RETRYING,
+    RUNNING,
+    WAIT_BUCKETS,
+    WAITING_STATUSES,
+    QueueSnapshot,
+    Run,
+)
 
 DAY: Final = 86400.0
 HOUR: Final = 3600.0
 MINUTE: Final = 60.0
+MAX_QUEUES: Final = 10_000
+"""Queues kept at most: beyond, a run naming a new queue is not followed in one, and a
+broker's snapshot of a new queue is refused (a 429), so no client can grow the book
+without bound. Queues with nothing in flight and nothing heard of for a day are dropped."""
+SNAPSHOT_FRESH: Final = 300.0
+"""For this long after a broker's snapshot, its count of waiting tasks is the queue's depth
+(the broker sees tasks enqueued by code that does not report); then the runs' count is."""
 MAX_TIMINGS: Final = 1000
 """Finished runs whose wait and run time a queue keeps for its percentiles (the newest)."""
 OUTCOMES: Final = ("completed", "failed", "retried", "cancelled")
@@ -52,6 +66,10 @@ class Queue:
     """Waits of finished queued runs since the server started: count, sum..."""
     wait_buckets: list[int] = field(default_factory=lambda: [0] * len(WAIT_BUCKETS))
     """...and their counts per bucket of WAIT_BUCKETS (not cumulative)."""
+    snapshot: QueueSnapshot | None = None
+    """The broker's last word on the queue (a `queue_state` event), and when it was."""
+    snapshot_at: float = 0.0
+    last_seen_at: float = 0.0
 
     def oldest_waiting_since(self) -> float | None:
         return min(self.waiting.values()) if self.waiting else None
@@ -93,11 +111,37 @@ class QueueBook:
         self._where: dict[str, str] = {}
         """Run id -> the queue it is in flight in."""
 
-    def queue(self, name: str, at: float) -> Queue:
+    def queue(self, name: str, at: float) -> Queue | None:
+        """The queue of this name, created if there is room (MAX_QUEUES)."""
         queue = self.queues.get(name)
         if queue is None:
+            if len(self.queues) >= MAX_QUEUES:
+                return None
             queue = self.queues[name] = Queue(name, at)
+        queue.last_seen_at = max(queue.last_seen_at, at)
         return queue
+
+    def room_for(self, names: set[str]) -> bool:
+        """Whether the queues of these names can all be kept."""
+        new = sum(1 for name in names if name not in self.queues)
+        return len(self.queues) + new <= MAX_QUEUES
+
+    def report(self, name: str, at: float, snapshot: QueueSnapshot) -> None:
+        """A broker's snapshot of the queue (the newest one counts)."""
+        queue = self.queue(name, at)
+        if queue is not None and at >= queue.snapshot_at:
+            queue.snapshot, queue.snapshot_at = snapshot, at
+
+    def drop_idle(self, now: float) -> int:
+        """Forget the queues with nothing in flight and nothing heard of for a day."""
+        idle = [
+            name
+            for name, queue in self.queues.items()
+            if not queue.waiting and not queue.active and queue.last_seen_at < now - DAY
+        ]
+        for name in idle:
+            del self.queues[name]
+        return len(idle)
 
     def follow(self, run: Run, kind: str, at: float) -> None:
         """Take a change of a run that names a queue (`Change.kind`): where it is now, and
@@ -107,6 +151,8 @@ class QueueBook:
             return
         self._leave(run.run_id)
         queue = self.queue(name, at)
+        if queue is None:
+            return
         if run.status in WAITING_STATUSES:
             queue.waiting[run.run_id] = _waiting_since(run)
             self._where[run.run_id] = name
@@ -159,6 +205,9 @@ class QueueFigures:
 
     name: str
     waiting: int
+    """The broker's count while its snapshot is fresh (SNAPSHOT_FRESH), else `waiting_runs`."""
+    waiting_runs: int
+    """Runs known to wait in it (queued or retrying)."""
     active: int
     oldest_waiting_seconds: float | None
     last_hour: dict[str, int]
@@ -173,6 +222,9 @@ class QueueFigures:
     wait_count: int
     wait_sum: float
     wait_buckets: tuple[int, ...]
+    delayed: int | None
+    paused: bool | None
+    broker_reported_at: float | None
 
 
 def figures(queue: Queue, now: float) -> QueueFigures:
@@ -185,9 +237,14 @@ def figures(queue: Queue, now: float) -> QueueFigures:
     durations = sorted(t.duration for t in recent if t.duration is not None)
     oldest = queue.oldest_waiting_since()
     finished_hour = last_hour["completed"] + last_hour["failed"] + last_hour["cancelled"]
+    snapshot = queue.snapshot
+    broker_waiting = None
+    if snapshot is not None and now - queue.snapshot_at <= SNAPSHOT_FRESH:
+        broker_waiting = snapshot.waiting
     return QueueFigures(
         name=queue.name,
-        waiting=len(queue.waiting),
+        waiting=broker_waiting if broker_waiting is not None else len(queue.waiting),
+        waiting_runs=len(queue.waiting),
         active=len(queue.active),
         oldest_waiting_seconds=max(0.0, now - oldest) if oldest is not None else None,
         last_hour=last_hour,
@@ -201,6 +258,9 @@ def figures(queue: Queue, now: float) -> QueueFigures:
         wait_count=int(queue.wait_total[0]),
         wait_sum=queue.wait_total[1],
         wait_buckets=tuple(queue.wait_buckets),
+        delayed=snapshot.delayed if snapshot is not None else None,
+        paused=snapshot.paused if snapshot is not None else None,
+        broker_reported_at=queue.snapshot_at if snapshot is not None else None,
     )
 
 

@@ -46,12 +46,24 @@ class QueueCollector(Collector):
             "server started.",
             "histogram",
         )
+        delayed = Metric(
+            "batchgate_queue_delayed",
+            "Tasks the broker holds for later (a countdown, a retry's delay), as it last said.",
+            "gauge",
+        )
+        paused = Metric(
+            "batchgate_queue_paused", "1 while the broker says the queue is paused.", "gauge"
+        )
         now = self._clock()
         for name in sorted(self._state.queues.queues):
             queue = figures(self._state.queues.queues[name], now)
             labels = {"queue": name}
             waiting.add_sample(waiting.name, labels, float(queue.waiting))
             active.add_sample(active.name, labels, float(queue.active))
+            if queue.delayed is not None:
+                delayed.add_sample(delayed.name, labels, float(queue.delayed))
+            if queue.paused is not None:
+                paused.add_sample(paused.name, labels, float(queue.paused))
             if queue.oldest_waiting_seconds is not None:
                 oldest.add_sample(oldest.name, labels, queue.oldest_waiting_seconds)
             for status in FINISHED_STATUSES:
@@ -67,4 +79,4 @@ class QueueCollector(Collector):
             waits.add_sample(f"{waits.name}_bucket", {**labels, "le": "+Inf"}, queue.wait_count)
             waits.add_sample(f"{waits.name}_count", labels, float(queue.wait_count))
             waits.add_sample(f"{waits.name}_sum", labels, queue.wait_sum)
-        yield from (waiting, active, oldest, runs, waits)
+        yield from (waiting, active, delayed, paused, oldest, runs, waits)

@@ -59,5 +59,5 @@ async def get_queue(request: web.Request) -> web.Response:
     shown = queue_json(figures(queue, now))
     longest = sorted(queue.waiting.items(), key=lambda item: (item[1], item[0]))
     runs = (state.find_run(run_id) for run_id, _ in longest[:WAITING_SHOWN])
-    shown["waiting_runs"] = [run_json(run, now, settings) for run in runs if run is not None]
+    shown["longest_waiting"] = [run_json(run, now, settings) for run in runs if run is not None]
     return web.json_response(shown)

@@ -37,8 +37,8 @@ async def test_a_queue_shows_its_waiting_and_active_runs_and_what_finished(
     assert queue["run_seconds"]["p50"] == (13 + 11) / 2  # t0 ran 13 s, t1 11 s
 
     detail = await get(client, "/queues/emails")
-    assert [run["run_id"] for run in detail["waiting_runs"]] == ["t2"]
-    assert detail["waiting_runs"][0]["wait_seconds"] == 15
+    assert [run["run_id"] for run in detail["longest_waiting"]] == ["t2"]
+    assert detail["longest_waiting"][0]["wait_seconds"] == 15
 
     clock.advance(2 * 3600)
     (queue,) = (await get(client, "/queues"))["queues"]
@@ -68,3 +68,42 @@ async def test_a_deleted_job_leaves_its_queue_empty(client: Client) -> None:
     assert response.status == 200
     (queue,) = (await get(client, "/queues"))["queues"]
     assert (queue["waiting"], queue["active"]) == (0, 0)
+
+
+async def test_a_brokers_snapshot_gives_the_depth_for_five_minutes(
+    client: Client, clock: Clock
+) -> None:
+    await push(client, _event("queued", "known"))
+    snapshot = {"event": "queue_state", "queue": "emails", "waiting": 120, "delayed": 5,
+                "active": 3, "paused": True}  # fmt: skip
+    answer = await push(client, [snapshot, {**snapshot, "queue": "reports", "paused": False}])
+    assert (answer["accepted"], answer["run_ids"]) == (2, [])
+    emails = await get(client, "/queues/emails")
+    assert (emails["waiting"], emails["waiting_runs"], emails["delayed"]) == (120, 1, 5)
+    assert emails["paused"] is True
+    assert emails["broker_reported_at"] is not None
+    reports = await get(client, "/queues/reports")
+    assert (reports["waiting"], reports["waiting_runs"], reports["paused"]) == (120, 0, False)
+
+    response = await client.get("/metrics")
+    text = await response.text()
+    assert 'batchgate_queue_waiting{queue="emails"} 120.0' in text
+    assert 'batchgate_queue_paused{queue="emails"} 1.0' in text
+    assert 'batchgate_queue_delayed{queue="reports"} 5.0' in text
+
+    clock.advance(301)
+    emails = await get(client, "/queues/emails")
+    assert (emails["waiting"], emails["paused"]) == (1, True)  # the runs' count again
+
+
+async def test_a_bad_snapshot_is_refused_naming_each_field(client: Client) -> None:
+    refused = await push(
+        client,
+        [{"event": "queue_state", "queue": "emails", "waiting": -1, "paused": "no"},
+         {"event": "queue_state", "job": "x", "waiting": 1.5}],
+        expect=400,
+    )  # fmt: skip
+    assert [(d["index"], d["field"]) for d in refused["details"]] == [
+        (0, "waiting"), (0, "paused"), (1, "job"), (1, "queue"), (1, "waiting")
+    ]  # fmt: skip
+    assert (await get(client, "/queues"))["queues"] == []
