@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from batchgate.rules.matcher_strings import Matcher
 from batchgate.rules.payloads import format_time
+from batchgate.rules.recurrence import Recurrence, parse_recurrence
 
 PENDING: Final = "pending"
 ACTIVE: Final = "active"
@@ -52,15 +53,22 @@ class Silence:
     created_by: str
     comment: str
     updated_at: float
+    recurrence: Recurrence | None = None
+    """A maintenance window: in effect only `duration` from each time of its schedule, between
+    `starts_at` and `ends_at` (pending in between)."""
 
     def state(self, now: float) -> str:
         if now < self.starts_at:
             return PENDING
-        return ACTIVE if now < self.ends_at else EXPIRED
+        if now >= self.ends_at:
+            return EXPIRED
+        return ACTIVE if self.recurrence is None or self.recurrence.covers(now) else PENDING
 
     def matches(self, labels: Mapping[str, str], now: float) -> bool:
         """Whether this silence mutes an alert with these labels at `now`."""
         if not self.starts_at <= now < self.ends_at:
+            return False
+        if self.recurrence is not None and not self.recurrence.covers(now):
             return False
         return all(matcher.matches(labels) for matcher in self.matchers)
 
@@ -69,7 +77,16 @@ class Silence:
         if self.state(now) == EXPIRED:
             return self
         starts_at = min(self.starts_at, now)
-        return Silence(self.id, self.matchers, starts_at, now, self.created_by, self.comment, now)
+        return Silence(
+            self.id,
+            self.matchers,
+            starts_at,
+            now,
+            self.created_by,
+            self.comment,
+            now,
+            self.recurrence,
+        )
 
     def to_dict(self, now: float) -> dict[str, Any]:
         """Alertmanager's GettableSilence."""
@@ -82,6 +99,7 @@ class Silence:
             "endsAt": format_time(self.ends_at),
             "createdBy": self.created_by,
             "comment": self.comment,
+            **({} if self.recurrence is None else {"recurrence": self.recurrence.to_dict()}),
         }
 
 
@@ -110,9 +128,19 @@ def parse_silence(data: Any, *, new_id: str, now: float, stored: bool = False) -
     errors: list[SilenceError] = []
     if not isinstance(data, Mapping):
         raise InvalidSilence([SilenceError("", "a silence must be a JSON object")])
-    known = {"id", "matchers", "startsAt", "endsAt", "createdBy", "comment", "status", "updatedAt"}
+    known = {
+        "id", "matchers", "startsAt", "endsAt", "createdBy", "comment", "status", "updatedAt",
+        "recurrence",
+    }  # fmt: skip
     errors.extend(SilenceError(key, "unknown field") for key in data if key not in known)
     matchers = _parse_matchers(data.get("matchers"), errors)
+    recurrence = None
+    if data.get("recurrence") is not None:
+        recurrence, problems = parse_recurrence(data["recurrence"])
+        errors.extend(
+            SilenceError(f"recurrence.{where}" if where else "recurrence", reason)
+            for where, reason in problems
+        )
     times: dict[str, float] = {}
     for key in ("startsAt", "endsAt"):
         if key not in data:
@@ -148,6 +176,7 @@ def parse_silence(data: Any, *, new_id: str, now: float, stored: bool = False) -
         created_by=texts["createdBy"],
         comment=texts["comment"],
         updated_at=parse_time(updated) if isinstance(updated, str) else now,
+        recurrence=recurrence,
     )
 
 
