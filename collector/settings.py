@@ -20,7 +20,7 @@ from batchgate.collector.alerting.settings import ALERTING_KEYS, AlertingSetting
 from batchgate.collector.auth import Token, tokens_from_config
 from batchgate.collector.core.events import PushLimits
 from batchgate.collector.core.state import StateSettings
-from batchgate.collector.pushgateway import ExpiryRule
+from batchgate.collector.pushgateway import AggregateRule, ExpiryRule
 from batchgate.collector.storage.postgres.url import check_url
 from batchgate.rules import durations
 
@@ -94,6 +94,8 @@ class PushgatewaySettings:
     expire: tuple[ExpiryRule, ...] = ()
     """Per job-name pattern: the first that matches a group's job decides its expiry."""
     max_series_per_group: int = 100_000
+    aggregate: tuple[AggregateRule, ...] = ()
+    """Per job-name pattern: groups whose POSTs add up instead of replacing (first match)."""
 
     @property
     def expiry_rules(self) -> tuple[ExpiryRule, ...]:
@@ -188,6 +190,7 @@ _FILE_KEYS: dict[str, dict[str, tuple[str | None, str, _Parser]]] = {
     "pushgateway": {
         "expire_after": ("pushgateway", "expire_after", parse_duration),
         "expire": ("pushgateway", "expire", lambda v: _expiry_rules(v)),
+        "aggregate": ("pushgateway", "aggregate", lambda v: _aggregate_rules(v)),
         "max_series_per_group": ("pushgateway", "max_series_per_group", lambda v: _positive_int(v)),
     },
     "runs": {
@@ -272,7 +275,11 @@ def environment_variables() -> dict[str, str]:
     variables = {}
     for section, keys in _FILE_KEYS.items():
         for key in keys:
-            if (section, key) in (("auth", "tokens"), ("pushgateway", "expire")):
+            if (section, key) in (
+                ("auth", "tokens"),
+                ("pushgateway", "expire"),
+                ("pushgateway", "aggregate"),
+            ):
                 continue
             name = f"{section}_{key}" if section else key
             variables[f"BATCHGATE_{name.upper()}"] = f"{section}.{key}" if section else key
@@ -444,6 +451,34 @@ def _expiry_rules(value: Any) -> tuple[ExpiryRule, ...]:
         except (ValueError, TypeError) as error:
             raise ValueError(f"entry {number}: after: {error}") from None
         rules.append(ExpiryRule(entry["job"], after))
+    return tuple(rules)
+
+
+def _aggregate_rules(value: Any) -> tuple[AggregateRule, ...]:
+    """A list of `{job: GLOB, counters: sum, histograms: sum, gauges: last|sum|max}`."""
+    shape = "{job: GLOB, counters: sum, histograms: sum, gauges: last|sum|max}"
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of {shape}")
+    rules = []
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict) or "job" not in entry:
+            raise ValueError(f"entry {number} must be {shape}")
+        unknown = set(entry) - {"job", "counters", "histograms", "gauges"}
+        if unknown:
+            raise ValueError(f"entry {number}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+        if not isinstance(entry["job"], str) or not entry["job"]:
+            raise ValueError(f"entry {number}: job must be a non-empty glob such as 'lambda_*'")
+        try:
+            rules.append(
+                AggregateRule(
+                    entry["job"],
+                    counters=entry.get("counters", "sum"),
+                    histograms=entry.get("histograms", "sum"),
+                    gauges=entry.get("gauges", "last"),
+                )
+            )
+        except ValueError as error:
+            raise ValueError(f"entry {number}: {error}") from None
     return tuple(rules)
 
 

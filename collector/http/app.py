@@ -182,6 +182,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             reserved_prefixes=("batchgate_",),
             max_body_bytes=settings.max_body_bytes,
             max_series_per_group=settings.pushgateway.max_series_per_group,
+            aggregate=settings.pushgateway.aggregate,
         ),
         state,
         writer,

@@ -5,6 +5,7 @@ PushgatewayError subclasses carrying the HTTP status and the Pushgateway's exact
 The server wires `GroupRegistry` into its handlers, its SQLite store and its /metrics.
 """
 
+from batchgate.collector.pushgateway.aggregation import AggregateRule
 from batchgate.collector.pushgateway.api_json import (
     api_group,
     api_metrics,
@@ -39,6 +40,7 @@ from batchgate.collector.pushgateway.text_parser import parse_text
 
 __all__ = [
     "PROTOBUF_CONTENT_TYPE",
+    "AggregateRule",
     "BodyParseError",
     "ExpiryRule",
     "GroupRegistry",

@@ -39,6 +39,10 @@ def api_group(registry: GroupRegistry, key: GroupingKey) -> dict[str, Any] | Non
         "labels": dict(summary.key),
         "last_push_successful": summary.push_time >= summary.failure_time,
     }
+    rule = registry.aggregating(key)
+    if rule is not None:
+        # batchgate's own key: a pushed family may not be named batchgate_* (reserved).
+        fields["batchgate_aggregate"] = rule.as_json()
     for family, pushed_at in registry.group_families(summary.key):
         family_type = family.type_or_default
         entry: dict[str, Any] = {

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from batchgate.collector.pushgateway.aggregation import (
+    AggregateRule,
+    aggregate_rule,
+    aggregated,
+)
 from batchgate.collector.pushgateway.consistency import (
     PUSH_FAILURE_TIME,
     PUSH_FAILURE_TIME_HELP,
@@ -50,7 +55,8 @@ class GroupRegistry:
     `reserved_families` (name -> MetricType number) and `reserved_prefixes` are names the
     server exposes itself; a push using one is refused. `max_body_bytes` bounds the body
     before and after gzip, `max_series_per_group` what one group may hold: beyond either a
-    push raises PushTooLargeError (413) and changes nothing.
+    push raises PushTooLargeError (413) and changes nothing. A POST to a group whose job
+    matches one of `aggregate` adds to what the group holds (`aggregation`).
     """
 
     def __init__(
@@ -60,7 +66,10 @@ class GroupRegistry:
         reserved_prefixes: Sequence[str] = ("batchgate_",),
         max_body_bytes: int = 16 << 20,
         max_series_per_group: int = 100_000,
+        aggregate: Sequence[AggregateRule] = (),
     ) -> None:
+        self.aggregate = tuple(aggregate)
+        """Jobs whose groups add up what a POST pushes (see `aggregation`)."""
         self._reserved = Reserved(dict(reserved_families or {}), tuple(reserved_prefixes))
         self.max_body_bytes = max_body_bytes
         self.max_series_per_group = max_series_per_group
@@ -90,6 +99,13 @@ class GroupRegistry:
         key = parse_grouping_key(path)
         replace = method == "PUT"
         data, stream_error = unpacked_body(body, gzipped, self.max_body_bytes)
+        rule = self.aggregating(key) if not replace else None
+        if rule is not None:
+            if is_protobuf(content_type):
+                families = parse_delimited(data, stream_error)
+            else:
+                families = read_text(data, stream_error).families
+            return self._add(key, families, rule, now)
         if is_protobuf(content_type):
             return self.apply(key, parse_delimited(data, stream_error), replace=replace, now=now)
         if stream_error is None:
@@ -113,6 +129,36 @@ class GroupRegistry:
         if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
             group.shape = body_shape(text, data, pushed, self._index)
         return result
+
+    def aggregating(self, key: GroupingKey) -> AggregateRule | None:
+        """The rule by which the group adds up what is pushed to it, or None."""
+        if not self.aggregate:
+            return None
+        return aggregate_rule(self.aggregate, dict(key)["job"])
+
+    def _add(
+        self,
+        key: GroupingKey,
+        families: Mapping[str, MetricFamily],
+        rule: AggregateRule,
+        now: float,
+    ) -> PushResult:
+        """A POST to an aggregating group: the pushed families added to the stored ones."""
+        group = self._groups.get(key)
+        if has_timestamps(families.values()):
+            raise self._refuse(key, group, [TIMESTAMP_ERROR], now)
+        pushed = {name: f for name, f in families.items() if name not in TIMESTAMP_FAMILIES}
+        stored = {}
+        if group is not None:
+            stored = {
+                family.name: family
+                for family, _ in self.group_families(key)
+                if family.name in pushed
+            }
+        sums, errors = aggregated(stored, pushed, key, rule)
+        if errors:
+            raise self._refuse(key, group, errors, now)
+        return self.apply(key, sums, replace=False, now=now)
 
     def _push_same_shape(
         self, group: Group, shape: BodyShape, data: bytes, replace: bool, now: float
