@@ -29,6 +29,7 @@ from aiohttp import web
 from yarl import URL
 
 from batchgate.collector.auth import ANONYMOUS, Token
+from batchgate.collector.http.errors import error_response
 from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
 from batchgate.collector.http.middlewares import (
     authenticate,
@@ -39,10 +40,12 @@ from batchgate.collector.http.middlewares import (
 )
 from batchgate.collector.http.plain_push import (
     JSON,
+    MAX_REQUEST_LINE,
     PUSH,
     TEXT,
     Answer,
     Head,
+    HeadTooLong,
     NotPlain,
     Routes,
     answer_bytes,
@@ -58,12 +61,12 @@ same in every version)."""
 SHUTDOWN_TIMEOUT = 60.0
 """Seconds the answers in flight get once the server stops (aiohttp's runner's default)."""
 RECEIVE_BUFFER = 1 << 16
+LINGER_SECONDS = 0.5
+LINGER_BYTES = 1 << 18
+"""After refusing a head: how long, and how many bytes, the rest of the request is read
+and dropped before the connection closes."""
 PAUSE_BUFFER = 1 << 20
 """Bytes of pipelined requests buffered beyond the largest body before reading pauses."""
-MAX_REQUEST_LINE = 16_384
-"""Bytes of a request line aiohttp reads (its default is 8,190): a URL naming a job by the
-longest name allowed (1,024 characters of up to 4 bytes of UTF-8, percent-encoded: 12,288
-bytes) fits."""
 
 APPLIED_MIDDLEWARES: Final = frozenset({errors_and_metrics, authenticate})
 """The middlewares whose work the front door does itself for the pushes it answers:
@@ -268,6 +271,8 @@ class FrontDoor(asyncio.BufferedProtocol):
         """The request whose head is read and whose body is still arriving."""
         self.answering: asyncio.Task[None] | None = None
         self._closing = False
+        self._discarding = 0
+        """Bytes still to read and drop after refusing a head, before closing (0: none)."""
         self._write_paused = False
         self._read_paused = False
         self._last_heard = self._loop.time()
@@ -296,6 +301,11 @@ class FrontDoor(asyncio.BufferedProtocol):
         return self._server.receiving
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self._discarding:
+            self._discarding = max(self._discarding - nbytes, 0)
+            if not self._discarding:
+                self.abort()
+            return
         self._buffer += self._server.receiving[:nbytes]
         self._last_heard = self._loop.time()
         if self.answering is None and not self._write_paused:
@@ -351,12 +361,37 @@ class FrontDoor(asyncio.BufferedProtocol):
     def _next_head(self) -> Head | None:
         """The next request's head if it is whole and plain; None while it is not whole,
         and after handing over a request that is not plain."""
+        refused: HeadTooLong | None = None
         try:
             return read_head(self._buffer, self._server.routes.route, self._server.max_body)
         except NotPlain:
             pass
-        self._hand_over()  # outside the except block: aiohttp's errors are its own
+        except HeadTooLong as error:
+            refused = error
+        # Outside the except block: aiohttp's errors are its own, and the buffer is free.
+        if refused is not None:
+            self._refuse(refused)
+        else:
+            self._hand_over()
         return None
+
+    def _refuse(self, error: HeadTooLong) -> None:
+        """Answer a head too long to read, as every error is answered, and close: what
+        follows it in the connection cannot be told apart from it. Before closing, the
+        rest the client is sending is read and dropped for a while (as Go's server
+        does): closed with bytes unread, the socket would send a reset, which can reach
+        the client before it has read the answer."""
+        answer = _answer_of(error_response(error.status, error.message, error.details))
+        self._write(answer, close=True)
+        self._server.app[REQUEST_METRICS].count_request("unmatched", answer.status)
+        self._buffer.clear()
+        transport = self._transport
+        if transport is None or not transport.can_write_eof():
+            self.abort()
+            return
+        transport.write_eof()
+        self._discarding = LINGER_BYTES
+        self._loop.call_later(LINGER_SECONDS, self.abort)
 
     def _hand_over(self) -> None:
         """From the buffer's first byte on, the connection is aiohttp's."""
@@ -451,7 +486,10 @@ class FrontDoor(asyncio.BufferedProtocol):
 
 def _failure(error: Exception, head: Head) -> Answer:
     """The answer to an exception, as the `errors_and_metrics` middleware gives it."""
-    response = failure_response(error, head.method.decode(), head.target.decode())
+    return _answer_of(failure_response(error, head.method.decode(), head.target.decode()))
+
+
+def _answer_of(response: web.Response) -> Answer:
     assert isinstance(response.body, bytes)
     fields = tuple((name.encode(), value.encode()) for name, value in response.headers.items())
     return Answer(response.status, fields, response.body)

@@ -19,8 +19,17 @@ from aiohttp.http import SERVER_SOFTWARE
 from yarl import URL
 
 MAX_HEAD = 8190
-"""Bytes of request line and header fields read (aiohttp's own limit for a line); a longer
-head is aiohttp's, which refuses it."""
+"""Bytes of request line and header fields of a plain push (aiohttp's own limit for a
+line); a longer head is aiohttp's."""
+MAX_REQUEST_LINE = 16_384
+"""Bytes of a request's target that aiohttp reads (its `max_line_size`; its default is
+8,190): a URL naming a job by the longest name allowed (1,024 characters of up to 4 bytes
+of UTF-8, percent-encoded: 12,288 bytes) fits."""
+MAX_FIELD = 8190
+"""Bytes of a header field's name, and of its value, that aiohttp reads (its
+`max_field_size`, left at its default)."""
+MAX_HEAD_HELD = 65_536
+"""Bytes of a head the front door holds until it is whole; a longer head is refused (431)."""
 
 PUSH = "push"
 PUSHGATEWAY = "pushgateway_push"
@@ -38,6 +47,19 @@ _UNPLAIN_PATH = re.compile(rb"/\.|//|%2[eE]|[?#]|[^\x21-\x7e]")
 
 class NotPlain(Exception):
     """The request is not a plain push: aiohttp's, from its first byte on."""
+
+
+class HeadTooLong(Exception):
+    """A head that aiohttp would refuse for its length: the front door answers it in
+    batchgate's JSON shape (aiohttp's own answer is plain text quoting the bytes), and
+    closes the connection."""
+
+    def __init__(self, status: int, message: str, field: str, value: bytes | bytearray) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = [{"field": field, "value": value[:64].decode(errors="replace") + "...",
+                         "reason": message}]  # fmt: skip
 
 
 class Head(NamedTuple):
@@ -83,11 +105,19 @@ def read_head(
 ) -> Head | None:
     """The head of the buffer's first request once it is whole (None before); NotPlain
     unless it is a plain push (see the module's text)."""
-    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
+    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD_HELD + 4)
     if end < 0:
-        if len(buffer) > MAX_HEAD or buffer.count(b"\n") != buffer.count(b"\r\n"):
-            raise NotPlain  # too long, or lines ended by a bare LF: it would never end
+        if buffer.count(b"\n") != buffer.count(b"\r\n"):
+            raise NotPlain  # lines ended by a bare LF: it would never end
+        refuse_long_lines(buffer)
+        if len(buffer) > MAX_HEAD_HELD:
+            raise HeadTooLong(
+                431, f"the request's head is longer than {MAX_HEAD_HELD} bytes", "head", buffer
+            )
         return None
+    if end > MAX_HEAD:
+        refuse_long_lines(bytes(buffer[:end]))
+        raise NotPlain  # a long head, within aiohttp's limits: aiohttp's
     line_end = buffer.find(b"\r\n")
     parts = bytes(buffer[:line_end]).split(b" ")
     if len(parts) != 3 or parts[2] != b"HTTP/1.1":
@@ -121,6 +151,29 @@ def read_head(
         raise NotPlain  # aiohttp's handler answers 415
     start = end + 4
     return Head(route_name, method, target, fields, close, start, start + int(length))
+
+
+def refuse_long_lines(head: bytes | bytearray) -> None:
+    """HeadTooLong if a line of the head so far is longer than aiohttp reads: the request
+    line's target (414), a header field's name or value (431)."""
+    data = bytes(head)
+    lines = data.split(b"\r\n")
+    request_line = lines[0]
+    parts = request_line.split(b" ")
+    target = parts[1] if len(parts) > 1 else parts[0]
+    if len(target) > MAX_REQUEST_LINE:
+        raise HeadTooLong(
+            414, f"the request's URL is longer than {MAX_REQUEST_LINE} bytes", "url", target
+        )
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if len(name) > MAX_FIELD or len(value.strip(b" \t")) > MAX_FIELD:
+            raise HeadTooLong(
+                431,
+                f"a header field is longer than {MAX_FIELD} bytes",
+                f"header {name[:64].decode(errors='replace')}",
+                value.strip(b" \t"),
+            )
 
 
 class Answer(NamedTuple):
