@@ -120,6 +120,9 @@ class Alerting:
         self.silences: dict[str, Silence] = {}
         self._silence_list: list[Silence] = []
         """One list object, updated in place: a pass under way sees silences added meanwhile."""
+        self._windows: tuple[Silence, ...] = settings.maintenance_windows
+        """The config file's maintenance windows, in effect beside `silences`."""
+        self._publish_silences()
         self.reload_status = ReloadStatus(time.time(), tuple(ruleset.files))
         self.longest_step = 0.0
         """The longest step of the last pass (how long it held the event loop at once)."""
@@ -147,7 +150,7 @@ class Alerting:
                 log.error("ignoring a stored silence that no longer parses: %s", error)
                 continue
             self.silences[silence.id] = silence
-        self._silence_list[:] = self.silences.values()
+        self._publish_silences()
         self.outbox.restore(stored.outbox)
         active = len(self.engine.book.active)
         if active or stored.outbox:
@@ -265,10 +268,21 @@ class Alerting:
 
     # -- silences ------------------------------------------------------------------------
 
+    def _publish_silences(self) -> None:
+        self._silence_list[:] = [*self.silences.values(), *self._windows]
+
+    def listed_silences(self) -> list[Silence]:
+        """Every silence: those made through the API, then the config file's windows."""
+        return list(self._silence_list)
+
+    def window(self, silence_id: str) -> Silence | None:
+        """The config file's maintenance window with this id, if there is one."""
+        return next((window for window in self._windows if window.id == silence_id), None)
+
     def put_silence(self, silence: Silence, now: float) -> None:
         """Add or replace a silence, stage it, and apply it to the alerts at once."""
         self.silences[silence.id] = silence
-        self._silence_list[:] = self.silences.values()
+        self._publish_silences()
         record = SilenceRecord(
             silence.id, silence.ends_at, json.dumps(silence.to_dict(now), separators=(",", ":"))
         )
@@ -304,7 +318,7 @@ class Alerting:
         if old:
             for key in old:
                 del self.silences[key]
-            self._silence_list[:] = self.silences.values()
+            self._publish_silences()
             self._writer.stage_deleted_silences(old)
 
     # -- reloading -----------------------------------------------------------------------
@@ -323,6 +337,8 @@ class Alerting:
             self.engine.book.resolved_retention = settings.resolved_retention
             self.engine.book.set_router(self.router)
             self.engine.replace_rules(ruleset)
+            self._windows = settings.maintenance_windows
+            self._publish_silences()
             self.reload_status = ReloadStatus(time.time(), tuple(ruleset.files))
         self.wake(full=True)
         rules, receivers = len(ruleset), len(settings.receivers)

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from batchgate.rules import ConfigError, Receiver, parse_receivers
+from batchgate.rules import ConfigError, Receiver, Silence, parse_receivers
+from batchgate.rules.matcher_strings import Matcher, parse_matcher
+from batchgate.rules.recurrence import parse_recurrence
 from batchgate.rules.yaml_reader import Reader
 
 ALERTING_KEYS: Final = (
@@ -26,6 +28,7 @@ ALERTING_KEYS: Final = (
     "receivers",
     "alerts",
     "notifications",
+    "maintenance_windows",
 )
 """Top-level keys of the config file read here (collector.settings leaves them alone)."""
 
@@ -57,6 +60,9 @@ class AlertingSettings:
     resolved_retention: float = 86400.0
     """How long a resolved alert stays listed in /alerts."""
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    maintenance_windows: tuple[Silence, ...] = ()
+    """Recurring silences from the config file (ids `config:<name>`): in effect beside the
+    silences made through the API, not stored, not deletable there."""
 
     def rule_paths(self) -> list[str]:
         """The rule files to load now: globs expanded (sorted), literal paths as given."""
@@ -118,7 +124,73 @@ def alerting_settings(
     node = fields.take("notifications")
     if node is not None:
         values["notifications"] = _notification_settings(reader, node)
+    node = fields.take("maintenance_windows")
+    if node is not None:
+        values["maintenance_windows"] = _maintenance_windows(reader, node)
     return AlertingSettings(**values), reader.errors  # type: ignore[arg-type]
+
+
+_WINDOW_KEYS: Final = ("name", "matchers", "schedule", "duration", "timezone", "comment")
+CONFIG_SILENCE_PREFIX: Final = "config:"
+_FOREVER: Final = 253_402_300_799.0
+"""9999-12-31T23:59:59Z: a window from the config file lasts as long as the file says it."""
+
+
+def _maintenance_windows(reader: Reader, node: yaml.Node) -> tuple[Silence, ...]:
+    """`maintenance_windows:`, recurring silences: a name, Alertmanager matcher strings, a
+    cron schedule, a duration, a time zone and a comment; every error with its line."""
+    windows: list[Silence] = []
+    seen: set[str] = set()
+    for item in reader.sequence(node, "maintenance_windows") or ():
+        fields = reader.mapping(item, "maintenance window")
+        if fields is None:
+            continue
+        errors_before = len(reader.errors)
+        name_node = fields.require("name")
+        name = None if name_node is None else reader.string(name_node, "name")
+        if name is not None and name in seen:
+            reader.error(name_node, f"maintenance_windows: duplicate name {name!r}")
+        seen.add(name or "")
+        matchers: list[Matcher] = []
+        matchers_node = fields.require("matchers")
+        for index, text in enumerate(
+            (reader.strings(matchers_node, "matchers") or []) if matchers_node else []
+        ):
+            try:
+                matchers.append(parse_matcher(text))
+            except ValueError as exc:
+                reader.error(matchers_node, f"matchers[{index}]: {exc}")
+        if matchers and all(matcher.matches_empty() for matcher in matchers):
+            reader.error(matchers_node, "matchers: they all match the empty string (every alert)")
+        raw: dict[str, str] = {}
+        for key in ("schedule", "duration", "timezone"):
+            value_node = fields.require(key) if key != "timezone" else fields.take(key)
+            value = None if value_node is None else reader.string(value_node, key)
+            if value is not None:
+                raw[key] = value
+        comment_node = fields.take("comment")
+        comment = None if comment_node is None else reader.string(comment_node, "comment")
+        fields.reject_unknown(_WINDOW_KEYS)
+        if "schedule" not in raw or "duration" not in raw:
+            continue  # reported as missing
+        recurrence, problems = parse_recurrence(raw)
+        for where, reason in problems:
+            reader.error(item, f"maintenance window {name!r}: {where}: {reason}")
+        if len(reader.errors) > errors_before or recurrence is None or name is None:
+            continue
+        windows.append(
+            Silence(
+                f"{CONFIG_SILENCE_PREFIX}{name}",
+                tuple(matchers),
+                0.0,
+                _FOREVER,
+                "the config file",
+                comment or f"maintenance window {name}",
+                0.0,
+                recurrence,
+            )
+        )
+    return tuple(windows)
 
 
 def _notification_settings(reader: Reader, node: yaml.Node) -> NotificationSettings:

@@ -17,7 +17,8 @@ from batchgate.rules.silences import ACTIVE, PENDING
 
 def _found(request: web.Request) -> Silence:
     silence_id = request.match_info["silence_id"]
-    silence = request.app[ALERTING].silences.get(silence_id)
+    service = request.app[ALERTING]
+    silence = service.silences.get(silence_id) or service.window(silence_id)
     if silence is None:
         raise ApiError(
             404,
@@ -39,6 +40,8 @@ async def create_silence(request: web.Request) -> web.Response:
     service = request.app[ALERTING]
     now = request.app[CLOCK]()
     identity = body.get("id") if isinstance(body, dict) else None
+    if isinstance(identity, str):
+        _refuse_a_window(request, identity)
     if isinstance(identity, str) and identity not in service.silences:
         raise ApiError(
             404,
@@ -64,6 +67,15 @@ async def create_silence(request: web.Request) -> web.Response:
     return web.json_response({"silenceID": silence.id})
 
 
+def _refuse_a_window(request: web.Request, silence_id: str) -> None:
+    if request.app[ALERTING].window(silence_id) is not None:
+        raise ApiError(
+            409,
+            f"silence {silence_id} is a maintenance window of the config file",
+            [{"field": "id", "reason": "change it in the config file (maintenance_windows)"}],
+        )
+
+
 def _order(now: float) -> Any:
     # As Alertmanager lists them: active by end, pending by start, then expired, newest first.
     def key(silence: Silence) -> tuple[int, float]:
@@ -78,9 +90,10 @@ def _order(now: float) -> Any:
 
 
 async def list_silences(request: web.Request) -> web.Response:
-    """Every silence, expired ones included (for five days after they end)."""
+    """Every silence, expired ones included (for five days after they end), and the config
+    file's maintenance windows."""
     now = request.app[CLOCK]()
-    silences = sorted(request.app[ALERTING].silences.values(), key=_order(now))
+    silences = sorted(request.app[ALERTING].listed_silences(), key=_order(now))
     return web.json_response([silence.to_dict(now) for silence in silences])
 
 
@@ -92,6 +105,7 @@ async def delete_silence(request: web.Request) -> web.Response:
     """Expire a silence now (it stays listed as expired); answers the silence as it now is."""
     silence = _found(request)
     now = request.app[CLOCK]()
+    _refuse_a_window(request, silence.id)
     expired = request.app[ALERTING].expire_silence(silence.id, now)
     assert expired is not None
     audit.record(request, "silence.expire", silence.id)
