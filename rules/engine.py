@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from batchgate.rules.alerts import Alert, Evaluation
 from batchgate.rules.book import AlertBook, SilenceLike
-from batchgate.rules.facts import JobFacts, JobKeyTuple
+from batchgate.rules.facts import QUEUE, JobFacts, JobKeyTuple
 from batchgate.rules.kinds import INFINITY, Context
 from batchgate.rules.kinds.schedule import Missed
 from batchgate.rules.matchers import JobMatcher
@@ -171,10 +171,12 @@ class RuleEngine:
         key = job.key
         name, labels, kind = key[0], dict(key[1]), job.kind
         verdicts = [matcher.matches(name, labels, kind) for matcher in self._matchers]
+        # The queue kinds judge queues (jobs of kind `queue`) and the other kinds never do.
+        queue = kind == QUEUE
         rules = tuple(
             rule
             for rule, index in zip(self.ruleset.rules, self._matcher_of, strict=True)
-            if verdicts[index]
+            if verdicts[index] and (getattr(rule.kind, "subject", None) == QUEUE) == queue
         )
         groups = self.book.groups
         return _Slot(key, rules, [(rule.name, key) in groups for rule in rules])

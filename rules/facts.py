@@ -26,6 +26,9 @@ CANCELLED: Final = "cancelled"
 LOST: Final = "lost"
 BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
+QUEUE: Final = "queue"
+"""The kind of a queue seen as a job by the rules: the queue kinds judge these alone, and the
+other kinds never do (see `QueueFacts`)."""
 
 
 class RunSummaryFacts(Protocol):
@@ -180,3 +183,36 @@ class JobFacts(Protocol):
     def last_success_at(self) -> float | None: ...
     @property
     def generation(self) -> int: ...
+
+
+class QueueFacts(JobFacts, Protocol):
+    """A queue as the queue kinds (`wait_time`, `backlog`, `stalled`, `retry_rate`) read it:
+    a job of kind QUEUE, named as the queue, labelled `queue`, with no runs of its own (the
+    collector's `Queue`). Windows reach back a day at most."""
+
+    @property
+    def waiting_count(self) -> int:
+        """Runs waiting in it now (queued, or retrying between two attempts)."""
+        ...
+
+    def depth(self, now: float) -> tuple[int, float]:
+        """Tasks waiting (a broker's count while its snapshot is fresh, else the runs'), and
+        until when that holds if nothing changes."""
+        ...
+
+    def oldest_waiting_since(self) -> float | None:
+        """Since when the longest waiting run waits; None when none does."""
+        ...
+
+    @property
+    def last_finished_at(self) -> float | None:
+        """When a run of the queue last finished (since the server started)."""
+        ...
+
+    def waits_since(self, since: float) -> list[float]:
+        """The waits (before their first attempt) of the runs finished since `since`."""
+        ...
+
+    def finished_and_retried_since(self, since: float) -> tuple[int, int]:
+        """Runs finished, and attempts retried, since `since` (to the minute)."""
+        ...

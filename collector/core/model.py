@@ -243,6 +243,10 @@ class RunSummary(NamedTuple):
     done: float | None
 
 
+EMPTY_RUNS: Final[dict[str, Run]] = {}
+"""No runs: what a queue seen as a job holds of its own (never written to)."""
+
+
 @dataclass(slots=True, eq=False)
 class Job:
     """A job and what is known of it: its running runs, last run, counters and histogram."""

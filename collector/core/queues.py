@@ -8,18 +8,22 @@ Pure: every time comes in as `now` or with the run.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from batchgate.collector.core.model import (
+    EMPTY_RUNS,
     RETRYING,
     RUNNING,
     WAIT_BUCKETS,
     WAITING_STATUSES,
     QueueSnapshot,
     Run,
+    RunSummary,
 )
+from batchgate.rules.facts import QUEUE, JobKeyTuple, Labels
 
 DAY: Final = 86400.0
 HOUR: Final = 3600.0
@@ -70,6 +74,71 @@ class Queue:
     """The broker's last word on the queue (a `queue_state` event), and when it was."""
     snapshot_at: float = 0.0
     last_seen_at: float = 0.0
+    last_finished_at: float | None = None
+    generation: int = 0
+    """Bumped on every change, as a job's is: the rules skip an unchanged queue."""
+
+    # What the rules read of a queue (`batchgate.rules.facts.QueueFacts`): a job of kind
+    # `queue`, named as the queue and labelled `queue`, with no runs of its own.
+
+    kind = QUEUE
+
+    @property
+    def key(self) -> JobKeyTuple:
+        return (self.name, self.labels)
+
+    @property
+    def labels(self) -> Labels:
+        return (("queue", self.name),)
+
+    @property
+    def running(self) -> dict[str, Run]:
+        return EMPTY_RUNS
+
+    @property
+    def last_run(self) -> Run | None:
+        return None
+
+    @property
+    def last_finished(self) -> Run | None:
+        return None
+
+    @property
+    def recent(self) -> tuple[RunSummary, ...]:
+        return ()
+
+    @property
+    def created_at(self) -> float:
+        return self.first_seen_at
+
+    @property
+    def last_start_at(self) -> float | None:
+        return None
+
+    @property
+    def last_success_at(self) -> float | None:
+        return None
+
+    @property
+    def waiting_count(self) -> int:
+        return len(self.waiting)
+
+    def depth(self, now: float) -> tuple[int, float]:
+        """Tasks waiting: the broker's count while its snapshot is fresh (SNAPSHOT_FRESH),
+        else the runs'; and until when that answer holds without a change."""
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.waiting is not None:
+            until = self.snapshot_at + SNAPSHOT_FRESH
+            if now <= until:
+                return snapshot.waiting, until
+        return len(self.waiting), math.inf
+
+    def waits_since(self, since: float) -> list[float]:
+        return [t.wait for t in self.timings if t.at >= since and t.wait is not None]
+
+    def finished_and_retried_since(self, since: float) -> tuple[int, int]:
+        counts = self.counts_since(since)
+        return counts["completed"] + counts["failed"] + counts["cancelled"], counts["retried"]
 
     def oldest_waiting_since(self) -> float | None:
         return min(self.waiting.values()) if self.waiting else None
@@ -119,6 +188,7 @@ class QueueBook:
                 return None
             queue = self.queues[name] = Queue(name, at)
         queue.last_seen_at = max(queue.last_seen_at, at)
+        queue.generation += 1
         return queue
 
     def room_for(self, names: set[str]) -> bool:
@@ -181,6 +251,7 @@ class QueueBook:
         if index is None:
             return
         queue.count(index, at)
+        queue.last_finished_at = max(queue.last_finished_at or at, at)
         queue.finished_total[run.status] = queue.finished_total.get(run.status, 0) + 1
         wait = run.wait_seconds
         if wait is not None:
@@ -238,12 +309,9 @@ def figures(queue: Queue, now: float) -> QueueFigures:
     oldest = queue.oldest_waiting_since()
     finished_hour = last_hour["completed"] + last_hour["failed"] + last_hour["cancelled"]
     snapshot = queue.snapshot
-    broker_waiting = None
-    if snapshot is not None and now - queue.snapshot_at <= SNAPSHOT_FRESH:
-        broker_waiting = snapshot.waiting
     return QueueFigures(
         name=queue.name,
-        waiting=broker_waiting if broker_waiting is not None else len(queue.waiting),
+        waiting=queue.depth(now)[0],
         waiting_runs=len(queue.waiting),
         active=len(queue.active),
         oldest_waiting_seconds=max(0.0, now - oldest) if oldest is not None else None,

@@ -11,6 +11,7 @@ from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Conte
 from batchgate.rules.kinds.deadline import Deadline
 from batchgate.rules.kinds.off_schedule import OffSchedule
 from batchgate.rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
+from batchgate.rules.kinds.queues import Backlog, RetryRate, Stalled, WaitTime
 from batchgate.rules.kinds.runtime import Duration, Lost, MaxRuntime, Resource, Stuck
 from batchgate.rules.kinds.schedule import Absent, Missed
 from batchgate.rules.yaml_reader import Fields
@@ -42,6 +43,10 @@ KINDS: Final = {
         Outcome,
         Deadline,
         OffSchedule,
+        WaitTime,
+        Backlog,
+        Stalled,
+        RetryRate,
     )
 }
 
