@@ -239,6 +239,10 @@ MIGRATIONS: list[str] = [
         ADD COLUMN wait_count bigint NOT NULL DEFAULT 0;
     CREATE INDEX runs_waiting ON runs (job_id) WHERE status IN ('queued', 'retrying');
     """,
+    # 13: a queue's runs by start, for its trends (GET /queues/{queue}/trends).
+    """
+    CREATE INDEX runs_by_queue ON runs (queue, started_at) WHERE queue IS NOT NULL;
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -218,6 +218,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN wait_count INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX runs_waiting ON runs (job_id) WHERE status IN ('queued', 'retrying');
     """,
+    # 13: a queue's runs by start, for its trends (GET /queues/{queue}/trends).
+    """
+    CREATE INDEX runs_by_queue ON runs (queue, started_at) WHERE queue IS NOT NULL;
+    """,
 ]
 
 
