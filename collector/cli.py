@@ -178,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     from batchgate.collector.demo.run import parse_args as demo_arguments
 
     demo_arguments(demo)
+    silence = commands.add_parser(
+        "silence",
+        help="silence alerts for a while (a job's, from its own host), or end a silence",
+        description="Post a silence to a batchgate (POST /silences, audited there): "
+        "batchgate silence --job 'etl_*' --for 2h; end it with --expire ID.",
+    )
+    from batchgate.collector.silence_command import add_arguments as silence_arguments
+
+    silence_arguments(silence)
     commands.add_parser(
         "check-rules",
         help="validate rule files offline: exit 0, or print file:line: reason for each error",
@@ -211,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(parsed)
     if parsed.command == "migrate":
         return _migrate(parsed)
+    if parsed.command == "silence":
+        from batchgate.collector.silence_command import run as silence
+
+        return silence(parsed)
     if parsed.command == "demo":
         from batchgate.collector.demo.run import main as demo
 

@@ -48,9 +48,11 @@ BELOW: dict[str, tuple[str, ...]] = {
         *SERVICES,
         "collector.http",
         "collector.demo",
+        "collector.silence_command",
         "client",
     ),
     "collector.demo": ("client",),
+    "collector.silence_command": ("rules",),
 }
 """What each part may import besides itself (and the `batchgate` package's version)."""
 
