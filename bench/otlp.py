@@ -7,7 +7,9 @@ series), 16 connections on loopback send the same body again and again: an OTLP 
 protobuf, the same export in OTLP's JSON, and the Pushgateway text push (POST) of the same
 series. Requests/s, p50 and p99, and the ratio of each OTLP encoding to the Pushgateway push
 (target: at least 0.5x). Then the resident memory per stored series, filling a fresh server
-with 200 groups of 100 series through each door (target: OTLP at most 1.2x).
+with 200 groups of 100 series through each door (target: OTLP at most 1.2x). Last, a POST of
+the same Pushgateway body (counters) to an aggregating group and to a replacing one (target:
+aggregating at most 1.5x the cost of replacing).
 """
 
 from __future__ import annotations
@@ -112,6 +114,40 @@ def memory_per_series(door: str, groups: int = 200, series: int = 100) -> float:
         return (server.rss_bytes() - before) / (groups * series)
 
 
+def counters_text(series: int) -> bytes:
+    """`series` counters (label `shard`), each pushed as 1: a worker's increments."""
+    lines = []
+    for number in range(series // SERIES_PER_METRIC):
+        name = f"bench_done_{number}"
+        lines.append(f"# TYPE {name} counter\n")
+        lines.extend(f'{name}{{shard="{shard}"}} 1\n' for shard in range(SERIES_PER_METRIC))
+    return "".join(lines).encode()
+
+
+def aggregating_against_replacing(seconds: int) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as config:
+        config.write("pushgateway:\n  aggregate:\n    - {job: 'summed_*'}\n")
+        config.flush()
+        print("\n| series | group | pushes/s | p50 ms | p99 ms | errors | cost vs replacing |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        with batchgate("--config", config.name) as server:
+            for series in (20, 1_000):
+                body = counters_text(series)
+                rates = {}
+                for group, path in (
+                    ("replacing", "/metrics/job/replaced/instance/i0"),
+                    ("aggregating", "/metrics/job/summed_up/instance/i0"),
+                ):
+                    result = load(server, path, "text/plain; version=0.0.4", body, seconds)
+                    rates[group] = result.requests_per_second
+                    cost = rates["replacing"] / result.requests_per_second
+                    print(
+                        f"| {series:,} | {group} | {result.requests_per_second:,.0f} | "
+                        f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} | "
+                        f"{cost:.2f}x (target <= 1.5x) |"
+                    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each load phase")
@@ -137,6 +173,7 @@ def main() -> None:
     print("| --- | ---: |")
     print(f"| Pushgateway text | {pushed:,.0f} |")
     print(f"| OTLP protobuf | {exported:,.0f} ({exported / pushed:.2f}x, target <= 1.2x) |")
+    aggregating_against_replacing(seconds)
 
 
 if __name__ == "__main__":

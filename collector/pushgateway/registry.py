@@ -7,6 +7,7 @@ leaves the registry consistent: a refused push changes nothing but the group's f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
 from batchgate.collector.pushgateway.aggregation import (
@@ -39,7 +40,7 @@ from batchgate.collector.pushgateway.group import (
     summary_of,
 )
 from batchgate.collector.pushgateway.grouping_key import GroupingKey, parse_grouping_key
-from batchgate.collector.pushgateway.model import GAUGE, MetricFamily
+from batchgate.collector.pushgateway.model import COUNTER, GAUGE, MetricFamily
 from batchgate.collector.pushgateway.protobuf_encoding import delimit
 from batchgate.collector.pushgateway.push_body import is_protobuf, unpacked_body
 from batchgate.collector.pushgateway.same_shape import BodyShape, body_shape
@@ -101,11 +102,7 @@ class GroupRegistry:
         data, stream_error = unpacked_body(body, gzipped, self.max_body_bytes)
         rule = self.aggregating(key) if not replace else None
         if rule is not None:
-            if is_protobuf(content_type):
-                families = parse_delimited(data, stream_error)
-            else:
-                families = read_text(data, stream_error).families
-            return self._add(key, families, rule, now)
+            return self._push_adding(key, data, stream_error, is_protobuf(content_type), rule, now)
         if is_protobuf(content_type):
             return self.apply(key, parse_delimited(data, stream_error), replace=replace, now=now)
         if stream_error is None:
@@ -159,6 +156,66 @@ class GroupRegistry:
         if errors:
             raise self._refuse(key, group, errors, now)
         return self.apply(key, sums, replace=False, now=now)
+
+    def _push_adding(
+        self,
+        key: GroupingKey,
+        data: bytes,
+        stream_error: str | None,
+        protobuf: bool,
+        rule: AggregateRule,
+        now: float,
+    ) -> PushResult:
+        """A POST to an aggregating group: the same-shape path when it can, else `_add`."""
+        if protobuf:
+            return self._add(key, parse_delimited(data, stream_error), rule, now)
+        group = self._groups.get(key)
+        if stream_error is None and group is not None and group.shape is not None:
+            result = self._add_same_shape(group, group.shape, data, rule, now)
+            if result is not None:
+                return result
+        text = read_text(data, stream_error)
+        held = dict(group.families) if group is not None else {}
+        result = self._add(key, text.families, rule, now)
+        group = self._groups[key]
+        pushed = [group.families[name] for name in text.families if name in group.families]
+        # As for a replacing push (`push`); `body_shape` also declines when the group holds
+        # series of these families that the body does not carry.
+        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
+            group.shape = body_shape(text, data, pushed, self._index)
+        return result
+
+    def _add_same_shape(
+        self, group: Group, shape: BodyShape, data: bytes, rule: AggregateRule, now: float
+    ) -> PushResult | None:
+        """The group's last text body with new values, to add up: each value added to its
+        series' stored one (gauges by the rule). None (nothing changed) for any other body,
+        or a value the full path must refuse."""
+        if group.series > self.max_series_per_group:
+            return None
+        blocks = shape.new_blocks(data)
+        if blocks is None:
+            return None
+        sums = []
+        values = zip(blocks, shape.entries, shape.slots, shape.prefix_lengths, strict=True)
+        for block, entry, slot, length in values:
+            kind = entry.type
+            if kind != COUNTER and rule.gauges == "last":
+                sums.append(block)
+                continue
+            new = float(block[length:-1])
+            if kind == COUNTER and (new < 0 or math.isnan(new)):
+                return None  # the full path says why
+            old = float(entry.blocks[slot][length:-1])
+            total = max(old, new) if kind != COUNTER and rule.gauges == "max" else old + new
+            sums.append(f"{block[:length]}{format_sample_value(total)}\n")
+        shape.store(sums)
+        for family, entry in zip(shape.families, shape.family_entries, strict=True):
+            family.pushed_at = now
+            entry.show_help(family.help)
+        self._set_push_time(group, now)
+        self._index.changed()
+        return PushResult(group.key, False, group.series)
 
     def _push_same_shape(
         self, group: Group, shape: BodyShape, data: bytes, replace: bool, now: float
