@@ -230,3 +230,17 @@ class RunStats:
     """Records processed by succeeded runs that reported `done`..."""
     records_seconds: float = 0.0
     """...and the seconds those runs took."""
+
+
+@dataclass(slots=True)
+class QueueStats:
+    """Runs of a queue started (queued) in a period, for its trends: counts by status now,
+    retries (attempts past each run's first), waits (queueing to first attempt) and run
+    times (first attempt to end) of its finished runs; percentiles interpolate."""
+
+    counts: dict[str, int]
+    retries: int = 0
+    wait_p50: float | None = None
+    wait_p95: float | None = None
+    run_p50: float | None = None
+    run_p95: float | None = None

@@ -53,6 +53,7 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/summary", jobs.summary, name="summary")
     add.add_get("/queues", queues.list_queues, name="queues")
     add.add_get("/queues/{queue}", queues.get_queue, name="queue")
+    add.add_get("/queues/{queue}/trends", queues.queue_trends, name="queue_trends")
     add.add_get("/events", live_events.events, name="events")
     add.add_get("/metrics", scrape.metrics, name="metrics")
     add.add_get("/openapi.json", openapi.openapi, name="openapi")

@@ -30,6 +30,7 @@ from batchgate.collector.core.records import (
     JobRecord,
     OutboxRecord,
     PointRecord,
+    QueueStats,
     RunRecord,
     RunStats,
     SeenRecord,
@@ -112,6 +113,10 @@ class Store(Protocol):
     async def run_stats(self, job_ids: list[int] | None, since: float) -> RunStats:
         """Counts by status and succeeded durations of runs started since `since`, of these
         jobs or (None) of all jobs."""
+
+    async def queue_stats(self, queue: str, since: float) -> QueueStats:
+        """Counts by status, retries, and wait and run time p50/p95 of the runs of `queue`
+        started (queued) since `since`."""
 
     async def run_counts(self, since: float) -> dict[str, int]:
         """Runs of every job started since `since`, by their status now: exact, and as cheap
@@ -203,6 +208,11 @@ def added_counts(*parts: Iterable[Any]) -> dict[str, int]:
 WAITING = "status IN ('queued', 'retrying')"
 """The runs that wait for a worker, as schema 12's index `runs_waiting` names them (a
 query must say it the same way for the index to serve it)."""
+
+
+WAIT_OF_FINISHED = "finished_at - duration - queued_at"
+"""A finished queued run's wait, from its columns: its first attempt began at `finished_at -
+duration` (its duration counts from it)."""
 
 
 def job_key_of(name: str, labels: str) -> JobKey:

@@ -38,9 +38,6 @@ from batchgate.collector.http.keys import (
     STORE,
 )
 from batchgate.collector.pushgateway import GroupSummary
-from batchgate.collector.settings import parse_duration
-
-PERIODS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -152,23 +149,10 @@ async def job_runs(request: web.Request) -> web.Response:
     )
 
 
-def _period(request: web.Request) -> tuple[str, float]:
-    period = request.query.get("period", "24h")
-    if period in PERIODS:
-        return period, PERIODS[period]
-    try:
-        seconds = parse_duration(period)
-    except ValueError:
-        raise field_error("period", f"must be one of {', '.join(PERIODS)} or a duration") from None
-    if not seconds > 0:
-        raise field_error("period", f"must be longer than 0 seconds, not {period!r}")
-    return period, seconds
-
-
 async def job_trends(request: web.Request) -> web.Response:
     """Runs, success rate, duration avg/p50/p95/max and records per second over a period."""
     jobs = _jobs_of(request)
-    period, seconds = _period(request)
+    period, seconds = query.period(request)
     now = request.app[CLOCK]()
     since = now - seconds
     stats = await request.app[STORE].run_stats([job.id for job in jobs], since)
@@ -196,7 +180,7 @@ async def summary(request: web.Request) -> web.Response:
     app = request.app
     state, settings = app[STATE], app[SETTINGS].runs
     now = app[CLOCK]()
-    period, seconds = _period(request)
+    period, seconds = query.period(request)
     by_status = dict.fromkeys(JOB_STATUSES, 0)
     for job in state.jobs.values():
         by_status[job.status(now, settings.stuck_after, settings.lost_after)] += 1

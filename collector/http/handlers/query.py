@@ -8,6 +8,9 @@ from batchgate.collector.core.api_json import decode_cursor, parse_time
 from batchgate.collector.core.events import LABEL_NAME
 from batchgate.collector.core.model import JobKey
 from batchgate.collector.http.errors import field_error
+from batchgate.collector.settings import parse_duration
+
+PERIODS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 
 
 def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -75,3 +78,17 @@ def matches_labels(key: JobKey, wanted: dict[str, str]) -> bool:
         return True
     have = dict(key.labels)
     return all(have.get(name) == value for name, value in wanted.items())
+
+
+def period(request: web.Request) -> tuple[str, float]:
+    """`period` (default 24h): one of PERIODS or a duration, and its seconds."""
+    period = request.query.get("period", "24h")
+    if period in PERIODS:
+        return period, PERIODS[period]
+    try:
+        seconds = parse_duration(period)
+    except ValueError:
+        raise field_error("period", f"must be one of {', '.join(PERIODS)} or a duration") from None
+    if not seconds > 0:
+        raise field_error("period", f"must be longer than 0 seconds, not {period!r}")
+    return period, seconds

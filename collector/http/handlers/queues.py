@@ -1,5 +1,6 @@
-"""`/queues` and `/queues/{queue}`: the queues the runs name, with what waits in them now
-and what went through them in the last hour and day."""
+"""`/queues`, `/queues/{queue}` and its trends: the queues the runs name, with what waits
+in them now, what went through them in the last hour and day, and over a longer period
+from the history."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import re
 
 from aiohttp import web
 
-from batchgate.collector.core.api_json import encode_cursor, queue_json, run_json
+from batchgate.collector.core.api_json import encode_cursor, queue_json, rfc3339, run_json
 from batchgate.collector.core.queues import figures
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.handlers import query
-from batchgate.collector.http.keys import CLOCK, SETTINGS, STATE
+from batchgate.collector.http.keys import CLOCK, SETTINGS, STATE, STORE
 
 WAITING_SHOWN = 100
 """Runs waiting now that `GET /queues/{queue}` lists (the longest waiting first)."""
@@ -61,3 +62,31 @@ async def get_queue(request: web.Request) -> web.Response:
     runs = (state.find_run(run_id) for run_id, _ in longest[:WAITING_SHOWN])
     shown["longest_waiting"] = [run_json(run, now, settings) for run in runs if run is not None]
     return web.json_response(shown)
+
+
+async def queue_trends(request: web.Request) -> web.Response:
+    """Runs queued in a period (24h, 7d, 30d, ...) by status now, retries, success rate,
+    and wait and run time p50/p95 of those finished, from the history."""
+    name = request.match_info["queue"]
+    period, seconds = query.period(request)
+    now = request.app[CLOCK]()
+    since = now - seconds
+    stats = await request.app[STORE].queue_stats(name, since)
+    if not stats.counts and name not in request.app[STATE].queues.queues:
+        raise ApiError(404, f"no queue named {name!r}")
+    counts = stats.counts
+    succeeded = counts.get("succeeded", 0)
+    failed = counts.get("failed", 0) + counts.get("lost", 0)
+    return web.json_response(
+        {
+            "queue": name,
+            "period": period,
+            "since": rfc3339(since),
+            "runs": sum(counts.values()),
+            "by_status": counts,
+            "retries": stats.retries,
+            "success_rate": succeeded / (succeeded + failed) if succeeded + failed else None,
+            "wait_seconds": {"p50": stats.wait_p50, "p95": stats.wait_p95},
+            "run_seconds": {"p50": stats.run_p50, "p95": stats.run_p95},
+        }
+    )

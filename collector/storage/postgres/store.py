@@ -29,6 +29,7 @@ from batchgate.collector.core.records import (
     GroupEventRecord,
     OutboxRecord,
     PointRecord,
+    QueueStats,
     RunStats,
     SeenRecord,
     WriteBatch,
@@ -58,6 +59,7 @@ from batchgate.collector.storage.postgres.url import (
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    WAIT_OF_FINISHED,
     WAITING,
     AlertingState,
     Restored,
@@ -319,6 +321,30 @@ class PostgresStore:
         )
         _, average, longest, p50, p95, records_done, records_seconds = row
         return RunStats(counts, average, p50, p95, longest, records_done, records_seconds)
+
+    async def queue_stats(self, queue: str, since: float) -> QueueStats:
+        where = "queue = $1 AND started_at >= $2"
+        rows = await self._fetch(
+            "SELECT status, count(*), sum(greatest(coalesce(attempt, 1) - 1, 0)) FROM runs "
+            f"WHERE {where} GROUP BY status",
+            queue,  # written as it is (a queue name has no control character)
+            since,
+        )
+        stats = QueueStats({status: count for status, count, _ in rows})
+        stats.retries = int(sum(retries for _, _, retries in rows))
+        # Percentiles interpolate between the two nearest runs, as SQLite's store does.
+        (row,) = await self._fetch(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY wait), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY wait), "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration) "
+            f"FROM (SELECT {WAIT_OF_FINISHED} AS wait, duration FROM runs "
+            f"WHERE {where} AND duration IS NOT NULL) finished",
+            queue,
+            since,
+        )
+        stats.wait_p50, stats.wait_p95, stats.run_p50, stats.run_p95 = row
+        return stats
 
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         if not event_ids:

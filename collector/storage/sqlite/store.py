@@ -32,6 +32,7 @@ from batchgate.collector.core.records import (
     JobRecord,
     OutboxRecord,
     PointRecord,
+    QueueStats,
     RunRecord,
     RunStats,
     SeenRecord,
@@ -41,6 +42,7 @@ from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    WAIT_OF_FINISHED,
     WAITING,
     AlertingState,
     Restored,
@@ -302,6 +304,47 @@ class SqliteStore:
                 else:
                     stats.duration_p95 = value
         return stats
+
+    async def queue_stats(self, queue: str, since: float) -> QueueStats:
+        reader = self._reader()
+        where = "queue = ? AND started_at >= ?"
+        params = [queue, since]
+        rows = await reader.execute_fetchall(
+            "SELECT status, count(*), total(max(coalesce(attempt, 1) - 1, 0)) FROM runs "
+            f"WHERE {where} GROUP BY status",
+            params,
+        )
+        stats = QueueStats({status: count for status, count, _ in rows})
+        stats.retries = int(sum(retries for _, _, retries in rows))
+        finished = f"{where} AND duration IS NOT NULL"
+        stats.wait_p50, stats.wait_p95 = await self._quantiles(
+            WAIT_OF_FINISHED, f"{finished} AND queued_at IS NOT NULL", params
+        )
+        stats.run_p50, stats.run_p95 = await self._quantiles("duration", finished, params)
+        return stats
+
+    async def _quantiles(
+        self, value: str, where: str, params: list[Any]
+    ) -> tuple[float | None, float | None]:
+        """The p50 and p95 of `value` over the runs `where` says, interpolated between the
+        two nearest (an ORDER BY walk to each: SQLite has no percentile function)."""
+        reader = self._reader()
+        ((count,),) = await reader.execute_fetchall(
+            f"SELECT count(*) FROM runs WHERE {where}", params
+        )
+        found: list[float | None] = [None, None]
+        for index, quantile in enumerate((0.5, 0.95)):
+            if not count:
+                break
+            position = quantile * (count - 1)
+            low = int(position)
+            rows = await reader.execute_fetchall(
+                f"SELECT {value} AS v FROM runs WHERE {where} ORDER BY v LIMIT 2 OFFSET ?",
+                [*params, low],
+            )
+            values = [row[0] for row in rows]
+            found[index] = values[0] + (values[-1] - values[0]) * (position - low)
+        return found[0], found[1]
 
     async def seen_event_ids(self, event_ids: list[str]) -> list[SeenRecord]:
         found: list[SeenRecord] = []

@@ -3,6 +3,8 @@ in it now, and what went through it in the last hour and day."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import Client, Clock, get, push
 
 
@@ -107,3 +109,20 @@ async def test_a_bad_snapshot_is_refused_naming_each_field(client: Client) -> No
         (0, "waiting"), (0, "paused"), (1, "job"), (1, "queue"), (1, "waiting")
     ]  # fmt: skip
     assert (await get(client, "/queues"))["queues"] == []
+
+
+async def test_a_queues_trends_come_from_the_history(client: Client, clock: Clock) -> None:
+    await push(client, [_event("queued", "a"), _event("queued", "b")])
+    clock.advance(4)
+    await push(client, [_event("start", "a"), _event("retry", "a"), _event("start", "a")])
+    clock.advance(6)
+    await push(client, [_event("success", "a"), _event("start", "b"), _event("fail", "b")])
+    trends = await get(client, "/queues/emails/trends", period="7d")
+    assert (trends["queue"], trends["period"], trends["runs"]) == ("emails", "7d", 2)
+    assert trends["by_status"] == {"succeeded": 1, "failed": 1}
+    assert (trends["retries"], trends["success_rate"]) == (1, 0.5)
+    assert trends["wait_seconds"] == {"p50": 7.0, "p95": pytest.approx(9.7)}  # 4 s and 10 s
+    assert trends["run_seconds"] == {"p50": 3.0, "p95": pytest.approx(5.7)}  # 6 s and 0 s
+    assert (await get(client, "/queues/nope/trends", expect=404))["error"]
+    refused = await get(client, "/queues/emails/trends", period="soon", expect=400)
+    assert refused["details"][0]["field"] == "period"

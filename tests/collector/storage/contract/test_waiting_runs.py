@@ -5,6 +5,7 @@ histogram; a waiting run is in flight, not one of the job's finished runs."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from batchgate.collector.core.model import WAIT_BUCKETS, Attempt
 from batchgate.collector.core.records import RunRecord, WriteBatch
@@ -84,3 +85,39 @@ async def test_a_job_whose_runs_never_queued_restores_with_no_waits(
     assert restored.wait_buckets == [0] * len(WAIT_BUCKETS)
     assert restored.last_finished is not None
     assert (restored.last_finished.queue, restored.last_finished.attempts) == (None, [])
+
+
+async def test_a_queues_stats_count_its_runs_retries_waits_and_run_times(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+
+    def finished(
+        run_id: str, queued_at: float, wait: float, took: float, **fields: Any
+    ) -> RunRecord:
+        began = queued_at + wait
+        return run(run_id, 1, started_at=queued_at, duration=took, finished_at=began + took,
+                   queue="emails", queued_at=queued_at, **fields)  # fmt: skip
+
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "send")],
+            runs=[
+                finished("a", NOW - 300, 2.0, 10.0),
+                finished("b", NOW - 200, 4.0, 20.0, status="failed", attempt=3),
+                finished("c", NOW - 100, 6.0, 30.0, attempt=2),
+                waiting("d", "queued", NOW - 50, []),
+                finished("old", NOW - 90_000, 100.0, 100.0),
+                run("other", 1, started_at=NOW - 100, queue="reports"),
+            ],
+        )
+    )  # fmt: skip
+
+    stats = await store.queue_stats("emails", NOW - 3600)
+    assert stats.counts == {"succeeded": 2, "failed": 1, "queued": 1}
+    assert stats.retries == 3
+    assert (stats.wait_p50, stats.wait_p95) == (4.0, 5.8)
+    assert (stats.run_p50, stats.run_p95) == (20.0, 29.0)
+    empty = await store.queue_stats("nope", NOW - 3600)
+    assert (empty.counts, empty.retries, empty.wait_p50, empty.run_p95) == ({}, 0, None, None)
