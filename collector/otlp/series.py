@@ -1,7 +1,9 @@
-"""What one OTLP group holds between exports: each series' value and times.
+"""What one OTLP group holds between exports: the series of its families of delta points.
 
 Delta points are added to the series' value (that is how delta sums and histograms become
-cumulative series); cumulative points and gauges replace it. The values themselves are
+cumulative series), and a family of them keeps the series an export does not carry (an SDK
+exports deltas only for the series that changed). Cumulative points and gauges replace
+their family, as a Pushgateway POST does, and need nothing kept here. The values are
 durable as the group's families are (the registry's snapshot); the times, which say what a
 delta point has already counted, are kept beside them (`header`), so a restart neither
 forgets a total nor counts a repeated export twice.
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 
 from batchgate.collector.otlp.points import (
     DELTA,
-    LAST,
     HistogramValue,
     Labels,
     Point,
@@ -86,11 +87,13 @@ class OtlpGroupState:
             family = working.get(point.family)
             if family is None:
                 stored = self.families.get(point.family)
-                if stored is not None and stored.type == point.type:
+                if point.how == DELTA and stored is not None and stored.type == point.type:
+                    # Deltas come only for the series that changed: keep the others.
                     family = Family(stored.type, point.help, dict(stored.series))
                 else:
-                    # New, or its type changed: the family starts again, as a Pushgateway
-                    # POST replaces a family (other groups' types are checked on storing).
+                    # Cumulative points and gauges come for every series of their
+                    # instrument: the family is replaced, as a Pushgateway POST replaces it
+                    # (other groups' types are checked on storing).
                     family = Family(point.type, point.help)
                 working[point.family] = family
             elif family.type != point.type:
@@ -112,8 +115,14 @@ class OtlpGroupState:
         return Merged({name: working[name] for name in counts}, counts, rejected)
 
     def commit(self, merged: Merged, stored: Iterable[str]) -> None:
+        """Keep what the families the registry stored hold; only those with delta series
+        need keeping (the others are replaced by their next export)."""
         for name in stored:
-            self.families[name] = merged.families[name]
+            family = merged.families[name]
+            if any(series.how == DELTA for series in family.series.values()):
+                self.families[name] = family
+            else:
+                self.families.pop(name, None)
 
     def header(self) -> str:
         """The delta series' times, as JSON (the values are in the group's families). Other
@@ -147,12 +156,9 @@ class OtlpGroupState:
             kept = Family(family.type, family.help)
             for metric in family.metrics:
                 labels = tuple(sorted(pair for pair in metric.labels if pair[0] not in added))
-                value = _value_of(metric, family.type)
                 times = deltas.get((family.name, labels))
-                if times is None:
-                    kept.series[labels] = Series(value, LAST, 0, 0)
-                else:
-                    kept.series[labels] = Series(value, DELTA, *times)
+                if times is not None:
+                    kept.series[labels] = Series(_value_of(metric, family.type), DELTA, *times)
             if kept.series:
                 state.families[family.name] = kept
         return state

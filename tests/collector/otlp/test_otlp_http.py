@@ -175,3 +175,24 @@ async def test_the_route_prefix_applies(start: Callable[..., Awaitable[Client]])
     assert (
         sample(text, 'rows_total{instance="",job="billing",otel_scope_name="billing.meter"}') == 4
     )
+
+
+async def test_cumulative_families_are_replaced_and_delta_ones_keep_their_series(
+    client: Client,
+) -> None:
+    both = [counter("sent", 3, queue="a"), counter("sent", 4, queue="b")]
+    await export(client, as_protobuf(request(both)), PROTOBUF)
+    await export(client, as_protobuf(request([counter("sent", 5, queue="a")])), PROTOBUF)
+    text = await metrics(client)
+    labels = 'instance="",job="billing",otel_scope_name="billing.meter"'
+    assert sample(text, f'sent_total{{{labels},queue="a"}}') == 5
+    assert sample(text, f'sent_total{{{labels},queue="b"}}') is None  # as a POST replaces it
+
+    def delta(value: int, queue: str, start: int) -> dict[str, object]:
+        return counter("done", value, temporality=DELTA, start=start, time=start + 1, queue=queue)
+
+    await export(client, as_protobuf(request([delta(3, "a", 0), delta(4, "b", 0)])), PROTOBUF)
+    await export(client, as_protobuf(request([delta(5, "a", 1)])), PROTOBUF)
+    text = await metrics(client)
+    assert sample(text, f'done_total{{{labels},queue="a"}}') == 8
+    assert sample(text, f'done_total{{{labels},queue="b"}}') == 4  # no change, no delta sent
