@@ -2,20 +2,20 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY constraints/image.txt ./constraints/
 COPY collector ./collector
 COPY rules ./rules
 COPY client ./client
 # Both distributions: the server's wheel depends on batchgate-client, built here beside it,
-# and the wheels of every dependency go to the same folder.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ./client .
+# and the wheels of every dependency go to the same folder, at the versions the suite passed
+# on (constraints/image.txt, written by .ci/lock-image).
+RUN pip wheel --no-cache-dir --constraint constraints/image.txt --wheel-dir /wheels ./client .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin batchgate \
     && mkdir -p /data && chown batchgate /data
 COPY --from=build /wheels /wheels
-# tzdata: the time zones of cron schedules (zoneinfo) where the image has no zone database.
-RUN pip install --no-cache-dir --no-index --find-links /wheels batchgate \
-    && pip install --no-cache-dir tzdata && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels batchgate && rm -rf /wheels
 USER batchgate
 VOLUME /data
 EXPOSE 9091

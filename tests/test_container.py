@@ -75,3 +75,30 @@ def test_compose_gives_grafana_no_default_password() -> None:
     environment = COMPOSE["services"]["grafana"]["environment"]
     password = environment["GF_SECURITY_ADMIN_PASSWORD"]
     assert password == "${GRAFANA_ADMIN_PASSWORD:?set GRAFANA_ADMIN_PASSWORD}"
+
+
+def test_the_image_installs_exactly_the_locked_versions(tmp_path: Path) -> None:
+    """The Dockerfile builds its wheels under constraints/image.txt: pip, resolving the two
+    distributions as the image's build does (from the package index), picks every
+    dependency at its locked version and needs nothing the lock leaves out."""
+    from packaging.utils import canonicalize_name
+
+    lock = REPO / "constraints" / "image.txt"
+    assert "--constraint constraints/image.txt" in (REPO / "Dockerfile").read_text()
+    pinned = dict(
+        line.split("==")
+        for line in lock.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    report = tmp_path / "report.json"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--report", str(report), "--constraint", str(lock), "./client", "."],
+        cwd=REPO, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    chosen: dict[str, str] = {
+        canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    assert chosen.pop("batchgate") == chosen.pop("batchgate-client")
+    assert chosen == pinned, "constraints/image.txt is stale: run .ci/lock-image"

@@ -61,6 +61,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
             ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
             shutil.copytree(REPO / name, source / name, ignore=ignore)
         else:
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
     out = tmp_path_factory.mktemp("wheels")
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
