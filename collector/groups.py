@@ -105,7 +105,7 @@ class Groups:
         PushTooLargeError (nothing stored) when the group would hold too many series."""
         key = batch.key
         state = self.otlp.get(key) or OtlpGroupState()
-        merged = state.merge(batch.points)
+        merged = state.merge(batch.points, batch.aggregate)
         rejected = [*batch.rejected, *merged.rejected]
         families = families_of(merged)
         if not families:
@@ -121,7 +121,8 @@ class Groups:
         for name, errors in refused.items():
             rejected.append(Rejected(merged.points[name], "; ".join(errors)))
         if result is not None:
-            state.commit(merged, (name for name in families if name not in refused))
+            stored = (name for name in families if name not in refused)
+            state.commit(merged, stored, aggregate=batch.aggregate is not None)
         if key not in self.registry:
             return None, rejected
         return self._changed_otlp(key, state), rejected

@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from batchgate.collector.otlp.points import (
+    CUMULATIVE,
     DELTA,
+    LAST,
     HistogramValue,
     Labels,
     Point,
@@ -24,6 +26,7 @@ from batchgate.collector.otlp.points import (
     SummaryValue,
     Value,
 )
+from batchgate.collector.pushgateway.aggregation import AggregateRule
 from batchgate.collector.pushgateway.consistency import TIMESTAMP_FAMILIES
 from batchgate.collector.pushgateway.model import (
     COUNTER,
@@ -41,6 +44,10 @@ from batchgate.collector.pushgateway.model import (
 from batchgate.collector.pushgateway.model import Value as SampleValue
 
 HEADER_VERSION = 1
+CUMULATIVE_IN_AGGREGATE = (
+    "a cumulative point cannot be added to an aggregating group (the running totals of many "
+    "instances do not add up export by export): export with delta temporality"
+)
 EXPORTED_TYPES = frozenset({COUNTER, GAUGE, HISTOGRAM, SUMMARY})
 
 
@@ -72,22 +79,30 @@ class Merged:
 class OtlpGroupState:
     """The series of one OTLP group (see the module's text)."""
 
-    __slots__ = ("families",)
+    __slots__ = ("aggregate", "families")
 
     def __init__(self) -> None:
         self.families: dict[str, Family] = {}
+        self.aggregate = False
+        """Whether the group adds up the exports of many instances (every family kept)."""
 
-    def merge(self, points: Iterable[Point]) -> Merged:
+    def merge(self, points: Iterable[Point], aggregate: AggregateRule | None = None) -> Merged:
         """The export's points joined to the group's series, without changing the group
-        (`commit` does, for the families that were stored)."""
+        (`commit` does, for the families that were stored). With `aggregate`, the group
+        adds up the exports of many instances: delta points are added, gauges follow the
+        rule, and cumulative points, which cannot be added, are refused."""
         working: dict[str, Family] = {}
         counts: dict[str, int] = {}
         rejected: list[Rejected] = []
         for point in points:
+            if aggregate is not None and point.how == CUMULATIVE:
+                rejected.append(Rejected(1, f"{point.source}: {CUMULATIVE_IN_AGGREGATE}"))
+                continue
             family = working.get(point.family)
             if family is None:
                 stored = self.families.get(point.family)
-                if point.how == DELTA and stored is not None and stored.type == point.type:
+                keep = point.how == DELTA or aggregate is not None
+                if keep and stored is not None and stored.type == point.type:
                     # Deltas come only for the series that changed: keep the others.
                     family = Family(stored.type, point.help, dict(stored.series))
                 else:
@@ -107,19 +122,24 @@ class OtlpGroupState:
                 continue
             if point.help:
                 family.help = point.help
-            problem = _join(family.series, point)
+            if aggregate is not None:
+                problem = _add_up(family.series, point, aggregate)
+            else:
+                problem = _join(family.series, point)
             if problem is not None:
                 rejected.append(Rejected(1, f"{point.source}: {problem}"))
                 continue
             counts[point.family] = counts.get(point.family, 0) + 1
         return Merged({name: working[name] for name in counts}, counts, rejected)
 
-    def commit(self, merged: Merged, stored: Iterable[str]) -> None:
+    def commit(self, merged: Merged, stored: Iterable[str], aggregate: bool = False) -> None:
         """Keep what the families the registry stored hold; only those with delta series
-        need keeping (the others are replaced by their next export)."""
+        need keeping (the others are replaced by their next export), or every family of an
+        aggregating group (its gauges too are joined to what is stored)."""
+        self.aggregate = self.aggregate or aggregate
         for name in stored:
             family = merged.families[name]
-            if any(series.how == DELTA for series in family.series.values()):
+            if aggregate or any(series.how == DELTA for series in family.series.values()):
                 self.families[name] = family
             else:
                 self.families.pop(name, None)
@@ -133,7 +153,8 @@ class OtlpGroupState:
             for labels, one in family.series.items()
             if one.how == DELTA
         ]
-        return json.dumps({"v": HEADER_VERSION, "delta": series}, separators=(",", ":"))
+        data = {"v": HEADER_VERSION, "delta": series, "all": self.aggregate}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def restore(
@@ -150,6 +171,7 @@ class OtlpGroupState:
         }
         added = {*grouping, "instance"}
         state = cls()
+        every = state.aggregate = bool(data.get("all", False))
         for family in families:
             if family.name in TIMESTAMP_FAMILIES or family.type not in EXPORTED_TYPES:
                 continue
@@ -159,6 +181,8 @@ class OtlpGroupState:
                 times = deltas.get((family.name, labels))
                 if times is not None:
                     kept.series[labels] = Series(_value_of(metric, family.type), DELTA, *times)
+                elif every:
+                    kept.series[labels] = Series(_value_of(metric, family.type), LAST, 0, 0)
             if kept.series:
                 state.families[family.name] = kept
         return state
@@ -201,6 +225,26 @@ def _join(series: dict[Labels, Series], point: Point) -> str | None:
             f"the stored one at {old.time_ns} ns"
         )
     series[point.labels] = Series(point.value, point.how, point.start_ns, point.time_ns)
+    return None
+
+
+def _add_up(series: dict[Labels, Series], point: Point, rule: AggregateRule) -> str | None:
+    """Put a delta point or a gauge of one of many instances into an aggregating group's
+    `series`: deltas added (without the overlap check: instances' intervals overlap),
+    gauges by the rule. The reason it cannot be, or None."""
+    old = series.get(point.labels)
+    if old is None:
+        series[point.labels] = Series(point.value, point.how, point.start_ns, point.time_ns)
+        return None
+    if point.how == DELTA or rule.gauges == "sum":
+        total = _added(old.value, point.value)
+    elif rule.gauges == "max" and isinstance(old.value, float) and isinstance(point.value, float):
+        total = max(old.value, point.value)
+    else:
+        total = point.value
+    if isinstance(total, str):
+        return total
+    series[point.labels] = Series(total, point.how, old.start_ns, max(old.time_ns, point.time_ns))
     return None
 
 

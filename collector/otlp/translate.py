@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -38,6 +38,7 @@ from batchgate.collector.otlp.points import (
     Rejected,
     SummaryValue,
 )
+from batchgate.collector.pushgateway.aggregation import AggregateRule
 from batchgate.collector.pushgateway.model import COUNTER, GAUGE, HISTOGRAM, SUMMARY
 
 SERVICE_NAME: Final = "service.name"
@@ -69,6 +70,9 @@ class ResourceBatch:
     rejected: list[Rejected] = field(default_factory=list)
     ignored: int = 0
     """Points without a recorded value (see NO_RECORDED_VALUE)."""
+    aggregate: AggregateRule | None = None
+    """The rule by which the resources of this job add up into one group (then `key` has no
+    `instance`), or None."""
 
 
 def any_value(value: AnyValue) -> Any:
@@ -101,13 +105,23 @@ def grouping_key(resource: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(key))
 
 
-def translate_request(request: ExportMetricsServiceRequest) -> list[ResourceBatch]:
-    """Every resource of the request, translated (resources with one key merged)."""
+def translate_request(
+    request: ExportMetricsServiceRequest,
+    aggregating: Callable[[str], AggregateRule | None] = lambda job: None,
+) -> list[ResourceBatch]:
+    """Every resource of the request, translated (resources with one key merged).
+
+    A resource whose job `aggregating` gives a rule for is grouped by its job alone, every
+    instance of the service adding up into one group; it has no `target_info` (each
+    instance's attributes would replace the others')."""
     batches: dict[tuple[tuple[str, str], ...], ResourceBatch] = {}
     for resource_metrics in request.resource_metrics:
         resource = attributes(resource_metrics.resource.attributes)
         key = grouping_key(resource)
-        batch = batches.setdefault(key, ResourceBatch(key))
+        rule = aggregating(dict(key)["job"])
+        if rule is not None:
+            key = (("job", dict(key)["job"]),)
+        batch = batches.setdefault(key, ResourceBatch(key, aggregate=rule))
         latest = 0
         for scope_metrics in resource_metrics.scope_metrics:
             scope = scope_metrics.scope
@@ -130,7 +144,7 @@ def translate_request(request: ExportMetricsServiceRequest) -> list[ResourceBatc
             for name, value in resource.items()
             if name not in (SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_INSTANCE_ID)
         }
-        if info:
+        if info and rule is None:
             labels = tuple(sorted(labels_from(info.items()).items()))
             batch.points.append(
                 Point(

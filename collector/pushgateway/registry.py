@@ -129,9 +129,13 @@ class GroupRegistry:
 
     def aggregating(self, key: GroupingKey) -> AggregateRule | None:
         """The rule by which the group adds up what is pushed to it, or None."""
+        return self.aggregating_job(dict(key)["job"])
+
+    def aggregating_job(self, job: str) -> AggregateRule | None:
+        """The rule by which the groups of `job` add up what is pushed to them, or None."""
         if not self.aggregate:
             return None
-        return aggregate_rule(self.aggregate, dict(key)["job"])
+        return aggregate_rule(self.aggregate, job)
 
     def _add(
         self,

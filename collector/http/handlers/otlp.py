@@ -12,7 +12,7 @@ from typing import Final
 
 from aiohttp import web
 
-from batchgate.collector.http.keys import INGEST, SETTINGS
+from batchgate.collector.http.keys import GROUPS, INGEST, SETTINGS
 from batchgate.collector.http.middlewares import identity
 from batchgate.collector.ingest import Refused
 from batchgate.collector.otlp import (
@@ -80,7 +80,8 @@ async def export_metrics(request: web.Request) -> web.Response:
     elif encoding not in ("", "identity"):
         return _status(media, 415, f"Content-Encoding {encoding!r} is not supported: send gzip")
     try:
-        batches = translate_request(decode_request(body, media))
+        aggregating = request.app[GROUPS].registry.aggregating_job
+        batches = translate_request(decode_request(body, media), aggregating)
     except OtlpBodyError as error:
         return _status(media, 400, str(error))
     try:
