@@ -100,6 +100,13 @@ def test_it_imports_only_its_own_layer_and_those_below(module: str, path: Path) 
         assert target == own or target in allowed, f"{module} imports {imported}"
 
 
+INTEGRATIONS = {
+    "batchgate.client.integrations.celery": ("celery", "kombu"),
+    "batchgate.client.integrations.rq": ("rq", "redis"),
+}
+"""The frameworks each task queue integration may import."""
+
+
 @pytest.mark.parametrize("layer", PURE)
 def test_the_pure_core_does_no_io(layer: str) -> None:
     for module, path in MODULES:
@@ -109,13 +116,20 @@ def test_the_pure_core_does_no_io(layer: str) -> None:
 
 
 def test_the_client_imports_only_the_standard_library() -> None:
+    """But for an integration, which imports its own framework (and only when called):
+    `batchgate.client.integrations.celery` may import `celery` and `kombu`."""
     for module, path in MODULES:
         if part(module) == "client":
+            framework = INTEGRATIONS.get(module, ())
             for imported in imports(path):
                 top = imported.split(".")[0]
-                assert top in sys.stdlib_module_names or (
-                    imported.startswith(("batchgate.client", "batchgate"))
-                    and not imported.startswith("batchgate.collector")
+                assert (
+                    top in sys.stdlib_module_names
+                    or top in framework
+                    or (
+                        imported.startswith(("batchgate.client", "batchgate"))
+                        and not imported.startswith("batchgate.collector")
+                    )
                 ), f"{module}: {imported}"
 
 

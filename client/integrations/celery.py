@@ -1,0 +1,194 @@
+"""Celery: `monitor(app)` reports every task of the app to batchgate through Celery's signals.
+
+    from batchgate.celery import monitor
+    monitor(app)                      # in the module that makes the app: producers and workers
+
+A task is a run of the job named as the task (`app.tasks.send_email`), its run id the task
+id, its queue the queue it was routed to. Producers report it queued (`before_task_publish`);
+the worker reports its start (`task_prerun`, with the attempt: Celery's retries + 1), its
+success, failure, retry (`task_retry`) and revocation (`task_revoked`: cancelled), and, every
+`depth_every` seconds, the depth of each queue it consumes (a `queue_state` snapshot read
+from the broker). Events go through the SDK's background sender: a task never waits for
+batchgate, and when batchgate is down its events are spooled and sent later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from batchgate.client.config import Connection
+from batchgate.client.job import describe_exception
+from batchgate.client.sender import Sender, sender_for
+
+logger = logging.getLogger("batchgate.celery")
+
+DEPTH_EVERY = 30.0
+"""Seconds between two reports of the depth of the queues a worker consumes."""
+
+
+class Monitor:
+    """The signal handlers of one Celery app, sending to one batchgate (see `monitor`)."""
+
+    def __init__(self, app: Any, connection: Connection, depth_every: float | None) -> None:
+        self.app = app
+        self.connection = connection
+        self.depth_every = depth_every
+        self._stop = threading.Event()
+
+    @property
+    def sender(self) -> Sender:
+        # Looked up at each use: a forked pool process gets a fresh sender (sender_for).
+        return sender_for(self.connection)
+
+    def send(self, event: dict[str, Any]) -> None:
+        event["timestamp"] = round(time.time(), 6)
+        try:
+            self.sender.enqueue(event)
+        except Exception:  # monitoring must never break a task
+            logger.exception("batchgate: could not queue an event")
+
+    # -- signal handlers (their keyword arguments are Celery's) -------------------------
+
+    def published(self, sender: Any = None, headers: Any = None, routing_key: Any = None,
+                  declare: Any = None, **_: Any) -> None:  # fmt: skip
+        headers = headers or {}
+        task_id, name = headers.get("id"), headers.get("task") or sender
+        if not task_id or not name:
+            return  # protocol 1 messages carry neither here
+        if headers.get("retries"):
+            return  # a retry's new message: the worker reports the retry itself
+        event = {"job": name, "event": "queued", "run_id": task_id}
+        queue = _queue_name(declare, routing_key)
+        if queue:
+            event["queue"] = queue
+        self.send(event)
+
+    def started(self, task_id: str | None = None, task: Any = None, **_: Any) -> None:
+        if task_id is None or task is None:
+            return
+        request = task.request
+        event = {"job": task.name, "event": "start", "run_id": task_id,
+                 "attempt": int(request.retries or 0) + 1}  # fmt: skip
+        max_retries = getattr(task, "max_retries", None)
+        if isinstance(max_retries, int):
+            event["max_attempts"] = max_retries + 1
+        queue = (request.delivery_info or {}).get("routing_key")
+        if queue:
+            event["queue"] = queue
+        self.send(event)
+
+    def succeeded(self, sender: Any = None, **_: Any) -> None:
+        task_id = getattr(getattr(sender, "request", None), "id", None)
+        if task_id:
+            self.send({"job": sender.name, "event": "success", "run_id": task_id})
+
+    def failed(self, sender: Any = None, task_id: str | None = None, exception: Any = None,
+               **_: Any) -> None:  # fmt: skip
+        if sender is None or task_id is None:
+            return
+        event = {"job": sender.name, "event": "fail", "run_id": task_id}
+        if isinstance(exception, BaseException):
+            event["message"] = describe_exception(exception)
+        self.send(event)
+
+    def retried(self, sender: Any = None, request: Any = None, reason: Any = None,
+                **_: Any) -> None:  # fmt: skip
+        task_id = getattr(request, "id", None)
+        if sender is None or not task_id:
+            return
+        event = {"job": sender.name, "event": "retry", "run_id": task_id,
+                 "attempt": int(getattr(request, "retries", 0) or 0) + 1}  # fmt: skip
+        if reason is not None:
+            text = describe_exception(reason) if isinstance(reason, BaseException) else str(reason)
+            event["message"] = text
+        self.send(event)
+
+    def revoked(self, request: Any = None, terminated: Any = None, expired: Any = None,
+                **_: Any) -> None:  # fmt: skip
+        task_id = getattr(request, "id", None)
+        name = getattr(request, "task", None) or getattr(request, "name", None)
+        if not task_id or not name:
+            return
+        why = "expired" if expired else "terminated" if terminated else "revoked"
+        self.send({"job": name, "event": "cancel", "run_id": task_id, "message": why})
+
+    # -- queue depth --------------------------------------------------------------------
+
+    def worker_ready(self, sender: Any = None, **_: Any) -> None:
+        if self.depth_every:
+            thread = threading.Thread(target=self._report_depth, name="batchgate-celery-depth",
+                                      args=(sender,), daemon=True)  # fmt: skip
+            thread.start()
+
+    def worker_shutdown(self, **_: Any) -> None:
+        self._stop.set()
+
+    def _report_depth(self, consumer: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                for name, waiting in self.depths(consumer):
+                    self.send({"event": "queue_state", "queue": name, "waiting": waiting})
+            except Exception as error:  # a broker hiccup: try again next time
+                logger.warning("batchgate: could not read the queues' depth: %s", error)
+            self._stop.wait(self.depth_every)
+
+    def depths(self, consumer: Any = None) -> list[tuple[str, int]]:
+        """Each queue the worker consumes (else every queue the app declares) and how many
+        messages wait in it, as the broker says (a passive declare)."""
+        queues = _consumed_queues(consumer) or list(self.app.amqp.queues)
+        found = []
+        with self.app.connection_for_read() as connection:
+            channel = connection.default_channel
+            for name in queues:
+                try:
+                    _, waiting, _ = channel.queue_declare(queue=name, passive=True)
+                except connection.channel_errors:
+                    # Redis keeps no empty queue: "no queue" there means none waits.
+                    waiting = 0
+                found.append((name, int(waiting)))
+        return found
+
+
+def monitor(
+    app: Any,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    depth_every: float | None = DEPTH_EVERY,
+) -> Monitor:
+    """Report every task of the Celery `app` to batchgate (URL and token as for `Job`:
+    arguments, else BATCHGATE_URL and BATCHGATE_TOKEN). Call it where the app is made, so
+    that producers and workers both run it. `depth_every=None` reports no queue depth."""
+    from celery import signals  # type: ignore[import-untyped]  # imported only when asked for
+
+    handlers = Monitor(app, Connection.resolve(url=url, token=token), depth_every)
+    for signal, handler in (
+        (signals.before_task_publish, handlers.published),
+        (signals.task_prerun, handlers.started),
+        (signals.task_success, handlers.succeeded),
+        (signals.task_failure, handlers.failed),
+        (signals.task_retry, handlers.retried),
+        (signals.task_revoked, handlers.revoked),
+        (signals.worker_ready, handlers.worker_ready),
+        (signals.worker_shutdown, handlers.worker_shutdown),
+    ):
+        # weak=False: the handlers live as long as the app; Celery would drop a bound
+        # method of an object nothing else holds.
+        signal.connect(handler, weak=False)
+    return handlers
+
+
+def _queue_name(declare: Any, routing_key: Any) -> str | None:
+    for entity in declare or ():
+        name = getattr(entity, "name", None)
+        if name:
+            return str(name)
+    return str(routing_key) if routing_key else None
+
+
+def _consumed_queues(consumer: Any) -> list[str]:
+    task_consumer = getattr(consumer, "task_consumer", None)
+    return [queue.name for queue in getattr(task_consumer, "queues", None) or ()]
