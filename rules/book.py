@@ -24,7 +24,7 @@ from batchgate.rules.alerts import (
     Transition,
     alert_id,
 )
-from batchgate.rules.facts import JobFacts, JobKeyTuple
+from batchgate.rules.facts import JobKeyTuple
 from batchgate.rules.inhibition import Inhibitions, InhibitRule
 from batchgate.rules.kinds import INFINITY, Condition
 from batchgate.rules.ruleset import Rule
@@ -52,6 +52,13 @@ class Router(Protocol):
 
     def route(self, labels: Mapping[str, str]) -> Sequence[Route]: ...
     def get(self, name: str) -> Route | None: ...
+
+
+class Keyed(Protocol):
+    """What the book reads of a job (or of a fleet of jobs): its key, the alert's labels."""
+
+    @property
+    def key(self) -> JobKeyTuple: ...
 
 
 class SilenceLike(Protocol):
@@ -143,7 +150,7 @@ class AlertBook:
     def observe(
         self,
         rule: Rule,
-        job: JobFacts,
+        job: Keyed,
         conditions: Sequence[Condition],
         now: float,
         out: Evaluation,
@@ -179,7 +186,7 @@ class AlertBook:
             self._close(alert, now, out)
 
     def _open(
-        self, rule: Rule, job: JobFacts, condition: Condition, now: float, out: Evaluation
+        self, rule: Rule, job: Keyed, condition: Condition, now: float, out: Evaluation
     ) -> Alert:
         identity = alert_id(rule.name, job.key, condition.run_id)
         self.resolved.pop(identity, None)  # a new episode replaces the last one's record
@@ -209,7 +216,7 @@ class AlertBook:
     def _advance(
         self,
         rule: Rule,
-        job: JobFacts,
+        job: Keyed,
         alert: Alert,
         condition: Condition,
         now: float,
@@ -240,7 +247,7 @@ class AlertBook:
         return INFINITY if next_tier is None else since + next_tier
 
     def _set_severity(
-        self, rule: Rule, job: JobFacts, alert: Alert, severity: str, out: Evaluation
+        self, rule: Rule, job: Keyed, alert: Alert, severity: str, out: Evaluation
     ) -> None:
         alert.severity = severity
         alert.labels = _labels(rule, job, alert.run_id, severity)
@@ -420,7 +427,7 @@ def _elapsed(condition: Condition, since: float, now: float) -> float:
     return (condition.until if condition.until is not None else now) - since
 
 
-def _labels(rule: Rule, job: JobFacts, run_id: str | None, severity: str) -> dict[str, str]:
+def _labels(rule: Rule, job: Keyed, run_id: str | None, severity: str) -> dict[str, str]:
     """Job grouping labels, then the rule's labels, then the ones batchgate sets (which win)."""
     labels = dict(job.key[1])
     labels.update(rule.labels)
@@ -433,7 +440,7 @@ def _labels(rule: Rule, job: JobFacts, run_id: str | None, severity: str) -> dic
 
 
 def _render(
-    rule: Rule, job: JobFacts, condition: Condition, alert: Alert, now: float
+    rule: Rule, job: Keyed, condition: Condition, alert: Alert, now: float
 ) -> dict[str, str]:
     # A kind that says more than its value (which assertion failed) says it on every alert,
     # whether or not the rule has templates; a template of the same name wins.

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from batchgate.rules.alerts import Alert, Evaluation
 from batchgate.rules.book import AlertBook, SilenceLike
 from batchgate.rules.facts import QUEUE, JobFacts, JobKeyTuple
+from batchgate.rules.fleets import Fleet, Fleets
 from batchgate.rules.kinds import INFINITY, Context
 from batchgate.rules.kinds.schedule import Missed
 from batchgate.rules.matchers import JobMatcher
@@ -30,7 +31,8 @@ class _Slot:
     """The engine's memory of one job: its rules, what it last saw, and when to look again."""
 
     __slots__ = (
-        "active", "deadline", "deadlines", "generation", "key", "late", "missed", "rules", "seen",
+        "active", "deadline", "deadlines", "fleets", "generation", "key", "late", "missed",
+        "rules", "seen",
     )  # fmt: skip
 
     def __init__(self, key: JobKeyTuple, rules: tuple[Rule, ...], active: list[bool]) -> None:
@@ -49,6 +51,8 @@ class _Slot:
         (`Missed.late_from`), or None while its condition does not hold."""
         self.late: float | None = -INFINITY
         """What `Evaluation.late` last said of the job; -INFINITY: nothing yet."""
+        self.fleets = [index for index, rule in enumerate(rules) if isinstance(rule.kind, Fleet)]
+        """Indexes of the `fleet` rules: the job is a member of a fleet of each."""
 
 
 class RuleEngine:
@@ -68,6 +72,7 @@ class RuleEngine:
         self.book = book if book is not None else AlertBook()
         self.context = context if context is not None else Context()
         self._slots: dict[JobKeyTuple, _Slot] = {}
+        self._fleets = Fleets()
         self._pass = 0
         self._use(ruleset)
 
@@ -84,13 +89,17 @@ class RuleEngine:
             distinct.setdefault(rule.match, len(distinct)) for rule in ruleset.rules
         ]
         self._matchers = list(distinct)
+        self._rule_index = {rule.name: index for index, rule in enumerate(ruleset.rules)}
+        self._rule_names = [rule.name for rule in ruleset.rules]
         self._slots.clear()
+        self._fleets.clear()
         self._orphans_possible = True
 
     def restore(self, alerts: Iterable[dict[str, object]]) -> None:
         """Restore persisted alerts (`Alert.to_dict()`); the next `evaluate` re-judges them all."""
         self.book.restore(alerts)
         self._slots.clear()
+        self._fleets.clear()
         self._orphans_possible = True
 
     @property
@@ -141,6 +150,8 @@ class RuleEngine:
             for rule in slot.rules
             for alert in self.book.groups.get((rule.name, slot.key), {}).values()
         ]
+        for group_key in self._judge_fleets(now, out):
+            touched.extend(self.book.groups.get(group_key, {}).values())
         self.book.refresh(now, out, silences, alerts=touched)
         out.jobs_evaluated = 1
         return out
@@ -190,6 +201,11 @@ class RuleEngine:
         active = slot.active
         soonest = INFINITY
         missed = slot.missed
+        for index in slot.fleets:
+            if everything:
+                kind = slot.rules[index].kind
+                assert isinstance(kind, Fleet)
+                self._fleets.observe(self._rule_index[slot.rules[index].name], kind, job)
         for index, rule in enumerate(slot.rules):
             if everything or now >= deadlines[index]:
                 conditions, deadline = rule.kind.evaluate(job, now, context)
@@ -216,11 +232,30 @@ class RuleEngine:
         for index, rule in enumerate(slot.rules):
             if slot.active[index]:
                 self.book.close_group((rule.name, slot.key), now, out)
+        for index in slot.fleets:
+            rule = slot.rules[index]
+            assert isinstance(rule.kind, Fleet)
+            self._fleets.forget(self._rule_index[rule.name], slot.key, rule.kind.label)
+
+    def _judge_fleets(self, now: float, out: Evaluation) -> list[tuple[str, JobKeyTuple]]:
+        """Judge the fleets whose members changed or whose window moved past a success; the
+        (rule name, fleet key) of each judged."""
+        judged = []
+        for fleet_id in self._fleets.due(now):
+            rule = self.ruleset.rules[fleet_id[0]]
+            assert isinstance(rule.kind, Fleet)
+            fleet, conditions = self._fleets.judge(fleet_id, rule.kind, now)
+            self.book.observe(rule, fleet, conditions, now, out)
+            judged.append((rule.name, fleet.key))
+        return judged
 
     def _close_orphans(self, now: float, out: Evaluation) -> None:
         """Resolve alerts whose rule is gone or no longer matches their job (after a reload or
         a restore); called after a pass, when every live job has a slot."""
+        fleets = self._fleets.alert_keys(self._rule_names)
         for group_key in list(self.book.groups):
+            if group_key in fleets:
+                continue
             rule_name, job_key = group_key
             slot = self._slots.get(job_key)
             if slot is None or all(rule.name != rule_name for rule in slot.rules):
@@ -280,6 +315,7 @@ class EvaluationPass:
             if self._seen < len(slots):  # some job was not given: deleted
                 for key in [key for key, slot in slots.items() if slot.seen < self._number]:
                     engine._drop_slot(slots.pop(key), now, out)
+            engine._judge_fleets(now, out)
             if engine._orphans_possible:
                 engine._close_orphans(now, out)
                 engine._orphans_possible = False

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from batchgate.rules.fleets import Fleet
 from batchgate.rules.kinds.assertions import Outcome
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
 from batchgate.rules.kinds.deadline import Deadline
@@ -43,6 +44,7 @@ KINDS: Final = {
         Outcome,
         Deadline,
         OffSchedule,
+        Fleet,
         WaitTime,
         Backlog,
         Stalled,
