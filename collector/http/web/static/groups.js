@@ -1,7 +1,8 @@
 /* Pushgateway groups ([data-groups-page]): built in the browser from GET /api/v1/metrics in
  * the Pushgateway's shape ({status, data: [{labels, last_push_successful,
- * push_time_seconds, push_failure_time_seconds, <family>: {type, help, metrics}}]}), each
- * with a delete button (DELETE /metrics/job/<job>/<label>/<value>..., as the Pushgateway).
+ * push_time_seconds, push_failure_time_seconds, <family>: {type, help, metrics}}]}, and
+ * batchgate_aggregate for a group whose pushes add up), each with a delete button
+ * (DELETE /metrics/job/<job>/<label>/<value>..., as the Pushgateway).
  */
 "use strict";
 
@@ -9,7 +10,8 @@
   const B = window.batchgate;
   const { h } = B;
   const POLL_MS = 10000;
-  const META = new Set(["labels", "last_push_successful", "push_time_seconds", "push_failure_time_seconds"]);
+  const META = new Set(["labels", "last_push_successful", "push_time_seconds", "push_failure_time_seconds",
+    "batchgate_aggregate"]);
 
   /* A grouping-key path segment: base64url for values a URL path cannot carry (as the
    * Pushgateway's `@base64` suffix), percent-encoding otherwise. */
@@ -69,6 +71,10 @@
         h("span", { class: `badge status-${group.last_push_successful === false ? "failed" : "succeeded"}` },
           group.last_push_successful === false ? "last push failed" : "ok"), " ",
         h("a", { class: "alert-title", href: `ui/jobs/${encodeURIComponent(labels.job || "")}` }, labels.job || "(no job)"), " ",
+        group.batchgate_aggregate
+          ? [h("span", { class: "badge", "data-aggregates": "", title: "pushes add up (pushgateway.aggregate)" },
+            `adds up · gauges: ${group.batchgate_aggregate.gauges}`), " "]
+          : "",
         Object.entries(labels).filter(([name]) => name !== "job").sort().map(([name, value]) =>
           h("span", { class: "label" }, h("span", { class: "label-name" }, name), "=", h("span", { class: "label-value" }, value))),
         h("div", { class: "alert-meta" },
