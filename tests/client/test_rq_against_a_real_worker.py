@@ -1,0 +1,94 @@
+"""`rq worker --worker-class batchgate.rq.Worker` against the real thing: a Redis
+(Debian's redis-server on a free port), a real `rq worker` process, and a real collector.
+Jobs succeed, fail and are retried; batchgate's API says so, with the waits and the depth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.client.conftest import IMPORT_ROOT, Collector, get_json, subprocess_env
+from tests.client.test_celery_against_a_real_worker import redis_url  # noqa: F401 (a fixture)
+
+JOBS = """
+import os
+import time
+
+import redis
+
+
+def send_email(n):
+    time.sleep(0.1)
+    return n
+
+
+def check_user():
+    raise LookupError("no such user")
+
+
+def flaky(key):
+    # Fails on its first two attempts: the attempts are counted in Redis.
+    attempts = redis.Redis.from_url(os.environ["REDIS_URL"]).incr(key)
+    if attempts < 3:
+        raise ConnectionError(f"smtp down (attempt {attempts})")
+    return "sent"
+"""
+
+
+def test_a_real_worker_reports_successes_failures_and_retries(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811 (the fixture)
+    collector: Collector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    redis = pytest.importorskip("redis")
+    rq = pytest.importorskip("rq")
+    (tmp_path / "jobs.py").write_text(textwrap.dedent(JOBS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    import jobs  # type: ignore[import-not-found]  # the module just written
+
+    queue = rq.Queue("emails", connection=redis.Redis.from_url(redis_url))
+    sent = [queue.enqueue(jobs.send_email, n) for n in range(3)]
+    failing = queue.enqueue(jobs.check_user)
+    flaky = queue.enqueue(jobs.flaky, "flaky-attempts", retry=rq.Retry(max=3))
+
+    env = subprocess_env(BATCHGATE_URL=collector.url, REDIS_URL=redis_url,
+                         PYTHONPATH=f"{tmp_path}:{IMPORT_ROOT}")  # fmt: skip
+    worker = subprocess.run(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
+         "--worker-class", "batchgate.rq.Worker", "emails"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+    def finished(job: Any) -> dict[str, Any]:
+        return collector.wait_for_run(
+            job.id, lambda run: run["status"] in ("succeeded", "failed"), timeout=30
+        )
+
+    for job in sent:
+        run = finished(job)
+        assert (run["job"], run["status"], run["queue"]) == (
+            "jobs.send_email", "succeeded", "emails"
+        )  # fmt: skip
+        assert run["wait_seconds"] is not None
+        assert run["wait_seconds"] >= 0
+    failed = finished(failing)
+    assert (failed["job"], failed["status"]) == ("jobs.check_user", "failed")
+    assert failed["message"] == "LookupError: no such user"
+    retried = finished(flaky)
+    assert retried["status"] == "succeeded"
+    assert [(a["attempt"], a["outcome"]) for a in retried["attempts"]] == [
+        (1, "retry"), (2, "retry"), (3, "succeeded")
+    ]  # fmt: skip
+    assert "smtp down (attempt 1)" in retried["attempts"][0]["message"]
+
+    emails = get_json(f"{collector.url}/queues/emails")
+    assert emails["last_hour"] == {"completed": 4, "failed": 1, "retried": 2, "cancelled": 0}
+    assert emails["broker_reported_at"] is not None
