@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from batchgate.collector.http.handlers import (
+    alertmanager_api,
     alerts,
     audit,
     dashboard,
@@ -80,6 +81,14 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/silences", silences.list_silences, name="silences")
     add.add_get("/silences/{silence_id}", silences.get_silence, name="silence")
     add.add_delete("/silences/{silence_id}", silences.delete_silence, name="delete_silence")
+    # Alertmanager's API v2, for amtool, karma and Grafana (handlers/alertmanager_api.py).
+    am = alertmanager_api
+    add.add_get("/api/v2/alerts", am.get_alerts, name="am_alerts")
+    add.add_get("/api/v2/silences", am.get_silences, name="am_silences")
+    add.add_post("/api/v2/silences", am.post_silence, name="am_create_silence")
+    add.add_get("/api/v2/silence/{silence_id}", am.get_silence, name="am_silence")
+    add.add_delete("/api/v2/silence/{silence_id}", am.delete_silence, name="am_delete_silence")
+    add.add_get("/api/v2/status", am.get_status, name="am_status")
     add.add_post("/-/reload", reload.reload, name="reload")
     # The dashboard: pages for people, and their static files.
     add.add_get("/", dashboard.overview, name="dashboard_overview")
