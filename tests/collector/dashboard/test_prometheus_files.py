@@ -81,6 +81,7 @@ def test_every_expression_evaluates_on_a_real_prometheus(
          "progress": {"done": 10, "total": 100}},
         {"job": "import", "event": "progress", "run_id": "imp-1", "resources": {"cpu_percent": 1}},
         {"job": "cleanup", "event": "start", "run_id": "cl-1", "timestamp": now - 2000},
+        {"job": "mailer", "event": "queued", "run_id": "m-1", "queue": "emails"},
     ])  # fmt: skip
     _runs(server.url, now)
     with running_prometheus(tmp_path / "prometheus", f"127.0.0.1:{server.port}") as prometheus:
