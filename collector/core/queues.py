@@ -217,8 +217,8 @@ class QueueBook:
         """Take a change of a run that names a queue (`Change.kind`): where it is now, and
         a finish or a retry counted at `at`."""
         name = run.queue
-        if name is None:
-            return
+        if name is None or (kind == "progress" and self._where.get(run.run_id) == name):
+            return  # progress of a run in flight changes nothing here: the hot path
         self._leave(run.run_id)
         queue = self.queue(name, at)
         if queue is None:
