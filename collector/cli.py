@@ -187,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     from batchgate.collector.silence_command import add_arguments as silence_arguments
 
     silence_arguments(silence)
+    discover = commands.add_parser(
+        "discover",
+        help="rules and batchgate run wrappers for the cron jobs a machine already has",
+        description="Read crontabs (crontab -l, /etc/crontab, /etc/cron.d/*) or Kubernetes "
+        "CronJob manifests and print a rules file: a missed rule per entry, with the "
+        "batchgate run wrapper for its command in a comment.",
+    )
+    from batchgate.collector.discover import add_arguments as discover_arguments
+
+    discover_arguments(discover)
     commands.add_parser(
         "check-rules",
         help="validate rule files offline: exit 0, or print file:line: reason for each error",
@@ -220,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(parsed)
     if parsed.command == "migrate":
         return _migrate(parsed)
+    if parsed.command == "discover":
+        from batchgate.collector.discover import run as discover_run
+
+        return discover_run(parsed)
     if parsed.command == "silence":
         from batchgate.collector.silence_command import run as silence
 

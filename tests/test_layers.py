@@ -49,10 +49,12 @@ BELOW: dict[str, tuple[str, ...]] = {
         "collector.http",
         "collector.demo",
         "collector.silence_command",
+        "collector.discover",
         "client",
     ),
     "collector.demo": ("client",),
     "collector.silence_command": ("rules",),
+    "collector.discover": ("rules",),
 }
 """What each part may import besides itself (and the `batchgate` package's version)."""
 
