@@ -76,10 +76,10 @@ def format_sample_value(value: float) -> str:
     """A sample value (or `le`/`quantile` label value) as expfmt's text encoder writes it."""
     if value == 0:
         return "0"  # -0 included: expfmt compares with == 0.
-    if value == 1:
-        return "1"
-    if value == -1:
-        return "-1"
+    if -1e6 < value < 1e6 and value.is_integer():
+        # Counts, mostly: Go writes an integer of up to 6 digits as its digits (from 7 on,
+        # shortest 'g' switches to an exponent), as Python's int does.
+        return str(int(value))
     if value != value:
         return "NaN"
     if value == math.inf:

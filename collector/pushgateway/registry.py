@@ -197,22 +197,25 @@ class GroupRegistry:
         or a value the full path must refuse."""
         if group.series > self.max_series_per_group:
             return None
-        blocks = shape.new_blocks(data)
-        if blocks is None:
+        values = shape.new_values(data)
+        if values is None:
             return None
         sums = []
-        values = zip(blocks, shape.entries, shape.slots, shape.prefix_lengths, strict=True)
-        for block, entry, slot, length in values:
+        series = zip(values, shape.entries, shape.slots, shape.prefix_lengths, strict=True)
+        for new, entry, slot, length in series:
             kind = entry.type
-            if kind != COUNTER and rule.gauges == "last":
-                sums.append(block)
-                continue
-            new = float(block[length:-1])
-            if kind == COUNTER and (new < 0 or math.isnan(new)):
-                return None  # the full path says why
-            old = float(entry.blocks[slot][length:-1])
-            total = max(old, new) if kind != COUNTER and rule.gauges == "max" else old + new
-            sums.append(f"{block[:length]}{format_sample_value(total)}\n")
+            stored = entry.blocks[slot]
+            if kind == COUNTER:
+                if new < 0 or math.isnan(new):
+                    return None  # the full path says why
+                total = float(stored[length:-1]) + new
+            elif rule.gauges == "last":
+                total = new
+            elif rule.gauges == "max":
+                total = max(float(stored[length:-1]), new)
+            else:
+                total = float(stored[length:-1]) + new
+            sums.append(f"{stored[:length]}{format_sample_value(total)}\n")
         shape.store(sums)
         for family, entry in zip(shape.families, shape.family_entries, strict=True):
             family.pushed_at = now

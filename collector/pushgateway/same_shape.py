@@ -114,6 +114,32 @@ class BodyShape:
             position = end + len(part)
         return blocks if position == len(body) else None
 
+    def new_values(self, body: bytes) -> list[float] | None:
+        """Each value of `body`, if `body` is this shape with other values (else None, as
+        `new_blocks`, and for the same values): what an aggregating push adds."""
+        parts = self.chunks.parts
+        if not body.startswith(parts[0]):
+            return None
+        position = len(parts[0])
+        values = []
+        for part in parts[1:]:
+            end = body.find(b"\n", position)
+            if end < 0:
+                return None
+            token = body[position:end]
+            if canonical_value(token) is not None:
+                value = float(token)
+            else:
+                parsed = parse_go_float(token.decode("latin-1"))
+                if parsed is None or (parsed == 0 and math.copysign(1.0, parsed) < 0):
+                    return None
+                value = parsed
+            if not body.startswith(part, end):
+                return None
+            values.append(value)
+            position = end + len(part)
+        return values if position == len(body) else None
+
     def store(self, blocks: Sequence[str]) -> None:
         """Write what `new_blocks` made into the series."""
         for entry, slot, block in zip(self.entries, self.slots, blocks, strict=True):
