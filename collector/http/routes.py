@@ -97,4 +97,6 @@ def setup_routes(app: web.Application, prefix: str = "") -> None:
     add.add_get("/ui/runs/{run_id}", dashboard.run, name="dashboard_run")
     add.add_get("/ui/alerts", dashboard.alerts, name="dashboard_alerts")
     add.add_get("/ui/groups", dashboard.groups, name="dashboard_groups")
+    add.add_get("/ui/queues", dashboard.queues, name="dashboard_queues")
+    add.add_get("/ui/queues/{queue}", dashboard.queue, name="dashboard_queue")
     add.add_get("/ui/static/{file}", dashboard.static, name="dashboard_static")

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from batchgate.collector.http.keys import ALERTING, CLOCK, SETTINGS, STATE, STORE
-from batchgate.collector.http.web import alert_views, assets, pages
+from batchgate.collector.http.web import alert_views, assets, pages, queue_views
 from batchgate.collector.http.web.templates import render
 from batchgate.rules.alerts import ALERT_STATES, FIRING
 
@@ -96,6 +96,21 @@ async def alerts(request: web.Request) -> web.Response:
 
 async def groups(request: web.Request) -> web.Response:
     return _page(request, "groups.html", "groups")
+
+
+async def queues(request: web.Request) -> web.Response:
+    app = request.app
+    view = queue_views.queues_page(app[STATE], app[CLOCK](), request.query.get("q", ""))
+    return _page(request, "queues.html", "queues", **view)
+
+
+async def queue(request: web.Request) -> web.Response:
+    app = request.app
+    name = request.match_info["queue"]
+    view = queue_views.queue_page(app[STATE], app[CLOCK](), name)
+    if view is None:
+        return _not_found(request, f"no queue named {name!r}")
+    return _page(request, "queue.html", "queues", **view)
 
 
 async def static(request: web.Request) -> web.Response:
