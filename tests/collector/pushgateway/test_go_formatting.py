@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from batchgate.collector.pushgateway.goformat import (
     canonical_value,
     format_go_value,
     format_sample_value,
+    format_shortest,
     go_quote,
     go_quote_byte,
     go_uint64,
@@ -163,3 +165,13 @@ def test_a_plain_decimal_is_kept_only_if_go_would_write_it_so(token: bytes) -> N
 )
 def test_values_go_writes_otherwise_are_not_kept(token: bytes) -> None:
     assert canonical_value(token) is None
+
+
+def test_integers_below_a_million_take_the_short_way_to_the_same_text() -> None:
+    """format_sample_value writes them with str(int(...)): what Go's shortest 'g' writes
+    (from seven digits on it writes an exponent, and so does the long way)."""
+    edges = [*range(-1_000_010, -999_990), *range(-20, 20), *range(999_990, 1_000_010)]
+    chooser = random.Random(6)
+    for number in edges + [chooser.randint(-999_999, 999_999) for _ in range(10_000)]:
+        if number:
+            assert format_sample_value(float(number)) == format_shortest(float(number))
