@@ -227,6 +227,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             await writer.stop()
         else:
             await writer.stop(grace=0.5)
+            # The pushes still waiting are refused now, not after push_timeout.
+            writer.abandon("this node lost the leadership lease; retry with the leader")
         await store.close()
         own(app, REGISTRY, node_registry)
         own(app, ALERTING, None)

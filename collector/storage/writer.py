@@ -267,6 +267,14 @@ class Writer:
             log.error("writer stopped with %d records not committed: %s", self.pending, self.error)
             self._task.cancel()
 
+    def abandon(self, reason: str) -> None:
+        """Fail every waiter now with StorageFailing(reason): what they wait for will not be
+        committed here (a leader that lost its lease). Call it after `stop`."""
+        for waiting in (self._staged, self._in_flight):
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(StorageFailing(reason))
+                waiting.exception()  # retrieved: waiters that left must not warn
+
     async def maintain(
         self, older_than: float, max_runs_per_job: int, seen_before: float
     ) -> list[str]:

@@ -7,11 +7,14 @@ leader."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 from tests.collector.ha.conftest import MakeNode
 from tests.collector.ha.nodes import LEASE, Pushes, request, wait_until
 
+PUSH_TIMEOUT = 10.0
+"""How long a push waits for its commit before a 503 (the default `push_timeout`)."""
 TAKEOVER_WITHIN = 10.0
 """Seconds allowed from the leader's death to a standby serving (lease 1 s; measured ~2 s)."""
 
@@ -50,12 +53,29 @@ def test_a_paused_leader_acknowledges_nothing_more_and_stands_by(make_node: Make
         wait_until(lambda: beta.status("/-/ready") == 200, TAKEOVER_WITHIN, "beta serving", beta)
         wait_until(lambda: pushes.count() >= 60, 20, "pushes to beta", beta)
         time.sleep(LEASE)
-        # Woken, alpha still believes it leads until its next claim: a push sent to it
-        # straight away must not be acknowledged (its commit is fenced).
+        # Pushes sent to alpha while it sleeps wait in its socket; woken, it still
+        # believes it leads until its next claim: none may be acknowledged (their commits
+        # are fenced), and each is refused as soon as alpha steps down (or at once), not
+        # after it has waited out push_timeout for a commit that cannot be made.
+        answers: list[tuple[int, float]] = []
+
+        def push_to_alpha(number: int) -> None:
+            body = [{"job": "late", "event": "start", "run_id": f"to-the-old-leader-{number}"}]
+            status, _, _ = request("POST", f"{alpha.url}/push", body, timeout=15)
+            answers.append((status, time.monotonic()))
+
+        senders = [threading.Thread(target=push_to_alpha, args=(n,)) for n in range(4)]
+        for sender in senders:
+            sender.start()
+        time.sleep(0.2)  # the requests are in alpha's socket
+        woken = time.monotonic()
         alpha.signal(signal.SIGCONT)
-        body = [{"job": "late", "event": "start", "run_id": "to-the-old-leader"}]
-        status, answer, _ = request("POST", f"{alpha.url}/push", body, timeout=15)
-        assert status == 503, answer
+        for sender in senders:
+            sender.join()
+        assert [status for status, _ in answers] == [503] * 4
+        slowest = max(at for _, at in answers) - woken
+        print(f"the woken leader refused the pushes within {slowest:.2f} s")
+        assert slowest < PUSH_TIMEOUT / 2
         wait_until(lambda: alpha.role() == "standby", 10, "alpha a standby", alpha)
         assert alpha.status("/-/ready") == 503
         assert alpha.get("/health")[1]["leader"]["name"] == "beta"
@@ -64,7 +84,8 @@ def test_a_paused_leader_acknowledges_nothing_more_and_stands_by(make_node: Make
     ]
     assert acknowledged_by_alpha_after  # before the pause
     assert pushes.missing_from(beta.url) == []
-    assert request("GET", f"{beta.url}/runs/to-the-old-leader")[0] == 404
+    for number in range(4):
+        assert request("GET", f"{beta.url}/runs/to-the-old-leader-{number}")[0] == 404
     metrics = alpha.get("/metrics")[1]
     assert "batchgate_leader 0.0" in metrics
     assert "batchgate_leader_changes_total 2.0" in metrics
