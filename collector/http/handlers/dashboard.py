@@ -35,7 +35,7 @@ def _alerts(app: web.Application, now: float) -> alert_views.AlertSource:
     alerting = app[ALERTING]
     engine = alerting.engine
     return alert_views.AlertSource(
-        engine.alerts, alerting.silences.values(), engine.ruleset.rules, now
+        engine.alerts, alerting.listed_silences(), engine.ruleset.rules, now
     )
 
 

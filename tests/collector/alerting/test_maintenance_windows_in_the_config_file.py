@@ -42,6 +42,9 @@ async def test_a_window_of_the_config_file_mutes_while_open(
     assert listed["recurrence"] == {
         "schedule": "0 23 * * 2", "duration": "1h", "timezone": "Europe/Berlin",
     }  # fmt: skip
+    page = await (await client.get("/ui/alerts")).text()
+    assert "every <code>0 23 * * 2</code> (Europe/Berlin) for 1h" in page
+    assert 'data-silence-id="config:db-maintenance"' in page
     refused = await client.delete("/silences/config:db-maintenance")
     assert refused.status == 409
     assert "config file" in (await refused.json())["error"]
