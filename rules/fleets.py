@@ -92,6 +92,9 @@ class Fleets:
         self._member_of: dict[tuple[int, JobKeyTuple], tuple[int, JobKeyTuple]] = {}
         self.dirty: set[tuple[int, JobKeyTuple]] = set()
         self._due: list[tuple[float, tuple[int, JobKeyTuple]]] = []
+        """A heap of (when a success leaves a fleet's window, the fleet); stale entries (not
+        in `_next`) are skipped, and the heap is rebuilt when they outnumber the fleets."""
+        self._next: dict[tuple[int, JobKeyTuple], float] = {}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -130,8 +133,23 @@ class Fleets:
         chosen = set(self.dirty)
         self.dirty.clear()
         while self._due and self._due[0][0] <= now:
-            chosen.add(heapq.heappop(self._due)[1])
+            due, fleet_id = heapq.heappop(self._due)
+            if self._next.get(fleet_id) == due:
+                del self._next[fleet_id]
+                chosen.add(fleet_id)
         return chosen
+
+    def _look_again(self, fleet_id: tuple[int, JobKeyTuple], due: float | None) -> None:
+        if due is None:
+            self._next.pop(fleet_id, None)
+            return
+        if self._next.get(fleet_id) == due:
+            return
+        self._next[fleet_id] = due
+        heapq.heappush(self._due, (due, fleet_id))
+        if len(self._due) > 2 * len(self._next) + 64:
+            self._due = [(when, key) for key, when in self._next.items()]
+            heapq.heapify(self._due)
 
     def judge(
         self, fleet_id: tuple[int, JobKeyTuple], rule: Fleet, now: float
@@ -140,11 +158,11 @@ class Fleets:
         fleet = self._fleets.get(fleet_id)
         if fleet is None or not fleet.members:
             self._fleets.pop(fleet_id, None)
+            self._look_again(fleet_id, None)
             return FleetKey(fleet_id[1]), NO_CONDITIONS
         start = now - rule.window
         counted = {v: t for v, t in fleet.members.items() if t is not None and t > start}
-        if counted:
-            heapq.heappush(self._due, (min(counted.values()) + rule.window, fleet_id))
+        self._look_again(fleet_id, min(counted.values()) + rule.window if counted else None)
         needed = len(fleet.members) if rule.at_least == ALL else rule.at_least
         if len(counted) >= needed:
             return FleetKey(fleet.key), NO_CONDITIONS

@@ -117,3 +117,15 @@ def test_every_mistake_is_reported_with_its_line():
         "rules.yaml:5: at_least must be a whole number",
         "rules.yaml:6: at_least must be between 1 and 100000",
     ]
+
+
+def test_a_busy_fleet_keeps_a_bounded_memory_of_when_to_look_again():
+    rules = engine(ALL_HOSTS)
+    jobs = _fleet(["a", "b", "c"])
+    at = T0
+    for index in range(3000):  # the members succeed in turn, every minute, for two days
+        at += 60
+        run_once(jobs[index % 3], f"r{index}", at, 1)
+        rules.evaluate_job(jobs[index % 3], at + 1)
+    assert len(rules._fleets._due) <= 2 * len(rules._fleets._next) + 64
+    assert rules.book.active == {}
