@@ -243,6 +243,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_by_queue ON runs (queue, started_at) WHERE queue IS NOT NULL;
     """,
+    # 14: the schedule a job declares itself (issue 21): JSON of its cron, time zone, grace
+    # and max runtime, the latest declaration; NULL for a job that declared none.
+    """
+    ALTER TABLE jobs ADD COLUMN declaration text;
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time
