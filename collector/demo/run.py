@@ -11,6 +11,8 @@ simulated jobs through the client SDK, as real jobs would:
 - `import_customers` (stopped progressing 16 minutes ago: stuck, JobStuck),
 - `cleanup_tmp` (its process is killed with SIGKILL: the run is lost, JobLost),
 - `sync_invoices` (ran every 15 minutes until 2 hours ago: it missed its schedule),
+- a task queue, `emails` (`app.tasks.send_email`): a burst of 60 tasks every two minutes,
+  one worker, so it backs up and drains; one task in ten is retried,
 - Pushgateway groups pushed by prometheus_client (`db_dump` on two hosts, every 15 s, and
   `nightly_export` pushed once).
 
@@ -56,6 +58,7 @@ from batchgate.collector.demo.jobs import (
     history_events,
     stuck_beginning,
 )
+from batchgate.collector.demo.queue import run_queue
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 IMPORT_ROOT = str(Path(batchgate.__file__).parent.parent)
@@ -246,6 +249,7 @@ def simulate(url: str, stop: threading.Event, seed: int) -> list[threading.Threa
         lambda: hold_stuck_run(connection, stop),
         lambda: kill_a_run(connection, stop),
         lambda: push_groups(url, stop),
+        functools.partial(run_queue, connection, stop, random.Random(rng.random())),
     ]
     for spec in CATALOG:
         if spec.live:

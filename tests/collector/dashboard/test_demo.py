@@ -104,6 +104,10 @@ def test_it_runs_every_kind_of_job_against_a_server(
     # ETL reports records, the computation a percentage.
     etl = [job for key, job in seen.items() if key[0] == "etl_orders"]
     assert any(j["last_run"]["progress"] and j["last_run"]["progress"]["total"] for j in etl)
+    # The task queue backs up: its burst waits behind the one worker.
+    (emails,) = _get(server.url, "/queues")["queues"]
+    assert emails["queue"] == "emails"
+    assert emails["waiting"] + emails["last_hour"]["completed"] >= 50
 
 
 EXPECTED = {
