@@ -173,6 +173,7 @@ class RequestMetrics:
         self._events = {event: self.events.labels(event) for event in EVENT_TYPES}
         self.push_seconds = self.push_latency.labels("push")
         self.pushgateway_seconds = self.push_latency.labels("pushgateway")
+        self.otlp_seconds = self.push_latency.labels("otlp")
 
     def count_request(self, handler: str, code: int) -> None:
         child = self._requests.get((handler, code))

@@ -196,3 +196,9 @@ async def test_cumulative_families_are_replaced_and_delta_ones_keep_their_series
     text = await metrics(client)
     assert sample(text, f'done_total{{{labels},queue="a"}}') == 8
     assert sample(text, f'done_total{{{labels},queue="b"}}') == 4  # no change, no delta sent
+
+
+async def test_an_export_is_timed_in_batchgate_s_own_metrics(client: Client) -> None:
+    await export(client, as_protobuf(request([counter("rows", 1)])), PROTOBUF)
+    text = await metrics(client)
+    assert sample(text, 'batchgate_push_duration_seconds_count{endpoint="otlp"}') == 1
