@@ -118,6 +118,20 @@ class Sender:
             self._ensure_thread()
             self._cond.notify_all()
 
+    def enqueue_many(self, events: list[dict[str, Any]]) -> None:
+        """Queue several events for one round (one wake of the thread). Never blocks on I/O."""
+        with self._cond:
+            if self._abandoned:
+                self._spool_late(events)
+                return
+            room = MAX_QUEUED_EVENTS - len(self._queue)
+            if len(events) > room:
+                self._log_once("queue-full", logging.WARNING, "the event queue is full; dropping")
+                events = events[: max(0, room)]
+            self._queue.extend(events)
+            self._ensure_thread()
+            self._cond.notify_all()
+
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued so far (and any unsent progress) is delivered or spooled."""
         deadline = time.monotonic() + timeout

@@ -15,18 +15,23 @@ batchgate, and when batchgate is down its events are spooled and sent later.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
 
 from batchgate.client.config import Connection
 from batchgate.client.job import describe_exception
-from batchgate.client.sender import Sender, sender_for
+from batchgate.client.sender import Sender, before_shutdown, sender_for
 
 logger = logging.getLogger("batchgate.celery")
 
 DEPTH_EVERY = 30.0
 """Seconds between two reports of the depth of the queues a worker consumes."""
+LINGER = 0.2
+"""Seconds events wait to be handed to the sender together: a busy worker's hundreds of
+events a second then make a few pushes, not hundreds (each push costs the collector a
+durable commit, and the worker the request)."""
 
 
 class Monitor:
@@ -37,6 +42,9 @@ class Monitor:
         self.connection = connection
         self.depth_every = depth_every
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._flusher_pid = 0
 
     @property
     def sender(self) -> Sender:
@@ -44,11 +52,30 @@ class Monitor:
         return sender_for(self.connection)
 
     def send(self, event: dict[str, Any]) -> None:
+        """Keep the event for the next hand-over to the sender (within LINGER seconds)."""
         event["timestamp"] = round(time.time(), 6)
-        try:
-            self.sender.enqueue(event)
-        except Exception:  # monitoring must never break a task
-            logger.exception("batchgate: could not queue an event")
+        with self._lock:
+            self._pending.append(event)
+            if self._flusher_pid != os.getpid():  # none yet, or a forked pool process
+                self._flusher_pid = os.getpid()
+                threading.Thread(target=self._hand_over, name="batchgate-celery",
+                                 daemon=True).start()  # fmt: skip
+
+    def _hand_over(self) -> None:
+        pid = os.getpid()
+        while self._flusher_pid == pid:
+            time.sleep(LINGER)
+            self.flush_pending()
+
+    def flush_pending(self) -> None:
+        """Hand the events kept so far to the sender now."""
+        with self._lock:
+            events, self._pending = self._pending, []
+        if events:
+            try:
+                self.sender.enqueue_many(events)
+            except Exception:  # monitoring must never break a task
+                logger.exception("batchgate: could not queue events")
 
     # -- signal handlers (their keyword arguments are Celery's) -------------------------
 
@@ -125,6 +152,12 @@ class Monitor:
 
     def worker_shutdown(self, **_: Any) -> None:
         self._stop.set()
+        self.flush_pending()
+
+    def process_shutdown(self, **_: Any) -> None:
+        """A pool process ends: what it kept goes out first (its exit may skip atexit)."""
+        self.flush_pending()
+        self.sender.flush(self.connection.flush_timeout)
 
     def _report_depth(self, consumer: Any) -> None:
         while not self._stop.is_set():
@@ -174,10 +207,12 @@ def monitor(
         (signals.task_revoked, handlers.revoked),
         (signals.worker_ready, handlers.worker_ready),
         (signals.worker_shutdown, handlers.worker_shutdown),
+        (signals.worker_process_shutdown, handlers.process_shutdown),
     ):
         # weak=False: the handlers live as long as the app; Celery would drop a bound
         # method of an object nothing else holds.
         signal.connect(handler, weak=False)
+    before_shutdown(handlers.flush_pending)  # at exit, before the sender's last delivery
     return handlers
 
 

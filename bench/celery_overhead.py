@@ -1,0 +1,115 @@
+"""How much `batchgate.celery.monitor(app)` slows a Celery worker, in one run.
+
+    python bench/celery_overhead.py [--tasks 1000] [--rounds 2]
+
+A Redis broker (redis-server on a free port), a batchgate server, and a real Celery worker
+(prefork, one process) draining `--tasks` trivial tasks queued beforehand: the time from the
+worker's start of the first task to its end of the last, with and without the monitor,
+alternating (the issue allows 5%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from harness import REPO, batchgate, free_port, machine, need, wait_http
+
+TASKS = """
+import os
+import time
+
+from celery import Celery
+
+app = Celery("tasks", broker=os.environ["BROKER_URL"], backend=None)
+app.conf.update(task_default_queue="bench", worker_prefetch_multiplier=16,
+                broker_connection_retry_on_startup=True, task_ignore_result=True)
+if os.environ.get("MONITOR"):
+    from batchgate.celery import monitor
+
+    monitor(app, url=os.environ["COLLECTOR_URL"])
+
+
+@app.task(name="bench.noop")
+def noop(n):
+    if n == 0 or n == int(os.environ["LAST"]):
+        with open(os.environ["MARKS"], "a") as marks:
+            marks.write(f"{time.time()}\\n")
+"""
+
+
+def drain(folder: Path, broker: str, collector: str, tasks: int, monitor: bool) -> float:
+    marks = folder / f"marks-{monitor}-{time.time_ns()}"
+    env = {**os.environ, "BROKER_URL": broker, "COLLECTOR_URL": collector, "LAST": str(tasks - 1),
+           "MARKS": str(marks), "PYTHONPATH": f"{folder}:{REPO / 'build' / 'dev'}"}  # fmt: skip
+    if monitor:
+        env["MONITOR"] = "1"
+    enqueue = (
+        "import tasks\n"
+        f"for n in range({tasks}): tasks.noop.delay(n)\n"
+        "import batchgate; batchgate.flush(30)\n"
+    )
+    subprocess.run([sys.executable, "-c", enqueue], cwd=folder, env=env, check=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
+         "--concurrency", "1", "--queues", "bench", "--without-gossip", "--without-mingle",
+         "--loglevel", "warning"],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if marks.exists() and len(marks.read_text().split()) >= 2:
+                first, last = (float(x) for x in marks.read_text().split()[:2])
+                return last - first
+            time.sleep(0.05)
+        raise RuntimeError("the worker did not drain the queue")
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    server = need("redis-server", "redis-server")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="celery-bench-") as scratch:
+        folder = Path(scratch)
+        (folder / "tasks.py").write_text(textwrap.dedent(TASKS))
+        redis = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", scratch],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(0.5)
+            broker = f"redis://127.0.0.1:{port}/0"
+            rows = []
+            with batchgate() as collector:
+                wait_http(f"{collector.url}/-/ready")
+                for round_number in range(1, args.rounds + 1):
+                    for monitor in (False, True):
+                        seconds = drain(folder, broker, collector.url, args.tasks, monitor)
+                        rows.append((round_number, monitor, seconds))
+        finally:
+            redis.terminate()
+            redis.wait(10)
+    print(f"Machine: {machine()}; {args.tasks} trivial tasks, one prefork worker process.\n")
+    print("| round | monitor | seconds to drain | tasks/s |")
+    print("| --- | --- | ---: | ---: |")
+    for round_number, monitor, seconds in rows:
+        print(f"| {round_number} | {'on' if monitor else 'off'} | {seconds:.2f} | "
+              f"{args.tasks / seconds:,.0f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
