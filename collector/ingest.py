@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from batchgate.collector.alerting.service import Alerting
 from batchgate.collector.auth import ANONYMOUS, Denied, Token, check_push
+from batchgate.collector.core.declarations import declaration_audit
 from batchgate.collector.core.events import BodyTooLarge, InvalidPush, decode_body, inflate
 from batchgate.collector.core.events import parse_events as parse
 from batchgate.collector.core.model import QUEUE_STATE, Event, Job
@@ -206,7 +207,11 @@ class Ingest:
                 duplicates += 1
                 run_ids.append(original)
                 continue
+            known = state.jobs.get(event.job) if event.declaration is not None else None
+            previous = known.declaration if known is not None else None
             change = state.apply(event, now)
+            if event.declaration is not None and change.job.declaration is event.declaration:
+                writer.stage_audit(declaration_audit(token.name, change.job, previous, now))
             writer.stage(change)
             if event.event_id is not None and needs_stored_id(event):
                 writer.stage_seen(event.event_id, change.run.run_id, now)

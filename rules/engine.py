@@ -22,6 +22,7 @@ from batchgate.rules.book import AlertBook, SilenceLike
 from batchgate.rules.facts import QUEUE, JobFacts, JobKeyTuple
 from batchgate.rules.fleets import Fleet, Fleets
 from batchgate.rules.kinds import INFINITY, Context
+from batchgate.rules.kinds.declared import DeclaredMissed
 from batchgate.rules.kinds.schedule import Missed
 from batchgate.rules.matchers import JobMatcher
 from batchgate.rules.ruleset import Rule, RuleSet
@@ -45,7 +46,9 @@ class _Slot:
         """Per rule: whether the book holds alerts of this rule for this job."""
         self.seen = 0
         self.missed: dict[int, float | None] = {
-            index: None for index, rule in enumerate(rules) if isinstance(rule.kind, Missed)
+            index: None
+            for index, rule in enumerate(rules)
+            if isinstance(rule.kind, (Missed, DeclaredMissed))
         }
         """Per `missed` rule (by index): when it says the job is late from
         (`Missed.late_from`), or None while its condition does not hold."""
@@ -189,6 +192,10 @@ class RuleEngine:
             for rule, index in zip(self.ruleset.rules, self._matcher_of, strict=True)
             if verdicts[index] and (getattr(rule.kind, "subject", None) == QUEUE) == queue
         )
+        # A rule of a declared kind yields to a rule of the kind it stands for that matches
+        # the job: what a rule file says of a job wins over what the job declared.
+        kinds = {rule.kind.name for rule in rules}
+        rules = tuple(rule for rule in rules if getattr(rule.kind, "yields_to", None) not in kinds)
         groups = self.book.groups
         return _Slot(key, rules, [(rule.name, key) in groups for rule in rules])
 
@@ -215,7 +222,7 @@ class RuleEngine:
                 deadlines[index] = deadline
                 if index in missed:
                     kind = rule.kind
-                    assert isinstance(kind, Missed)
+                    assert isinstance(kind, (Missed, DeclaredMissed))
                     missed[index] = (
                         kind.late_from(job, conditions[0], context) if conditions else None
                     )

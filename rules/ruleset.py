@@ -469,6 +469,22 @@ def default_rules() -> RuleSet:
     return RuleSet.of(rules, (f"<batchgate>/{DEFAULT_RULES_FILE}",))
 
 
+DECLARED_RULES_FILE: Final = "declared_rules.yaml"
+
+
+def with_declared_rules(ruleset: RuleSet) -> RuleSet:
+    """`ruleset` and the rules that judge the schedules jobs declare themselves (always on;
+    a rule of the set with the same name replaces one)."""
+    rules_file = resources.files("batchgate.rules").joinpath(DECLARED_RULES_FILE)
+    declared, errors = parse_rules(
+        rules_file.read_text(encoding="utf-8"), f"<batchgate>/{DECLARED_RULES_FILE}"
+    )
+    if errors:
+        raise ConfigErrors(errors)
+    added = [rule for rule in declared if rule.name not in ruleset.by_name]
+    return RuleSet.of((*ruleset.rules, *added), ruleset.files, ruleset.inhibit_rules)
+
+
 __all__ = [
     "DEFAULT_SEVERITY",
     "Rule",
@@ -482,4 +498,5 @@ __all__ = [
     "parse_label_matchers",
     "parse_rule_file",
     "parse_rules",
+    "with_declared_rules",
 ]

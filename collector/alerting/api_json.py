@@ -11,6 +11,7 @@ from typing import Any
 from batchgate.collector.core.api_json import finite_number, rfc3339
 from batchgate.collector.core.records import AlertEventRecord
 from batchgate.rules import Context, JobFacts, Rule
+from batchgate.rules.kinds.declared import DeclaredMissed
 from batchgate.rules.kinds.schedule import Missed
 
 
@@ -67,7 +68,10 @@ def schedules_json(
     """What the job's `missed` rules expect of it: its schedule, and when its next run is due."""
     shown = []
     for rule in rules:
-        kind = rule.kind
+        kind: Any = rule.kind
+        declared = isinstance(kind, DeclaredMissed)
+        if declared:
+            kind = kind.missed_for(job)  # the job's own schedule, if it declared one
         if isinstance(kind, Missed):
             cron = kind.ticks
             due = kind.next_due(job, now, context)
@@ -79,6 +83,7 @@ def schedules_json(
                     "interval_seconds": kind.interval,
                     "grace_seconds": kind.grace,
                     "next_due_at": rfc3339(due) if math.isfinite(due) else None,
+                    "declared": declared,
                 }
             )
     return shown

@@ -12,23 +12,23 @@ from pathlib import Path
 from batchgate.collector.alerting.settings import AlertingSettings, alerting_settings
 from batchgate.collector.settings import Settings
 from batchgate.rules import ConfigError, ConfigErrors, RuleSet, default_rules
-from batchgate.rules.ruleset import collect_ruleset
+from batchgate.rules.ruleset import collect_ruleset, with_declared_rules
 
 log = logging.getLogger(__name__)
 
 
 def load_ruleset(settings: AlertingSettings) -> RuleSet:
-    """The rules these settings name (the default rules when they name none); raises
-    ConfigErrors with every error of every file."""
+    """The rules these settings name (the default rules when they name none), with the
+    rules of declared schedules; raises ConfigErrors with every error of every file."""
     if not settings.rules_files:
-        return default_rules()
+        return with_declared_rules(default_rules())
     paths = settings.rule_paths()
     if not paths:
         log.warning("no rule file matches %s: no rules", ", ".join(settings.rules_files))
     ruleset, errors = collect_ruleset(paths)
     if errors:
         raise ConfigErrors(errors)
-    return ruleset
+    return with_declared_rules(ruleset)
 
 
 def with_history_for(settings: Settings, ruleset: RuleSet) -> Settings:

@@ -231,6 +231,12 @@ def job_detail_json(
         },
         "retries": job.retries,
     }
+    declared = job.declaration  # the job's own schedule (issue 21), or null
+    detail["schedule"] = (
+        None
+        if declared is None
+        else {**declared.as_json(), "declared_at": rfc3339(declared.declared_at)}
+    )
     return detail
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from batchgate.collector.core.declarations import declaration_from_push
 from batchgate.collector.core.model import EVENT_TYPES, QUEUE_STATE, Event, JobKey, QueueSnapshot
 from batchgate.rules.facts import Readings
 
@@ -42,7 +43,7 @@ _FIELDS = frozenset(
     (
         "job", "labels", "event", "run_id", "event_id", "timestamp", "progress", "resources",
         "metrics", "message", "exit_code", "duration_seconds", "lost_after", "queue", "attempt",
-        "max_attempts",
+        "max_attempts", "schedule",
     )
 )  # fmt: skip
 _QUEUE_STATE_FIELDS = frozenset(
@@ -275,6 +276,7 @@ def _parse_event(
             fail("queue", problem)
     attempt = _counting_number(item.get("attempt"), "attempt", fail)
     max_attempts = _counting_number(item.get("max_attempts"), "max_attempts", fail)
+    declaration = declaration_from_push(item.get("schedule"), at, fail)
 
     if len(errors) > before:
         return None
@@ -293,6 +295,7 @@ def _parse_event(
         queue=queue,
         attempt=attempt,
         max_attempts=max_attempts,
+        declaration=declaration,
     )
 
 

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
+from batchgate.rules.declarations import Declaration
 from batchgate.rules.facts import Readings, unheard_after
 
 Labels = tuple[tuple[str, str], ...]
@@ -104,6 +105,8 @@ class Event:
     max_attempts: int | None = None
     snapshot: QueueSnapshot | None = None
     """What a `queue_state` event says of its queue (that event has no job: `job` is empty)."""
+    declaration: Declaration | None = None
+    """The schedule and limits the job declares with this event (issue 21), if any."""
 
 
 class QueueSnapshot(NamedTuple):
@@ -284,6 +287,8 @@ class Job:
     wait_count: int = 0
     generation: int = 0
     """Bumped on every change, so incremental consumers can skip jobs that did not change."""
+    declaration: Declaration | None = None
+    """The schedule and limits the job last declared itself, stored with the job."""
     late_since: float | None = None
     """When a `missed` rule says the job is late from (the scheduled start it missed; see
     `Missed.late_from`), set by the rules pass, in memory only: the first pass after a

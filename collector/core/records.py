@@ -35,6 +35,8 @@ class JobRecord(NamedTuple):
     wait_buckets: str = "[]"
     wait_sum: float = 0.0
     wait_count: int = 0
+    declaration: str | None = None
+    """Schema 14's: the job's own declared schedule (JSON), or None."""
 
 
 class RunRecord(NamedTuple):

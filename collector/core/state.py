@@ -210,6 +210,14 @@ class State:
             change = self._update_run(job, run, event)
         if job_created and not change.job_changed:
             change = change._replace(job_changed=True)
+        declared = event.declaration
+        if (
+            declared is not None
+            and change.kind != "ignored"
+            and not declared.same_as(job.declaration)
+        ):
+            job.declaration = declared  # the latest declaration wins
+            change = change._replace(job_changed=True)
         if change.kind != "ignored":
             job.generation += 1
             job.last_seen_at = max(job.last_seen_at or event.at, event.at)

@@ -38,6 +38,7 @@ from batchgate.collector.core.records import (
 )
 from batchgate.collector.core.state import Sample
 from batchgate.rules import Alert
+from batchgate.rules.declarations import declaration_from_text, declaration_to_text
 from batchgate.rules.facts import Readings
 
 COUNT_BUCKET = 300
@@ -187,6 +188,7 @@ def job_record(job: Job) -> JobRecord:
         json.dumps(job.wait_buckets),
         job.wait_sum,
         job.wait_count,
+        declaration_to_text(job.declaration),
     )
 
 
@@ -245,6 +247,7 @@ def job_from_record(record: JobRecord, recent_runs: int) -> Job:
         wait_buckets=_buckets(record.wait_buckets, len(WAIT_BUCKETS)),
         wait_sum=record.wait_sum,
         wait_count=record.wait_count,
+        declaration=declaration_from_text(record.declaration),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from batchgate.collector.core.declarations import PING_PARAMETERS, declaration_from_query
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.handlers import audit
 from batchgate.collector.http.keys import ALERTING, CLOCK, INGEST, STATE, WRITER
@@ -31,6 +32,9 @@ RUN_ID: Final = ("rid", "run_id")
 every query parameter is a label."""
 FIELDS: Final = ("queue", "attempt", "max_attempts")
 """Query parameters that are the push fields of the same names, not labels."""
+DECLARING: Final = frozenset(PING_PARAMETERS.values())
+"""Query parameters by which a job declares its own schedule (`schedule`, `tz`, `grace`,
+`max_runtime`), not labels."""
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -41,9 +45,12 @@ async def ping(request: web.Request) -> web.Response:
     item: dict[str, Any] = {"job": request.match_info["job"]}
     item.update(_event(request.match_info.get("event", "success")))
     labels: dict[str, str] = {}
+    declared: dict[str, str] = {}
     for name, value in request.query.items():
         if name in RUN_ID:
             item["run_id"] = value
+        elif name in DECLARING:
+            declared[name] = value
         elif name in FIELDS:
             # A number stays text when it is not one, for /push's validation to name it.
             item[name] = int(value) if name != "queue" and value.isdecimal() else value
@@ -53,6 +60,8 @@ async def ping(request: web.Request) -> web.Response:
             labels[name] = value
     if labels:
         item["labels"] = labels
+    if declared:
+        item["schedule"] = _declaration(declared)
     if request.method == "POST" and request.can_read_body:
         message = (await request.read()).decode("utf-8", "replace").strip()
         if message:
@@ -134,6 +143,15 @@ def _event(what: str) -> dict[str, Any]:
         status = int(what)
         return {"event": "success" if status == 0 else "fail", "exit_code": status}
     raise _invalid("event", f"must be {', '.join(EVENTS)} or an exit status (0-255)")
+
+
+def _declaration(declared: dict[str, str]) -> dict[str, str]:
+    """The job's own schedule from `schedule=`, `tz=`, `grace=`, `max_runtime=`, as a push's
+    `schedule` object; a 400 naming the query parameter when it is not valid."""
+    _, problems = declaration_from_query(declared, 0.0)
+    if problems:
+        raise _invalid(*problems[0])
+    return {field: declared[name] for field, name in PING_PARAMETERS.items() if name in declared}
 
 
 def _invalid(field: str, reason: str) -> ApiError:

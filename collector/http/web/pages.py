@@ -358,7 +358,10 @@ async def job_page(
     return {
         "name": name,
         "labels": dict(labels),
-        "label_sets": [job_row(job, now, settings) | {"schedules": schedules(job)} for job in jobs],
+        "label_sets": [
+            job_row(job, now, settings) | {"schedules": schedules(job), "declared": job.declaration}
+            for job in jobs
+        ],
         "several": len(jobs) > 1,
         "running": [
             _run_view(run, now, settings, statuses.long_run(run, usual.get(run.job), now))

@@ -91,6 +91,7 @@ async def test_a_job_shows_what_its_missed_rules_expect_and_when_its_next_run_is
             "interval_seconds": None,
             "grace_seconds": 300.0,
             "next_due_at": "2023-11-14T23:00:00.000Z",
+            "declared": False,
         }
     ]
     (sync,) = (await get(client, "/jobs/sync"))["label_sets"]
