@@ -19,6 +19,10 @@ BOTH_PATHS = frozenset({
     "tests/collector/core/test_push_validation.py",
     "tests/collector/http/test_auth.py",
     "tests/collector/observability/test_metrics.py",
+    "tests/collector/otlp/test_otlp_aggregating.py",
+    "tests/collector/otlp/test_otlp_groups_live_as_groups.py",
+    "tests/collector/otlp/test_otlp_http.py",
+    "tests/collector/otlp/test_sdk_exports.py",
     "tests/collector/pushgateway/test_pushgateway_clients.py",
     "tests/collector/pushgateway/test_pushgateway_prometheus.py",
     "tests/collector/pushgateway/test_pushgateway_server.py",
@@ -26,9 +30,9 @@ BOTH_PATHS = frozenset({
     "tests/collector/test_limits.py",
     "tests/collector/test_push_lifecycle.py",
 })  # fmt: skip
-"""The tests of the push routes (POST /push, the Pushgateway's PUT and POST) through a
-server: each test that takes `settings` runs twice, through the front door and with
-`http.fast_path: false` (aiohttp alone)."""
+"""The tests of the push routes (POST /push, the Pushgateway's PUT and POST, OTLP's
+POST /v1/metrics) through a server: each test that takes `settings` runs twice, through the
+front door and with `http.fast_path: false` (aiohttp alone)."""
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

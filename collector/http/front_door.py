@@ -30,6 +30,7 @@ from yarl import URL
 
 from batchgate.collector.auth import ANONYMOUS, Token
 from batchgate.collector.http.errors import error_response
+from batchgate.collector.http.handlers import otlp
 from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
 from batchgate.collector.http.middlewares import (
     authenticate,
@@ -41,6 +42,7 @@ from batchgate.collector.http.middlewares import (
 from batchgate.collector.http.plain_push import (
     JSON,
     MAX_REQUEST_LINE,
+    OTLP,
     PUSH,
     TEXT,
     Answer,
@@ -209,6 +211,20 @@ class FrontDoorServer:
         if head.route == PUSH:
             accepted = await self.app[INGEST].push_body(token, body, gzipped=False)
             return Answer(200, JSON, json.dumps(accepted.as_json()).encode())
+        if head.route == OTLP:
+            exported = await otlp.export(
+                self.app,
+                token,
+                field_text(head.fields.get(b"content-type")),
+                field_text(head.fields.get(b"content-encoding")),
+                body,
+            )
+            # aiohttp's order: the handler's header fields, then its Content-Type.
+            fields = [
+                (name.encode(), value.encode()) for name, value in (exported.headers or {}).items()
+            ]
+            fields.append((b"Content-Type", exported.media.encode()))
+            return Answer(exported.status, tuple(fields), exported.body)
         status, message = await self.app[INGEST].push_group(
             token,
             head.method.decode(),

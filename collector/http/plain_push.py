@@ -1,10 +1,11 @@
 """What makes a request a plain push, which the front door answers itself: its head read
 from the bytes of a connection, and the bytes of an answer. No I/O here.
 
-A plain push is `POST /push` with a JSON body, or the Pushgateway's `PUT`/`POST` of a
-group, framed by a `Content-Length`, over HTTP/1.1, with a head that RFC 9110 allows and
-aiohttp's strict parser would read the same way. Anything else is `NotPlain`: aiohttp's
-to judge, so the request-smuggling cases it refuses stay refused.
+A plain push is `POST /push` with a JSON body, the Pushgateway's `PUT`/`POST` of a group,
+or an OTLP export (`POST /v1/metrics`, protobuf or JSON, plain or gzip), framed by a
+`Content-Length`, over HTTP/1.1, with a head that RFC 9110 allows and aiohttp's strict
+parser would read the same way. Anything else is `NotPlain`: aiohttp's to judge, so the
+request-smuggling cases it refuses stay refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import NamedTuple
 
 from aiohttp.http import SERVER_SOFTWARE
 from yarl import URL
+
+from batchgate.collector.otlp.decode import media_type
 
 MAX_HEAD = 8190
 """Bytes of request line and header fields of a plain push (aiohttp's own limit for a
@@ -33,6 +36,7 @@ MAX_HEAD_HELD = 65_536
 
 PUSH = "push"
 PUSHGATEWAY = "pushgateway_push"
+OTLP = "otlp_metrics"
 """The routes the front door answers, by their names in the route table."""
 
 # Header fields as RFC 9110 has them: a token, a colon, visible characters, spaces, tabs
@@ -40,6 +44,8 @@ PUSHGATEWAY = "pushgateway_push"
 _FIELDS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
 # Fields that change how a body is read or what the connection becomes: aiohttp's.
 _HANDED_OVER = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade"})
+_HANDED_OVER_OTLP = _HANDED_OVER - {b"content-encoding"}
+_OTLP_ENCODINGS = frozenset({b"gzip", b"identity"})
 # Bytes in a Pushgateway path that aiohttp's router might read differently (dot segments,
 # empty segments, a query or fragment): such a path goes to aiohttp.
 _UNPLAIN_PATH = re.compile(rb"/\.|//|%2[eE]|[?#]|[^\x21-\x7e]")
@@ -80,6 +86,7 @@ class Routes:
     def __init__(self, prefix: str) -> None:
         encoded = prefix.encode()
         self.push_target = encoded + b"/push"
+        self.otlp_target = encoded + b"/v1/metrics"
         self.group_prefix = encoded + b"/metrics/job"  # job/ or job@base64/
         self.group_path_start = len(encoded) + len(b"/metrics/")
 
@@ -87,6 +94,8 @@ class Routes:
         """The route of a request line, or None for aiohttp's."""
         if target == self.push_target:
             return PUSH if method == b"POST" else None
+        if target == self.otlp_target:
+            return OTLP if method == b"POST" else None
         if (
             method in (b"PUT", b"POST")
             and target.startswith(self.group_prefix)
@@ -134,7 +143,16 @@ def read_head(
         if name in fields:
             raise NotPlain
         fields[name] = value.strip(b" \t")
-    if not _HANDED_OVER.isdisjoint(fields):
+    if route_name == OTLP:
+        # The OTLP handler inflates gzip itself, within the body limit (aiohttp's
+        # decompression is off): the encoding does not change how the body is framed.
+        if fields.get(b"content-encoding", b"gzip").lower() not in _OTLP_ENCODINGS:
+            raise NotPlain  # aiohttp's handler answers 415
+        if media_type(field_text(fields.get(b"content-type"))) is None:
+            raise NotPlain  # aiohttp's handler answers 415
+        if not _HANDED_OVER_OTLP.isdisjoint(fields):
+            raise NotPlain
+    elif not _HANDED_OVER.isdisjoint(fields):
         raise NotPlain
     length = fields.get(b"content-length", b"")
     if not length.isdigit() or int(length) > max_body:

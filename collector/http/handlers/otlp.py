@@ -8,10 +8,12 @@ saying why), or a google.rpc.Status with 400 (undecodable), 413, 415, 429 or 503
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Final, NamedTuple
 
 from aiohttp import web
 
+from batchgate.collector.auth import Token
 from batchgate.collector.http.keys import GROUPS, INGEST, SETTINGS
 from batchgate.collector.http.middlewares import identity
 from batchgate.collector.ingest import Refused
@@ -30,16 +32,20 @@ MAX_REASONS: Final = 10
 """Distinct reasons `partial_success.error_message` lists; it says how many more there were."""
 
 
-def _answer(
-    media: str, status: int, body: bytes, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(status=status, body=body, content_type=media, headers=headers)
+class OtlpAnswer(NamedTuple):
+    """An export's answer: what the aiohttp handler sends, and what the front door writes
+    (collector/http/front_door.py) byte for byte the same."""
+
+    status: int
+    media: str
+    body: bytes
+    headers: Mapping[str, str] | None = None
 
 
 def _status(
-    media: str, status: int, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    return _answer(media, status, encode_status(media, message), headers)
+    media: str, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> OtlpAnswer:
+    return OtlpAnswer(status, media, encode_status(media, message), headers)
 
 
 def error_message(rejected: list[Rejected]) -> str:
@@ -53,19 +59,25 @@ def error_message(rejected: list[Rejected]) -> str:
     return "; ".join(parts)
 
 
-async def export_metrics(request: web.Request) -> web.Response:
-    """Store each resource's points in its group; answer as OTLP/HTTP says."""
-    media = media_type(request.headers.get("Content-Type"))
+async def export(
+    app: web.Application,
+    token: Token,
+    content_type: str | None,
+    content_encoding: str | None,
+    body: bytes,
+) -> OtlpAnswer:
+    """Store each resource's points of an export in its group, as `token` may; the
+    answer OTLP/HTTP specifies."""
+    media = media_type(content_type)
     if media is None:
         return _status(
             JSON,
             415,
-            f"Content-Type {request.headers.get('Content-Type')!r} is not supported: "
+            f"Content-Type {content_type!r} is not supported: "
             "send application/x-protobuf or application/json",
         )
-    body = await request.read()
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    limit = request.app[SETTINGS].max_body_bytes
+    encoding = (content_encoding or "").strip().lower()
+    limit = app[SETTINGS].max_body_bytes
     if encoding == "gzip":
         try:
             body, broken = gunzip(body, limit)
@@ -80,13 +92,30 @@ async def export_metrics(request: web.Request) -> web.Response:
     elif encoding not in ("", "identity"):
         return _status(media, 415, f"Content-Encoding {encoding!r} is not supported: send gzip")
     try:
-        aggregating = request.app[GROUPS].registry.aggregating_job
+        aggregating = app[GROUPS].registry.aggregating_job
         batches = translate_request(decode_request(body, media), aggregating)
     except OtlpBodyError as error:
         return _status(media, 400, str(error))
     try:
-        rejected = await request.app[INGEST].push_otlp(identity(request), batches)
+        rejected = await app[INGEST].push_otlp(token, batches)
     except Refused as refused:
         return _status(media, refused.status, refused.message, refused.headers)
     count = sum(item.points for item in rejected)
-    return _answer(media, 200, encode_response(media, count, error_message(rejected)))
+    return OtlpAnswer(200, media, encode_response(media, count, error_message(rejected)))
+
+
+async def export_metrics(request: web.Request) -> web.Response:
+    """`POST /v1/metrics`: `export`, answered through aiohttp."""
+    content_type = request.headers.get("Content-Type")
+    # A content type refused is answered without reading the body (415, whatever its size).
+    body = await request.read() if media_type(content_type) is not None else b""
+    answer = await export(
+        request.app,
+        identity(request),
+        content_type,
+        request.headers.get("Content-Encoding"),
+        body,
+    )
+    return web.Response(
+        status=answer.status, body=answer.body, content_type=answer.media, headers=answer.headers
+    )

@@ -24,9 +24,12 @@ from batchgate.collector.http.app import create_app
 from batchgate.collector.http.front_door import FrontDoorServer
 from batchgate.collector.settings import Settings
 from batchgate.collector.storage.sqlite.store import DATABASE_FILE, SqliteStore
+from tests.collector.otlp import bodies
 from tests.helpers import Clock, Server, until
 
 HOST = b"Host: 127.0.0.1\r\n"
+PROTOBUF = "application/x-protobuf"
+JSON_MEDIA = "application/json"
 
 
 class Answer(NamedTuple):
@@ -128,6 +131,36 @@ def gauges(text: str) -> str:
     return f"# TYPE {text.split()[0]} gauge\n{text}\n"
 
 
+def export(body: bytes, media: str = PROTOBUF, *fields: str, target: str = "/v1/metrics") -> bytes:
+    return request("POST", target, body, *fields, content_type=media)
+
+
+EXPORT = bodies.request(
+    [bodies.counter("rows.loaded", 5, unit="{row}", table="orders"),
+     bodies.gauge("queue.depth", 3.5),
+     bodies.counter("emails", 2, temporality=bodies.DELTA, start=bodies.NOW_NS + 10,
+                    time=bodies.NOW_NS + 20)],
+    service="etl", **{"service.instance.id": "db1", "host.name": "h1"},
+)  # fmt: skip
+ANOTHER_TYPE = bodies.request([bodies.gauge("rows_loaded_total", 1.0)], service="otlp_other")
+OTLP_ANSWERED_BY_THE_FRONT_DOOR = [
+    export(bodies.as_protobuf(EXPORT)),
+    export(bodies.as_protobuf(EXPORT)),  # the delta again: refused in partial_success
+    export(bodies.as_json(EXPORT), JSON_MEDIA),
+    export(gzip.compress(bodies.as_protobuf(EXPORT)), PROTOBUF, "Content-Encoding: gzip"),
+    export(gzip.compress(bodies.as_json(EXPORT)), "Application/JSON; charset=utf-8",
+           "Content-Encoding: GZIP"),
+    export(bodies.as_json(EXPORT), JSON_MEDIA, "Content-Encoding: identity"),
+    export(bodies.as_protobuf(ANOTHER_TYPE)),  # a type another group holds: partial success
+    export(b"\xff\xff not protobuf"),
+    export(b'{"resourceMetrics": "no"}', JSON_MEDIA),
+    export(b"not gzip", PROTOBUF, "Content-Encoding: gzip"),
+    export(gzip.compress(b"\0" * (5 << 20)), PROTOBUF, "Content-Encoding: gzip"),  # inflates past
+    export(b""),
+    export(bodies.as_protobuf(EXPORT), PROTOBUF, "Connection: close"),
+]  # fmt: skip
+"""OTLP exports (POST /v1/metrics) that the front door answers."""
+
 ANSWERED_BY_THE_FRONT_DOOR = [
     push({"job": "nightly", "event": "start", "run_id": "r1"}),
     push({"job": "nightly", "event": "progress", "run_id": "r1", "event_id": "e1",
@@ -157,6 +190,7 @@ ANSWERED_BY_THE_FRONT_DOOR = [
     group_push("job/j%20with%20space/instance/caf%C3%A9", gauges("z 3")),
     group_push("job/j", "not text at all \x00\n"),
     group_push("job/batchgate", gauges("batchgate_jobs 1")),
+    *OTLP_ANSWERED_BY_THE_FRONT_DOOR,
 ]  # fmt: skip
 
 
@@ -164,6 +198,19 @@ ANSWERED_BY_THE_FRONT_DOOR = [
 async def test_a_plain_push_is_answered_as_aiohttp_answers_it(pair: Pair, data: bytes) -> None:
     await pair.both(data)
     assert pair.door.answered == 1
+
+
+async def test_otlp_exports_get_the_answers_otlp_specifies(pair: Pair) -> None:
+    answers = [(await pair.both(data))[0] for data in OTLP_ANSWERED_BY_THE_FRONT_DOOR]
+    assert [answer.status for answer in answers] == [200] * 7 + [400] * 3 + [413, 200, 200]
+    rejected = [
+        bodies.response_from(
+            answer.body, dict(answer.fields)["Content-Type"]
+        ).partial_success.rejected_data_points
+        for answer in answers[:7]
+    ]
+    assert rejected == [0, 1, 1, 1, 1, 1, 1]  # the delta point once counted, then overlapping
+    assert pair.door.answered == len(OTLP_ANSWERED_BY_THE_FRONT_DOOR)
 
 
 async def test_a_sequence_of_pushes_leaves_both_in_the_same_state(pair: Pair) -> None:
@@ -181,17 +228,30 @@ async def test_a_sequence_of_pushes_leaves_both_in_the_same_state(pair: Pair) ->
             line
             for line in exposition.splitlines()
             if (not line.startswith(b"batchgate_") and b'job="' in line)
-            or (line.startswith(b"batchgate_http_requests_total") and b"push" in line)
+            or (
+                line.startswith(b"batchgate_http_requests_total")
+                and (b"push" in line or b"otlp" in line)
+            )
         ]
 
     assert pushes(front.body) == pushes(plain.body)
     assert b'handler="pushgateway_push"' in b"".join(pushes(front.body))
+    assert b'handler="otlp_metrics"' in b"".join(pushes(front.body))
+    assert b'rows_loaded_total{instance="db1",job="etl"' in front.body
 
 
 GZIPPED = gzip.compress(json.dumps({"job": "zipped", "event": "start", "run_id": "z"}).encode())
 CHUNKED = b'1d\r\n{"job": "c", "event": "start"\r\n11\r\n, "run_id": "r9"}\r\n0\r\n\r\n'
 BOTH_LENGTHS = ("Transfer-Encoding: chunked", f"Content-Length: {len(CHUNKED)}")
 HANDED_OVER = [
+    export(b"{}", "text/plain"),
+    export(b"{}", None),  # type: ignore[arg-type]
+    export(b"{}", JSON_MEDIA, "Content-Encoding: br"),
+    export(b"{}", JSON_MEDIA, "Content-Encoding: gzip, gzip"),
+    export(b"{}", JSON_MEDIA, "Transfer-Encoding: chunked"),
+    export(b"{}", JSON_MEDIA, target="/v1/metrics?x=1"),
+    export(b"{}", JSON_MEDIA, target="/v1/metrics/"),
+    request("PUT", "/v1/metrics", b"{}"),
     request("POST", "/push", b"{}", content_type="text/plain"),
     request("POST", "/push", b"{}", content_type=None),
     request("POST", "/push", GZIPPED, "Content-Encoding: gzip"),
@@ -388,10 +448,12 @@ async def test_under_a_route_prefix_the_pushes_there_are_the_front_doors(
     answered = [
         request("POST", "/pgw/push", b'{"job": "prefixed", "event": "start", "run_id": "p"}'),
         group_push("job/prefixed", gauges("g 5"), "PUT").replace(b"/metrics/", b"/pgw/metrics/"),
+        export(bodies.as_protobuf(EXPORT), target="/pgw/v1/metrics"),
     ]
     not_there = [
         request("POST", "/push", b'{"job": "unprefixed", "event": "start", "run_id": "u"}'),
         group_push("job/unprefixed", gauges("g 5"), "PUT"),
+        export(bodies.as_protobuf(EXPORT)),
     ]
     async for prefixed in _pair(settings, clock, route_prefix="/pgw"):
         for data in answered:
