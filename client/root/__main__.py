@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 
 USAGE = "usage: batchgate run --job NAME [options] -- COMMAND [ARGS...]"
-SERVER_COMMANDS = ("serve", "demo", "check-rules", "migrate")
+SERVER_COMMANDS = ("serve", "demo", "check-rules", "migrate", "silence", "discover")
+"""Every command of `batchgate.collector.cli` but `run` (tests/client/test_server_commands.py)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
