@@ -34,6 +34,7 @@ from batchgate.client.config import (
     check_run_id,
     labels_from_environment,
 )
+from batchgate.client.declaration import declaration
 from batchgate.client.resources import ProcessSampler, ResourceSampler
 from batchgate.client.sender import Sender, before_shutdown, sender_for
 
@@ -122,6 +123,10 @@ class Job:
     - `progress_interval`: at most one progress event per this many seconds.
     - `sampler`: what heartbeats measure: this process by default; `batchgate run` passes
       one that measures the command's whole process tree.
+    - `schedule` (a 5-field cron expression), `timezone` (IANA, default UTC), `grace`
+      (`30m`, or seconds) and `max_runtime` (`2h`, or seconds): the job declares when it is
+      expected to run and how long it may take; each start sends them, the collector keeps
+      the latest and alerts on a missed run or an overlong one with no rules file.
 
     Bad names or labels passed here raise ValueError at once; everything after that
     (an unreachable collector, a refused push, a bad metric value) is logged, never raised.
@@ -130,6 +135,7 @@ class Job:
     __slots__ = (
         "__weakref__",
         "_context_tokens",
+        "_declaration",
         "_dirty",
         "_done",
         "_errors",
@@ -168,8 +174,13 @@ class Job:
         lost_after: float | None = None,
         connection: Connection | None = None,
         sampler: ResourceSampler | None = None,
+        schedule: str | None = None,
+        timezone: str | None = None,
+        grace: float | str | None = None,
+        max_runtime: float | str | None = None,
     ) -> None:
         self.name = check_job_name(name)
+        self._declaration = declaration(schedule, timezone, grace, max_runtime)
         merged = labels_from_environment()
         merged.update(check_labels(labels or {}))
         self.labels = merged
@@ -267,6 +278,8 @@ class Job:
                 event = self._event("start")
                 if self._lost_after is not None:
                     event["lost_after"] = self._lost_after
+                if self._declaration is not None:
+                    event["schedule"] = self._declaration
                 self._add_progress(event)
                 self._dirty = False
                 sender = self._sender = sender_for(self.connection)
@@ -399,7 +412,7 @@ class Job:
         return run
 
     def _copy(self) -> Job:
-        return Job(
+        copy = Job(
             self.name,
             self.labels,
             heartbeat=self._heartbeat,
@@ -407,6 +420,8 @@ class Job:
             lost_after=self._lost_after,
             connection=self.connection,
         )
+        copy._declaration = self._declaration  # checked already
+        return copy
 
     # -- read by the sender's thread -------------------------------------------------------
 

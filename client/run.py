@@ -107,6 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 4 heartbeats, at least 60 s)",
     )
     parser.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="declare the job's schedule (5-field cron, e.g. '0 2 * * *'): the collector "
+        "alerts when a scheduled run does not start, with no rules file",
+    )
+    parser.add_argument(
+        "--timezone", metavar="TZ", help="the schedule's time zone (IANA name; default UTC)"
+    )
+    parser.add_argument(
+        "--grace",
+        metavar="DURATION",
+        help="how late after a scheduled time a run may start (e.g. 30m; default 0)",
+    )
+    parser.add_argument(
+        "--max-runtime",
+        metavar="DURATION",
+        help="declare the longest a run may take (e.g. 2h): longer alerts",
+    )
+    parser.add_argument(
         "--tail-lines",
         metavar="N",
         type=int,
@@ -195,6 +214,10 @@ def _make_job(args: argparse.Namespace, sampler: ProcessTreeSampler) -> Job | No
             lost_after=args.lost_after,
             connection=Connection.resolve(args.url, flush_timeout=args.flush_timeout),
             sampler=sampler,
+            schedule=args.schedule,
+            timezone=args.timezone,
+            grace=args.grace,
+            max_runtime=args.max_runtime,
         )
     except ValueError as error:
         logger.error("batchgate: %s; running the command unmonitored", error)
