@@ -1,6 +1,6 @@
 """OTLP/HTTP exports against batchgate's own Pushgateway push of the same series.
 
-    python bench/otlp.py [--seconds 10]
+    python bench/otlp.py [--seconds 10] [--series 20] [--exports-only] [--aiohttp-too]
 
 One batchgate server; for a typical batch job's metrics (20 series) and a large one (10,000
 series), 16 connections on loopback send the same body again and again: an OTLP export in
@@ -15,6 +15,7 @@ aggregating at most 1.5x the cost of replacing).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import urllib.request
 
@@ -151,15 +152,42 @@ def aggregating_against_replacing(seconds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each load phase")
-    seconds = parser.parse_args().seconds
+    parser.add_argument(
+        "--series", type=int, action="append", help="series per body (20 and 10,000 unless given)"
+    )
+    parser.add_argument(
+        "--exports-only", action="store_true", help="skip the memory and aggregating tables"
+    )
+    parser.add_argument(
+        "--aiohttp-too",
+        action="store_true",
+        help="also export to a server with http.fast_path: false (OTLP through aiohttp)",
+    )
+    arguments = parser.parse_args()
+    seconds = arguments.seconds
     print(f"Machine: {machine()}; wrk -t1 -c16 -d{seconds}s on loopback.\n")
     print("| series | door | requests/s | p50 ms | p99 ms | errors | vs Pushgateway push |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    with batchgate() as server:
-        for series in (20, 10_000):
+    with contextlib.ExitStack() as servers, tempfile.NamedTemporaryFile("w", suffix=".yaml") as off:
+        off.write("http:\n  fast_path: false\n")
+        off.flush()
+        server = servers.enter_context(batchgate())
+        slow = (
+            servers.enter_context(batchgate("--config", off.name))
+            if arguments.aiohttp_too
+            else None
+        )
+        for series in arguments.series or (20, 10_000):
             baseline = 0.0
-            for door, (path, content_type, body) in bodies(series).items():
-                result = load(server, path, content_type, body, seconds)
+            doors = [(door, server, *request) for door, request in bodies(series).items()]
+            if slow is not None:
+                doors += [
+                    (f"{door}, aiohttp only", slow, *request)
+                    for door, request in bodies(series).items()
+                    if door.startswith("OTLP")
+                ]
+            for door, target, path, content_type, body in doors:
+                result = load(target, path, content_type, body, seconds)
                 if not baseline:
                     baseline = result.requests_per_second
                 ratio = result.requests_per_second / baseline
@@ -168,6 +196,8 @@ def main() -> None:
                     f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} | "
                     f"{ratio:.2f}x (target >= 0.5x) |"
                 )
+    if arguments.exports_only:
+        return
     pushed, exported = memory_per_series("pushgateway"), memory_per_series("otlp")
     print("\n| door | resident memory per stored series, bytes (200 groups x 100 series) |")
     print("| --- | ---: |")
