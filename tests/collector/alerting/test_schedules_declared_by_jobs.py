@@ -4,9 +4,12 @@ and judged with no rules file, unless a rules file has a rule of that kind for t
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from batchgate.collector.auth import ADMIN, PUSH, Token
 from tests.collector.alerting.conftest import StartWith
 from tests.helpers import Client, Clock, evaluate_rules, get, push
 
@@ -189,3 +192,23 @@ async def test_a_ping_declares_the_schedule_from_its_query(client: Client) -> No
         1800.0,
     )
     assert shown["max_runtime_seconds"] == 7200.0
+
+
+async def test_the_audit_entry_names_the_token_that_pushed_the_declaration(
+    start: Callable[..., Awaitable[Client]],
+) -> None:
+    secrets = {"nightly-jobs": "n-secret", "ops": "o-secret"}
+    tokens = (
+        Token("nightly-jobs", PUSH, hashlib.sha256(b"n-secret").hexdigest()),
+        Token("ops", ADMIN, hashlib.sha256(b"o-secret").hexdigest()),
+    )
+    client = await start(tokens=tokens)
+    response = await client.get(
+        "/ping/backup/start",
+        params={"schedule": "0 2 * * *"},
+        headers={"Authorization": f"Bearer {secrets['nightly-jobs']}"},
+    )
+    assert response.status == 200
+    response = await client.get("/audit", headers={"Authorization": f"Bearer {secrets['ops']}"})
+    (entry,) = [e for e in (await response.json())["entries"] if e["action"] == "job.declare"]
+    assert (entry["who"], entry["target"]) == ("nightly-jobs", "backup")
