@@ -129,11 +129,23 @@ class Groups:
 
     def _changed_otlp(self, key: GroupingKey, state: OtlpGroupState) -> Job | None:
         self.otlp[key] = state
-        return self.changed(key)
+        return self._changed(key)
 
     def changed(self, key: GroupingKey) -> Job | None:
-        """A push changed the group (or its failure time): stage it and update its job
-        (returned; None if the group is gone)."""
+        """A Pushgateway push changed the group (or its failure time): stage it and update
+        its job (returned; None if the group is gone). In an OTLP group, what its series'
+        state holds is taken again from what is stored: a PUT or POST replaced families,
+        and the next delta export adds to what the push left, not to what was before."""
+        state = self.otlp.get(key)
+        if state is not None:
+            if key in self.registry:
+                families = (family for family, _ in self.registry.group_families(key))
+                self.otlp[key] = OtlpGroupState.restore(state.header(), families, dict(key))
+            else:
+                del self.otlp[key]
+        return self._changed(key)
+
+    def _changed(self, key: GroupingKey) -> Job | None:
         registry = self.registry
 
         def snapshot() -> str | None:

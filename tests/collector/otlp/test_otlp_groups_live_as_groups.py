@@ -73,3 +73,31 @@ async def test_deleting_the_group_resets_its_totals(client: Client) -> None:
     assert "sent_total" not in await scrape(client)
     await export(client, delta(3, NOW_NS + 1, NOW_NS + 2))
     assert sample(await scrape(client), SERIES) == 3
+
+
+async def test_a_pushgateway_put_into_the_group_leaves_no_stale_delta_total(
+    client: Client,
+) -> None:
+    await export(client, delta(5, NOW_NS, NOW_NS + 1))
+    response = await client.put(
+        "/metrics/job/mailer/instance/i-1", data=b"# TYPE queue_depth gauge\nqueue_depth 4\n"
+    )
+    assert response.status == 200
+    assert "sent_total" not in await scrape(client)
+    # The PUT replaced the group: the delta stream starts again from this export.
+    await export(client, delta(3, NOW_NS + 1, NOW_NS + 2))
+    exposition = await scrape(client)
+    assert sample(exposition, SERIES) == 3
+    assert sample(exposition, 'queue_depth{instance="i-1",job="mailer"}') == 4
+
+
+async def test_a_pushgateway_post_of_the_series_is_what_the_next_delta_adds_to(
+    client: Client,
+) -> None:
+    await export(client, delta(5, NOW_NS, NOW_NS + 1))
+    text = b'# TYPE sent_total counter\nsent_total{otel_scope_name="billing.meter"} 100\n'
+    response = await client.post("/metrics/job/mailer/instance/i-1", data=text)
+    assert response.status == 200
+    assert sample(await scrape(client), SERIES) == 100
+    await export(client, delta(3, NOW_NS + 1, NOW_NS + 2))
+    assert sample(await scrape(client), SERIES) == 103
