@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="push_expire_after",
         metavar="DURATION",
         help="Pushgateway groups not pushed for this long disappear (default: never); "
-        "per-job patterns go in the config file",
+        "per-job patterns go in the config file (pushgateway.expire), as do the jobs whose "
+        "pushes add up instead of replacing (pushgateway.aggregate)",
     )
     serve.add_argument(
         "--web.route-prefix",
