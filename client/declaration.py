@@ -85,11 +85,12 @@ def declaration(
     timezone: str | None,
     grace: float | str | None,
     max_runtime: float | str | None,
+    finish_within: float | str | None = None,
 ) -> dict[str, Any] | None:
     """The `schedule` object a start carries, or None when nothing is declared; raises
     ValueError naming what is wrong."""
-    if schedule is None and (timezone is not None or grace is not None):
-        raise ValueError("timezone and grace go with a schedule")
+    if schedule is None and (timezone, grace, finish_within) != (None, None, None):
+        raise ValueError("timezone, grace and finish_within go with a schedule")
     declared: dict[str, Any] = {}
     if schedule is not None:
         declared["cron"] = check_cron(schedule)
@@ -97,6 +98,8 @@ def declaration(
             declared["timezone"] = check_timezone(timezone)
         if grace is not None:
             declared["grace"] = duration_seconds(grace, "grace", zero=True)
+        if finish_within is not None:
+            declared["finish_within"] = duration_seconds(finish_within, "finish_within")
     if max_runtime is not None:
         declared["max_runtime"] = duration_seconds(max_runtime, "max_runtime")
     return declared or None

@@ -124,9 +124,11 @@ class Job:
     - `sampler`: what heartbeats measure: this process by default; `batchgate run` passes
       one that measures the command's whole process tree.
     - `schedule` (a 5-field cron expression), `timezone` (IANA, default UTC), `grace`
-      (`30m`, or seconds) and `max_runtime` (`2h`, or seconds): the job declares when it is
+      (`30m`, or seconds), `max_runtime` (`2h`, or seconds) and `finish_within` (how long
+      after its scheduled time a run must have succeeded): the job declares when it is
       expected to run and how long it may take; each start sends them, the collector keeps
-      the latest and alerts on a missed run or an overlong one with no rules file.
+      the latest and alerts on a missed run, a missed deadline or an overlong run with no
+      rules file.
 
     Bad names or labels passed here raise ValueError at once; everything after that
     (an unreachable collector, a refused push, a bad metric value) is logged, never raised.
@@ -178,9 +180,10 @@ class Job:
         timezone: str | None = None,
         grace: float | str | None = None,
         max_runtime: float | str | None = None,
+        finish_within: float | str | None = None,
     ) -> None:
         self.name = check_job_name(name)
-        self._declaration = declaration(schedule, timezone, grace, max_runtime)
+        self._declaration = declaration(schedule, timezone, grace, max_runtime, finish_within)
         merged = labels_from_environment()
         merged.update(check_labels(labels or {}))
         self.labels = merged

@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="declare the longest a run may take (e.g. 2h): longer alerts",
     )
     parser.add_argument(
+        "--finish-within",
+        metavar="DURATION",
+        help="with --schedule: how long after its scheduled time a run must have succeeded "
+        "(e.g. 4h)",
+    )
+    parser.add_argument(
         "--tail-lines",
         metavar="N",
         type=int,
@@ -218,6 +224,7 @@ def _make_job(args: argparse.Namespace, sampler: ProcessTreeSampler) -> Job | No
             timezone=args.timezone,
             grace=args.grace,
             max_runtime=args.max_runtime,
+            finish_within=args.finish_within,
         )
     except ValueError as error:
         logger.error("batchgate: %s; running the command unmonitored", error)

@@ -23,14 +23,15 @@ MAX_CRON_LENGTH: Final = 200
 MAX_DECLARED_DURATION: Final = 366 * 86400.0
 """The longest grace or max runtime a job may declare (a year and a day)."""
 
-FIELDS: Final = ("cron", "timezone", "grace", "max_runtime")
+FIELDS: Final = ("cron", "timezone", "grace", "max_runtime", "finish_within")
 """The parts of a declaration, as `POST /push` names them inside `schedule`."""
 
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
     """A job's own schedule (a 5-field cron in `timezone`), the grace after each scheduled
-    time before a run counts as missed, and the longest a run may take; any may be absent."""
+    time before a run counts as missed, the longest a run may take, and how long after its
+    scheduled time a run must have succeeded; any may be absent."""
 
     cron: str | None = None
     timezone: str = "UTC"
@@ -39,6 +40,7 @@ class Declaration:
     declared_at: float = 0.0
     """When this declaration was first made (a repeat of it keeps the time): scheduled times
     before it are not judged."""
+    finish_within: float | None = None
 
     def same_as(self, other: Declaration | None) -> bool:
         """Whether `other` declares the same (when each was made aside)."""
@@ -47,7 +49,8 @@ class Declaration:
             self.timezone,
             self.grace,
             self.max_runtime,
-        ) == (other.cron, other.timezone, other.grace, other.max_runtime)
+            self.finish_within,
+        ) == (other.cron, other.timezone, other.grace, other.max_runtime, other.finish_within)
 
     def as_json(self) -> dict[str, Any]:
         """The declaration as stored and as `GET /jobs/{job}` shows it."""
@@ -56,6 +59,7 @@ class Declaration:
             "timezone": self.timezone,
             "grace_seconds": self.grace,
             "max_runtime_seconds": self.max_runtime,
+            "finish_within_seconds": self.finish_within,
             "declared_at": self.declared_at,
         }
 
@@ -66,6 +70,8 @@ class Declaration:
             parts.append(f"{self.cron} ({self.timezone})")
             if self.grace:
                 parts.append(f"grace {format_duration(self.grace)}")
+            if self.finish_within is not None:
+                parts.append(f"finish within {format_duration(self.finish_within)}")
         if self.max_runtime is not None:
             parts.append(f"max runtime {format_duration(self.max_runtime)}")
         return ", ".join(parts)
@@ -88,13 +94,16 @@ def declaration_from_text(text: str | None) -> Declaration | None:
             stored.get("cron"),
             str(stored.get("timezone") or "UTC"),
             float(stored.get("grace_seconds") or 0.0),
-            None
-            if stored.get("max_runtime_seconds") is None
-            else float(stored["max_runtime_seconds"]),
+            _seconds_or_none(stored.get("max_runtime_seconds")),
             float(stored.get("declared_at") or 0.0),
+            _seconds_or_none(stored.get("finish_within_seconds")),
         )
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _seconds_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def parse_declaration(
@@ -123,9 +132,12 @@ def parse_declaration(
     if "grace" in given and "cron" not in given:
         errors.append((names["grace"], f"only used with {names['cron']}"))
     max_runtime = _duration(given.get("max_runtime"), names["max_runtime"], errors, zero=False)
+    within = _duration(given.get("finish_within"), names["finish_within"], errors, zero=False)
+    if "finish_within" in given and "cron" not in given:
+        errors.append((names["finish_within"], f"only used with {names['cron']}"))
     if errors:
         return None, errors
-    return Declaration(cron, zone, grace or 0.0, max_runtime, at), errors
+    return Declaration(cron, zone, grace or 0.0, max_runtime, at, within), errors
 
 
 def _cron_problem(value: Any, field: str, errors: list[tuple[str, str]]) -> str | None:

@@ -22,6 +22,7 @@ PING_PARAMETERS: Final = {
     "timezone": "tz",
     "grace": "grace",
     "max_runtime": "max_runtime",
+    "finish_within": "finish_within",
 }
 """`/ping`'s query parameters for each part of a declaration."""
 AUDIT_ACTION: Final = "job.declare"
@@ -35,11 +36,11 @@ def declaration_from_push(
     if value is None:
         return None
     if not isinstance(value, dict):
-        fail("schedule", "must be an object with cron, timezone, grace, max_runtime")
+        fail("schedule", f"must be an object with {', '.join(FIELDS)}")
         return None
     unknown = sorted(set(value) - set(FIELDS))
     for name in unknown:
-        fail(f"schedule.{name}", "unknown field (cron, timezone, grace, max_runtime)")
+        fail(f"schedule.{name}", f"unknown field ({', '.join(FIELDS)})")
     if not value:
         fail("schedule", "is empty: give at least cron or max_runtime")
         return None
@@ -52,8 +53,8 @@ def declaration_from_push(
 def declaration_from_query(
     query: Mapping[str, str], at: float
 ) -> tuple[Declaration | None, list[tuple[str, str]]]:
-    """A declaration from `/ping`'s `schedule=`, `tz=`, `grace=`, `max_runtime=`, and the
-    (parameter, reason) of each problem."""
+    """A declaration from `/ping`'s `schedule=`, `tz=`, `grace=`, `max_runtime=`,
+    `finish_within=`, and the (parameter, reason) of each problem."""
     values = {name: query.get(parameter) for name, parameter in PING_PARAMETERS.items()}
     return parse_declaration(values, PING_PARAMETERS, at)
 

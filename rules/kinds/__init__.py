@@ -10,7 +10,7 @@ from batchgate.rules.fleets import Fleet
 from batchgate.rules.kinds.assertions import Outcome
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context, Kind
 from batchgate.rules.kinds.deadline import Deadline
-from batchgate.rules.kinds.declared import DeclaredMaxRuntime, DeclaredMissed
+from batchgate.rules.kinds.declared import DeclaredDeadline, DeclaredMaxRuntime, DeclaredMissed
 from batchgate.rules.kinds.off_schedule import OffSchedule
 from batchgate.rules.kinds.outcomes import ConsecutiveFailures, Failure, FailureRate
 from batchgate.rules.kinds.queues import Backlog, RetryRate, Stalled, WaitTime
@@ -51,6 +51,7 @@ KINDS: Final = {
         Stalled,
         RetryRate,
         DeclaredMissed,
+        DeclaredDeadline,
         DeclaredMaxRuntime,
     )
 }

@@ -1,9 +1,11 @@
-"""Kinds that judge a job by the schedule it declared itself: `declared_missed` and
-`declared_max_runtime` (rules/declared_rules.yaml holds the rules of them that are always on).
+"""Kinds that judge a job by the schedule it declared itself: `declared_missed`,
+`declared_deadline` and `declared_max_runtime` (rules/declared_rules.yaml holds the rules of
+them that are always on).
 
-Each judges as `missed` or `max_runtime` would with the job's own declaration, and judges
-nothing in a job that declared none. A declared rule yields to a rule of the kind it stands
-for (`yields_to`) that matches the same job: a rule file says otherwise for that job.
+Each judges as `missed`, `deadline` (`finish_within`) or `max_runtime` would with the job's
+own declaration, and judges nothing in a job that declared none. A declared rule yields to a
+rule of the kind it stands for (`yields_to`) that matches the same job: a rule file says
+otherwise for that job.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 from batchgate.rules.declarations import Declaration
 from batchgate.rules.facts import JobFacts
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
+from batchgate.rules.kinds.deadline import Deadline
 from batchgate.rules.kinds.runtime import MaxRuntime
 from batchgate.rules.kinds.schedule import CronTicks, Missed
 from batchgate.rules.yaml_reader import Fields
@@ -92,6 +95,36 @@ class DeclaredMissed:
         judged = self._judge(job)
         assert judged is not None
         return judged[0].late_from(judged[1], condition, context)
+
+
+@functools.lru_cache(maxsize=1024)
+def _deadline(cron: str, timezone: str, within: float) -> Deadline:
+    """One `deadline` judge per distinct declared schedule and `finish_within`."""
+    return Deadline(CronTicks(cron, ZoneInfo(timezone)), within, None, timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredDeadline:
+    """`deadline` with `finish_within`, by the job's declared schedule and `finish_within`."""
+
+    name: ClassVar[str] = "declared_deadline"
+    per_run: ClassVar[bool] = False
+    keys: ClassVar[tuple[str, ...]] = ()
+    yields_to: ClassVar[str] = "deadline"
+
+    @classmethod
+    def parse(cls, fields: Fields) -> DeclaredDeadline | None:
+        return cls()
+
+    def evaluate(
+        self, job: JobFacts, now: float, context: Context
+    ) -> tuple[Sequence[Condition], float]:
+        declaration = declaration_of(job)
+        if declaration is None or declaration.cron is None or declaration.finish_within is None:
+            return NO_CONDITIONS, INFINITY
+        judge = _deadline(declaration.cron, declaration.timezone, declaration.finish_within)
+        facts: Any = _DeclaredSince(job, declaration.declared_at)
+        return judge.evaluate(facts, now, context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ def test_batchgate_run_sends_the_declared_schedule(
     result, _ = batchgate_run(
         "--job", "nightly", "--run-id", "nightly-1", "--schedule", "30 3 * * 1-5",
         "--timezone", "America/New_York", "--grace", "10m", "--max-runtime", "1h30m",
+        "--finish-within", "2h",
         "--", "true",
         url=collector.url, spool=isolated_client, cwd=tmp_path,
     )  # fmt: skip
@@ -61,6 +62,7 @@ def test_batchgate_run_sends_the_declared_schedule(
     declared = _declared(collector, "nightly")
     assert (declared["cron"], declared["timezone"]) == ("30 3 * * 1-5", "America/New_York")
     assert (declared["grace_seconds"], declared["max_runtime_seconds"]) == (600.0, 5400.0)
+    assert declared["finish_within_seconds"] == 7200.0
 
 
 @pytest.mark.parametrize(
@@ -72,6 +74,8 @@ def test_batchgate_run_sends_the_declared_schedule(
         ({"schedule": "0 2 * * *", "grace": "soon"}, "grace must be a duration"),
         ({"max_runtime": 0}, "max_runtime must be more than 0"),
         ({"grace": "5m"}, "go with a schedule"),
+        ({"finish_within": "4h"}, "go with a schedule"),
+        ({"schedule": "0 2 * * *", "finish_within": "-4h"}, "finish_within must be"),
     ],
 )
 def test_a_bad_declaration_raises_at_once(declared: dict[str, Any], reason: str) -> None:

@@ -1,6 +1,6 @@
-"""kinds declared_missed and declared_max_runtime — a job judged by the schedule it declared
-itself; nothing in a job that declared nothing; a rule of the kind they stand for that
-matches the job wins."""
+"""kinds declared_missed, declared_deadline and declared_max_runtime — a job judged by the
+schedule it declared itself; nothing in a job that declared nothing; a rule of the kind they
+stand for that matches the job wins."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from batchgate.collector.core.model import Job
 from batchgate.rules.declarations import Declaration, parse_declaration
 from batchgate.rules.engine import RuleEngine
 from batchgate.rules.ruleset import with_declared_rules
-from tests.rules.history import T0, new_job, ruleset, start, transitions
+from tests.rules.history import T0, finish, new_job, ruleset, start, transitions
 
 HOUR = 3600.0
 # T0 is 2024-05-01T00:00:00Z, a tick of "0 * * * *".
@@ -78,19 +78,36 @@ def test_a_rule_of_the_kind_matching_the_job_wins_over_its_declaration() -> None
 
     assert [rule.name for rule in rules.rules_for(etl)] == [
         "EtlMissed",
+        "JobMissedDeclaredDeadline",
         "JobOverDeclaredMaxRuntime",
     ]
     assert [rule.name for rule in rules.rules_for(other)] == [
         "JobMissedDeclaredSchedule",
+        "JobMissedDeclaredDeadline",
         "JobOverDeclaredMaxRuntime",
     ]
 
 
 def test_parsing_names_each_bad_part() -> None:
-    names = {"cron": "c", "timezone": "z", "grace": "g", "max_runtime": "m"}
+    names = {"cron": "c", "timezone": "z", "grace": "g", "max_runtime": "m", "finish_within": "f"}
     values = {"cron": "0 25 * * *", "timezone": "Nowhere/City", "grace": "-1", "max_runtime": "x"}
     _, errors = parse_declaration(values, names, T0)
     assert [field for field, _ in errors] == ["c", "z", "g", "m"]
     declared, errors = parse_declaration({"cron": " 0  2 * * * ", "grace": 90}, names, T0)
     assert errors == []
     assert declared == Declaration("0 2 * * *", "UTC", 90.0, None, T0)
+
+
+def test_a_declared_finish_within_fires_when_no_run_succeeded_in_time() -> None:
+    rules = _engine(NO_RULES)
+    job = _declared("report", cron="0 * * * *", finish_within=HOUR / 2)
+    start(job, "r1", T0 + 60, lost_after=10 * HOUR)
+
+    assert transitions(rules.evaluate([job], T0 + HOUR / 2 - 1)) == []
+    assert transitions(rules.evaluate([job], T0 + HOUR / 2)) == [
+        ("firing", "JobMissedDeclaredDeadline/report")
+    ]
+    finish(job, "r1", T0 + HOUR / 2 + 60)
+    assert transitions(rules.evaluate([job], T0 + HOUR / 2 + 60)) == [
+        ("resolved", "JobMissedDeclaredDeadline/report")
+    ]

@@ -55,6 +55,7 @@ async def test_a_declared_schedule_survives_a_restart_and_a_missed_run_alerts(
         "timezone": "Europe/Berlin",
         "grace_seconds": 300.0,
         "max_runtime_seconds": 7200.0,
+        "finish_within_seconds": None,
         "declared_at": "2023-11-14T22:13:20.000Z",
     }
     (expected,) = shown["schedules"]
@@ -89,6 +90,24 @@ async def test_a_run_longer_than_its_declared_max_runtime_alerts(
     clock.advance(1)
     assert await _alerts(client) == [("JobOverDeclaredMaxRuntime", "etl", "firing")]
     await push(client, {"job": "etl", "event": "success"})
+    assert await _alerts(client) == []
+
+
+async def test_a_run_that_did_not_succeed_within_its_declared_deadline_alerts(
+    client: Client, clock: Clock
+) -> None:
+    declaring = {"cron": "0 * * * *", "finish_within": "30m"}
+    await push(
+        client, {"job": "report", "event": "start", "lost_after": 86400, "schedule": declaring}
+    )
+    clock.advance(TO_NEXT_TICK + 60)  # 23:01: the 23:00 run starts
+    await push(client, {"job": "report", "event": "start", "lost_after": 86400})
+
+    clock.advance(29 * 60 - 1)
+    assert await _alerts(client) == []
+    clock.advance(1)  # 23:30, and it has not succeeded
+    assert await _alerts(client) == [("JobMissedDeclaredDeadline", "report", "firing")]
+    await push(client, {"job": "report", "event": "success"})
     assert await _alerts(client) == []
 
 
@@ -166,7 +185,7 @@ async def test_bad_declarations_are_refused_naming_the_field_and_nothing_is_stor
         ("schedule.grace", "only used with schedule.cron")
     ]
     assert await _refused(client, {**start, "schedule": {"every": "day"}}) == [
-        ("schedule.every", "unknown field (cron, timezone, grace, max_runtime)")
+        ("schedule.every", "unknown field (cron, timezone, grace, max_runtime, finish_within)")
     ]
 
     answer = await (await client.get("/ping/backup/start?schedule=0+2+*+*+*&tz=Nowhere")).json()
@@ -180,7 +199,7 @@ async def test_a_ping_declares_the_schedule_from_its_query(client: Client) -> No
     response = await client.get(
         "/ping/backup/start",
         params={"schedule": "0 2 * * *", "tz": "Europe/Berlin", "grace": "30m",
-                "max_runtime": "2h", "host": "db1"},
+                "max_runtime": "2h", "finish_within": "4h", "host": "db1"},
     )  # fmt: skip
     assert response.status == 200
     (job,) = (await get(client, "/jobs", q="backup"))["jobs"]
@@ -191,7 +210,7 @@ async def test_a_ping_declares_the_schedule_from_its_query(client: Client) -> No
         "Europe/Berlin",
         1800.0,
     )
-    assert shown["max_runtime_seconds"] == 7200.0
+    assert (shown["max_runtime_seconds"], shown["finish_within_seconds"]) == (7200.0, 14400.0)
 
 
 async def test_the_audit_entry_names_the_token_that_pushed_the_declaration(

@@ -8,7 +8,7 @@ from batchgate.rules.declarations import Declaration, declaration_to_text
 from tests.collector.storage.contract.conftest import MakeStore
 from tests.collector.storage.contract.records import NOW, job
 
-NIGHTLY = Declaration("0 2 * * *", "Europe/Berlin", 1800.0, 7200.0, NOW - 60)
+NIGHTLY = Declaration("0 2 * * *", "Europe/Berlin", 1800.0, 7200.0, NOW - 60, 4 * 3600.0)
 
 
 async def test_a_reopened_store_gives_back_the_latest_declaration(make_store: MakeStore) -> None:
