@@ -54,7 +54,8 @@ async def test_it_exposes_each_alert_with_its_labels(
             1.0,
         ),
     ]  # fmt: skip
-    assert samples["batchgate_rules"] == [({}, 2.0)]
+    # The file's two, and the three that judge schedules declared by the jobs.
+    assert samples["batchgate_rules"] == [({}, 5.0)]
     assert samples["batchgate_rules_last_reload_successful"] == [({}, 1.0)]
     assert samples["batchgate_notifications_total"] == [
         ({"receiver": "ops", "outcome": "delivered"}, 1.0)
