@@ -3,8 +3,9 @@
 The pure protocol lives in `batchgate.collector.pushgateway` (`GroupRegistry`). This module ties a
 registry to the rest of batchgate: every change to a group is staged in the writer (a push
 is acknowledged once its group is durable), every group is also a job of kind
-`pushgateway` in the live state (so `/jobs`, the dashboard and the rules see it), and
-groups expire by the configured rules, leaving a record in the history.
+`pushgateway` (`otlp` for an OTLP resource's) in the live state (so `/jobs`, the dashboard
+and the rules see it), and groups expire by the configured rules, leaving a record in the
+history.
 
 An OTLP resource is a group too (`push_otlp`): its families are stored as a POST's, and its
 series' state (`OtlpGroupState`: what delta points have counted) is kept with it, in the
@@ -17,7 +18,7 @@ import json
 import logging
 from collections.abc import Iterable
 
-from batchgate.collector.core.model import PUSHGATEWAY, Job, JobKey
+from batchgate.collector.core.model import GROUP_KINDS, OTLP, PUSHGATEWAY, Job, JobKey
 from batchgate.collector.core.records import GroupEventRecord
 from batchgate.collector.core.state import State
 from batchgate.collector.otlp import OtlpGroupState, ResourceBatch
@@ -217,9 +218,12 @@ class Groups:
     def show_as_job(self, summary: GroupSummary, key: JobKey | None = None) -> Job:
         """The group's job (its key, if known, is `key`) in the live state: last push, last
         failed push. A job that reports runs under the same key keeps its runs' times; the
-        group is shown beside them (`GET /jobs`)."""
-        job = self.state.job(key or job_key(summary.key), summary.created, PUSHGATEWAY)
-        if job.kind == PUSHGATEWAY:
+        group is shown beside them (`GET /jobs`). Its kind is `otlp` while OTLP exports
+        feed it, else `pushgateway`."""
+        kind = OTLP if summary.key in self.otlp else PUSHGATEWAY
+        job = self.state.job(key or job_key(summary.key), summary.created, kind)
+        if job.kind in GROUP_KINDS:
+            job.kind = kind
             job.last_success_at = summary.push_time or None
             job.last_failure_at = summary.failure_time or None
             job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)
@@ -228,5 +232,5 @@ class Groups:
 
     def forget_job(self, key: GroupingKey) -> None:
         job = self.state.jobs.get(job_key(key))
-        if job is not None and job.kind == PUSHGATEWAY and not job.running and not job.last_run:
+        if job is not None and job.kind in GROUP_KINDS and not job.running and not job.last_run:
             self.state.delete_jobs(job.name, job.key)

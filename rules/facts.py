@@ -26,6 +26,10 @@ CANCELLED: Final = "cancelled"
 LOST: Final = "lost"
 BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
+OTLP: Final = "otlp"
+GROUP_KINDS: Final = frozenset({PUSHGATEWAY, OTLP})
+"""The kinds of a pushed group seen as a job (a Pushgateway group, an OTLP resource's): it
+has no runs, and its last push is its last sign of life."""
 QUEUE: Final = "queue"
 """The kind of a queue seen as a job by the rules: the queue kinds judge these alone, and the
 other kinds never do (see `QueueFacts`)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from batchgate.rules.durations import format_duration
-from batchgate.rules.facts import PUSHGATEWAY, JobFacts, JobKeyTuple
+from batchgate.rules.facts import GROUP_KINDS, JobFacts, JobKeyTuple
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
 from batchgate.rules.yaml_reader import Fields
 
@@ -113,7 +113,7 @@ class Fleets:
         fleet = self._fleets.get(fleet_id)
         if fleet is None:
             fleet = self._fleets[fleet_id] = _Fleet(rule_index, fleet_id[1])
-        success = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_success_at
+        success = job.last_seen_at if job.kind in GROUP_KINDS else job.last_success_at
         if value not in fleet.members or fleet.members[value] != success:
             fleet.members[value] = success
             self._member_of[(rule_index, job.key)] = fleet_id

@@ -39,7 +39,7 @@ _COMMON_KEYS: Final = (
     "annotations",
 )
 _MATCH_KEYS: Final = ("job", "labels", "job_kind")
-_JOB_KINDS: Final = ("batch", "pushgateway")
+_JOB_KINDS: Final = ("batch", "pushgateway", "otlp")
 _ALERT_NAME: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
@@ -306,7 +306,7 @@ def _parse_match(reader: Reader, node: yaml.Node) -> JobMatcher | None:
         if bad:
             reader.error(
                 kinds_node,
-                f"match.job_kind: {', '.join(map(repr, bad))} not one of batch, pushgateway",
+                f"match.job_kind: {', '.join(map(repr, bad))} not one of batch, pushgateway, otlp",
             )
         kinds = frozenset(values) if values and not bad else None
         if kinds is None:

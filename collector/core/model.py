@@ -38,7 +38,11 @@ JOB_STATUSES: Final = (
 
 BATCH: Final = "batch"
 PUSHGATEWAY: Final = "pushgateway"
-"""Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job."""
+OTLP: Final = "otlp"
+"""Job kinds: a job that pushes its runs, or a Pushgateway group seen as a job, or an OTLP
+resource's group seen as a job."""
+GROUP_KINDS: Final = frozenset({PUSHGATEWAY, OTLP})
+"""The kinds of a pushed group seen as a job: no runs, judged by its last push."""
 
 QUEUE_STATE: Final = "queue_state"
 """A broker's snapshot of a queue (how many wait, are delayed, run; paused): no job's event."""
@@ -307,8 +311,8 @@ class Job:
         """The job's derived status: running, stuck, late, succeeded, failed, cancelled, lost,
         unknown. Late (a scheduled run did not start) says more than how the last run ended;
         a run that goes on is running or stuck whatever the schedule. A Pushgateway group
-        (kind `pushgateway`) is failed while its last push was refused."""
-        if self.kind == PUSHGATEWAY and not self.running and self.last_run is None:
+        (kind `pushgateway` or `otlp`) is failed while its last push was refused."""
+        if self.kind in GROUP_KINDS and not self.running and self.last_run is None:
             if self.late_since is not None and _late(self.late_since, now, self.last_seen_at):
                 return LATE
             if self.last_failure_at is not None and self.last_failure_at >= (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import ClassVar, Final
 
-from batchgate.rules.facts import PUSHGATEWAY, SUCCEEDED, JobFacts
+from batchgate.rules.facts import GROUP_KINDS, SUCCEEDED, JobFacts
 from batchgate.rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
@@ -127,7 +127,7 @@ class Deadline:
 
 def _last_success_start(job: JobFacts) -> float | None:
     """When the job's latest successful run started (for a group: its last push)."""
-    if job.kind == PUSHGATEWAY:
+    if job.kind in GROUP_KINDS:
         return job.last_seen_at
     for summary in reversed(job.recent):
         if summary.status == SUCCEEDED:

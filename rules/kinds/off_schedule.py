@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import ClassVar, Final
 
 from batchgate.rules.durations import format_duration
-from batchgate.rules.facts import PUSHGATEWAY, RUNNING, JobFacts, RunFacts
+from batchgate.rules.facts import GROUP_KINDS, RUNNING, JobFacts, RunFacts
 from batchgate.rules.kinds.base import INFINITY, NO_CONDITIONS, Condition, Context
 from batchgate.rules.kinds.schedule import CronTicks, read_schedule
 from batchgate.rules.yaml_reader import Fields
@@ -77,7 +77,7 @@ class OffSchedule:
     def evaluate(
         self, job: JobFacts, now: float, context: Context
     ) -> tuple[Sequence[Condition], float]:
-        if job.kind == PUSHGATEWAY:
+        if job.kind in GROUP_KINDS:
             return NO_CONDITIONS, INFINITY
         conditions = [
             condition for run in _judged(job) if (condition := self._judge(job, run)) is not None

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from cronsim import CronSim, CronSimError
 
-from batchgate.rules.facts import PUSHGATEWAY, JobFacts, RunFacts, RunSummaryFacts, unheard_after
+from batchgate.rules.facts import GROUP_KINDS, JobFacts, RunFacts, RunSummaryFacts, unheard_after
 from batchgate.rules.kinds.base import (
     INFINITY,
     NO_CONDITIONS,
@@ -147,7 +147,7 @@ class Missed:
     def evaluate(
         self, job: JobFacts, now: float, context: Context
     ) -> tuple[Sequence[Condition], float]:
-        pushed = job.kind == PUSHGATEWAY
+        pushed = job.kind in GROUP_KINDS
         if self.ticks is None:
             assert self.interval is not None
             base, next_due = self._interval_due(job, context)
@@ -188,7 +188,7 @@ class Missed:
         """With `interval`: the last success (for a group, its last push; else when the
         job was first seen), and when the next is due, the server's downtime left out."""
         assert self.interval is not None
-        evidence = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_success_at
+        evidence = job.last_seen_at if job.kind in GROUP_KINDS else job.last_success_at
         base = evidence if evidence is not None else job.created_at
         return base, base + unheard_after(context.deaf, base) + self.interval
 
@@ -201,7 +201,7 @@ class Missed:
             assert condition.since is not None
             return condition.since
         assert self.interval is not None
-        started = job.last_seen_at if job.kind == PUSHGATEWAY else job.last_start_at
+        started = job.last_seen_at if job.kind in GROUP_KINDS else job.last_start_at
         base = max(started or job.created_at, job.last_success_at or job.created_at)
         return base + unheard_after(context.deaf, base) + self.interval + self.grace
 

@@ -19,6 +19,7 @@ from batchgate.collector.core.api_json import (
 from batchgate.collector.core.model import (
     BATCH,
     JOB_STATUSES,
+    OTLP,
     PUSHGATEWAY,
     RUN_STATUSES,
     Job,
@@ -48,8 +49,8 @@ async def list_jobs(request: web.Request) -> web.Response:
     pattern = request.query.get("q")
     name_matches = re.compile(fnmatch.translate(pattern)).match if pattern else None
     kind = request.query.get("kind")
-    if kind is not None and kind not in (BATCH, PUSHGATEWAY):
-        raise field_error("kind", f"must be {BATCH} or {PUSHGATEWAY}")
+    if kind is not None and kind not in (BATCH, PUSHGATEWAY, OTLP):
+        raise field_error("kind", f"must be {BATCH}, {PUSHGATEWAY} or {OTLP}")
     wanted = query.labels(request)
     limit = query.integer(request, "limit", 100, 1, 1000)
     after = query.cursor(request, str, list)

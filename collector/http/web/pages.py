@@ -22,8 +22,8 @@ from batchgate.collector.alerting.api_json import alert_event_json
 from batchgate.collector.core.api_json import job_json, point_json, run_json, trends_json
 from batchgate.collector.core.model import (
     BATCH,
+    GROUP_KINDS,
     JOB_STATUSES,
-    PUSHGATEWAY,
     RUN_STATUSES,
     Job,
     JobKey,
@@ -219,7 +219,7 @@ def jobs_page(
             continue
         job = state.jobs[key]
         status = job.status(now, settings.stuck_after, settings.lost_after)
-        if job.kind == PUSHGATEWAY:
+        if job.kind in GROUP_KINDS:
             status = statuses.group_status(job, status, key in stale)
         if wanted_statuses and status not in wanted_statuses:
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from batchgate.collector.core.model import FAILED, PUSHGATEWAY, RUNNING, SUCCEEDED, Job, Run
+from batchgate.collector.core.model import FAILED, GROUP_KINDS, RUNNING, SUCCEEDED, Job, Run
 from batchgate.rules.kinds.runtime import p95
 
 PUSHED: Final = "pushed"
@@ -28,7 +28,7 @@ def group_status(job: Job, status: str, stale: bool) -> str:
     """A Pushgateway group's own status, from its derived `status`: `stale` while an `absent`
     rule fires for it (`stale`), `push-failed` while its last push was refused, `pushed`
     after a good push; else as derived (`late`, `unknown`). A batch job's is `status`."""
-    if job.kind != PUSHGATEWAY:
+    if job.kind not in GROUP_KINDS:
         return status
     if stale:
         return STALE

@@ -5,11 +5,12 @@ API resets it (a delta stream starts again from zero)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from batchgate.collector.pushgateway import ExpiryRule
 from batchgate.collector.settings import PushgatewaySettings
 from tests.collector.alerting.conftest import StartWith
-from tests.collector.otlp.bodies import DELTA, NOW_NS, as_protobuf, counter, request
+from tests.collector.otlp.bodies import DELTA, NOW_NS, as_protobuf, counter, gauge, request
 from tests.collector.otlp.sdk import sample
 from tests.helpers import Client, Clock, evaluate_rules, get, sweep
 
@@ -101,3 +102,44 @@ async def test_a_pushgateway_post_of_the_series_is_what_the_next_delta_adds_to(
     assert sample(await scrape(client), SERIES) == 100
     await export(client, delta(3, NOW_NS + 1, NOW_NS + 2))
     assert sample(await scrape(client), SERIES) == 103
+
+
+async def test_an_otlp_group_is_a_job_of_kind_otlp_before_and_after_a_restart(
+    client: Client, start: Callable[..., Awaitable[Client]]
+) -> None:
+    gauge_only = as_protobuf(
+        request([gauge("queue.depth", 2.0)], service="loader", **{"service.instance.id": "l1"})
+    )
+    await export(client, delta(5, NOW_NS, NOW_NS + 1))
+    await export(client, gauge_only)
+    response = await client.put("/metrics/job/backup", data=b"backup_files 3\n")
+    assert response.status == 200
+
+    async def kinds(client: Client, **query: Any) -> dict[str, str]:
+        return {job["job"]: job["kind"] for job in (await get(client, "/jobs", **query))["jobs"]}
+
+    expected = {"mailer": "otlp", "loader": "otlp", "backup": "pushgateway"}
+    assert await kinds(client) == expected
+    assert await kinds(client, kind="otlp") == {"mailer": "otlp", "loader": "otlp"}
+    assert await kinds(client, kind="pushgateway") == {"backup": "pushgateway"}
+    await client.close()
+    restarted = await start()
+    assert await kinds(restarted) == expected
+    assert await kinds(restarted, kind="otlp") == {"mailer": "otlp", "loader": "otlp"}
+    page = await (await restarted.get("/ui/jobs")).text()
+    assert 'title="the group of an OpenTelemetry resource (OTLP)">otlp</span>' in page
+    response = await restarted.get("/jobs", params={"kind": "grpc"})
+    assert response.status == 400
+    assert "pushgateway or otlp" in await response.text()
+
+
+async def test_a_rule_selects_otlp_groups_by_job_kind(start_with: StartWith, clock: Clock) -> None:
+    rules = "rules:\n  - {name: Silent, kind: absent, absent_for: 1h, match: {job_kind: otlp}}\n"
+    client = await start_with(rules=rules)
+    await export(client, delta(1, NOW_NS, NOW_NS + 1))
+    response = await client.put("/metrics/job/backup", data=b"backup_files 3\n")
+    assert response.status == 200
+    clock.advance(3601)
+    await evaluate_rules(client)
+    alerts = (await get(client, "/alerts", state="firing"))["alerts"]
+    assert [(alert["alertname"], alert["job"]) for alert in alerts] == [("Silent", "mailer")]
