@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from batchgate.collector.auth import ADMIN, PUSH, Token
-from tests.collector.alerting.conftest import StartWith
+from tests.collector.alerting.conftest import StartWith, webhook
+from tests.collector.alerting.receiver import WebhookReceiver
 from tests.helpers import Client, Clock, evaluate_rules, get, push
 
 # The clock starts at 2023-11-14T22:13:20Z: the next hourly tick is 23:00.
@@ -231,3 +232,21 @@ async def test_the_audit_entry_names_the_token_that_pushed_the_declaration(
     response = await client.get("/audit", headers={"Authorization": f"Bearer {secrets['ops']}"})
     (entry,) = [e for e in (await response.json())["entries"] if e["action"] == "job.declare"]
     assert (entry["who"], entry["target"]) == ("nightly-jobs", "backup")
+
+
+async def test_a_missed_declared_schedule_is_notified_through_the_outbox(
+    start_with: StartWith, receiver: WebhookReceiver, clock: Clock
+) -> None:
+    client = await start_with(receivers=webhook(receiver))
+    await push(client, {"job": "backup", "event": "success", "schedule": {"cron": "0 * * * *"}})
+
+    clock.advance(TO_NEXT_TICK + 1)
+    await evaluate_rules(client)
+    (message,) = await receiver.wait_for(1)
+    (alert,) = message["alerts"]
+    assert (alert["status"], alert["labels"]["alertname"], alert["labels"]["job"]) == (
+        "firing",
+        "JobMissedDeclaredSchedule",
+        "backup",
+    )
+    assert alert["annotations"]["summary"] == "backup missed its declared schedule"
