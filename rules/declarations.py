@@ -118,11 +118,11 @@ def parse_declaration(
         return None, errors
     cron = given.get("cron")
     if cron is not None:
-        cron = _cron_problem(cron, names["cron"], errors)
+        cron = _checked_cron(cron, names["cron"], errors)
     zone = "UTC"
     if "timezone" in given:
         raw_zone = given["timezone"]
-        if cron is None and "cron" not in given:
+        if "cron" not in given:
             errors.append((names["timezone"], f"only used with {names['cron']}"))
         elif not isinstance(raw_zone, str) or not _is_zone(raw_zone):
             errors.append((names["timezone"], f"unknown time zone {raw_zone!r}"))
@@ -140,7 +140,7 @@ def parse_declaration(
     return Declaration(cron, zone, grace or 0.0, max_runtime, at, within), errors
 
 
-def _cron_problem(value: Any, field: str, errors: list[tuple[str, str]]) -> str | None:
+def _checked_cron(value: Any, field: str, errors: list[tuple[str, str]]) -> str | None:
     """The cron expression if valid, else None with its problem added."""
     if not isinstance(value, str) or not value.strip():
         errors.append((field, "must be a cron expression such as '0 2 * * *'"))
