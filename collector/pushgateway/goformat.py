@@ -76,9 +76,10 @@ def format_sample_value(value: float) -> str:
     """A sample value (or `le`/`quantile` label value) as expfmt's text encoder writes it."""
     if value == 0:
         return "0"  # -0 included: expfmt compares with == 0.
-    if -1e6 < value < 1e6 and value.is_integer():
+    if -1e6 < value < 1e6 and value == int(value):
         # Counts, mostly: Go writes an integer of up to 6 digits as its digits (from 7 on,
-        # shortest 'g' switches to an exponent), as Python's int does.
+        # shortest 'g' switches to an exponent), as Python's int does. (Not is_integer():
+        # an int may come here, a time given as one, and Python 3.11's int has none.)
         return str(int(value))
     if value != value:
         return "NaN"
