@@ -1,0 +1,224 @@
+"""The registry's pushes that merge into what a group holds instead of replacing it: a POST
+to an aggregating group (`pushgateway.aggregate`: its values added to the stored ones,
+`aggregation.py`) and an OTLP export's families (`apply_each`: each stored or refused on its
+own, for OTLP's partial success).
+
+`MergingPushes` is a part of `GroupRegistry` (registry.py), which holds the groups, the
+index and the checks these call; it is pure as the registry is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from batchgate.collector.pushgateway.aggregation import (
+    AggregateRule,
+    aggregate_rule,
+    aggregated,
+)
+from batchgate.collector.pushgateway.consistency import (
+    TIMESTAMP_ERROR,
+    TIMESTAMP_FAMILIES,
+    PushCheck,
+    Reserved,
+    has_timestamps,
+)
+from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
+from batchgate.collector.pushgateway.errors import InconsistentPushError
+from batchgate.collector.pushgateway.goformat import format_sample_value
+from batchgate.collector.pushgateway.group import Group, PushResult
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
+from batchgate.collector.pushgateway.model import COUNTER, MetricFamily
+from batchgate.collector.pushgateway.same_shape import BodyShape, body_shape
+from batchgate.collector.pushgateway.series_index import SeriesIndex
+from batchgate.collector.pushgateway.text_parser import read_text
+
+
+class MergingPushes:
+    """Aggregating POSTs and OTLP exports, as `GroupRegistry` methods."""
+
+    aggregate: tuple[AggregateRule, ...]
+    max_series_per_group: int
+    _groups: dict[GroupingKey, Group]
+    _index: SeriesIndex
+    _reserved: Reserved
+
+    if TYPE_CHECKING:  # GroupRegistry's own, which these call (registry.py)
+
+        def apply(
+            self,
+            key: GroupingKey,
+            families: Mapping[str, MetricFamily],
+            *,
+            replace: bool,
+            now: float,
+        ) -> PushResult: ...
+
+        def group_families(self, key: GroupingKey) -> list[tuple[MetricFamily, float]]: ...
+
+        def _check(
+            self,
+            key: GroupingKey,
+            group: Group | None,
+            pushed: list[MetricFamily],
+            replace: bool,
+            now: float,
+        ) -> tuple[set[str], PushCheck]: ...
+
+        def _store(
+            self,
+            key: GroupingKey,
+            group: Group | None,
+            removed: set[str],
+            check: PushCheck,
+            now: float,
+        ) -> PushResult: ...
+
+        def _refuse(
+            self, key: GroupingKey, group: Group | None, errors: list[str], now: float
+        ) -> InconsistentPushError: ...
+
+        def _set_push_time(self, group: Group, now: float) -> None: ...
+
+        def _set_failure_time(self, group: Group, now: float) -> None: ...
+
+    # Aggregating groups.
+
+    def aggregating(self, key: GroupingKey) -> AggregateRule | None:
+        """The rule by which the group adds up what is pushed to it, or None."""
+        return self.aggregating_job(dict(key)["job"])
+
+    def aggregating_job(self, job: str) -> AggregateRule | None:
+        """The rule by which the groups of `job` add up what is pushed to them, or None."""
+        if not self.aggregate:
+            return None
+        return aggregate_rule(self.aggregate, job)
+
+    def _add(
+        self,
+        key: GroupingKey,
+        families: Mapping[str, MetricFamily],
+        rule: AggregateRule,
+        now: float,
+    ) -> PushResult:
+        """A POST to an aggregating group: the pushed families added to the stored ones."""
+        group = self._groups.get(key)
+        if has_timestamps(families.values()):
+            raise self._refuse(key, group, [TIMESTAMP_ERROR], now)
+        pushed = {name: f for name, f in families.items() if name not in TIMESTAMP_FAMILIES}
+        stored = {}
+        if group is not None:
+            stored = {
+                family.name: family
+                for family, _ in self.group_families(key)
+                if family.name in pushed
+            }
+        sums, errors = aggregated(stored, pushed, key, rule)
+        if errors:
+            raise self._refuse(key, group, errors, now)
+        return self.apply(key, sums, replace=False, now=now)
+
+    def _push_adding(
+        self,
+        key: GroupingKey,
+        data: bytes,
+        stream_error: str | None,
+        protobuf: bool,
+        rule: AggregateRule,
+        now: float,
+    ) -> PushResult:
+        """A POST to an aggregating group: the same-shape path when it can, else `_add`."""
+        if protobuf:
+            return self._add(key, parse_delimited(data, stream_error), rule, now)
+        group = self._groups.get(key)
+        if stream_error is None and group is not None and group.shape is not None:
+            result = self._add_same_shape(group, group.shape, data, rule, now)
+            if result is not None:
+                return result
+        text = read_text(data, stream_error)
+        held = dict(group.families) if group is not None else {}
+        result = self._add(key, text.families, rule, now)
+        group = self._groups[key]
+        pushed = [group.families[name] for name in text.families if name in group.families]
+        # As for a replacing push (`push`); `body_shape` also declines when the group holds
+        # series of these families that the body does not carry.
+        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
+            group.shape = body_shape(text, data, pushed, self._index)
+        return result
+
+    def _add_same_shape(
+        self, group: Group, shape: BodyShape, data: bytes, rule: AggregateRule, now: float
+    ) -> PushResult | None:
+        """The group's last text body with new values, to add up: each value added to its
+        series' stored one (gauges by the rule). None (nothing changed) for any other body,
+        or a value the full path must refuse."""
+        if group.series > self.max_series_per_group:
+            return None
+        values = shape.new_values(data)
+        if values is None:
+            return None
+        sums = []
+        series = zip(values, shape.entries, shape.slots, shape.prefix_lengths, strict=True)
+        for new, entry, slot, length in series:
+            kind = entry.type
+            stored = entry.blocks[slot]
+            if kind == COUNTER:
+                if new < 0 or math.isnan(new):
+                    return None  # the full path says why
+                total = float(stored[length:-1]) + new
+            elif rule.gauges == "last":
+                total = new
+            elif rule.gauges == "max":
+                total = max(float(stored[length:-1]), new)
+            else:
+                total = float(stored[length:-1]) + new
+            sums.append(f"{stored[:length]}{format_sample_value(total)}\n")
+        shape.store(sums)
+        for family, entry in zip(shape.families, shape.family_entries, strict=True):
+            family.pushed_at = now
+            entry.show_help(family.help)
+        self._set_push_time(group, now)
+        self._index.changed()
+        return PushResult(group.key, False, group.series)
+
+    # OTLP exports.
+
+    def apply_each(
+        self, key: GroupingKey, families: Mapping[str, MetricFamily], now: float
+    ) -> tuple[PushResult | None, dict[str, list[str]]]:
+        """Store, as a POST does, each family that passes the checks, and refuse the others
+        by name (OTLP's partial success): the result (None if nothing was stored) and the
+        refused families' errors. A refusal sets the group's failure time, as a POST's does.
+
+        Families that pass alone but clash with each other raise InconsistentPushError
+        (nothing stored); too many series raise PushTooLargeError."""
+        group = self._groups.get(key)
+        refused: dict[str, list[str]] = {}
+        if not any(name in TIMESTAMP_FAMILIES for name in families):
+            # The usual export passes: one check of all its families, as a push's.
+            removed, check = self._check(key, group, list(families.values()), False, now)
+            if not check.errors:
+                return self._store(key, group, removed, check, now), refused
+        for family in families.values():
+            if family.name in TIMESTAMP_FAMILIES:
+                refused[family.name] = [f"{family.name} is the group's own push time"]
+                continue
+            removed = (
+                {family.name} if group is not None and family.name in group.families else set()
+            )
+            check = PushCheck(self._index, self._reserved, key, removed)
+            check.add_family(family)
+            if check.errors:
+                refused[family.name] = check.errors
+        passed = {name: family for name, family in families.items() if name not in refused}
+        if not passed:
+            if refused:
+                self._refuse(key, group, [], now)
+            return None, refused
+        result = self.apply(key, passed, replace=False, now=now)
+        if refused:
+            self._set_failure_time(self._groups[key], now)
+            self._index.changed()
+        return result, refused
