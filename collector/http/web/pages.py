@@ -123,6 +123,8 @@ class JobFilter:
     offset: int = 0
     limit: int = JOBS_PAGE_SIZE
     ignored: tuple[str, ...] = ()
+    queue: str = ""
+    """Only jobs with a run in flight, or a last run, in this queue."""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> JobFilter:
@@ -157,6 +159,7 @@ class JobFilter:
             offset=_whole(query.get("offset"), 0, 0, 10**9),
             limit=_whole(query.get("limit"), JOBS_PAGE_SIZE, 1, 5000),
             ignored=tuple(ignored),
+            queue=query.get("queue", "").strip(),
         )
 
     @property
@@ -190,6 +193,7 @@ class JobFilter:
             "sort": "" if self.sort == "name" else self.sort,
             "offset": str(self.offset) if self.offset else "",
             "limit": str(self.limit) if self.limit != JOBS_PAGE_SIZE else "",
+            "queue": self.queue,
         }
         values.update({k: str(v) for k, v in changes.items()})
         return urlencode({k: v for k, v in values.items() if v and v != "0"})
@@ -218,6 +222,8 @@ def jobs_page(
         if wanted.labels and not _has_labels(key, wanted.labels):
             continue
         job = state.jobs[key]
+        if wanted.queue and not _in_queue(job, wanted.queue):
+            continue
         status = job.status(now, settings.stuck_after, settings.lost_after)
         if job.kind in GROUP_KINDS:
             status = statuses.group_status(job, status, key in stale)
@@ -244,6 +250,12 @@ def jobs_page(
         else None,
         "previous_href": _jobs_href(wanted.query(offset=previous)) if wanted.offset > 0 else None,
     }
+
+
+def _in_queue(job: Job, queue: str) -> bool:
+    """Whether a run of the job in flight, or its last run, went through `queue`."""
+    runs = (*job.running.values(), *job.waiting.values(), job.last_run, job.last_finished)
+    return any(run is not None and run.queue == queue for run in runs)
 
 
 def _jobs_href(query: str) -> str:

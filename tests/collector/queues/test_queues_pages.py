@@ -47,3 +47,16 @@ async def test_a_queues_page_shows_the_runs_waiting_longest_first(
     first = [cell.text for cell in document.one("tr", data_run_id="old").all("td")]
     assert first[2:] == ["queued", "35 s", "— of 3"]
     assert (await page(client, "/ui/queues/nope", expect=404)).text
+
+
+async def test_the_jobs_page_filters_by_queue_from_a_queues_page(client: Client) -> None:
+    await push(client, [_event("queued", "a"), _event("queued", "r", queue="reports"),
+                        {"job": "app.tasks.render", "event": "queued", "run_id": "x",
+                         "queue": "reports"},
+                        {"job": "cron", "event": "start"}])  # fmt: skip
+    queue = await page(client, "/ui/queues/reports")
+    link = queue.one("a", data_queue_jobs=True).attrs["href"]
+    assert link == "ui/jobs?queue=reports"
+    jobs = await page(client, f"/{link}")
+    shown = [row.one("td", "name").one("a").text for row in jobs.all("tr", data_job_key=True)]
+    assert shown == ["app.tasks.render", "app.tasks.send_email"]
