@@ -296,7 +296,7 @@
       }
     });
     source.addEventListener("run.progress", (event) => onProgress(JSON.parse(event.data)));
-    const changes = ["run.started", "run.finished", "job.deleted", "resync"];
+    const changes = ["run.queued", "run.started", "run.retrying", "run.finished", "job.deleted", "resync"];
     for (const type of [...changes, "alert.pending", "alert.firing", "alert.resolved", "alert.severity"]) {
       source.addEventListener(type, () => scheduleRefresh());
     }
