@@ -377,6 +377,11 @@ async def test_pushes_are_authenticated_as_aiohttp_authenticates_them(
         (group_push("job/etl_b", gauges("x 1"), "PUT", f"Authorization: Basic {basic}"), 200),
         (group_push("job/other", gauges("x 1"), "PUT", f"Authorization: Basic {basic}"), 403),
         (group_push("job/etl_b", gauges("x 1"), "PUT"), 401),
+        (export(bodies.as_protobuf(bodies.request([bodies.gauge("g", 1.0)], service="etl_c")),
+                PROTOBUF, "Authorization: Bearer p-secret"), 200),
+        (export(bodies.as_protobuf(EXPORT), PROTOBUF, "Authorization: Bearer p-secret"), 403),
+        (export(bodies.as_json(EXPORT), JSON_MEDIA, "Authorization: Bearer r-secret"), 403),
+        (export(bodies.as_protobuf(EXPORT)), 401),
     ]  # fmt: skip
     async for secured in _pair(settings, clock, tokens=tokens):
         for data, status in cases:
