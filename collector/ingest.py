@@ -78,9 +78,17 @@ class Accepted:
     accepted: int
     duplicates: int
     run_ids: list[str]
+    commands: list[dict[str, str]] | None = None
+    """Commands waiting for the workers of the queues the push named (`POST
+    /queues/{queue}/pause`, `/runs/{id}/cancel`): a worker's integration carries them out."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "run_ids": self.run_ids}
+        shown: dict[str, Any] = {
+            "accepted": self.accepted, "duplicates": self.duplicates, "run_ids": self.run_ids
+        }  # fmt: skip
+        if self.commands:
+            shown["commands"] = self.commands
+        return shown
 
 
 class Ingest:
@@ -166,7 +174,7 @@ class Ingest:
             events = [event for event in events if event.type != QUEUE_STATE]
             if not events:
                 self._apply_snapshots(snapshots)
-                return Accepted(len(snapshots), 0, [])
+                return Accepted(len(snapshots), 0, [], self._commands_for(snapshots))
         if token is not ANONYMOUS:
             try:
                 check_push(token, sorted({event.job.name for event in events}))
@@ -233,7 +241,13 @@ class Ingest:
         publish_changes(self.bus, changes, now, self.settings.runs)
         if snapshots:
             self._apply_snapshots(snapshots)
-        return Accepted(len(events) + len(snapshots), duplicates, run_ids)
+        commands = self._commands_for(events, snapshots) if state.queues.commands else None
+        return Accepted(len(events) + len(snapshots), duplicates, run_ids, commands)
+
+    def _commands_for(self, *pushed: list[Event]) -> list[dict[str, str]] | None:
+        """The commands waiting for the queues these events name (taken: given once)."""
+        names = {event.queue for events in pushed for event in events if event.queue}
+        return self.state.queues.take_commands(names) or None
 
     def _check_snapshots(self, token: Token, snapshots: list[Event]) -> None:
         """A broker's snapshots may be pushed by a token whose job patterns match the queue

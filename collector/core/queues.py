@@ -35,6 +35,8 @@ without bound. Queues with nothing in flight and nothing heard of for a day are 
 SNAPSHOT_FRESH: Final = 300.0
 """For this long after a broker's snapshot, its count of waiting tasks is the queue's depth
 (the broker sees tasks enqueued by code that does not report); then the runs' count is."""
+MAX_COMMANDS: Final = 1000
+"""Commands kept waiting per queue for its workers (the oldest go beyond)."""
 MAX_TIMINGS: Final = 1000
 """Finished runs whose wait and run time a queue keeps for its percentiles (the newest)."""
 OUTCOMES: Final = ("completed", "failed", "retried", "cancelled")
@@ -177,6 +179,9 @@ class QueueBook:
 
     def __init__(self) -> None:
         self.queues: dict[str, Queue] = {}
+        self.commands: dict[str, list[dict[str, str]]] = {}
+        """Commands for the workers of each queue (cancel a run, pause, resume), until a push
+        that names the queue takes them (its answer carries them). In memory only."""
         self._where: dict[str, str] = {}
         """Run id -> the queue it is in flight in."""
 
@@ -201,6 +206,21 @@ class QueueBook:
         queue = self.queue(name, at)
         if queue is not None and at >= queue.snapshot_at:
             queue.snapshot, queue.snapshot_at = snapshot, at
+
+    def command(self, queue: str, command: dict[str, str]) -> None:
+        """Keep a command for the queue's workers; a pause or resume replaces the other."""
+        pending = self.commands.setdefault(queue, [])
+        if command["command"] in ("pause", "resume"):
+            pending[:] = [c for c in pending if c["command"] not in ("pause", "resume")]
+        pending.append(command)
+        del pending[:-MAX_COMMANDS]
+
+    def take_commands(self, queues: set[str]) -> list[dict[str, str]]:
+        """The commands waiting for these queues, given once."""
+        taken: list[dict[str, str]] = []
+        for name in sorted(queues):
+            taken.extend(self.commands.pop(name, ()))
+        return taken
 
     def drop_idle(self, now: float) -> int:
         """Forget the queues with nothing in flight and nothing heard of for a day."""

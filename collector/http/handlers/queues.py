@@ -11,10 +11,11 @@ import re
 from aiohttp import web
 
 from batchgate.collector.core.api_json import encode_cursor, queue_json, rfc3339, run_json
+from batchgate.collector.core.model import RUNNING, WAITING_STATUSES
 from batchgate.collector.core.queues import figures
 from batchgate.collector.http.errors import ApiError
-from batchgate.collector.http.handlers import query
-from batchgate.collector.http.keys import CLOCK, SETTINGS, STATE, STORE
+from batchgate.collector.http.handlers import audit, query
+from batchgate.collector.http.keys import CLOCK, SETTINGS, STATE, STORE, WRITER
 
 WAITING_SHOWN = 100
 """Runs waiting now that `GET /queues/{queue}` lists (the longest waiting first)."""
@@ -89,4 +90,48 @@ async def queue_trends(request: web.Request) -> web.Response:
             "wait_seconds": {"p50": stats.wait_p50, "p95": stats.wait_p95},
             "run_seconds": {"p50": stats.run_p50, "p95": stats.run_p95},
         }
+    )
+
+
+async def pause_queue(request: web.Request) -> web.Response:
+    """Ask the queue's workers to stop taking its tasks (admin; the next push of a worker
+    of the queue takes the command in its answer)."""
+    return await _queue_command(request, "pause")
+
+
+async def resume_queue(request: web.Request) -> web.Response:
+    """Ask the queue's workers to take its tasks again."""
+    return await _queue_command(request, "resume")
+
+
+async def _queue_command(request: web.Request, what: str) -> web.Response:
+    book = request.app[STATE].queues
+    name = request.match_info["queue"]
+    if name not in book.queues:
+        raise ApiError(404, f"no queue named {name!r}")
+    audit.record(request, f"queue.{what}", name)
+    book.command(name, {"command": what, "queue": name})
+    await request.app[WRITER].durable()  # the audit entry
+    return web.json_response({"queue": name, "command": what, "pending": True})
+
+
+async def cancel_run(request: web.Request) -> web.Response:
+    """Ask the workers of the run's queue to cancel it (revoke it; admin). The run ends when
+    its worker reports it cancelled."""
+    state = request.app[STATE]
+    run_id = request.match_info["run_id"]
+    run = state.find_run(run_id)
+    if run is None:
+        raise ApiError(404, f"no run {run_id!r} in flight")
+    if run.status != RUNNING and run.status not in WAITING_STATUSES:
+        raise ApiError(409, f"run {run_id} already finished ({run.status})")
+    if run.queue is None:
+        raise ApiError(
+            409, f"run {run_id} names no queue: no worker of a queue can be told to cancel it"
+        )
+    audit.record(request, "run.cancel", run_id, job=run.job.name, queue=run.queue)
+    state.queues.command(run.queue, {"command": "cancel", "run_id": run_id, "job": run.job.name})
+    await request.app[WRITER].durable()
+    return web.json_response(
+        {"run_id": run_id, "queue": run.queue, "command": "cancel", "pending": True}
     )
