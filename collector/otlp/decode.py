@@ -9,6 +9,7 @@ OTLP's JSON, not base64: only exemplars carry them, and exemplars are not kept.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Final
 
@@ -68,19 +69,32 @@ def _check_messages(value: Any, descriptor: Descriptor, where: str) -> None:
     when repeated); fields the definitions do not know are left for the parser to ignore."""
     if not isinstance(value, dict):
         raise OtlpBodyError(f"{where} must be a JSON object")
-    fields = {field.json_name: field for field in descriptor.fields}
-    fields.update((field.name, field) for field in descriptor.fields)
+    fields = _message_fields(descriptor)
     for name, item in value.items():
         field = fields.get(name)
-        if field is None or field.message_type is None or item is None:
+        if field is None or item is None:
             continue
-        if _repeated(field):
+        message_type, repeated = field
+        if repeated:
             if not isinstance(item, list):
                 raise OtlpBodyError(f"{where}.{name} must be a JSON array")
             for position, one in enumerate(item):
-                _check_messages(one, field.message_type, f"{where}.{name}[{position}]")
+                if type(one) is dict and not _message_fields(message_type):
+                    continue  # a message without message fields: nothing more to check
+                _check_messages(one, message_type, f"{where}.{name}[{position}]")
         else:
-            _check_messages(item, field.message_type, f"{where}.{name}")
+            _check_messages(item, message_type, f"{where}.{name}")
+
+
+@functools.cache
+def _message_fields(descriptor: Descriptor) -> dict[str, tuple[Descriptor, bool]]:
+    """A message's fields that hold messages, by JSON and proto name: (type, repeated).
+    Made once per message type (the check runs for every message of every export)."""
+    fields: dict[str, tuple[Descriptor, bool]] = {}
+    for field in descriptor.fields:
+        if field.message_type is not None:
+            fields[field.json_name] = fields[field.name] = (field.message_type, _repeated(field))
+    return fields
 
 
 def _repeated(field: FieldDescriptor) -> bool:

@@ -86,6 +86,13 @@ async def test_an_undecodable_body_is_a_400_naming_why(client: Client) -> None:
     assert status["message"] == "body.resourceMetrics must be a JSON array"
     answer = await export(client, b'{"resourceMetrics": [{"resource": "text"}]}', JSON, 400)
     assert json.loads(answer)["message"] == "body.resourceMetrics[0].resource must be a JSON object"
+    quantiles = {"summary": {"dataPoints": [{"quantileValues": [{"quantile": 0.5}, "text"]}]}}
+    deep = {"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "q", **quantiles}]}]}]}
+    answer = await export(client, json.dumps(deep).encode(), JSON, 400)
+    assert json.loads(answer)["message"] == (
+        "body.resourceMetrics[0].scopeMetrics[0].metrics[0].summary.dataPoints[0]"
+        ".quantileValues[1] must be a JSON object"
+    )
     await export(client, b"\xff\xff\xff", PROTOBUF, 400)
 
 
