@@ -93,6 +93,7 @@ class Sender:
         self._logged: set[str] = set()
         self.delivered = 0
         """Events the collector has acknowledged (statistics, for tests and the curious)."""
+        self._command_handlers: list[Callable[[list[dict[str, Any]]], None]] = []
 
     # -- called from job threads -------------------------------------------------------------
 
@@ -117,6 +118,13 @@ class Sender:
             self._queue.append(event)
             self._ensure_thread()
             self._cond.notify_all()
+
+    def on_commands(self, handler: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call `handler` (on the sending thread: it must return quickly) with the commands
+        an answer carries for the workers of a queue (see `POST /queues/{queue}/pause`)."""
+        with self._cond:
+            if handler not in self._command_handlers:
+                self._command_handlers.append(handler)
 
     def enqueue_many(self, events: list[dict[str, Any]]) -> None:
         """Queue several events for one round (one wake of the thread). Never blocks on I/O."""
@@ -364,6 +372,8 @@ class Sender:
         verdict = outcome.verdict
         if verdict is Verdict.DELIVERED:
             self._mark_up(len(events))
+            if outcome.commands:
+                self._hand_commands(list(outcome.commands))
             return True
         if verdict is Verdict.RETRY:
             self._mark_down(outcome)
@@ -386,6 +396,13 @@ class Sender:
             f"{self._url} refused a push, {len(events)} event(s) dropped: {outcome.reason}",
         )
         return True
+
+    def _hand_commands(self, commands: list[dict[str, Any]]) -> None:
+        for handler in list(self._command_handlers):
+            try:
+                handler(commands)
+            except Exception:  # a handler's bug must not stop the sending
+                logger.exception("batchgate: a command handler failed")
 
     def _time_left(self) -> bool:
         return self._deadline is None or time.monotonic() < self._deadline

@@ -71,6 +71,8 @@ class Outcome:
     retry_after: float | None = None
     leader: str | None = None
     """The base URL a standby named as the leader's (its `Batchgate-Leader` header)."""
+    commands: tuple[dict[str, Any], ...] = ()
+    """What the answer asks a worker of a queue to do (`commands`: pause, resume, cancel)."""
 
 
 def push(
@@ -124,7 +126,7 @@ def _same_node(push_url: str, base_url: str | None) -> bool:
 def classify(response: Response) -> Outcome:
     status = response.status
     if 200 <= status < 300:
-        return Outcome(Verdict.DELIVERED, status=status)
+        return Outcome(Verdict.DELIVERED, status=status, commands=_commands(response.body))
     detail = _error_text(response.body)
     reason = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status in (408, 429) or status >= 500:
@@ -138,6 +140,17 @@ def classify(response: Response) -> Outcome:
     if status == 400:
         return Outcome(Verdict.REJECTED, reason, status, bad_indices=_bad_indices(response.body))
     return Outcome(Verdict.PERMANENT, reason, status)
+
+
+def _commands(body: bytes) -> tuple[dict[str, Any], ...]:
+    """The answer's `commands`, if it has any (most have none: not even parsed then)."""
+    if b'"commands"' not in body:
+        return ()
+    try:
+        found = json.loads(body).get("commands")
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(c for c in found if isinstance(c, dict)) if isinstance(found, list) else ()
 
 
 def describe_error(error: OSError) -> str:

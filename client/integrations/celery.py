@@ -45,6 +45,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._flusher_pid = 0
+        self._listening_pid = 0
 
     @property
     def sender(self) -> Sender:
@@ -73,7 +74,11 @@ class Monitor:
             events, self._pending = self._pending, []
         if events:
             try:
-                self.sender.enqueue_many(events)
+                sender = self.sender
+                if self._listening_pid != os.getpid():
+                    self._listening_pid = os.getpid()
+                    sender.on_commands(self.commanded)
+                sender.enqueue_many(events)
             except Exception:  # monitoring must never break a task
                 logger.exception("batchgate: could not queue events")
 
@@ -141,6 +146,30 @@ class Monitor:
             return
         why = "expired" if expired else "terminated" if terminated else "revoked"
         self.send({"job": name, "event": "cancel", "run_id": task_id, "message": why})
+
+    # -- commands from batchgate (POST /queues/{queue}/pause, /runs/{id}/cancel) ---------
+
+    def commanded(self, commands: list[dict[str, Any]]) -> None:
+        """Carry out what batchgate asks, off the sending thread (a broadcast to the workers
+        of the app: any process of it may receive the command)."""
+        threading.Thread(target=self.carry_out, args=(commands,), daemon=True).start()
+
+    def carry_out(self, commands: list[dict[str, Any]]) -> None:
+        control = self.app.control
+        for command in commands:
+            what = command.get("command")
+            try:
+                if what == "cancel" and command.get("run_id"):
+                    control.revoke(command["run_id"], terminate=True)
+                elif what == "pause" and command.get("queue"):
+                    control.cancel_consumer(command["queue"])
+                elif what == "resume" and command.get("queue"):
+                    control.add_consumer(command["queue"])
+                else:
+                    continue
+                logger.info("batchgate: %s %s", what, command.get("run_id") or command["queue"])
+            except Exception:
+                logger.exception("batchgate: could not carry out %s", command)
 
     # -- queue depth --------------------------------------------------------------------
 
