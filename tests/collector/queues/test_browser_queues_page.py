@@ -37,3 +37,20 @@ def test_the_queues_page_follows_a_queue_backing_up_and_draining(
     wait(browser, lambda d: _waiting(d, "emails") == "2")
     assert browser.execute_script("return window.notReloaded") is True
     assert errors_in_console(browser) == []
+
+
+def test_the_pause_button_leaves_a_command_for_the_queues_workers(
+    dashboard: Dashboard, browser: WebDriver
+) -> None:
+    server = dashboard.server
+    server.push(
+        {"job": "app.tasks.send_email", "queue": "emails", "event": "queued", "run_id": "a"}
+    )
+    browser.get(f"{dashboard.url}/ui/queues/emails")
+    live(browser)
+    browser.execute_script("window.confirm = () => true")
+    browser.find_element("css selector", '[data-command-url="queues/emails/pause"]').click()
+    wait(browser, lambda d: "asked" in d.find_element(
+        "css selector", '[data-command-url="queues/emails/pause"]').text)  # fmt: skip
+    answer = server.push({"event": "queue_state", "queue": "emails", "waiting": 1})
+    assert answer["commands"] == [{"command": "pause", "queue": "emails"}]

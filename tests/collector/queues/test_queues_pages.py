@@ -60,3 +60,16 @@ async def test_the_jobs_page_filters_by_queue_from_a_queues_page(client: Client)
     jobs = await page(client, f"/{link}")
     shown = [row.one("td", "name").one("a").text for row in jobs.all("tr", data_job_key=True)]
     assert shown == ["app.tasks.render", "app.tasks.send_email"]
+
+
+async def test_the_pages_offer_pause_resume_and_cancel(client: Client) -> None:
+    await push(client, [_event("queued", "a"), {"job": "cron", "event": "start", "run_id": "c"}])
+    queue = await page(client, "/ui/queues/emails")
+    urls = [
+        button.attrs["data-command-url"] for button in queue.all("button", data_command_url=True)
+    ]
+    assert urls == ["queues/emails/pause", "queues/emails/resume"]
+    run = await page(client, "/ui/runs/a")
+    (cancel,) = run.all("button", data_command_url=True)
+    assert cancel.attrs["data-command-url"] == "runs/a/cancel"
+    assert (await page(client, "/ui/runs/c")).all("button", data_command_url=True) == []

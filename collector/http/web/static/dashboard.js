@@ -302,6 +302,19 @@
     }
   }
 
+  /* -- commands for a queue's workers (pause, resume, cancel a run): admin --------------- */
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-command-url]") : null;
+    if (!button || button.disabled) return;
+    if (!window.confirm(button.dataset.commandConfirm || "Send this command?")) return;
+    button.disabled = true;
+    const response = await fetch(button.dataset.commandUrl, { method: "POST" });
+    button.title = response.ok ? "asked: the queue's workers take it with their next report" : `HTTP ${response.status}`;
+    button.textContent = response.ok ? `${button.textContent}: asked` : button.textContent;
+    if (!response.ok) button.disabled = false;
+  });
+
   /* -- ticking times ----------------------------------------------------------------------- */
 
   function setText(element, text) {
