@@ -11,6 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+UNFINISHED_STATUSES = ("running", "queued", "retrying")
+"""Runs that are not over (under way, or waiting in a queue): retention never deletes them."""
+_UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED_STATUSES)
+FINISHED_SQL = f"status NOT IN ({_UNFINISHED_SQL})"
+"""The SQL condition of a run that is over (both stores' dialects)."""
+
 
 class JobRecord(NamedTuple):
     id: int

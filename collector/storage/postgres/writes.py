@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 import asyncpg.pool
 
-from batchgate.collector.core.records import WriteBatch
+from batchgate.collector.core.records import FINISHED_SQL, UNFINISHED_STATUSES, WriteBatch
 from batchgate.collector.storage.postgres.lease import fence_sql
 from batchgate.collector.storage.postgres.rows import (
     JOB_COLUMNS,
@@ -229,14 +229,14 @@ async def prune(
     doomed = [
         row[0]
         for row in await conn.fetch(
-            "SELECT run_id FROM runs WHERE started_at < $1 AND status != 'running'", older_than
+            f"SELECT run_id FROM runs WHERE started_at < $1 AND {FINISHED_SQL}", older_than
         )
     ]
     crowded = await conn.fetch(
         "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > $1", max_runs_per_job
     )
     for (job_id,) in crowded:
-        # Running runs count towards the newest N, but are never deleted.
+        # Runs not over (running, waiting) count towards the newest N, but are never deleted.
         doomed.extend(
             run_id
             for run_id, status in await conn.fetch(
@@ -245,7 +245,7 @@ async def prune(
                 job_id,
                 max_runs_per_job,
             )
-            if status != "running"
+            if status not in UNFINISHED_STATUSES
         )
     unique = [run_id for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
     for first in range(0, len(unique), PRUNE_CHUNK):

@@ -34,7 +34,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from batchgate.collector.core.records import JobRecord, PointRecord, RunRecord, WriteBatch
+from batchgate.collector.core.records import (
+    FINISHED_SQL,
+    UNFINISHED_STATUSES,
+    JobRecord,
+    PointRecord,
+    RunRecord,
+    WriteBatch,
+)
 from batchgate.collector.storage.sqlite.schema import migrate
 
 FRAME_HEADER = struct.Struct("!I")
@@ -333,7 +340,7 @@ def prune(
     doomed = [
         row[0]
         for row in conn.execute(
-            "SELECT run_id FROM runs WHERE started_at < ? AND status != 'running'",
+            f"SELECT run_id FROM runs WHERE started_at < ? AND {FINISHED_SQL}",
             (older_than,),
         )
     ]
@@ -341,7 +348,7 @@ def prune(
         "SELECT job_id FROM runs GROUP BY job_id HAVING count(*) > ?", (max_runs_per_job,)
     ).fetchall()
     for (job_id,) in crowded:
-        # Running runs count towards the newest N, but are never deleted.
+        # Runs not over (running, waiting) count towards the newest N, but are never deleted.
         doomed.extend(
             run_id
             for run_id, status in conn.execute(
@@ -349,7 +356,7 @@ def prune(
                 "ORDER BY started_at DESC, run_id DESC LIMIT -1 OFFSET ?",
                 (job_id, max_runs_per_job),
             )
-            if status != "running"
+            if status not in UNFINISHED_STATUSES
         )
     unique = [(run_id,) for run_id in dict.fromkeys(doomed) if run_id not in last_runs]
     for first in range(0, len(unique), PRUNE_CHUNK):

@@ -1,5 +1,5 @@
 """Retention: old runs, runs beyond each job's newest N, old event ids and old history go;
-running runs and each job's last run stay."""
+runs not over (running, or waiting in a queue) and each job's last run stay."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ async def test_retention_by_age_and_by_runs_per_job(make_store: MakeStore) -> No
     runs = [
         run("old", 1, started_at=NOW - 40 * DAY),
         run("old-running", 1, "running", started_at=NOW - 40 * DAY),
+        run("old-queued", 1, "queued", started_at=NOW - 40 * DAY),
+        run("old-retrying", 1, "retrying", started_at=NOW - 40 * DAY),
         run("old-but-last", 2, started_at=NOW - 40 * DAY),
         *(run(f"busy-{n}", 3, started_at=NOW - n * 60) for n in range(1, 6)),
         run("busy-running", 3, "running", started_at=NOW - 30 * 60),
+        run("busy-queued", 3, "queued", started_at=NOW - 40 * 60),
         run("recent", 1, started_at=NOW - DAY),
     ]
     await store.commit(
@@ -48,11 +51,13 @@ async def test_retention_by_age_and_by_runs_per_job(make_store: MakeStore) -> No
     deleted = await store.prune(NOW - 30 * DAY, 3, NOW - 7 * DAY)
 
     # busy keeps its newest three (busy-1 to busy-3); of the runs beyond them, busy-4 and
-    # busy-5 go and busy-running, the oldest, stays: it is running.
+    # busy-5 go, and busy-running and busy-queued, the oldest, stay: they are not over.
+    # A run waiting in a queue is never deleted, however old (it has not even started).
     assert sorted(deleted) == ["busy-4", "busy-5", "old"]
     kept = {r.run_id for r in await store.get_runs([r.run_id for r in runs])}
     assert kept == {
-        "old-running", "old-but-last", "busy-1", "busy-2", "busy-3", "busy-running", "recent",
+        "old-running", "old-queued", "old-retrying", "old-but-last", "busy-1", "busy-2",
+        "busy-3", "busy-running", "busy-queued", "recent",
     }  # fmt: skip
     assert await store.timeline("old") == []
     assert len(await store.timeline("recent")) == 1
