@@ -96,7 +96,11 @@ def batchgate(*extra: str) -> Iterator[Server]:
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            # A PYTHONPATH given to the bench comes first: `PYTHONPATH=TREE python bench/...`
+            # measures another checkout (a tree of links, as .ci/dev-tree makes one).
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                path for path in (os.environ.get("PYTHONPATH"), str(REPO)) if path
+            )},
         )  # fmt: skip
         try:
             wait_http(f"http://127.0.0.1:{port}/-/ready")
