@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import pickle
-import select
 import signal
 import sqlite3
 import struct
@@ -82,9 +81,6 @@ PRUNE_CHUNK = 1000
 CHECKPOINT_WAIT_MS = 1000
 """The longest a checkpoint waits for readers holding the log (past half its limit):
 commits wait meanwhile."""
-IDLE_SECONDS = 0.005
-"""How long after a commit's reply the writer waits for the next request before it
-checkpoints: under load the next commit comes within a millisecond or two, and goes first."""
 
 
 class Unavailable(Exception):
@@ -134,11 +130,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 class WalKeeper:
     """Keeps the write-ahead log under `limit_bytes`: once a commit leaves it larger than
     `checkpoint_bytes`, copies it into the database and empties it (`wal_checkpoint
-    (TRUNCATE)`) before the next request, so that no commit runs meanwhile. A commit that
-    is already waiting goes first, until the log passes a quarter of its limit: a
-    checkpoint costs with the pages it copies, and a page written by many commits (a job's
-    row, the index's hot end) is copied once however many times it was written, so under a
-    steady load fewer, larger checkpoints cost the commits less than one every 4 MiB did.
+    (TRUNCATE)`) before the next request, so that no commit runs meanwhile.
 
     SQLite starts its log over only once a checkpoint has copied all of it. A checkpoint
     on another connection never got there under sustained writes (commits added frames
@@ -166,8 +158,6 @@ class WalKeeper:
         self._wal = path.with_name(path.name + "-wal")
         self.checkpoint_bytes = checkpoint_bytes
         self.limit_bytes = limit_bytes
-        self.force_bytes = max(limit_bytes // 4, checkpoint_bytes)
-        """Past this size the checkpoint runs even when a commit is waiting."""
         self._busy_ms = busy_ms
         # A log started over by another checkpoint (one that copied all of it) is cut to
         # this size by the next commit, instead of keeping the size it had grown to.
@@ -179,17 +169,13 @@ class WalKeeper:
         except FileNotFoundError:
             return 0
 
-    def after_write(self, commit_waiting: Callable[[], bool] = lambda: False) -> None:
-        """Checkpoint and empty the log if it has passed `checkpoint_bytes`, unless
-        `commit_waiting()` says a commit is waiting and the log is below `force_bytes`.
-        Errors are left to the next commit, which meets them too (a failing disk)."""
+    def after_write(self) -> None:
+        """Checkpoint and empty the log if it has passed `checkpoint_bytes`. Errors are
+        left to the next commit, which meets them too (a failing disk)."""
         size = self.size()
-        if size < self.checkpoint_bytes:
-            return
-        if size < self.force_bytes and commit_waiting():
-            return
-        with contextlib.suppress(sqlite3.Error):
-            self.checkpoint(wait=size >= self.limit_bytes // 2)
+        if size >= self.checkpoint_bytes:
+            with contextlib.suppress(sqlite3.Error):
+                self.checkpoint(wait=size >= self.limit_bytes // 2)
 
     def checkpoint(self, wait: bool) -> tuple[int, int, int]:
         """Copy the log into the database and empty it, waiting for the readers that hold
@@ -448,15 +434,8 @@ def serve(
         replies.flush()
         if keeper is not None and operation == "commit":
             # After the reply: the pushes that waited on this commit do not wait for the
-            # checkpoint; the next commit does, unless it comes first (IDLE_SECONDS).
-            keeper.after_write(lambda: _request_within(requests, IDLE_SECONDS))
-
-
-def _request_within(requests: BinaryIO, seconds: float) -> bool:
-    """Whether a request arrives within `seconds`. Requests come one at a time, each after
-    the previous reply, so nothing of the next is in the reader's buffer yet."""
-    readable, _, _ = select.select([requests], [], [], seconds)
-    return bool(readable)
+            # checkpoint; the next commit does, as it would behind a checkpoint elsewhere.
+            keeper.after_write()
 
 
 def _reply_frame(reply: tuple[str, object]) -> bytes:

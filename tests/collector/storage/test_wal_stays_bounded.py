@@ -149,30 +149,3 @@ def test_retention_deletes_a_long_history_in_transactions_the_log_can_hold(
     # Deleting them in one transaction would put every page of the runs in the log at once.
     assert path.stat().st_size > 2 * keeper.limit_bytes
     assert max(logs) <= keeper.limit_bytes, f"the log reached {max(logs)} bytes"
-
-
-def test_a_waiting_commit_goes_before_the_checkpoint_until_a_quarter_of_the_bound(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / DATABASE_FILE
-    conn = connect(path, "process", 1000)
-    keeper = WalKeeper(conn, path, 64 * KiB, 1024 * KiB, 1000)
-    assert keeper.force_bytes == 256 * KiB
-    number = 0
-
-    def write_until(size: int) -> None:
-        nonlocal number
-        while keeper.size() < size:
-            number += 1
-            batch = WriteBatch(runs=[succeeded_run(number * 100 + i) for i in range(100)])
-            commit(conn, "session", number, batch)
-
-    write_until(64 * KiB)
-    keeper.after_write(commit_waiting=lambda: True)
-    assert keeper.size() >= 64 * KiB  # the waiting commit went first
-    keeper.after_write(commit_waiting=lambda: False)
-    assert keeper.size() == 0  # idle: checkpointed and emptied
-
-    write_until(256 * KiB)
-    keeper.after_write(commit_waiting=lambda: True)
-    assert keeper.size() == 0  # past a quarter of the bound, the checkpoint goes first
