@@ -96,20 +96,26 @@ class OffSchedule:
                 f" (grace {format_duration(self.grace)})"
             )
             return Condition(run.run_id, run, distance, started, detail=detail)
-        earlier = sorted(
-            (other_start, other_id)
-            for other_id, other_start in _starts(job)
-            if other_id != run.run_id
-            and slot - self.grace <= other_start <= slot + self.grace
-            and (other_start, other_id) < (started, run.run_id)
-        )
-        if not earlier:
+        # The runs started for the same scheduled time before this one: how many, and the
+        # first (one pass over what the job remembers, with no list or sort: this is the
+        # kind's cost in every pass over a job that changed).
+        low, high, me = slot - self.grace, slot + self.grace, (started, run.run_id)
+        earlier = 0
+        first: tuple[float, str] | None = None
+        for other_id, other_start in _starts(job):
+            if low <= other_start <= high and other_id != run.run_id:
+                other = (other_start, other_id)
+                if other < me:
+                    earlier += 1
+                    if first is None or other < first:
+                        first = other
+        if first is None:
             return None
         detail = (
-            f"run {len(earlier) + 1} for the scheduled time {self._clock(slot)}"
-            f" (started first: {earlier[0][1]})"
+            f"run {earlier + 1} for the scheduled time {self._clock(slot)}"
+            f" (started first: {first[1]})"
         )
-        return Condition(run.run_id, run, float(len(earlier) + 1), started, detail=detail)
+        return Condition(run.run_id, run, float(earlier + 1), started, detail=detail)
 
     def _nearest(self, moment: float) -> float:
         before = self.ticks.before(moment)
