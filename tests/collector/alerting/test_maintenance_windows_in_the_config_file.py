@@ -90,8 +90,7 @@ def test_every_mistake_is_reported_with_its_line() -> None:
         "5 fields (m h dom mon dow)",
         "batchgate.yaml:7: maintenance window 'a': duration: invalid duration 'soon': use a "
         "number and a unit, e.g. 30s, 10m, 2h, 1d",
-        "batchgate.yaml:7: maintenance window 'a': timezone: unknown time zone "
-        "'Europe/Nowhere'",
+        "batchgate.yaml:7: maintenance window 'a': timezone: unknown time zone 'Europe/Nowhere'",
         "batchgate.yaml:7: maintenance_windows: duplicate name 'a'",
         "batchgate.yaml:8: matchers: they all match the empty string (every alert)",
     ]
