@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -24,7 +23,8 @@ from batchgate import __version__
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.handlers import audit
 from batchgate.collector.http.keys import ALERTING, CLOCK, GROUPS, WRITER
-from batchgate.rules import Alert, InvalidSilence, Silence, parse_silence
+from batchgate.collector.http.silence_writes import save_silence
+from batchgate.rules import Alert, Silence
 from batchgate.rules.alerts import FIRING
 from batchgate.rules.matcher_strings import Matcher, parse_matchers
 from batchgate.rules.payloads import format_time, generator_url
@@ -186,24 +186,7 @@ async def post_silence(request: web.Request) -> web.Response:
             raise ApiError(
                 404, f"silence {identity} not found", [{"field": "id", "reason": "no such silence"}]
             )
-    now = request.app[CLOCK]()
-    try:
-        silence = parse_silence(body, new_id=str(uuid.uuid4()), now=now)
-    except InvalidSilence as invalid:
-        raise ApiError(
-            400, f"invalid silence: {invalid}", [error.to_dict() for error in invalid.errors]
-        ) from None
-    service.put_silence(silence, now)
-    audit.record(
-        request,
-        "silence.update" if isinstance(identity, str) else "silence.create",
-        silence.id,
-        matchers=[matcher.to_dict() for matcher in silence.matchers],
-        ends_at=silence.ends_at,
-        comment=silence.comment,
-    )
-    await request.app[WRITER].durable()
-    return web.json_response({"silenceID": silence.id})
+    return await save_silence(request, body, identity)
 
 
 async def delete_silence(request: web.Request) -> web.Response:

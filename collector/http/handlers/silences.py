@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +10,8 @@ from aiohttp import web
 from batchgate.collector.http.errors import ApiError
 from batchgate.collector.http.handlers import audit
 from batchgate.collector.http.keys import ALERTING, CLOCK, WRITER
-from batchgate.rules import InvalidSilence, Silence, parse_silence
+from batchgate.collector.http.silence_writes import save_silence
+from batchgate.rules import Silence
 from batchgate.rules.silences import ACTIVE, PENDING
 
 
@@ -38,7 +38,6 @@ async def create_silence(request: web.Request) -> web.Response:
             400, f"the body is not JSON: {error}", [{"field": "body", "reason": "not JSON"}]
         ) from None
     service = request.app[ALERTING]
-    now = request.app[CLOCK]()
     identity = body.get("id") if isinstance(body, dict) else None
     if isinstance(identity, str):
         _refuse_a_window(request, identity)
@@ -48,23 +47,7 @@ async def create_silence(request: web.Request) -> web.Response:
             f"no silence {identity} to update",
             [{"field": "id", "reason": "no such silence; leave it out to create one"}],
         )
-    try:
-        silence = parse_silence(body, new_id=str(uuid.uuid4()), now=now)
-    except InvalidSilence as invalid:
-        raise ApiError(
-            400, f"invalid silence: {invalid}", [error.to_dict() for error in invalid.errors]
-        ) from None
-    service.put_silence(silence, now)
-    audit.record(
-        request,
-        "silence.update" if isinstance(identity, str) else "silence.create",
-        silence.id,
-        matchers=[matcher.to_dict() for matcher in silence.matchers],
-        ends_at=silence.ends_at,
-        comment=silence.comment,
-    )
-    await request.app[WRITER].durable()
-    return web.json_response({"silenceID": silence.id})
+    return await save_silence(request, body, identity)
 
 
 def _refuse_a_window(request: web.Request, silence_id: str) -> None:
