@@ -28,12 +28,12 @@ from batchgate.collector.pushgateway.consistency import (
 from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
 from batchgate.collector.pushgateway.errors import InconsistentPushError
 from batchgate.collector.pushgateway.goformat import format_sample_value
-from batchgate.collector.pushgateway.group import Group, PushResult
+from batchgate.collector.pushgateway.group import Group, PushResult, StoredFamily
 from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.model import COUNTER, MetricFamily
-from batchgate.collector.pushgateway.same_shape import BodyShape, body_shape
+from batchgate.collector.pushgateway.same_shape import BodyShape
 from batchgate.collector.pushgateway.series_index import SeriesIndex
-from batchgate.collector.pushgateway.text_parser import read_text
+from batchgate.collector.pushgateway.text_parser import TextBody, read_text
 
 
 class MergingPushes:
@@ -83,6 +83,15 @@ class MergingPushes:
         def _set_push_time(self, group: Group, now: float) -> None: ...
 
         def _set_failure_time(self, group: Group, now: float) -> None: ...
+
+        def _remember_shape(
+            self,
+            key: GroupingKey,
+            text: TextBody,
+            data: bytes,
+            held: Mapping[str, StoredFamily],
+            result: PushResult,
+        ) -> None: ...
 
     # Aggregating groups.
 
@@ -140,12 +149,10 @@ class MergingPushes:
         text = read_text(data, stream_error)
         held = dict(group.families) if group is not None else {}
         result = self._add(key, text.families, rule, now)
-        group = self._groups[key]
-        pushed = [group.families[name] for name in text.families if name in group.families]
-        # As for a replacing push (`push`); `body_shape` also declines when the group holds
-        # series of these families that the body does not carry.
-        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
-            group.shape = body_shape(text, data, pushed, self._index)
+        if stream_error is None:
+            # As for a replacing push; `body_shape` also declines when the group holds
+            # series of these families that the body does not carry.
+            self._remember_shape(key, text, data, held, result)
         return result
 
     def _add_same_shape(

@@ -43,7 +43,7 @@ from batchgate.collector.pushgateway.push_body import is_protobuf, unpacked_body
 from batchgate.collector.pushgateway.same_shape import BodyShape, body_shape
 from batchgate.collector.pushgateway.series_index import SeriesIndex, SortKey
 from batchgate.collector.pushgateway.snapshot import decode_snapshot, encode_snapshot, family_text
-from batchgate.collector.pushgateway.text_parser import parse_text, read_text
+from batchgate.collector.pushgateway.text_parser import TextBody, parse_text, read_text
 from batchgate.rules.facts import unheard_after
 
 
@@ -115,14 +115,26 @@ class GroupRegistry(MergingPushes):
         group = self._groups.get(key)
         held = dict(group.families) if group is not None else {}
         result = self.apply(key, text.families, replace=replace, now=now)
+        if stream_error is None:
+            self._remember_shape(key, text, data, held, result)
+        return result
+
+    def _remember_shape(
+        self,
+        key: GroupingKey,
+        text: TextBody,
+        data: bytes,
+        held: Mapping[str, StoredFamily],
+        result: PushResult,
+    ) -> None:
+        """Keep the body's shape for the next push of the same text (`same_shape`). It pays
+        off where the group's series are settled: when the push created the group, or kept
+        each family's series (its StoredFamily is the same object then); not for a group
+        whose label values change with every push. `held`: the group's families before."""
         group = self._groups[key]
         pushed = [group.families[name] for name in text.families if name in group.families]
-        # The body's shape pays off where the group's series are settled: build it when the
-        # push created the group, or kept each family's series (its StoredFamily is the same
-        # object then); not for a group whose label values change with every push.
-        if stream_error is None and (result.created or all(held.get(f.name) is f for f in pushed)):
+        if result.created or all(held.get(family.name) is family for family in pushed):
             group.shape = body_shape(text, data, pushed, self._index)
-        return result
 
     def _push_same_shape(
         self, group: Group, shape: BodyShape, data: bytes, replace: bool, now: float
