@@ -80,6 +80,11 @@ def matches_labels(key: JobKey, wanted: dict[str, str]) -> bool:
     return all(have.get(name) == value for name, value in wanted.items())
 
 
+MAX_PERIOD = 100 * 365 * 86400.0
+"""The longest period a trend may cover: far beyond any history, and short enough that its
+start is a date (a period of 1e30 s made one no clock can write)."""
+
+
 def period(request: web.Request) -> tuple[str, float]:
     """`period` (default 24h): one of PERIODS or a duration, and its seconds."""
     period = request.query.get("period", "24h")
@@ -89,6 +94,8 @@ def period(request: web.Request) -> tuple[str, float]:
         seconds = parse_duration(period)
     except ValueError:
         raise field_error("period", f"must be one of {', '.join(PERIODS)} or a duration") from None
-    if not seconds > 0:
-        raise field_error("period", f"must be longer than 0 seconds, not {period!r}")
+    if not 0 < seconds <= MAX_PERIOD:
+        raise field_error(
+            "period", f"must be longer than 0 seconds and at most 100 years, not {period!r}"
+        )
     return period, seconds
