@@ -305,18 +305,7 @@ def _histogram(
         # A +Inf bound makes the last two buckets one (nothing is above +Inf).
         counts = (*counts[:-2], counts[-2] + counts[-1])
         bounds = bounds_without_infinity
-    total = point.sum if point.HasField("sum") else None
-    return Point(
-        name,
-        HISTOGRAM,
-        help_text,
-        _labels(point.attributes, scope_labels),
-        how,
-        point.start_time_unix_nano,
-        point.time_unix_nano,
-        HistogramValue(bounds, counts, point.count, total),
-        metric.name,
-    )
+    return _histogram_point(metric, name, help_text, how, point, scope_labels, bounds, counts)
 
 
 def _exponential(
@@ -333,6 +322,20 @@ def _exponential(
     if isinstance(converted, str):
         return Rejected(1, f"{metric.name}: {converted}")
     bounds, counts = converted
+    return _histogram_point(metric, name, help_text, how, point, scope_labels, bounds, counts)
+
+
+def _histogram_point(
+    metric: Metric,
+    name: str,
+    help_text: str | None,
+    how: str,
+    point: HistogramDataPoint | ExponentialHistogramDataPoint,
+    scope_labels: dict[str, str],
+    bounds: tuple[float, ...],
+    counts: tuple[int, ...],
+) -> Point:
+    """A histogram point with classic buckets (`bounds`, and a count for each and above)."""
     total = point.sum if point.HasField("sum") else None
     return Point(
         name,
