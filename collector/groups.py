@@ -227,7 +227,7 @@ class Groups:
             job.last_success_at = summary.push_time or None
             job.last_failure_at = summary.failure_time or None
             job.last_seen_at = max(summary.push_time, summary.failure_time, summary.created)
-            job.generation += 1
+            self.state.touch(job)
         return job
 
     def forget_job(self, key: GroupingKey) -> None:

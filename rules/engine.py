@@ -7,14 +7,21 @@ What keeps a pass cheap over 10,000 jobs:
   the job does (a run reaching its stuck or lost time, a schedule's next tick, a pending alert's
   `for`, the next severity tier); a job whose `generation` is unchanged and whose deadlines are
   all in the future is skipped with one dict lookup and two comparisons;
-- `evaluate_job` evaluates one job right after an event, so a failure alerts within a second.
+- `evaluate_job` evaluates one job right after an event, so a failure alerts within a second;
+- a pass of changes (`changes=True`) costs O(changes), not O(jobs): it is given only the jobs
+  that changed and those deleted since the last pass, and takes the jobs whose deadline has
+  come from a heap of deadlines. A scan pass (the default) is given every live job and finds
+  the deleted ones itself; one is needed after a start, a reload or a restore
+  (`needs_every_job`).
 
 A full pass (`full=True`) evaluates everything regardless; it must give the same transitions as
-an incremental pass at the same times (a property test holds the engine to it).
+an incremental pass of either kind at the same times (a property test holds the engine to it).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable, Sequence
 
 from batchgate.rules.alerts import Alert, Evaluation
@@ -32,12 +39,14 @@ class _Slot:
     """The engine's memory of one job: its rules, what it last saw, and when to look again."""
 
     __slots__ = (
-        "active", "deadline", "deadlines", "fleets", "generation", "key", "late", "missed",
-        "rules", "seen",
+        "active", "deadline", "deadlines", "fleets", "generation", "job", "key", "late",
+        "missed", "rules", "seen",
     )  # fmt: skip
 
-    def __init__(self, key: JobKeyTuple, rules: tuple[Rule, ...], active: list[bool]) -> None:
-        self.key = key
+    def __init__(self, job: JobFacts, rules: tuple[Rule, ...], active: list[bool]) -> None:
+        self.job = job
+        """The job as last given: what a pass of changes evaluates when its deadline comes."""
+        self.key = job.key
         self.rules = rules
         self.generation = -1
         self.deadlines = [-INFINITY] * len(rules)
@@ -77,6 +86,13 @@ class RuleEngine:
         self._slots: dict[JobKeyTuple, _Slot] = {}
         self._fleets = Fleets()
         self._pass = 0
+        self._due: list[tuple[float, int, _Slot]] = []
+        """A heap of (deadline, tie-breaker, slot): when to look at a slot again. An entry
+        whose deadline is no longer its slot's, or whose slot is gone, is stale: skipped."""
+        self._order = itertools.count()
+        self.needs_every_job = True
+        """Whether the next pass must be a scan pass, given every live job: no pass has run
+        since the engine began, the rules were replaced or alerts restored."""
         self._use(ruleset)
 
     def replace_rules(self, ruleset: RuleSet) -> None:
@@ -94,16 +110,20 @@ class RuleEngine:
         self._matchers = list(distinct)
         self._rule_index = {rule.name: index for index, rule in enumerate(ruleset.rules)}
         self._rule_names = [rule.name for rule in ruleset.rules]
+        self._forget_slots()
+
+    def _forget_slots(self) -> None:
+        self._pass += 1  # a pass under way no longer decides what was deleted
         self._slots.clear()
+        self._due.clear()
         self._fleets.clear()
         self._orphans_possible = True
+        self.needs_every_job = True
 
     def restore(self, alerts: Iterable[dict[str, object]]) -> None:
         """Restore persisted alerts (`Alert.to_dict()`); the next `evaluate` re-judges them all."""
         self.book.restore(alerts)
-        self._slots.clear()
-        self._fleets.clear()
-        self._orphans_possible = True
+        self._forget_slots()
 
     @property
     def alerts(self) -> list[Alert]:
@@ -128,13 +148,24 @@ class RuleEngine:
         return evaluation_pass.finish()
 
     def start_pass(
-        self, now: float, *, full: bool = False, silences: Sequence[SilenceLike] = ()
+        self,
+        now: float,
+        *,
+        full: bool = False,
+        changes: bool = False,
+        silences: Sequence[SilenceLike] = (),
     ) -> EvaluationPass:
-        """Begin a pass that takes the live jobs in chunks (yield to the event loop between
-        chunks); every live job must be given to it once before `finish()`. Events may be
-        applied and `evaluate_job` called between chunks."""
+        """Begin a pass that takes jobs in chunks (yield to the event loop between chunks).
+        Events may be applied and `evaluate_job` called between chunks.
+
+        A scan pass must be given every live job once before `finish()`. A pass of
+        `changes` is given the jobs that changed since the last pass (`evaluate`) and those
+        deleted (`forget`), then finds the jobs whose deadline has come (`evaluate_due`);
+        it cannot be `full`, nor run while `needs_every_job`."""
+        if changes and (full or self.needs_every_job):
+            raise ValueError("a pass of changes cannot be full, nor run before a scan pass")
         self._pass += 1
-        return EvaluationPass(self, self._pass, now, full, silences)
+        return EvaluationPass(self, self._pass, now, full, changes, silences)
 
     def evaluate_job(
         self, job: JobFacts, now: float, *, silences: Sequence[SilenceLike] = ()
@@ -147,6 +178,7 @@ class RuleEngine:
         if slot is None:
             slot = self._slots[job.key] = self._new_slot(job)
         slot.seen = self._pass  # alive: a pass under way must not take it for deleted
+        slot.job = job
         self._evaluate_slot(slot, job, now, True, out)
         touched = [
             alert
@@ -197,7 +229,7 @@ class RuleEngine:
         kinds = {rule.kind.name for rule in rules}
         rules = tuple(rule for rule in rules if getattr(rule.kind, "yields_to", None) not in kinds)
         groups = self.book.groups
-        return _Slot(key, rules, [(rule.name, key) in groups for rule in rules])
+        return _Slot(job, rules, [(rule.name, key) in groups for rule in rules])
 
     def _evaluate_slot(
         self, slot: _Slot, job: JobFacts, now: float, everything: bool, out: Evaluation
@@ -228,7 +260,10 @@ class RuleEngine:
                     )
             if deadlines[index] < soonest:
                 soonest = deadlines[index]
-        slot.deadline = soonest
+        if soonest != slot.deadline:
+            slot.deadline = soonest
+            if soonest < INFINITY:
+                heapq.heappush(self._due, (soonest, next(self._order), slot))
         slot.generation = job.generation
         if missed or slot.late is not None:
             late = min((since for since in missed.values() if since is not None), default=None)
@@ -270,7 +305,7 @@ class RuleEngine:
 
 
 class EvaluationPass:
-    """One evaluation pass, fed the live jobs in one or several chunks (see `start_pass`)."""
+    """One evaluation pass, fed jobs in one or several chunks (see `start_pass`)."""
 
     def __init__(
         self,
@@ -278,18 +313,21 @@ class EvaluationPass:
         number: int,
         now: float,
         full: bool,
+        changes: bool,
         silences: Sequence[SilenceLike],
     ) -> None:
         self._engine = engine
         self._number = number
         self.now = now
         self._full = full
+        self._changes = changes
         self._silences = silences
         self._out = Evaluation(now)
         self._seen = 0
 
     def evaluate(self, jobs: Iterable[JobFacts]) -> None:
-        """Evaluate these jobs (a chunk of the live jobs) as of the pass's `now`."""
+        """Evaluate these jobs (a chunk of the live jobs, or of the changed ones) as of the
+        pass's `now`: each whose generation moved or whose deadline has come."""
         engine, out, now, full, number = self._engine, self._out, self.now, self._full, self._number
         slots = engine._slots
         evaluate_slot = engine._evaluate_slot
@@ -302,6 +340,7 @@ class EvaluationPass:
             if slot.seen != number:
                 slot.seen = number
                 self._seen += 1
+            slot.job = job
             if full or job.generation != slot.generation:
                 evaluate_slot(slot, job, now, True, out)
                 evaluated += 1
@@ -313,18 +352,60 @@ class EvaluationPass:
         out.jobs_evaluated += evaluated
         out.jobs_skipped += skipped
 
+    def forget(self, keys: Iterable[JobKeyTuple]) -> None:
+        """These jobs were deleted (a pass of changes): their alerts resolve."""
+        engine, out, now = self._engine, self._out, self.now
+        for key in keys:
+            slot = engine._slots.pop(key, None)
+            if slot is not None:
+                engine._drop_slot(slot, now, out)
+
+    def evaluate_due(self, limit: int) -> int:
+        """Evaluate up to `limit` jobs whose deadline has come (a pass of changes); returns
+        how many. Call it until it returns less than `limit`."""
+        engine, out, now, number = self._engine, self._out, self.now, self._number
+        due, slots = engine._due, engine._slots
+        evaluated = 0
+        again = []
+        while due and due[0][0] <= now and evaluated < limit:
+            entry = heapq.heappop(due)
+            deadline, _, slot = entry
+            if slot.deadline != deadline or slots.get(slot.key) is not slot:
+                continue  # stale: evaluated since, or deleted
+            if slot.seen == number:
+                again.append(entry)  # its deadline is still now: the next pass looks again
+                continue
+            slot.seen = number
+            engine._evaluate_slot(slot, slot.job, now, False, out)
+            evaluated += 1
+            if slot.deadline == deadline:
+                again.append(entry)
+        for entry in again:
+            heapq.heappush(due, entry)
+        out.jobs_evaluated += evaluated
+        return evaluated
+
     def finish(self) -> Evaluation:
-        """Resolve the alerts of jobs that were not given (deleted), decide notifications, and
-        return what the whole pass changed."""
+        """Resolve the alerts of jobs that were not given to a scan pass (deleted), decide
+        notifications, and return what the whole pass changed."""
         engine, out, now = self._engine, self._out, self.now
         slots = engine._slots
         if engine._pass == self._number:  # if a later pass has begun, it does this instead
-            if self._seen < len(slots):  # some job was not given: deleted
-                for key in [key for key, slot in slots.items() if slot.seen < self._number]:
-                    engine._drop_slot(slots.pop(key), now, out)
+            if not self._changes:
+                if self._seen < len(slots):  # some job was not given: deleted
+                    for key in [key for key, slot in slots.items() if slot.seen < self._number]:
+                        engine._drop_slot(slots.pop(key), now, out)
+                engine.needs_every_job = False
             engine._judge_fleets(now, out)
             if engine._orphans_possible:
                 engine._close_orphans(now, out)
                 engine._orphans_possible = False
+            if len(engine._due) > 2 * len(slots) + 1024:  # mostly stale entries: rebuild
+                engine._due = [
+                    (slot.deadline, next(engine._order), slot)
+                    for slot in slots.values()
+                    if slot.deadline < INFINITY
+                ]
+                heapq.heapify(engine._due)
         engine.book.refresh(now, out, self._silences)
         return out

@@ -25,6 +25,7 @@ from batchgate.collector.alerting.outbox import Outbox
 from batchgate.collector.alerting.settings import AlertingSettings
 from batchgate.collector.core.api_json import finite_number
 from batchgate.collector.core.model import Job, JobKey
+from batchgate.collector.core.queues import Queue
 from batchgate.collector.core.records import AlertEventRecord, SilenceRecord
 from batchgate.collector.core.state import State
 from batchgate.collector.live import EventBus
@@ -57,6 +58,26 @@ SILENCE_RETENTION: Final = 5 * 86400.0
 """Expired silences stay listed this long (Alertmanager's default data retention, 120h)."""
 RECENT_DROPS: Final = 3600.0
 """/health says notifications were dropped for this long after the last drop."""
+
+
+class _Steps:
+    """Times the steps of a pass, and yields to the event loop once a step has taken STEP."""
+
+    def __init__(self) -> None:
+        self.spent = self.longest = 0.0
+        self._started = time.perf_counter()
+
+    async def step(self, *, now: bool = False) -> None:
+        """End a step here if it has taken STEP (or `now`), and let the event loop run."""
+        if now or time.perf_counter() - self._started >= STEP:
+            self.done()
+            await asyncio.sleep(0)
+            self._started = time.perf_counter()
+
+    def done(self) -> None:
+        step = time.perf_counter() - self._started
+        self.spent += step
+        self.longest = max(self.longest, step)
 
 
 HISTORY_EVENTS: Final = frozenset({"firing", "severity", "resolved"})
@@ -187,55 +208,76 @@ class Alerting:
 
     async def run(self) -> None:
         """Evaluate every `evaluation_interval` (and when woken), until cancelled."""
-        while True:
-            self._wake.clear()
-            full, self._full_pass_due = self._full_pass_due, False
-            try:
-                await self.evaluate_all(full=full)
-                self._forget_old_silences(self._clock())
-            except Exception:
-                log.exception("rules evaluation failed; will try again")
-                self._metrics.evaluation_failures.inc()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.evaluation_interval)
+        changes = (self._state.changes, self._state.queues.changes)
+        for log_ in changes:
+            log_.watch()
+        try:
+            while True:
+                self._wake.clear()
+                full, self._full_pass_due = self._full_pass_due, False
+                try:
+                    await self.evaluate_all(full=full)
+                    self._forget_old_silences(self._clock())
+                except Exception:
+                    log.exception("rules evaluation failed; will try again")
+                    self._metrics.evaluation_failures.inc()
+                    self.engine.needs_every_job = True  # what the pass took may be lost
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.evaluation_interval)
+        finally:
+            for log_ in changes:
+                log_.watch(False)
 
     async def evaluate_all(self, *, full: bool = False) -> Evaluation:
-        """One pass over every live job, in steps of CHUNK jobs with the event loop free in
-        between (pushes are applied and evaluated meanwhile)."""
+        """One pass, in steps with the event loop free in between (pushes are applied and
+        evaluated meanwhile). A scan pass gives the engine every live job (the first pass, a
+        full one, after a reload); the others give it what changed since the last pass and
+        let it find the jobs whose deadline has come: O(changes), not O(jobs)."""
         async with self._pass_lock:
             now = self._clock()
-            evaluation_pass = self.engine.start_pass(now, full=full, silences=self._silence_list)
-            jobs = list(self._state.jobs.values())
-            spent = longest = 0.0
-            started = time.perf_counter()
+            state, engine = self._state, self.engine
+            changed_jobs, changed_queues = state.changes.take(), state.queues.changes.take()
+            scan = full or engine.needs_every_job or not state.changes.watched
+            evaluation_pass = engine.start_pass(
+                now, full=full, changes=not scan, silences=self._silence_list
+            )
+            steps = _Steps()
+            if scan:
+                jobs: list[Job | Queue] = list(state.jobs.values())
+                # The queues the runs name, which only the queue kinds judge (10,000 at most).
+                jobs += state.queues.queues.values()
+            else:
+                evaluation_pass.forget(
+                    key
+                    for changed in (changed_jobs, changed_queues)
+                    for key, job in changed.items()
+                    if job is None
+                )
+                jobs = [job for job in changed_jobs.values() if job is not None]
+                jobs += (queue for queue in changed_queues.values() if queue is not None)
             for first in range(0, len(jobs), CHUNK):
-                live = self._state.jobs
                 # A job deleted since the pass began is not evaluated (forget_jobs did it).
                 evaluation_pass.evaluate(
-                    job for job in jobs[first : first + CHUNK] if live.get(job.key) is job
+                    job for job in jobs[first : first + CHUNK] if self._live(job)
                 )
-                step = time.perf_counter() - started
-                if step >= STEP:
-                    spent += step
-                    longest = max(longest, step)
-                    await asyncio.sleep(0)
-                    started = time.perf_counter()
-            # The queues the runs name, which only the queue kinds judge (10,000 at most).
-            evaluation_pass.evaluate(list(self._state.queues.queues.values()))
-            step = time.perf_counter() - started
-            spent += step
-            longest = max(longest, step)
-            await asyncio.sleep(0)
-            started = time.perf_counter()
+                await steps.step()
+            if not scan:
+                while evaluation_pass.evaluate_due(CHUNK) == CHUNK:
+                    await steps.step()
+            await steps.step(now=True)
             evaluation = evaluation_pass.finish()
             self._apply(evaluation)
-            step = time.perf_counter() - started
-            self.longest_step = max(longest, step)
-            self.last_pass_seconds = spent + step
+            steps.done()
+            self.longest_step, self.last_pass_seconds = steps.longest, steps.spent
             self.passes += 1
             metric = self._metrics.full_evaluation if full else self._metrics.periodic_evaluation
             metric.observe(self.last_pass_seconds)
             return evaluation
+
+    def _live(self, job: Job | Queue) -> bool:
+        if isinstance(job, Queue):
+            return self._state.queues.queues.get(job.name) is job
+        return self._state.jobs.get(job.key) is job
 
     def _apply(self, evaluation: Evaluation) -> None:
         """Stage what an evaluation changed (alerts and their notifications, in one commit),

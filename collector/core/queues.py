@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
+from batchgate.collector.core.changes import ChangeLog
 from batchgate.collector.core.model import (
     EMPTY_RUNS,
     RETRYING,
@@ -184,6 +185,8 @@ class QueueBook:
         that names the queue takes them (its answer carries them). In memory only."""
         self._where: dict[str, str] = {}
         """Run id -> the queue it is in flight in."""
+        self.changes: ChangeLog[JobKeyTuple, Queue] = ChangeLog()
+        """Queues changed or dropped since the rules last looked (while they watch)."""
 
     def queue(self, name: str, at: float) -> Queue | None:
         """The queue of this name, created if there is room (MAX_QUEUES)."""
@@ -194,6 +197,7 @@ class QueueBook:
             queue = self.queues[name] = Queue(name, at)
         queue.last_seen_at = max(queue.last_seen_at, at)
         queue.generation += 1
+        self.changes.changed(queue.key, queue)
         return queue
 
     def room_for(self, names: set[str]) -> bool:
@@ -230,7 +234,7 @@ class QueueBook:
             if not queue.waiting and not queue.active and queue.last_seen_at < now - DAY
         ]
         for name in idle:
-            del self.queues[name]
+            self.changes.deleted(self.queues.pop(name).key)
         return len(idle)
 
     def follow(self, run: Run, kind: str, at: float) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from batchgate.collector.core.changes import ChangeLog
 from batchgate.collector.core.events import MAX_FUTURE_SKEW, FieldError
 from batchgate.collector.core.model import (
     ATTEMPT_MESSAGE_LIMIT,
@@ -95,6 +96,8 @@ class State:
         self._sorted_keys: list[JobKey] | None = None
         self.queues = QueueBook()
         """The queues the runs name, kept as their runs change."""
+        self.changes: ChangeLog[JobKey, Job] = ChangeLog()
+        """Jobs changed or deleted since the rules last looked (while they watch)."""
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -219,7 +222,7 @@ class State:
             job.declaration = declared  # the latest declaration wins
             change = change._replace(job_changed=True)
         if change.kind != "ignored":
-            job.generation += 1
+            self.touch(job)
             job.last_seen_at = max(job.last_seen_at or event.at, event.at)
             if change.run.queue is not None:
                 self.queues.follow(change.run, change.kind, event.at)
@@ -451,7 +454,7 @@ class State:
             run.attempts[-1] = run.attempts[-1]._replace(ended_at=run.last_event_at, outcome=LOST)
         job.running.pop(run.run_id, None)
         self._record_finish(job, run)
-        job.generation += 1
+        self.touch(job)
         self._settle(job, run)
         if run.queue is not None:
             self.queues.follow(run, "finished", run.last_event_at)
@@ -491,6 +494,7 @@ class State:
             job = self.jobs.pop(key, None)
             if job is None:
                 continue
+            self.changes.deleted(key)
             self._sorted_keys = None
             removed.append(job)
             last = (job.last_run, job.last_finished)
@@ -514,8 +518,14 @@ class State:
         job.recent = type(job.recent)(maxlen=self.settings.recent_runs)
         self.next_job_id += 1
         self.jobs[key] = job
+        self.changes.changed(key, job)
         self._sorted_keys = None
         return job
+
+    def touch(self, job: Job) -> None:
+        """The job changed: its generation moves, and the rules will look at it."""
+        job.generation += 1
+        self.changes.changed(job.key, job)
 
     def _cache_finished(self, run: Run) -> None:
         self._finished[run.run_id] = run

@@ -1,7 +1,8 @@
 """Skipping unchanged jobs never changes the outcome: over random event histories applied by the
 collector's own State, an engine that evaluates incrementally (in chunks, and job by job after
 events) gives the same transitions and notifications as one that re-evaluates everything, at
-the same times."""
+the same times; and so does one given only what the State's change log says changed (a pass
+of changes, as the server runs it)."""
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from batchgate.rules.engine import RuleEngine
 from batchgate.rules.facts import Readings
 from batchgate.rules.kinds import Context
 from batchgate.rules.receivers import Router, load_receivers
-from tests.rules.history import T0, new_job, push, ruleset, start
+from tests.rules.history import T0, new_job, progress, push, ruleset, start
 
 RULES = ruleset(
     """
@@ -50,7 +51,7 @@ RECEIVERS, _ = load_receivers(
 )
 LOST_AFTER = 20 * 60.0
 
-ACTIONS = st.sampled_from(["start", "progress", "heartbeat", "finish", "lost", "push"])
+ACTIONS = st.sampled_from(["start", "progress", "heartbeat", "finish", "lost", "push", "delete"])
 STEP = st.tuples(
     st.integers(min_value=0, max_value=40 * 60),  # seconds until this step
     st.lists(
@@ -86,6 +87,10 @@ def _apply(state, group, counter, now, job_index, action, value):
         push(group, now)
         return group
     key = KEYS[job_index]
+    if action == "delete":
+        if value % 4 == 0:  # now and then: a deleted job loses its alerts
+            state.delete_jobs(key.name, key)
+        return None
     job = state.jobs.get(key)
     running = sorted(job.running) if job is not None else []
     if action == "start":
@@ -126,27 +131,50 @@ def _in_chunks(rule_engine, jobs, now, size):
     return evaluation_pass.finish()
 
 
+def _changes_in_chunks(rule_engine, taken, now, size):
+    """A pass of changes, as the server runs it: what changed, what was deleted, what is due."""
+    if rule_engine.needs_every_job:
+        return None
+    evaluation_pass = rule_engine.start_pass(now, changes=True)
+    evaluation_pass.forget(key for key, job in taken.items() if job is None)
+    changed = [job for job in taken.values() if job is not None]
+    for first in range(0, len(changed), size):
+        evaluation_pass.evaluate(changed[first : first + size])
+    while evaluation_pass.evaluate_due(size) == size:
+        pass
+    return evaluation_pass.finish()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(STEP, min_size=1, max_size=40), st.integers(min_value=1, max_value=3))
 def test_incremental_evaluation_gives_the_same_transitions_as_full(steps, chunk):
     state = State(StateSettings(lost_after=LOST_AFTER))
+    state.changes.watch()
     group = new_job("g", kind="pushgateway")
-    incremental, full = _engine(), _engine()
+    incremental, full, of_changes = _engine(), _engine(), _engine()
     counter = [0]
     now = T0
     for delay, events, evaluate_each in steps:
         now += delay
         for job_index, action, value in events:
             changed = _apply(state, group, counter, now, job_index, action, value)
+            if changed is group:
+                state.changes.changed(group.key, group)  # the group is not in this State
             if changed is not None and evaluate_each:
-                assert _summary(incremental.evaluate_job(changed, now)) == _summary(
-                    full.evaluate_job(changed, now)
-                )
+                expected = _summary(full.evaluate_job(changed, now))
+                assert _summary(incremental.evaluate_job(changed, now)) == expected
+                assert _summary(of_changes.evaluate_job(changed, now)) == expected
         jobs = [*state.jobs.values(), group]
-        assert _summary(_in_chunks(incremental, jobs, now, chunk)) == _summary(
-            full.evaluate(jobs, now, full=True)
-        ), f"at +{now - T0:.0f}s"
-        assert {a.id: a.state for a in incremental.alerts} == {a.id: a.state for a in full.alerts}
+        taken = state.changes.take()
+        expected = _summary(full.evaluate(jobs, now, full=True))
+        assert _summary(_in_chunks(incremental, jobs, now, chunk)) == expected, f"+{now - T0}s"
+        by_changes = _changes_in_chunks(of_changes, taken, now, chunk)
+        if by_changes is None:  # its first pass must see every job
+            by_changes = _in_chunks(of_changes, jobs, now, chunk)
+        assert _summary(by_changes) == expected, f"changes only, at +{now - T0:.0f}s"
+        alerts = {a.id: a.state for a in full.alerts}
+        assert {a.id: a.state for a in incremental.alerts} == alerts
+        assert {a.id: a.state for a in of_changes.alerts} == alerts
 
 
 def test_an_incremental_pass_skips_unchanged_jobs():
@@ -160,3 +188,22 @@ def test_an_incremental_pass_skips_unchanged_jobs():
 
     start(jobs[3], "r1", T0 + 2)
     assert rules.evaluate(jobs, T0 + 2).jobs_evaluated == 1
+
+
+def test_a_pass_of_changes_evaluates_only_the_changed_and_the_due_jobs():
+    rules = RuleEngine(ruleset("rules: [{name: Stuck, kind: stuck, no_progress_for: 10m}]"))
+    jobs = [new_job(f"j{index}") for index in range(100)]
+    rules.evaluate(jobs, T0)
+    start(jobs[3], "r1", T0 + 1)
+    progress(jobs[3], "r1", T0 + 2, done=1)
+
+    evaluation_pass = rules.start_pass(T0 + 2, changes=True)
+    evaluation_pass.evaluate([jobs[3]])
+    assert evaluation_pass.evaluate_due(1000) == 0
+    assert evaluation_pass.finish().jobs_evaluated == 1
+
+    # Its run is stuck after 10 minutes without progress: due then, though nothing changed.
+    evaluation_pass = rules.start_pass(T0 + 2 + 11 * 60, changes=True)
+    assert evaluation_pass.evaluate_due(1000) == 1
+    evaluation = evaluation_pass.finish()
+    assert [t.alert["rule"] for t in evaluation.transitions] == ["Stuck"]
