@@ -104,7 +104,14 @@ class PostgresStore:
     wal_limit_bytes = 0
     """PostgreSQL keeps its own write-ahead log (its `max_wal_size`), not batchgate."""
 
-    def __init__(self, url: str, password_file: Path | None = None, readers: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        password_file: Path | None = None,
+        readers: int = 4,
+        *,
+        one_statement: bool = True,
+    ) -> None:
         self.url = masked(url)
         """The URL as logs may show it: without its password."""
         self._dsn = url
@@ -117,6 +124,10 @@ class PostgresStore:
         self._batches = 0
         self._unconfirmed: tuple[WriteBatch, int] | None = None
         """The batch whose commit last failed, and its number: a retry keeps the number."""
+        self._one_statement_wanted = one_statement
+        self._one_statement: writes.OneStatement | None = None
+        """Writes the most common batches in one statement (`writes.OneStatement`); None:
+        every batch as a transaction of statements (`one_statement=False`, for tests)."""
         self.fence_epoch: int | None = None
         """The leadership lease's epoch every commit must hold (`lease.fence_sql`), set by
         the node while it leads; None: commits are not fenced (no lease in use)."""
@@ -159,6 +170,9 @@ class PostgresStore:
             self._readers = await self._pool(self._readers_count, password)
             async with self._writer.acquire() as conn:
                 found = await migrate(conn)
+                if self._one_statement_wanted:
+                    types = await writes.OneStatement.column_types(conn)
+                    self._one_statement = writes.OneStatement(types)
         except SchemaTooNew as error:
             await self.close()
             raise StoreUnavailable(f"cannot use database {self.url}: {error}") from None
@@ -211,7 +225,13 @@ class PostgresStore:
             raise RuntimeError("the store is not open")
         async with self._writer.acquire() as conn:
             await writes.commit(
-                conn, self._session, number, batch, self.fence_epoch, self.fence_hold
+                conn,
+                self._session,
+                number,
+                batch,
+                self.fence_epoch,
+                self.fence_hold,
+                self._one_statement,
             )
         self._unconfirmed = None
 

@@ -11,6 +11,7 @@ import pytest
 from batchgate.collector.core.records import AuditRecord, WriteBatch
 from batchgate.collector.storage.postgres.lease import LeaseTable, fence_sql, is_fenced
 from batchgate.collector.storage.postgres.store import PostgresStore
+from tests.collector.storage.contract.records import NOW, job, point, run
 from tests.postgres import Cluster
 
 
@@ -66,6 +67,44 @@ async def test_a_leader_commits_only_while_its_epoch_holds_the_lease(url: str) -
         await store.close()
         await alpha.close()
         await beta.close()
+
+
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "statements"])
+async def test_progress_of_a_leader_that_lost_the_lease_is_refused(
+    url: str, one_statement: bool
+) -> None:
+    """The batches written in one statement (progress, points) are fenced as the others."""
+    alpha, beta = LeaseTable(url, None, 1.0), LeaseTable(url, None, 1.0)
+    store = PostgresStore(url, one_statement=one_statement)
+    try:
+        await alpha.prepare()
+        await store.open(0.0, 5, 60.0)
+        lease = await alpha.claim("alpha", "http://alpha", 1.0, None)
+        store.fence_epoch = lease.epoch
+        started = run("r", 1, "running", started_at=NOW)
+        await store.commit(WriteBatch(jobs=[job(1)], runs=[started], alive_at=NOW))
+        await store.commit(progressed(1))
+
+        await asyncio.sleep(1.1)  # alpha is paused past its lease; beta takes it
+        assert (await beta.claim("beta", "http://beta", 1.0, None)).held
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await store.commit(progressed(2))
+        assert is_fenced(refused.value)
+        assert [p.seq for p in await store.timeline("r")] == [1]
+        (stored,) = await store.get_runs(["r"])
+        assert stored.readings.done == 1.0
+    finally:
+        await store.close()
+        await alpha.close()
+        await beta.close()
+
+
+def progressed(number: int) -> WriteBatch:
+    return WriteBatch(
+        run_progress=[run("r", 1, "running", started_at=NOW, done=float(number))],
+        points=[point("r", number, NOW + number, done=float(number))],
+        alive_at=NOW + number,
+    )
 
 
 async def test_a_takeover_waits_for_the_commit_in_flight(url: str) -> None:

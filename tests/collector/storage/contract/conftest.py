@@ -1,4 +1,6 @@
-"""The stores under one contract: every test here runs on SQLite and on a real PostgreSQL.
+"""The stores under one contract: every test here runs on SQLite and on a real PostgreSQL,
+the latter twice: writing the most common batches in one statement (as it does by default)
+and every batch as a transaction of statements.
 
 `make_store()` gives a store, not yet opened, on the test's own database: a data directory
 in tmp_path, or a fresh database in the session's PostgreSQL cluster (tests.postgres).
@@ -29,7 +31,7 @@ def postgres() -> Iterator[Cluster]:
         yield cluster
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "postgres, statements"])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -39,11 +41,12 @@ async def make_store(
     store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[MakeStore]:
     made: list[Store] = []
-    if store_kind == "postgres":
+    if store_kind.startswith("postgres"):
         url = request.getfixturevalue("postgres").database()
+        one_statement = store_kind == "postgres"
 
         def new() -> Store:
-            made.append(PostgresStore(url))
+            made.append(PostgresStore(url, one_statement=one_statement))
             return made[-1]
     else:
 
