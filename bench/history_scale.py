@@ -1,7 +1,7 @@
 """History at scale: fill J jobs x R runs, then measure the disk, memory, queries and restart.
 
     python bench/history_scale.py [--jobs 10000] [--runs 100] [--connections 2]
-                                  [--poll SECONDS] [--pythonpath DIR]
+                                  [--poll SECONDS] [--pythonpath DIR] [--keep DIR]
 
 Fills a fresh data directory through POST /push: runs backdated over 25 days, in time
 order, each a `start` and a `success` with progress, in batches of 1,000 events sent
@@ -17,7 +17,9 @@ resident memory again, and a clean stop (the files' sizes after it).
 `--poll 1` GETs /summary and / once a second during the fill, as an open dashboard would
 (their readers hold snapshots of the database while commits go on). `--pythonpath DIR`
 puts DIR first on the server's PYTHONPATH, to measure another checkout (a tree holding a
-`batchgate` package of links, as `.ci/dev-tree` makes one). Output: markdown tables.
+`batchgate` package of links, as `.ci/dev-tree` makes one). `--keep DIR` copies the
+data directory there at the end (after the clean stop), to time restarts on it. Output:
+markdown tables.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -257,6 +260,7 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.0, help="seconds between dashboard polls")
     parser.add_argument("--repeats", type=int, default=20, help="GETs per query timed")
     parser.add_argument("--pythonpath", help="put DIR first on the server's PYTHONPATH")
+    parser.add_argument("--keep", metavar="DIR", help="copy the data directory to DIR at the end")
     args = parser.parse_args()
     jobs, runs = args.jobs, args.runs
     if jobs < 1 or runs < 1 or args.connections < 1:
@@ -306,6 +310,8 @@ def main() -> None:
                 server.process.send_signal(signal.SIGTERM)
                 server.process.wait(120)
         stopped = file_sizes(data)
+        if args.keep:
+            shutil.copytree(data, args.keep, dirs_exist_ok=True)
         report(args, filled, sampler, after_fill, at_kill, stopped, memory_filled,
                memory_restarted, queries, with_metrics, ready_after_kill)  # fmt: skip
 

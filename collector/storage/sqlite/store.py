@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,8 @@ _SELECT_RUN = (
     "FROM runs r JOIN jobs j ON j.id = r.job_id"
 )
 _BATCH_FIELDS = tuple(f.name for f in fields(WriteBatch))
+_FINISHED_ORDER = operator.attrgetter("finished_at", "run_id")
+"""A job's recent runs, oldest first, as `runs_finished` orders them."""
 
 
 def _wire(batch: WriteBatch) -> dict[str, object]:
@@ -429,33 +433,50 @@ class SqliteStore:
             run = _run_from_joined_row(row)
             jobs[row[1]].waiting[run.run_id] = run
         step("running runs")
+        for run_id, job in list(last_ids.items()):  # a running or waiting run: read above
+            if (live := job.running.get(run_id) or job.waiting.get(run_id)) is not None:
+                job.last_run = live
+                del last_ids[run_id]
         for run in await self.get_runs(list(last_ids)):
-            job = last_ids[run.run_id]
-            job.last_run = job.running.get(run.run_id) or job.waiting.get(run.run_id, run)
+            last_ids[run.run_id].last_run = run
         step("last runs")
         # The newest `recent_runs` finished runs of every job, in one query that reads
-        # only those (runs_finished walks each job's runs from its newest).
-        newest_finished: dict[str, Job] = {}
-        recent: dict[int, list[RunSummary]] = {}
-        for job_id, *summary in await reader.execute_fetchall(
+        # only those (runs_finished walks each job's runs from its newest). Each job's few
+        # are put in order here: cheaper than SQL sorting all of them into one order.
+        recent: defaultdict[int, list[RunSummary]] = defaultdict(list)
+        for (
+            job_id,
+            run_id,
+            status,
+            started_at,
+            finished_at,
+            duration,
+            done,
+        ) in await reader.execute_fetchall(
             "SELECT r.job_id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, "
             "r.done FROM jobs j JOIN runs r ON r.rowid IN ("
             "SELECT rowid FROM runs WHERE job_id = j.id AND status != 'running' "
             "AND finished_at IS NOT NULL "
-            "ORDER BY finished_at DESC, run_id DESC LIMIT ?) "
-            "ORDER BY r.job_id, r.finished_at DESC, r.run_id DESC",
+            "ORDER BY finished_at DESC, run_id DESC LIMIT ?)",
             (recent_runs,),
         ):
-            recent.setdefault(job_id, []).append(RunSummary(*summary))
+            recent[job_id].append(
+                RunSummary(run_id, status, started_at, finished_at, duration, done)
+            )
+        newest_finished: dict[str, Job] = {}
         for job_id, summaries in recent.items():
+            summaries.sort(key=_FINISHED_ORDER)
             job = jobs[job_id]
-            job.recent.extend(reversed(summaries))
-            newest_finished[summaries[0].run_id] = job
+            job.recent.extend(summaries)
+            newest_finished[summaries[-1].run_id] = job
         step("recent runs")
+        # Mostly the job's last run, already read; the others are read now.
+        for run_id, job in list(newest_finished.items()):
+            if job.last_run is not None and job.last_run.run_id == run_id:
+                job.last_finished = job.last_run
+                del newest_finished[run_id]
         for run in await self.get_runs(list(newest_finished)):
-            job = newest_finished[run.run_id]
-            last = job.last_run
-            job.last_finished = last if last is not None and last.run_id == run.run_id else run
+            newest_finished[run.run_id].last_finished = run
         step("last finished runs")
         seen_since = now - seen_window
         seen = [

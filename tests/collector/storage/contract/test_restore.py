@@ -70,6 +70,28 @@ async def test_a_reopened_store_restores_jobs_runs_and_their_latest_runs(
     assert restored.alive_at == NOW + 7
 
 
+async def test_the_recent_runs_come_back_in_the_order_they_finished_not_written(
+    make_store: MakeStore,
+) -> None:
+    """Runs written out of order (a long run finishing after shorter, later ones), two
+    finishing at the same moment, and one written by a later commit than newer ones."""
+    store = make_store()
+    await store.open(NOW, 4, 3600)
+    finishes = {"long": 900.0, "b": 300.0, "a": 300.0, "c": 500.0, "oldest": 100.0}
+    first = [run(run_id, 1, started_at=NOW - 1000, duration=finished) for run_id, finished in
+             finishes.items() if run_id != "oldest"]  # fmt: skip
+    await store.commit(WriteBatch(jobs=[job(1, "etl", last_run_id="long")], runs=first))
+    await store.commit(WriteBatch(runs=[run("oldest", 1, started_at=NOW - 1000, duration=100.0)]))
+    await store.close()
+
+    (etl,) = (await make_store().open(NOW + 60, 4, 3600)).jobs
+
+    assert [summary.run_id for summary in etl.recent] == ["a", "b", "c", "long"]
+    assert etl.last_run is not None
+    assert etl.last_run.run_id == "long"
+    assert etl.last_finished is etl.last_run
+
+
 async def test_it_restores_the_event_ids_seen_within_the_window(make_store: MakeStore) -> None:
     store = make_store()
     await store.open(NOW, 32, 3600)
