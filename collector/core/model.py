@@ -176,6 +176,9 @@ class Run:
     attempts: list[Attempt] = field(default_factory=list)
     """Its attempts, oldest first (at most MAX_ATTEMPTS_KEPT, the newest), for a run that
     was queued or retried; empty for a run that simply started."""
+    encoded_attempts: tuple[list[Attempt], str] | None = field(default=None, repr=False)
+    """The attempts as last encoded for the store, and their text (`storage.store`): a
+    queued run's progress is written many times between two changes of its attempts."""
 
     @property
     def began_at(self) -> float | None:

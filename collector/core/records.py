@@ -16,6 +16,13 @@ UNFINISHED_STATUSES = ("running", "queued", "retrying")
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED_STATUSES)
 FINISHED_SQL = f"status NOT IN ({_UNFINISHED_SQL})"
 """The SQL condition of a run that is over (both stores' dialects)."""
+NOT_PROGRESS_COLUMNS = (
+    "run_id", "job_id", "started_at", "status", "finished_at", "duration", "queue"
+)  # fmt: skip
+"""The run columns a progress-only write leaves alone: its key, and the indexed columns
+only a lifecycle change moves (a run whose queue changes is written whole: `State.apply`
+calls that change `moved`). Rewriting an index entry that did not change doubled the cost
+of a queued run's progress in SQLite (docs/benchmarks.md)."""
 
 
 class JobRecord(NamedTuple):

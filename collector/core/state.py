@@ -67,8 +67,9 @@ class Change(NamedTuple):
     """What applying one event did."""
 
     kind: str
-    """queued, started (also a queued or retrying run's next attempt), progress, retrying,
-    finished, revived, or ignored (a late event for a finished run)."""
+    """queued, started (also a queued or retrying run's next attempt), progress, moved
+    (progress that names another queue), retrying, finished, revived, or ignored (a late
+    event for a finished run)."""
     job: Job
     run: Run
     job_changed: bool
@@ -210,7 +211,12 @@ class State:
         if run is None:
             change = self._new_run(job, event)
         else:
+            queue = run.queue
             change = self._update_run(job, run, event)
+            if change.kind == "progress" and run.queue != queue:
+                # Written whole (a progress write leaves the indexed queue column alone),
+                # and moved in the queue book.
+                change = change._replace(kind="moved")
         if job_created and not change.job_changed:
             change = change._replace(job_changed=True)
         declared = event.declaration

@@ -309,8 +309,22 @@ def run_record(run: Run, job_id: int) -> RunRecord:
         run.queued_at,
         run.attempt,
         run.max_attempts,
-        json.dumps(run.attempts) if run.attempts else None,
+        attempts_text(run),
     )
+
+
+def attempts_text(run: Run) -> str | None:
+    """The run's attempts as stored (JSON lists), encoded again only once they changed."""
+    attempts = run.attempts
+    if not attempts:
+        return None
+    encoded = run.encoded_attempts
+    # Unchanged attempts are the same tuples: the comparison is one identity check each.
+    if encoded is not None and encoded[0] == attempts:
+        return encoded[1]
+    text = json.dumps(attempts)
+    run.encoded_attempts = (attempts.copy(), text)
+    return text
 
 
 def point_record(sample: Sample) -> PointRecord:

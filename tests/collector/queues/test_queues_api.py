@@ -3,6 +3,8 @@ in it now, and what went through it in the last hour and day."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from tests.helpers import Client, Clock, get, push
@@ -70,6 +72,23 @@ async def test_a_deleted_job_leaves_its_queue_empty(client: Client) -> None:
     assert response.status == 200
     (queue,) = (await get(client, "/queues"))["queues"]
     assert (queue["waiting"], queue["active"]) == (0, 0)
+
+
+async def test_a_run_whose_progress_names_another_queue_moves_there_for_good(
+    start: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await start()
+    await push(client, [_event("queued", "a"), _event("start", "a")])
+    await push(client, _event("progress", "a", queue="emails.bulk", progress={"done": 1}))
+    await push(client, _event("progress", "a", queue="emails.bulk", progress={"done": 2}))
+    await client.close()
+
+    client = await start()
+    assert (await get(client, "/runs/a"))["queue"] == "emails.bulk"
+    active = {q["queue"]: q["active"] for q in (await get(client, "/queues"))["queues"]}
+    assert active == {"emails.bulk": 1}
+    trends = await get(client, "/queues/emails.bulk/trends", period="24h")
+    assert trends["runs"] == 1
 
 
 async def test_a_brokers_snapshot_gives_the_depth_for_five_minutes(
