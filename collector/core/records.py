@@ -82,7 +82,11 @@ class RunRecord(NamedTuple):
     attempt: int | None = None
     max_attempts: int | None = None
     attempts: str | None = None
-    """JSON: the run's attempts as lists (number, started_at, ended_at, outcome, message)."""
+    """JSON: the run's attempts as lists (number, started_at, ended_at, outcome, message,
+    and since schema 15 its worker: [hostname, pid] or null)."""
+    # Schema 15's: the worker of the run's current or last attempt, when its events said.
+    worker_hostname: str | None = None
+    worker_pid: int | None = None
 
 
 class PointRecord(NamedTuple):

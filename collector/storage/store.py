@@ -21,6 +21,7 @@ from batchgate.collector.core.model import (
     Job,
     JobKey,
     Run,
+    Worker,
 )
 from batchgate.collector.core.records import (
     AlertEventRecord,
@@ -281,10 +282,29 @@ def run_from_record(record: RunRecord, job: JobKey) -> Run:
         queued_at=record.queued_at,
         attempt=record.attempt,
         max_attempts=record.max_attempts,
-        attempts=[Attempt(*attempt) for attempt in json.loads(record.attempts)]
+        attempts=[_attempt(*values) for values in json.loads(record.attempts)]
         if record.attempts
         else [],
+        worker=_worker(record.worker_hostname, record.worker_pid),
     )
+
+
+def _attempt(
+    number: int,
+    started_at: float,
+    ended_at: float | None = None,
+    outcome: str | None = None,
+    message: str | None = None,
+    worker: list[Any] | None = None,
+) -> Attempt:
+    """A stored attempt (its JSON list; one stored before schema 15 has no worker)."""
+    return Attempt(
+        number, started_at, ended_at, outcome, message, Worker(*worker) if worker else None
+    )
+
+
+def _worker(hostname: str | None, pid: int | None) -> Worker | None:
+    return None if hostname is None and pid is None else Worker(hostname, pid)
 
 
 def run_record(run: Run, job_id: int) -> RunRecord:
@@ -310,7 +330,11 @@ def run_record(run: Run, job_id: int) -> RunRecord:
         run.attempt,
         run.max_attempts,
         attempts_text(run),
+        *(run.worker or _NO_WORKER),
     )
+
+
+_NO_WORKER = (None, None)
 
 
 def attempts_text(run: Run) -> str | None:

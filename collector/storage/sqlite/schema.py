@@ -227,6 +227,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN declaration TEXT;
     """,
+    # 15: the worker process of a run's current or last attempt (a task queue's worker:
+    # Celery's `celery@web-1` and its pid), when its events say.
+    """
+    ALTER TABLE runs ADD COLUMN worker_hostname TEXT;
+    ALTER TABLE runs ADD COLUMN worker_pid INTEGER;
+    """,
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batchgate.collector.core.model import WAIT_BUCKETS, Attempt
+from batchgate.collector.core.model import WAIT_BUCKETS, Attempt, Worker
 from batchgate.collector.core.records import RunRecord, WriteBatch
 from tests.collector.storage.contract.conftest import MakeStore
 from tests.collector.storage.contract.records import NOW, job, run
@@ -85,6 +85,36 @@ async def test_a_job_whose_runs_never_queued_restores_with_no_waits(
     assert restored.wait_buckets == [0] * len(WAIT_BUCKETS)
     assert restored.last_finished is not None
     assert (restored.last_finished.queue, restored.last_finished.attempts) == (None, [])
+
+
+async def test_a_runs_worker_and_each_attempts_come_back(make_store: MakeStore) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    attempts = [
+        Attempt(1, NOW - 50, NOW - 40, "retry", "timeout", Worker("celery@web-1", 4242)),
+        Attempt(2, NOW - 30, worker=Worker("celery@web-2", None)),
+    ]
+    older = [[1, NOW - 50, NOW - 40, "retry", "timeout"], [2, NOW - 30, None, None, None]]
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "app.tasks.send_email", last_run_id="w")],
+            runs=[
+                run("w", 1, "running", started_at=NOW - 60, queue="emails",
+                    queued_at=NOW - 60, attempt=2, attempts=json.dumps(attempts),
+                    worker_hostname="celery@web-2", worker_pid=None),
+                # Attempts stored before workers were (schema 14) read as having none.
+                run("old", 1, "running", started_at=NOW - 60, queue="emails",
+                    queued_at=NOW - 60, attempt=2, attempts=json.dumps(older)),
+            ],
+        )
+    )  # fmt: skip
+    await store.close()
+
+    (restored,) = (await make_store().open(NOW + 60, 32, 3600)).jobs
+    found = restored.running["w"]
+    assert (found.worker, found.attempts) == (Worker("celery@web-2", None), attempts)
+    old = restored.running["old"]
+    assert (old.worker, [a.worker for a in old.attempts]) == (None, [None, None])
 
 
 async def test_a_queues_stats_count_its_runs_retries_waits_and_run_times(
