@@ -252,6 +252,21 @@ class RunStats:
 
 
 @dataclass(slots=True)
+class QueueHistory:
+    """What the store holds of the queues' last day, for the queue book at a start: the
+    runs that named a queue and finished, counted by minute of their end and final status;
+    the ends of their attempts retried; the wait and run time of those finished in the
+    last hour."""
+
+    counts: list[tuple[str, int, str, int, float]] = field(default_factory=list)
+    """(queue, minute, status, runs, the last end in that minute)."""
+    retries: list[tuple[str, str]] = field(default_factory=list)
+    """(queue, attempts JSON) of the finished runs retried at least once."""
+    timings: list[tuple[str, float, float | None, float | None]] = field(default_factory=list)
+    """(queue, finished at, wait or None, run time or None), oldest first."""
+
+
+@dataclass(slots=True)
 class QueueStats:
     """Runs of a queue started (queued) in a period, for its trends: counts by status now,
     retries (attempts past each run's first), waits (queueing to first attempt) and run

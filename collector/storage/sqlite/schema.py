@@ -233,6 +233,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN worker_hostname TEXT;
     ALTER TABLE runs ADD COLUMN worker_pid INTEGER;
     """,
+    # 16: the finished runs of the queues by end, for the queue book's windows of the last
+    # day at a start (`store.QUEUE_ENDED`).
+    """
+    CREATE INDEX runs_queue_finished ON runs (finished_at, queue, status)
+        WHERE queue IS NOT NULL;
+    """,
 ]
 
 

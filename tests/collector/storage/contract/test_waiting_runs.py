@@ -151,3 +151,44 @@ async def test_a_queues_stats_count_its_runs_retries_waits_and_run_times(
     assert (stats.run_p50, stats.run_p95) == (20.0, 29.0)
     empty = await store.queue_stats("nope", NOW - 3600)
     assert (empty.counts, empty.retries, empty.wait_p50, empty.run_p95) == ({}, 0, None, None)
+
+
+async def test_a_reopened_store_gives_the_queues_last_day_back(make_store: MakeStore) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    retried = [Attempt(1, NOW - 7220, NOW - 7210, "retry", "busy"), Attempt(2, NOW - 7200)]
+
+    def ended(
+        run_id: str, status: str, finished_at: float, timed: bool = True, **fields: Any
+    ) -> RunRecord:
+        return run(run_id, 1, status, started_at=finished_at - 30,
+                   duration=20.0 if timed else None, finished_at=finished_at, queue="emails",
+                   queued_at=finished_at - 30 if timed else None, **fields)  # fmt: skip
+
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "send")],
+            runs=[
+                ended("a", "succeeded", NOW - 600),
+                ended("b", "failed", NOW - 590),
+                ended("c", "succeeded", NOW - 7000, attempt=2, attempts=json.dumps(retried)),
+                ended("d", "cancelled", NOW - 7000, timed=False),
+                ended("old", "succeeded", NOW - 90_000),
+                waiting("w", "queued", NOW - 10, []),
+                run("cron", 1, finished_at=NOW - 60, started_at=NOW - 120),
+            ],
+        )
+    )  # fmt: skip
+    await store.close()
+
+    history = (await make_store().open(NOW, 32, 3600)).queues
+    assert sorted(history.counts) == sorted([
+        ("emails", int((NOW - 7000) // 60), "cancelled", 1, NOW - 7000),
+        ("emails", int((NOW - 7000) // 60), "succeeded", 1, NOW - 7000),
+        ("emails", int((NOW - 600) // 60), "succeeded", 1, NOW - 600),
+        ("emails", int((NOW - 590) // 60), "failed", 1, NOW - 590),
+    ])  # fmt: skip
+    ((queue, attempts),) = history.retries
+    assert (queue, [Attempt(*a) for a in json.loads(attempts)]) == ("emails", retried)
+    # The last hour's waits (10 s each) and run times, oldest first.
+    assert history.timings == [("emails", NOW - 600, 10.0, 20.0), ("emails", NOW - 590, 10.0, 20.0)]
