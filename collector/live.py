@@ -57,6 +57,7 @@ LIVE_EVENT = {
     "started": "run.started",
     "retrying": "run.retrying",
     "progress": "run.progress",
+    "moved": "run.progress",
     "revived": "run.progress",
     "finished": "run.finished",
 }

@@ -5,7 +5,8 @@
 
 A task is a run of the job named as the task (`app.tasks.send_email`), its run id the task
 id, its queue the queue it was routed to. Producers report it queued (`before_task_publish`);
-the worker reports its start (`task_prerun`, with the attempt: Celery's retries + 1), its
+the worker reports its start (`task_prerun`, with the attempt: Celery's retries + 1, and the
+worker: its name, `celery@host`, and the pid of the process running the task), its
 success, failure, retry (`task_retry`) and revocation (`task_revoked`: cancelled), and, every
 `depth_every` seconds, the depth of each queue it consumes (a `queue_state` snapshot read
 from the broker). Events go through the SDK's background sender: a task never waits for
@@ -110,6 +111,11 @@ class Monitor:
         queue = (request.delivery_info or {}).get("routing_key")
         if queue:
             event["queue"] = queue
+        # The process running the task (a prefork pool's child), and its worker's name.
+        worker: dict[str, Any] = {"pid": os.getpid()}
+        if request.hostname:
+            worker["hostname"] = str(request.hostname)
+        event["worker"] = worker
         self.send(event)
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:

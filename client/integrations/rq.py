@@ -7,7 +7,9 @@ id, its queue the queue it came from. The worker reports, from its main process,
 job was queued (at its `enqueued_at`, so its wait is known) and started, and after the
 work horse is done how it ended: `success`, `fail` (the exception's last line), `retry`
 (RQ queued or scheduled it again) or `cancel` (stopped or canceled). Every `DEPTH_EVERY`
-seconds it reports how many jobs wait in each of its queues (a `queue_state` snapshot).
+seconds it reports how many jobs wait in each of its queues (a `queue_state` snapshot), and
+the jobs canceled before any worker took them (`Job.cancel()`: RQ's canceled job registry),
+as queued then cancelled; a starting worker looks back a day for those.
 URL and token from BATCHGATE_URL and BATCHGATE_TOKEN, as for `Job`. Importing this module
 imports RQ; `import batchgate` does not.
 """
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rq
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 from batchgate.client.config import Connection
 from batchgate.client.sender import sender_for
@@ -32,6 +34,13 @@ ERROR_META = "batchgate_error"
 """The job's meta key where the work horse keeps its exception's last line."""
 DEPTH_EVERY = 30.0
 """Seconds between two reports of the depth of the worker's queues."""
+CANCELED_LOOKBACK = 86400.0
+"""How far back a starting worker looks for jobs canceled before any worker took them
+(batchgate's queue windows are a day long)."""
+CANCELED_OVERLAP = 60.0
+"""Each look for canceled jobs starts this long before the last one ended: a job canceled
+by a process whose clock is behind this one's is not missed (seen twice, it is applied
+once: a cancelled run stays cancelled)."""
 _ENDINGS = {
     JobStatus.FINISHED: ("success", None),
     JobStatus.FAILED: ("fail", None),
@@ -51,8 +60,10 @@ class Reporting:
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         if self.depth_every:
-            threading.Thread(target=self._report_depth, name="batchgate-rq-depth",
-                             daemon=True).start()  # fmt: skip
+            # The first report before the first job: a burst worker makes one too.
+            since = self._report_queues(time.time() - CANCELED_LOOKBACK)
+            threading.Thread(target=self._keep_reporting, args=(since,),
+                             name="batchgate-rq-depth", daemon=True).start()  # fmt: skip
         return bool(super().work(*args, **kwargs))  # type: ignore[misc]
 
     def execute_job(self, job: Any, queue: Any) -> None:
@@ -95,14 +106,23 @@ class Reporting:
             event["message"] = message
         _send(event)
 
-    def _report_depth(self) -> None:
+    def _keep_reporting(self, since: float) -> None:
         while True:
-            try:
-                for queue in self.queues:
-                    _send({"event": "queue_state", "queue": queue.name, "waiting": queue.count})
-            except Exception as error:  # a broker hiccup: try again next time
-                logger.warning("batchgate: could not read the queues' depth: %s", error)
             time.sleep(self.depth_every or DEPTH_EVERY)
+            since = self._report_queues(since)
+
+    def _report_queues(self, since: float) -> float:
+        """Report each queue's depth and the jobs canceled in it since `since` that no worker
+        took; returns where the next look for canceled jobs starts."""
+        now = time.time()
+        try:
+            for queue in self.queues:
+                _send({"event": "queue_state", "queue": queue.name, "waiting": queue.count})
+                _report_canceled(queue, since)
+        except Exception as error:  # a broker hiccup: try again next time
+            logger.warning("batchgate: could not read the queues: %s", error)
+            return since
+        return now - CANCELED_OVERLAP
 
 
 class Worker(Reporting, rq.Worker):
@@ -111,6 +131,28 @@ class Worker(Reporting, rq.Worker):
 
 class SimpleWorker(Reporting, rq.SimpleWorker):
     """RQ's worker that runs jobs in its own process, reporting each job to batchgate."""
+
+
+def _report_canceled(queue: Any, since: float) -> None:
+    """The jobs of `queue` canceled since `since` before a worker took them, each reported
+    queued (when it was enqueued) and cancelled (when it was canceled: the registry's
+    score). A job a worker took is that worker's to report."""
+    registry = queue.canceled_job_registry
+    found = queue.connection.zrangebyscore(registry.key, since, "+inf", withscores=True)
+    if not found:
+        return
+    ids = [member.decode() if isinstance(member, bytes) else member for member, _ in found]
+    jobs = Job.fetch_many(ids, connection=queue.connection, serializer=queue.serializer)
+    for job, (_, canceled_at) in zip(jobs, found, strict=True):
+        if job is None or job.started_at is not None:
+            continue
+        try:
+            run = {"job": job.func_name, "run_id": job.id, "queue": job.origin}
+        except Exception:  # its data cannot be read here (a class this worker lacks)
+            logger.warning("batchgate: could not read canceled job %s", job.id)
+            continue
+        _send({**run, "event": "queued"}, _unix(job.enqueued_at) or canceled_at)
+        _send({**run, "event": "cancel", "message": "canceled"}, canceled_at)
 
 
 def _send(event: dict[str, Any], at: float | None = None) -> None:

@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from batchgate.collector.core.model import LATE, QUEUED, Attempt, Job, Run, RunSummary
+from batchgate.collector.core.model import LATE, QUEUED, Attempt, Job, Run, RunSummary, Worker
 from batchgate.collector.core.queues import QueueFigures
 from batchgate.collector.core.records import PointRecord, RunStats
 from batchgate.collector.core.state import StateSettings
@@ -125,6 +125,7 @@ def run_json(run: Run, now: float, settings: StateSettings) -> dict[str, Any]:
         "attempt": run.attempt,
         "max_attempts": run.max_attempts,
         "attempts": [attempt_json(attempt) for attempt in run.attempts],
+        "worker": worker_json(run.worker),
     }
 
 
@@ -147,7 +148,12 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
             else None
         ),
         "message": attempt.message,
+        "worker": worker_json(attempt.worker),
     }
+
+
+def worker_json(worker: Worker | None) -> dict[str, Any] | None:
+    return None if worker is None else {"hostname": worker.hostname, "pid": worker.pid}
 
 
 def point_json(point: PointRecord) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from batchgate.collector.core.declarations import declaration_from_push
-from batchgate.collector.core.model import EVENT_TYPES, QUEUE_STATE, Event, JobKey, QueueSnapshot
+from batchgate.collector.core.model import (
+    EVENT_TYPES,
+    QUEUE_STATE,
+    Event,
+    JobKey,
+    QueueSnapshot,
+    Worker,
+)
 from batchgate.rules.facts import Readings
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
@@ -38,12 +45,14 @@ cut is marked (`truncated_message`)."""
 MAX_EVENT_ID_LENGTH = 128
 MAX_ATTEMPT = 1_000_000
 """The highest `attempt` or `max_attempts` a push may name."""
+MAX_PID = 2**32 - 1
+NOT_IN_HOSTNAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 _FIELDS = frozenset(
     (
         "job", "labels", "event", "run_id", "event_id", "timestamp", "progress", "resources",
         "metrics", "message", "exit_code", "duration_seconds", "lost_after", "queue", "attempt",
-        "max_attempts", "schedule",
+        "max_attempts", "schedule", "worker",
     )
 )  # fmt: skip
 _QUEUE_STATE_FIELDS = frozenset(
@@ -277,6 +286,7 @@ def _parse_event(
     attempt = _counting_number(item.get("attempt"), "attempt", fail)
     max_attempts = _counting_number(item.get("max_attempts"), "max_attempts", fail)
     declaration = declaration_from_push(item.get("schedule"), at, fail)
+    worker = _parse_worker(item.get("worker"), limits, fail)
 
     if len(errors) > before:
         return None
@@ -296,6 +306,7 @@ def _parse_event(
         attempt=attempt,
         max_attempts=max_attempts,
         declaration=declaration,
+        worker=worker,
     )
 
 
@@ -342,6 +353,31 @@ def _parse_queue_state(
         return None
     snapshot = QueueSnapshot(paused=paused, **counts)
     return Event(job=JobKey(""), type=QUEUE_STATE, at=at, queue=str(queue), snapshot=snapshot)
+
+
+def _parse_worker(value: Any, limits: PushLimits, fail: Any) -> Worker | None:
+    """`{"hostname": "celery@web-1", "pid": 4242}`: the worker process (either may be left
+    out, not both)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        fail("worker", 'must be an object with "hostname", "pid" or both')
+        return None
+    for name in sorted(value.keys() - {"hostname", "pid"}):
+        fail(f"worker.{name}", "unknown field (a worker has hostname and pid)")
+    hostname, pid = value.get("hostname"), value.get("pid")
+    if hostname is not None and (
+        not isinstance(hostname, str)
+        or not 0 < len(hostname) <= limits.max_label_value_length
+        or NOT_IN_HOSTNAMES.search(hostname)
+    ):
+        fail("worker.hostname", "must be a non-empty string without control characters, "
+             f"of at most {limits.max_label_value_length} characters")  # fmt: skip
+        return None
+    if pid is not None and (type(pid) is not int or not 0 <= pid <= MAX_PID):
+        fail("worker.pid", f"must be an integer from 0 to {MAX_PID}")
+        return None
+    return Worker(hostname, pid)
 
 
 def _counting_number(value: Any, field: str, fail: Any) -> int | None:

@@ -111,6 +111,16 @@ class Event:
     """What a `queue_state` event says of its queue (that event has no job: `job` is empty)."""
     declaration: Declaration | None = None
     """The schedule and limits the job declares with this event (issue 21), if any."""
+    worker: Worker | None = None
+    """The worker process the event comes from (a task queue's worker), if it says."""
+
+
+class Worker(NamedTuple):
+    """The worker process that runs an attempt: its name as its framework gives it (Celery's
+    `celery@web-1`), and its process id; None where the event did not say."""
+
+    hostname: str | None = None
+    pid: int | None = None
 
 
 class QueueSnapshot(NamedTuple):
@@ -131,6 +141,8 @@ class Attempt(NamedTuple):
     ended_at: float | None = None
     outcome: str | None = None
     message: str | None = None
+    worker: Worker | None = None
+    """The worker that ran it, as its start said."""
 
 
 @dataclass(slots=True, eq=False)
@@ -176,6 +188,11 @@ class Run:
     attempts: list[Attempt] = field(default_factory=list)
     """Its attempts, oldest first (at most MAX_ATTEMPTS_KEPT, the newest), for a run that
     was queued or retried; empty for a run that simply started."""
+    worker: Worker | None = None
+    """The worker that runs (or ran) its current or last attempt, as its events said."""
+    encoded_attempts: tuple[list[Attempt], str] | None = field(default=None, repr=False)
+    """The attempts as last encoded for the store, and their text (`storage.store`): a
+    queued run's progress is written many times between two changes of its attempts."""
 
     @property
     def began_at(self) -> float | None:

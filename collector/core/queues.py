@@ -8,8 +8,10 @@ Pure: every time comes in as `now` or with the run.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -24,6 +26,7 @@ from batchgate.collector.core.model import (
     Run,
     RunSummary,
 )
+from batchgate.collector.core.records import QueueHistory
 from batchgate.rules.facts import QUEUE, JobKeyTuple, Labels
 
 DAY: Final = 86400.0
@@ -257,6 +260,45 @@ class QueueBook:
             queue.count(_RETRIED, at)
         elif kind == "finished":
             self._finished(queue, run, at)
+
+    def restore(self, history: QueueHistory, waiting: Iterable[Run], now: float) -> None:
+        """Take back the last day of the queues from the store at a start (`QueueHistory`)
+        and from the runs in flight (their attempts retried): their windows, percentiles
+        and last finish, as if the runs had been followed. The totals since the server
+        started (`batchgate_queue_runs_total`, the wait histogram) start again at zero."""
+        minutes: dict[str, dict[int, list[int]]] = {}
+
+        def bucket(name: str, minute: int) -> list[int]:
+            return minutes.setdefault(name, {}).setdefault(minute, [0] * len(OUTCOMES))
+
+        last: dict[str, float] = {}
+        for name, minute, status, runs, ended in history.counts:
+            index = _OUTCOME_OF.get(status)
+            if index is not None:
+                bucket(name, int(minute))[index] += int(runs)
+                last[name] = max(last.get(name, ended), ended)
+        since = now - DAY
+        retried = [(name, json.loads(text)) for name, text in history.retries]
+        retried += [(run.queue, run.attempts) for run in waiting if run.queue and run.attempts]
+        for name, attempts in retried:
+            for attempt in attempts:
+                ended_at, outcome = attempt[2], attempt[3]
+                if outcome == "retry" and ended_at is not None and ended_at >= since:
+                    bucket(name, int(ended_at // MINUTE))[_RETRIED] += 1
+        for name, counted in minutes.items():
+            queue = self.queue(name, last.get(name, now))
+            if queue is None:
+                continue
+            for minute, counts in queue.buckets:
+                for index, value in enumerate(counts):
+                    counted.setdefault(minute, [0] * len(OUTCOMES))[index] += value
+            queue.buckets = deque(sorted(counted.items()))
+            if name in last:
+                queue.last_finished_at = max(queue.last_finished_at or 0.0, last[name])
+        for name, finished_at, wait, duration in history.timings:
+            queue = self.queues.get(name)
+            if queue is not None:
+                queue.timings.append(Timing(finished_at, wait, duration))
 
     def forget(self, run_ids: list[str]) -> None:
         """Runs deleted with their job."""

@@ -16,6 +16,13 @@ UNFINISHED_STATUSES = ("running", "queued", "retrying")
 _UNFINISHED_SQL = ", ".join(f"'{status}'" for status in UNFINISHED_STATUSES)
 FINISHED_SQL = f"status NOT IN ({_UNFINISHED_SQL})"
 """The SQL condition of a run that is over (both stores' dialects)."""
+NOT_PROGRESS_COLUMNS = (
+    "run_id", "job_id", "started_at", "status", "finished_at", "duration", "queue"
+)  # fmt: skip
+"""The run columns a progress-only write leaves alone: its key, and the indexed columns
+only a lifecycle change moves (a run whose queue changes is written whole: `State.apply`
+calls that change `moved`). Rewriting an index entry that did not change doubled the cost
+of a queued run's progress in SQLite (docs/benchmarks.md)."""
 
 
 class JobRecord(NamedTuple):
@@ -75,7 +82,11 @@ class RunRecord(NamedTuple):
     attempt: int | None = None
     max_attempts: int | None = None
     attempts: str | None = None
-    """JSON: the run's attempts as lists (number, started_at, ended_at, outcome, message)."""
+    """JSON: the run's attempts as lists (number, started_at, ended_at, outcome, message,
+    and since schema 15 its worker: [hostname, pid] or null)."""
+    # Schema 15's: the worker of the run's current or last attempt, when its events said.
+    worker_hostname: str | None = None
+    worker_pid: int | None = None
 
 
 class PointRecord(NamedTuple):
@@ -238,6 +249,21 @@ class RunStats:
     """Records processed by succeeded runs that reported `done`..."""
     records_seconds: float = 0.0
     """...and the seconds those runs took."""
+
+
+@dataclass(slots=True)
+class QueueHistory:
+    """What the store holds of the queues' last day, for the queue book at a start: the
+    runs that named a queue and finished, counted by minute of their end and final status;
+    the ends of their attempts retried; the wait and run time of those finished in the
+    last hour."""
+
+    counts: list[tuple[str, int, str, int, float]] = field(default_factory=list)
+    """(queue, minute, status, runs, the last end in that minute)."""
+    retries: list[tuple[str, str]] = field(default_factory=list)
+    """(queue, attempts JSON) of the finished runs retried at least once."""
+    timings: list[tuple[str, float, float | None, float | None]] = field(default_factory=list)
+    """(queue, finished at, wait or None, run time or None), oldest first."""
 
 
 @dataclass(slots=True)

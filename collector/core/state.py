@@ -67,8 +67,9 @@ class Change(NamedTuple):
     """What applying one event did."""
 
     kind: str
-    """queued, started (also a queued or retrying run's next attempt), progress, retrying,
-    finished, revived, or ignored (a late event for a finished run)."""
+    """queued, started (also a queued or retrying run's next attempt), progress, moved
+    (progress that names another queue), retrying, finished, revived, or ignored (a late
+    event for a finished run)."""
     job: Job
     run: Run
     job_changed: bool
@@ -210,7 +211,12 @@ class State:
         if run is None:
             change = self._new_run(job, event)
         else:
+            queue = run.queue
             change = self._update_run(job, run, event)
+            if change.kind == "progress" and run.queue != queue:
+                # Written whole (a progress write leaves the indexed queue column alone),
+                # and moved in the queue book.
+                change = change._replace(kind="moved")
         if job_created and not change.job_changed:
             change = change._replace(job_changed=True)
         declared = event.declaration
@@ -259,7 +265,7 @@ class State:
         _merge_event(run, event)
         run.untimed = final is not None and event.duration is None
         if event.attempt is not None and final is None:
-            run.attempts.append(Attempt(event.attempt, started_at))
+            run.attempts.append(Attempt(event.attempt, started_at, worker=event.worker))
         job.last_start_at = max(job.last_start_at or started_at, started_at)
         if final is None:
             job.running[run.run_id] = run
@@ -287,7 +293,7 @@ class State:
             kind = "queued"
         else:
             run.status = RETRYING
-            run.attempts.append(Attempt(event.attempt or 1, event.at))
+            run.attempts.append(Attempt(event.attempt or 1, event.at, worker=event.worker))
             _end_attempt(run, "retry", event)
             job.retries += 1
             kind = "retrying"
@@ -302,10 +308,11 @@ class State:
             if not run.attempts and run.queued_at is not None:
                 job.record_wait(max(0.0, event.at - run.queued_at))
             number = event.attempt or (run.attempts[-1].number + 1 if run.attempts else 1)
-            run.attempts.append(Attempt(number, event.at))
+            run.attempts.append(Attempt(number, event.at, worker=event.worker))
             del run.attempts[:-MAX_ATTEMPTS_KEPT]
             run.status = RUNNING
             run.last_progress_at = max(run.last_progress_at, event.at)  # stuck: per attempt
+            run.worker = event.worker  # the attempt's, not the last one's
             _merge_event(run, event)
             run.attempt = number
             job.waiting.pop(run.run_id, None)
@@ -330,7 +337,7 @@ class State:
             return Change("ignored", job, run, job_changed=False)
         run.queued_at = event.at
         if not run.attempts:
-            run.attempts.append(Attempt(run.attempt or 1, began))
+            run.attempts.append(Attempt(run.attempt or 1, began, worker=run.worker))
             run.attempt = run.attempts[-1].number
         if event.queue is not None:
             run.queue = event.queue
@@ -363,7 +370,7 @@ class State:
         _merge_event(run, event)
         if event.type == "retry":
             if not run.attempts:
-                run.attempts.append(Attempt(run.attempt or 1, run.started_at))
+                run.attempts.append(Attempt(run.attempt or 1, run.started_at, worker=run.worker))
             _end_attempt(run, "retry", event)
             run.status = RETRYING
             job.running.pop(run.run_id, None)
@@ -567,6 +574,8 @@ def _merge_event(run: Run, event: Event) -> None:
         run.attempt = event.attempt
     if event.max_attempts is not None:
         run.max_attempts = event.max_attempts
+    if event.worker is not None:
+        run.worker = event.worker
 
 
 def _end_attempt(run: Run, outcome: str, event: Event) -> None:

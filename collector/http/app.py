@@ -193,6 +193,12 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     groups.started_at = started
     steps["live state"] = time.perf_counter() - timer
     timer = time.perf_counter()
+    in_flight = [
+        run for job in restored.jobs for run in (*job.waiting.values(), *job.running.values())
+    ]
+    state.queues.restore(restored.queues, in_flight, started)
+    steps["queue windows"] = time.perf_counter() - timer
+    timer = time.perf_counter()
     restored_groups = groups.restore(restored.groups)
     state.reckon_downtime(started, restored.alive_at)  # once the groups' jobs are back too
     steps["Pushgateway groups"] = time.perf_counter() - timer
@@ -215,7 +221,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         sum(len(job.running) for job in state.jobs.values()),
         restored_groups,
         getattr(store, "path", "the store"),
-        steps["opening the store"] + steps["live state"] + steps["Pushgateway groups"],
+        steps["opening the store"]
+        + steps["live state"]
+        + steps["queue windows"]
+        + steps["Pushgateway groups"],
         ", ".join(f"{name} {seconds:.3f} s" for name, seconds in steps.items()),
     )
     try:

@@ -21,6 +21,7 @@ from batchgate.collector.core.model import (
     Job,
     JobKey,
     Run,
+    Worker,
 )
 from batchgate.collector.core.records import (
     AlertEventRecord,
@@ -30,6 +31,7 @@ from batchgate.collector.core.records import (
     JobRecord,
     OutboxRecord,
     PointRecord,
+    QueueHistory,
     QueueStats,
     RunRecord,
     RunStats,
@@ -60,6 +62,8 @@ class Restored:
     (it makes one at least every `writer.ALIVE_EVERY` seconds)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """How long each step of the restore took, by name (the server logs them at start)."""
+    queues: QueueHistory = field(default_factory=QueueHistory)
+    """The queues' last day, for the queue book's windows."""
 
 
 @dataclass(slots=True)
@@ -212,9 +216,34 @@ WAITING = "status IN ('queued', 'retrying')"
 query must say it the same way for the index to serve it)."""
 
 
+QUEUE_DAY = 86400.0
+"""How far back a start reads the queues' history: the queue book's longest window."""
+QUEUE_HOUR = 3600.0
+"""...and their waits and run times: the window of the percentiles."""
+QUEUE_ENDED = (
+    "queue IS NOT NULL AND finished_at >= {since} "
+    "AND status IN ('succeeded', 'failed', 'lost', 'cancelled')"
+)
+"""The finished runs of a queue since `{since}`, as schema 16's index `runs_queue_finished`
+serves them (each store puts its parameter in)."""
+
+
 WAIT_OF_FINISHED = "finished_at - duration - queued_at"
 """A finished queued run's wait, from its columns: its first attempt began at `finished_at -
 duration` (its duration counts from it)."""
+
+
+def queue_history_queries(minute: str, mark: str) -> tuple[str, str, str]:
+    """The three queries of `QueueHistory` (counts, retries, timings) in a store's dialect:
+    `minute` is its expression of a run's minute of end, `mark` its first parameter's."""
+    ended = QUEUE_ENDED.format(since=mark)
+    return (
+        f"SELECT queue, {minute} AS minute, status, count(*), max(finished_at) FROM runs "
+        f"WHERE {ended} GROUP BY queue, minute, status",
+        f"SELECT queue, attempts FROM runs WHERE {ended} AND attempts LIKE '%\"retry\"%'",
+        f"SELECT queue, finished_at, CASE WHEN queued_at IS NOT NULL AND duration IS NOT NULL "
+        f"THEN {WAIT_OF_FINISHED} END, duration FROM runs WHERE {ended} ORDER BY finished_at",
+    )
 
 
 def job_key_of(name: str, labels: str) -> JobKey:
@@ -281,10 +310,29 @@ def run_from_record(record: RunRecord, job: JobKey) -> Run:
         queued_at=record.queued_at,
         attempt=record.attempt,
         max_attempts=record.max_attempts,
-        attempts=[Attempt(*attempt) for attempt in json.loads(record.attempts)]
+        attempts=[_attempt(*values) for values in json.loads(record.attempts)]
         if record.attempts
         else [],
+        worker=_worker(record.worker_hostname, record.worker_pid),
     )
+
+
+def _attempt(
+    number: int,
+    started_at: float,
+    ended_at: float | None = None,
+    outcome: str | None = None,
+    message: str | None = None,
+    worker: list[Any] | None = None,
+) -> Attempt:
+    """A stored attempt (its JSON list; one stored before schema 15 has no worker)."""
+    return Attempt(
+        number, started_at, ended_at, outcome, message, Worker(*worker) if worker else None
+    )
+
+
+def _worker(hostname: str | None, pid: int | None) -> Worker | None:
+    return None if hostname is None and pid is None else Worker(hostname, pid)
 
 
 def run_record(run: Run, job_id: int) -> RunRecord:
@@ -309,8 +357,26 @@ def run_record(run: Run, job_id: int) -> RunRecord:
         run.queued_at,
         run.attempt,
         run.max_attempts,
-        json.dumps(run.attempts) if run.attempts else None,
+        attempts_text(run),
+        *(run.worker or _NO_WORKER),
     )
+
+
+_NO_WORKER = (None, None)
+
+
+def attempts_text(run: Run) -> str | None:
+    """The run's attempts as stored (JSON lists), encoded again only once they changed."""
+    attempts = run.attempts
+    if not attempts:
+        return None
+    encoded = run.encoded_attempts
+    # Unchanged attempts are the same tuples: the comparison is one identity check each.
+    if encoded is not None and encoded[0] == attempts:
+        return encoded[1]
+    text = json.dumps(attempts)
+    run.encoded_attempts = (attempts.copy(), text)
+    return text
 
 
 def point_record(sample: Sample) -> PointRecord:

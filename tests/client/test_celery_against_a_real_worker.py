@@ -34,7 +34,7 @@ from celery import Celery
 
 from batchgate.celery import monitor
 
-app = Celery("tasks", broker=os.environ["BROKER_URL"])
+app = Celery("tasks", broker=os.environ["BROKER_URL"], backend=os.environ["BROKER_URL"])
 app.conf.update(
     task_default_queue="emails",
     worker_prefetch_multiplier=1,
@@ -46,7 +46,7 @@ monitor(app, url=os.environ["COLLECTOR_URL"], depth_every=0.5)
 @app.task(name="app.tasks.send_email")
 def send_email(n):
     time.sleep(0.1)
-    return n
+    return os.getpid()  # the process that ran the task: batchgate should name it
 
 
 @app.task(name="app.tasks.slow")
@@ -121,7 +121,7 @@ def test_a_real_worker_reports_successes_failures_retries_and_revocations(
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
          "--concurrency", "1", "--queues", "emails", "--without-gossip", "--without-mingle",
-         "--loglevel", "info"],
+         "--hostname", "celery@mailer-1", "--loglevel", "info"],
         cwd=tmp_path, env=subprocess_env(**env, PYTHONPATH=f"{tmp_path}:{IMPORT_ROOT}"),
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -140,6 +140,7 @@ def test_a_real_worker_reports_successes_failures_retries_and_revocations(
 
         for result in (slow, *sent, failing, flaky, doomed):
             _finished(collector, result.id)
+        pids = {result.id: result.get(timeout=10) for result in sent}
         runs = {result.id: collector.run(result.id) for result in (*sent, failing, flaky, doomed)}
     finally:
         worker.terminate()
@@ -154,6 +155,10 @@ def test_a_real_worker_reports_successes_failures_retries_and_revocations(
         )  # fmt: skip
         assert run["wait_seconds"] > 1.0  # queued behind the slow task
         assert [(a["attempt"], a["outcome"]) for a in run["attempts"]] == [(1, "succeeded")]
+        # The worker's name and the pool process that ran the task (not the main process).
+        ran_in = {"hostname": "celery@mailer-1", "pid": pids[result.id]}
+        assert run["worker"] == run["attempts"][0]["worker"] == ran_in
+        assert ran_in["pid"] != worker.pid
     failed = runs[failing.id]
     assert failed is not None
     assert (failed["job"], failed["status"]) == ("app.tasks.check_user", "failed")

@@ -92,3 +92,39 @@ def test_a_real_worker_reports_successes_failures_and_retries(
     emails = get_json(f"{collector.url}/queues/emails")
     assert emails["last_hour"] == {"completed": 4, "failed": 1, "retried": 2, "cancelled": 0}
     assert emails["broker_reported_at"] is not None
+
+
+def test_a_job_canceled_before_a_worker_took_it_is_reported_cancelled(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811 (the fixture)
+    collector: Collector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    redis = pytest.importorskip("redis")
+    rq = pytest.importorskip("rq")
+    (tmp_path / "jobs.py").write_text(textwrap.dedent(JOBS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import jobs
+
+    queue = rq.Queue("emails", connection=redis.Redis.from_url(redis_url))
+    kept = queue.enqueue(jobs.send_email, 1)
+    doomed = queue.enqueue(jobs.send_email, 2)
+    doomed.cancel()  # no worker runs yet: it never starts
+
+    env = subprocess_env(BATCHGATE_URL=collector.url, REDIS_URL=redis_url,
+                         PYTHONPATH=f"{tmp_path}:{IMPORT_ROOT}")  # fmt: skip
+    worker = subprocess.run(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
+         "--worker-class", "batchgate.rq.Worker", "emails"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+    run = collector.wait_for_run(doomed.id, lambda run: run["status"] == "cancelled", timeout=30)
+    assert (run["job"], run["queue"], run["message"], run["attempts"]) == (
+        "jobs.send_email", "emails", "canceled", []
+    )  # fmt: skip
+    assert run["queued_at"] is not None
+    collector.wait_for_run(kept.id, lambda run: run["status"] == "succeeded", timeout=30)
+    emails = get_json(f"{collector.url}/queues/emails")
+    assert emails["last_hour"] == {"completed": 1, "failed": 0, "retried": 0, "cancelled": 1}

@@ -18,7 +18,12 @@ from operator import itemgetter
 from typing import Any
 
 from batchgate.collector.core.model import Job, Run
-from batchgate.collector.core.records import JobRecord, PointRecord, RunRecord
+from batchgate.collector.core.records import (
+    NOT_PROGRESS_COLUMNS,
+    JobRecord,
+    PointRecord,
+    RunRecord,
+)
 from batchgate.collector.storage.store import job_from_record, job_key_of, run_from_record
 
 _ESCAPE = "\uffff"
@@ -58,12 +63,9 @@ POINT_COLUMNS = PointRecord._fields
 _RUN_MESSAGE = RUN_COLUMNS.index("message")
 _POINT_MESSAGE = POINT_COLUMNS.index("message")
 
-PROGRESS_COLUMNS = tuple(
-    c
-    for c in RUN_COLUMNS
-    if c not in ("run_id", "job_id", "started_at", "status", "finished_at", "duration")
-)
-"""What a progress-only update of a run writes: not the indexed status, end and duration."""
+PROGRESS_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in NOT_PROGRESS_COLUMNS)
+"""What a progress-only update of a run writes: not the indexed status, end, duration and
+queue."""
 _progress_values = itemgetter(*(RUN_COLUMNS.index(c) for c in PROGRESS_COLUMNS))
 
 

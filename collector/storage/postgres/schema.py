@@ -248,6 +248,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN declaration text;
     """,
+    # 15: the worker process of a run's current or last attempt (SQLite's migration 15).
+    """
+    ALTER TABLE runs ADD COLUMN worker_hostname text, ADD COLUMN worker_pid bigint;
+    """,
+    # 16: the finished runs of the queues by end (SQLite's migration 16).
+    """
+    CREATE INDEX runs_queue_finished ON runs (finished_at, queue, status)
+        WHERE queue IS NOT NULL;
+    """,
 ]
 
 MIGRATION_LOCK = 0x6261_7463_6867_7465  # "batchgte": one node migrates at a time

@@ -29,6 +29,7 @@ from batchgate.collector.core.records import (
     GroupEventRecord,
     OutboxRecord,
     PointRecord,
+    QueueHistory,
     QueueStats,
     RunStats,
     SeenRecord,
@@ -59,12 +60,15 @@ from batchgate.collector.storage.postgres.url import (
 from batchgate.collector.storage.sqlite.store import StoreUnavailable
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    QUEUE_DAY,
+    QUEUE_HOUR,
     WAIT_OF_FINISHED,
     WAITING,
     AlertingState,
     Restored,
     added_counts,
     first_whole_bucket,
+    queue_history_queries,
 )
 from batchgate.collector.storage.writer import StorageFailing
 
@@ -72,6 +76,7 @@ __all__ = ["PostgresStore", "StoreUnavailable"]
 
 log = logging.getLogger(__name__)
 
+_QUEUE_HISTORY = queue_history_queries("floor(finished_at / 60)::bigint", "$1")
 _SELECT_RUN = (
     "SELECT " + ", ".join(f"r.{c}" for c in RUN_COLUMNS) + ", j.name, j.labels "
     "FROM runs r JOIN jobs j ON j.id = r.job_id"
@@ -499,8 +504,15 @@ class PostgresStore:
                 'SELECT snapshot FROM pushgateway_groups ORDER BY grouping_key COLLATE "C"'
             )
         ]
+        counts, retries, timings = _QUEUE_HISTORY
+        day, hour = now - QUEUE_DAY, now - QUEUE_HOUR
+        queues = QueueHistory(
+            [(from_text(row[0]), *row[1:]) for row in await self._fetch(counts, day)],
+            [(from_text(row[0]), row[1]) for row in await self._fetch(retries, day)],
+            [(from_text(row[0]), *row[1:]) for row in await self._fetch(timings, hour)],
+        )
         alive_at = await self._fetchval("SELECT alive_at FROM writer_state WHERE id = 1")
-        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at)
+        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at, queues=queues)
 
 
 def _alert_event(row: Any) -> AlertEventRecord:

@@ -227,6 +227,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN declaration TEXT;
     """,
+    # 15: the worker process of a run's current or last attempt (a task queue's worker:
+    # Celery's `celery@web-1` and its pid), when its events say.
+    """
+    ALTER TABLE runs ADD COLUMN worker_hostname TEXT;
+    ALTER TABLE runs ADD COLUMN worker_pid INTEGER;
+    """,
+    # 16: the finished runs of the queues by end, for the queue book's windows of the last
+    # day at a start (`store.QUEUE_ENDED`).
+    """
+    CREATE INDEX runs_queue_finished ON runs (finished_at, queue, status)
+        WHERE queue IS NOT NULL;
+    """,
 ]
 
 

@@ -34,6 +34,7 @@ from batchgate.collector.core.records import (
     JobRecord,
     OutboxRecord,
     PointRecord,
+    QueueHistory,
     QueueStats,
     RunRecord,
     RunStats,
@@ -44,6 +45,8 @@ from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
+    QUEUE_DAY,
+    QUEUE_HOUR,
     WAIT_OF_FINISHED,
     WAITING,
     AlertingState,
@@ -52,6 +55,7 @@ from batchgate.collector.storage.store import (
     first_whole_bucket,
     job_from_record,
     job_key_of,
+    queue_history_queries,
     run_from_record,
 )
 
@@ -80,6 +84,7 @@ _SELECT_RUN = (
 _BATCH_FIELDS = tuple(f.name for f in fields(WriteBatch))
 _FINISHED_ORDER = operator.attrgetter("finished_at", "run_id")
 """A job's recent runs, oldest first, as `runs_finished` orders them."""
+_QUEUE_HISTORY = queue_history_queries("CAST(finished_at / 60 AS INTEGER)", "?")
 
 
 def _wire(batch: WriteBatch) -> dict[str, object]:
@@ -494,8 +499,15 @@ class SqliteStore:
             )
         ]
         step("event ids and groups")
+        counts, retries, timings = _QUEUE_HISTORY
+        queues = QueueHistory(
+            [tuple(row) for row in await reader.execute_fetchall(counts, (now - QUEUE_DAY,))],
+            [tuple(row) for row in await reader.execute_fetchall(retries, (now - QUEUE_DAY,))],
+            [tuple(row) for row in await reader.execute_fetchall(timings, (now - QUEUE_HOUR,))],
+        )
+        step("queue history")
         ((alive_at,),) = await reader.execute_fetchall("SELECT alive_at FROM writer_state")
-        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at, seconds)
+        return Restored(list(jobs.values()), seen, seen_since, groups, alive_at, seconds, queues)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

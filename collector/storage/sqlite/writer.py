@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 from batchgate.collector.core.records import (
     FINISHED_SQL,
+    NOT_PROGRESS_COLUMNS,
     UNFINISHED_STATUSES,
     JobRecord,
     PointRecord,
@@ -64,12 +65,13 @@ _UPDATE_RUN_PROGRESS = (
     + ", ".join(
         f"{column} = ?{position}"
         for position, column in enumerate(RunRecord._fields, start=1)
-        if column not in ("run_id", "job_id", "started_at", "status", "finished_at", "duration")
+        if column not in NOT_PROGRESS_COLUMNS
     )
     + " WHERE run_id = ?1"
 )
 """For runs whose status did not change since their last commit (so their row exists): a
-plain UPDATE, binding the whole record by position, that leaves runs_by_outcome alone."""
+plain UPDATE, binding the whole record by position, that leaves runs_by_outcome and
+runs_by_queue alone."""
 _INSERT_POINT = (
     f"INSERT INTO run_points ({', '.join(PointRecord._fields)}) "
     f"VALUES ({', '.join('?' * len(PointRecord._fields))})"

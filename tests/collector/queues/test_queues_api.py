@@ -3,6 +3,8 @@ in it now, and what went through it in the last hour and day."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from tests.helpers import Client, Clock, get, push
@@ -72,6 +74,23 @@ async def test_a_deleted_job_leaves_its_queue_empty(client: Client) -> None:
     assert (queue["waiting"], queue["active"]) == (0, 0)
 
 
+async def test_a_run_whose_progress_names_another_queue_moves_there_for_good(
+    start: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await start()
+    await push(client, [_event("queued", "a"), _event("start", "a")])
+    await push(client, _event("progress", "a", queue="emails.bulk", progress={"done": 1}))
+    await push(client, _event("progress", "a", queue="emails.bulk", progress={"done": 2}))
+    await client.close()
+
+    client = await start()
+    assert (await get(client, "/runs/a"))["queue"] == "emails.bulk"
+    active = {q["queue"]: q["active"] for q in (await get(client, "/queues"))["queues"]}
+    assert active == {"emails.bulk": 1}
+    trends = await get(client, "/queues/emails.bulk/trends", period="24h")
+    assert trends["runs"] == 1
+
+
 async def test_a_brokers_snapshot_gives_the_depth_for_five_minutes(
     client: Client, clock: Clock
 ) -> None:
@@ -126,3 +145,39 @@ async def test_a_queues_trends_come_from_the_history(client: Client, clock: Cloc
     assert (await get(client, "/queues/nope/trends", expect=404))["error"]
     refused = await get(client, "/queues/emails/trends", period="soon", expect=400)
     assert refused["details"][0]["field"] == "period"
+
+
+async def test_a_queues_figures_of_the_last_day_survive_a_restart(
+    start: Callable[..., Awaitable[Client]], clock: Clock
+) -> None:
+    client = await start()
+    # Yesterday evening (20 h ago): one run retried, then succeeded; one failed.
+    await push(client, [_event("queued", "y1"), _event("queued", "y2")])
+    clock.advance(1)
+    await push(client, [_event("start", "y1"), _event("retry", "y1"), _event("start", "y1")])
+    await push(client, [_event("success", "y1"), _event("start", "y2"), _event("fail", "y2")])
+    clock.advance(20 * 3600 - 1)
+    # Within the hour: two tasks wait 2 s and 4 s and run 10 s; one is cancelled waiting;
+    # one is retried and waits again, in flight through the restart.
+    await push(client, [_event("queued", f"t{n}") for n in range(5)])
+    clock.advance(2)
+    await push(client, [_event("start", "t0"), _event("start", "t3"), _event("retry", "t3")])
+    clock.advance(2)
+    await push(client, [_event("start", "t1"), _event("cancel", "t2"), _event("queued", "t4")])
+    clock.advance(10)
+    await push(client, [_event("success", "t0"), _event("success", "t1")])
+    before = await get(client, "/queues/emails")
+    await client.close()
+
+    client = await start()
+    after = await get(client, "/queues/emails")
+    for figure in ("last_hour", "last_day", "throughput_per_minute", "wait_seconds",
+                   "run_seconds", "waiting", "active", "oldest_waiting_seconds"):  # fmt: skip
+        assert after[figure] == before[figure], figure
+    assert after["last_hour"] == {"completed": 2, "failed": 0, "retried": 1, "cancelled": 1}
+    assert after["last_day"] == {"completed": 3, "failed": 1, "retried": 2, "cancelled": 1}
+    # Then the windows move on as before the restart.
+    clock.advance(5 * 3600)
+    after = await get(client, "/queues/emails")
+    assert after["last_day"] == {"completed": 2, "failed": 0, "retried": 1, "cancelled": 1}
+    assert after["last_hour"] == {"completed": 0, "failed": 0, "retried": 0, "cancelled": 0}

@@ -173,3 +173,47 @@ async def test_waiting_runs_retries_and_waits_come_back_after_a_restart(
     assert samples[("batchgate_job_retries_total", labels)] == 1
     assert samples[("batchgate_job_wait_seconds_count", labels)] == 2  # a's, then b's
     assert samples[("batchgate_job_wait_seconds_sum", labels)] == 3 + 5
+
+
+async def test_each_attempt_shows_the_worker_that_ran_it_through_a_restart(
+    start: Start, clock: Clock
+) -> None:
+    client = await start()
+    first = {"hostname": "celery@web-1", "pid": 4242}
+    second = {"hostname": "celery@web-2", "pid": 77}
+    await push(
+        client, [_event("queued", "w1", queue="emails"), _event("start", "w1", worker=first)]
+    )
+    run = await get(client, "/runs/w1")
+    assert run["worker"] == run["attempts"][0]["worker"] == first
+    clock.advance(2)
+    await push(client, [_event("retry", "w1"), _event("start", "w1", worker=second)])
+    await client.close()
+
+    client = await start()
+    run = await get(client, "/runs/w1")
+    assert run["worker"] == second
+    assert [a["worker"] for a in run["attempts"]] == [first, second]
+    await push(client, _event("success", "w1"))
+    run = await get(client, "/runs/w1")
+    assert (run["status"], run["worker"]) == ("succeeded", second)
+    # A plain run names its worker too; a run whose events say nothing of one, null.
+    await push(client, [{"job": "cron", "event": "start", "run_id": "c1", "worker": {"pid": 9}},
+                        {"job": "cron", "event": "start", "run_id": "c2"}])  # fmt: skip
+    assert (await get(client, "/runs/c1"))["worker"] == {"hostname": None, "pid": 9}
+    assert (await get(client, "/runs/c2"))["worker"] is None
+
+
+async def test_a_bad_worker_is_refused_naming_its_field(client: Client) -> None:
+    body = [
+        _event("start", "b1", worker={}),
+        _event("start", "b2", worker={"hostname": "celery@web-1", "pid": -1}),
+        _event("start", "b3", worker={"hostname": "web\n1"}),
+        _event("start", "b4", worker={"host": "web-1"}),
+        _event("start", "b5", worker="celery@web-1"),
+    ]
+    refused = await push(client, body, expect=400)
+    assert [(d["index"], d["field"]) for d in refused["details"]] == [
+        (0, "worker"), (1, "worker.pid"), (2, "worker.hostname"), (3, "worker.host"), (4, "worker")
+    ]  # fmt: skip
+    assert (await get(client, "/jobs"))["jobs"] == []

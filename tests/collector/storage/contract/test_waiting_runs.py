@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batchgate.collector.core.model import WAIT_BUCKETS, Attempt
+from batchgate.collector.core.model import WAIT_BUCKETS, Attempt, Worker
 from batchgate.collector.core.records import RunRecord, WriteBatch
 from tests.collector.storage.contract.conftest import MakeStore
 from tests.collector.storage.contract.records import NOW, job, run
@@ -87,6 +87,36 @@ async def test_a_job_whose_runs_never_queued_restores_with_no_waits(
     assert (restored.last_finished.queue, restored.last_finished.attempts) == (None, [])
 
 
+async def test_a_runs_worker_and_each_attempts_come_back(make_store: MakeStore) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    attempts = [
+        Attempt(1, NOW - 50, NOW - 40, "retry", "timeout", Worker("celery@web-1", 4242)),
+        Attempt(2, NOW - 30, worker=Worker("celery@web-2", None)),
+    ]
+    older = [[1, NOW - 50, NOW - 40, "retry", "timeout"], [2, NOW - 30, None, None, None]]
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "app.tasks.send_email", last_run_id="w")],
+            runs=[
+                run("w", 1, "running", started_at=NOW - 60, queue="emails",
+                    queued_at=NOW - 60, attempt=2, attempts=json.dumps(attempts),
+                    worker_hostname="celery@web-2", worker_pid=None),
+                # Attempts stored before workers were (schema 14) read as having none.
+                run("old", 1, "running", started_at=NOW - 60, queue="emails",
+                    queued_at=NOW - 60, attempt=2, attempts=json.dumps(older)),
+            ],
+        )
+    )  # fmt: skip
+    await store.close()
+
+    (restored,) = (await make_store().open(NOW + 60, 32, 3600)).jobs
+    found = restored.running["w"]
+    assert (found.worker, found.attempts) == (Worker("celery@web-2", None), attempts)
+    old = restored.running["old"]
+    assert (old.worker, [a.worker for a in old.attempts]) == (None, [None, None])
+
+
 async def test_a_queues_stats_count_its_runs_retries_waits_and_run_times(
     make_store: MakeStore,
 ) -> None:
@@ -121,3 +151,44 @@ async def test_a_queues_stats_count_its_runs_retries_waits_and_run_times(
     assert (stats.run_p50, stats.run_p95) == (20.0, 29.0)
     empty = await store.queue_stats("nope", NOW - 3600)
     assert (empty.counts, empty.retries, empty.wait_p50, empty.run_p95) == ({}, 0, None, None)
+
+
+async def test_a_reopened_store_gives_the_queues_last_day_back(make_store: MakeStore) -> None:
+    store = make_store()
+    await store.open(NOW, 32, 3600)
+    retried = [Attempt(1, NOW - 7220, NOW - 7210, "retry", "busy"), Attempt(2, NOW - 7200)]
+
+    def ended(
+        run_id: str, status: str, finished_at: float, timed: bool = True, **fields: Any
+    ) -> RunRecord:
+        return run(run_id, 1, status, started_at=finished_at - 30,
+                   duration=20.0 if timed else None, finished_at=finished_at, queue="emails",
+                   queued_at=finished_at - 30 if timed else None, **fields)  # fmt: skip
+
+    await store.commit(
+        WriteBatch(
+            jobs=[job(1, "send")],
+            runs=[
+                ended("a", "succeeded", NOW - 600),
+                ended("b", "failed", NOW - 590),
+                ended("c", "succeeded", NOW - 7000, attempt=2, attempts=json.dumps(retried)),
+                ended("d", "cancelled", NOW - 7000, timed=False),
+                ended("old", "succeeded", NOW - 90_000),
+                waiting("w", "queued", NOW - 10, []),
+                run("cron", 1, finished_at=NOW - 60, started_at=NOW - 120),
+            ],
+        )
+    )  # fmt: skip
+    await store.close()
+
+    history = (await make_store().open(NOW, 32, 3600)).queues
+    assert sorted(history.counts) == sorted([
+        ("emails", int((NOW - 7000) // 60), "cancelled", 1, NOW - 7000),
+        ("emails", int((NOW - 7000) // 60), "succeeded", 1, NOW - 7000),
+        ("emails", int((NOW - 600) // 60), "succeeded", 1, NOW - 600),
+        ("emails", int((NOW - 590) // 60), "failed", 1, NOW - 590),
+    ])  # fmt: skip
+    ((queue, attempts),) = history.retries
+    assert (queue, [Attempt(*a) for a in json.loads(attempts)]) == ("emails", retried)
+    # The last hour's waits (10 s each) and run times, oldest first.
+    assert history.timings == [("emails", NOW - 600, 10.0, 20.0), ("emails", NOW - 590, 10.0, 20.0)]
