@@ -4,7 +4,8 @@
 
 A job is a run of the job named as its function (`tasks.send_email`), its run id the job
 id, its queue the queue it came from. The worker reports, from its main process, that the
-job was queued (at its `enqueued_at`, so its wait is known) and started, and after the
+job was queued (at its `enqueued_at`, so its wait is known) and started (with the worker:
+its host name and the pid of its main process, which forks the work horse), and after the
 work horse is done how it ended: `success`, `fail` (the exception's last line), `retry`
 (RQ queued or scheduled it again) or `cancel` (stopped or canceled). Every `DEPTH_EVERY`
 seconds it reports how many jobs wait in each of its queues (a `queue_state` snapshot), and
@@ -57,6 +58,8 @@ class Reporting:
     depth_every: float | None = DEPTH_EVERY
     queues: list[Any]
     connection: Any
+    hostname: str | None
+    pid: int | None
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         if self.depth_every:
@@ -71,7 +74,11 @@ class Reporting:
         queued = {"job": name, "event": "queued", "run_id": run_id, "queue": origin}
         enqueued_at = _unix(job.enqueued_at)
         _send(queued, enqueued_at)
-        _send({"job": name, "event": "start", "run_id": run_id, "queue": origin})
+        start = {"job": name, "event": "start", "run_id": run_id, "queue": origin}
+        worker = {"hostname": self.hostname, "pid": self.pid}
+        if any(value is not None for value in worker.values()):
+            start["worker"] = {key: value for key, value in worker.items() if value is not None}
+        _send(start)
         try:
             super().execute_job(job, queue)  # type: ignore[misc]
         finally:

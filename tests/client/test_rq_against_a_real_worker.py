@@ -17,6 +17,7 @@ from tests.client.test_celery_against_a_real_worker import redis_url  # noqa: F4
 
 JOBS = """
 import os
+import socket
 import time
 
 import redis
@@ -24,7 +25,7 @@ import redis
 
 def send_email(n):
     time.sleep(0.1)
-    return n
+    return [n, socket.gethostname(), os.getppid()]  # the work horse's parent: the worker
 
 
 def check_user():
@@ -79,6 +80,8 @@ def test_a_real_worker_reports_successes_failures_and_retries(
         )  # fmt: skip
         assert run["wait_seconds"] is not None
         assert run["wait_seconds"] >= 0
+        _, hostname, worker_pid = job.return_value()
+        assert run["worker"] == {"hostname": hostname, "pid": worker_pid}
     failed = finished(failing)
     assert (failed["job"], failed["status"]) == ("jobs.check_user", "failed")
     assert failed["message"] == "LookupError: no such user"
