@@ -22,6 +22,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -32,6 +33,12 @@ from batchgate.collector.auth import ANONYMOUS, Token
 from batchgate.collector.http.errors import error_response
 from batchgate.collector.http.handlers import otlp
 from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
+from batchgate.collector.http.malformed_heads import (
+    MAX_HEADERS,
+    HeadMalformed,
+    HeadRefused,
+    check_head,
+)
 from batchgate.collector.http.middlewares import (
     authenticate,
     authenticated,
@@ -85,6 +92,7 @@ class FrontDoorRunner(web.AppRunner):
         arguments.setdefault("access_log_class", AccessLogger)
         arguments.setdefault("keepalive_timeout", KEEPALIVE_TIMEOUT)
         arguments.setdefault("max_line_size", MAX_REQUEST_LINE)
+        arguments.setdefault("max_headers", MAX_HEADERS)
         arguments.setdefault("shutdown_timeout", SHUTDOWN_TIMEOUT)
         super().__init__(app, **arguments)
         self.arguments: Mapping[str, Any] = MappingProxyType(arguments)
@@ -193,6 +201,7 @@ class FrontDoorServer:
         self.routes = Routes(settings.route_prefix)
         self.max_body = settings.max_body_bytes
         self.keepalive_timeout: float = arguments["keepalive_timeout"]
+        self.max_headers: int = arguments["max_headers"]
         self.doors: set[FrontDoor] = set()
         """The connections the front door reads (not those handed over to aiohttp)."""
         self.answered = 0
@@ -376,12 +385,18 @@ class FrontDoor(asyncio.BufferedProtocol):
 
     def _next_head(self) -> Head | None:
         """The next request's head if it is whole and plain; None while it is not whole,
-        and after handing over a request that is not plain."""
-        refused: HeadTooLong | None = None
+        and after handing over a request that is not plain or refusing a head that aiohttp
+        would refuse (too long, or malformed)."""
+        refused: HeadRefused | None = None
         try:
             return read_head(self._buffer, self._server.routes.route, self._server.max_body)
         except NotPlain:
-            pass
+            # Only heads that are not plain pushes are checked: a plain push's head is
+            # well formed by what makes it plain (plain_push.read_head).
+            try:
+                check_head(self._buffer, self._server.max_headers)
+            except HeadMalformed as error:
+                refused = error
         except HeadTooLong as error:
             refused = error
         # Outside the except block: aiohttp's errors are its own, and the buffer is free.
@@ -391,13 +406,18 @@ class FrontDoor(asyncio.BufferedProtocol):
             self._hand_over()
         return None
 
-    def _refuse(self, error: HeadTooLong) -> None:
-        """Answer a head too long to read, as every error is answered, and close: what
-        follows it in the connection cannot be told apart from it. Before closing, the
-        rest the client is sending is read and dropped for a while (as Go's server
+    def _refuse(self, error: HeadRefused) -> None:
+        """Answer a head aiohttp would refuse, as every error is answered (in plain text on
+        the Pushgateway's routes, as Go's server answers the Pushgateway's), and close:
+        what follows it in the connection cannot be told apart from it. Before closing,
+        the rest the client is sending is read and dropped for a while (as Go's server
         does): closed with bytes unread, the socket would send a reset, which can reach
         the client before it has read the answer."""
-        answer = _answer_of(error_response(error.status, error.message, error.details))
+        if self._server.routes.is_pushgateways(self._buffer):
+            phrase = HTTPStatus(error.status).phrase
+            answer = Answer(error.status, TEXT, f"{error.status} {phrase}: {error}".encode())
+        else:
+            answer = _answer_of(error_response(error.status, error.message, error.details))
         self._write(answer, close=True)
         self._server.app[REQUEST_METRICS].count_request("unmatched", answer.status)
         self._buffer.clear()

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from aiohttp.http import SERVER_SOFTWARE
 from yarl import URL
 
+from batchgate.collector.http.malformed_heads import HeadRefused, shown
 from batchgate.collector.otlp.decode import media_type
 
 MAX_HEAD = 8190
@@ -55,17 +56,13 @@ class NotPlain(Exception):
     """The request is not a plain push: aiohttp's, from its first byte on."""
 
 
-class HeadTooLong(Exception):
+class HeadTooLong(HeadRefused):
     """A head that aiohttp would refuse for its length: the front door answers it in
     batchgate's JSON shape (aiohttp's own answer is plain text quoting the bytes), and
     closes the connection."""
 
     def __init__(self, status: int, message: str, field: str, value: bytes | bytearray) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = [{"field": field, "value": value[:64].decode(errors="replace") + "...",
-                         "reason": message}]  # fmt: skip
+        super().__init__(status, message, field, value, message)
 
 
 class Head(NamedTuple):
@@ -103,6 +100,12 @@ class Routes:
         ):
             return PUSHGATEWAY
         return None
+
+    def is_pushgateways(self, buffer: bytes | bytearray) -> bool:
+        """Whether the request at the buffer's start is to a Pushgateway group's route
+        (whose refusals are plain text, as the Pushgateway's), whatever its method."""
+        parts = bytes(buffer[: len(self.group_prefix) + 64]).split(b" ", 2)
+        return len(parts) > 1 and parts[1].startswith(self.group_prefix)
 
     def group_path(self, head: Head) -> str:
         """A Pushgateway push's grouping key path (`job/...` or `job@base64/...`)."""
@@ -154,6 +157,8 @@ def read_head(
             raise NotPlain
     elif not _HANDED_OVER.isdisjoint(fields):
         raise NotPlain
+    if b"host" not in fields:
+        raise NotPlain  # aiohttp refuses it (HTTP/1.1 requires Host): malformed_heads
     length = fields.get(b"content-length", b"")
     if not length.isdigit() or int(length) > max_body:
         raise NotPlain
@@ -189,7 +194,7 @@ def refuse_long_lines(head: bytes | bytearray) -> None:
             raise HeadTooLong(
                 431,
                 f"a header field is longer than {MAX_FIELD} bytes",
-                f"header {name[:64].decode(errors='replace')}",
+                f"header {shown(name)}",
                 value.strip(b" \t"),
             )
 

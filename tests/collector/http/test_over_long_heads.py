@@ -1,13 +1,14 @@
 """A head longer than the server reads (a 50 KB URL, a huge header field, a head that never
 ends) is refused in batchgate's JSON shape, naming what was too long, however its bytes
-arrive; the connection is closed and the server keeps serving. A long head within the
-limits is read as before. (With `http.fast_path: false`, aiohttp alone answers such heads,
-in its own plain text: docs/configuration.md.)"""
+arrive (in plain text on the Pushgateway's routes); the connection is closed and the server
+keeps serving. A long head within the limits is read as before. (With `http.fast_path:
+false`, aiohttp alone answers such heads, in its own plain text: docs/configuration.md.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -82,3 +83,21 @@ async def test_long_heads_within_the_limits_are_read(client: Client) -> None:
     long_url = "/jobs/" + "%E2%82%AC" * 1024  # a job name of 1,024 euro signs: 9 KB
     response = await client.get(long_url, headers={"X-Trace": "t" * 8000})
     assert response.status == 404  # read, and answered: no such job
+
+
+async def test_a_long_url_on_a_pushgateway_route_is_refused_in_plain_text(
+    client: Client,
+) -> None:
+    # As Go's server answers the Pushgateway's (with batchgate's reason).
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"PUT /metrics/job/" + b"a" * 50_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414 ")
+    assert b"Content-Type: text/plain; charset=utf-8\r\n" in head
+    phrase = HTTPStatus(414).phrase  # "URI Too Long"; "Request-URI Too Long" before 3.13
+    assert (
+        body == f"414 {phrase}: the request's URL is longer than {MAX_REQUEST_LINE} bytes".encode()
+    )
+    assert (await get(client, "/jobs"))["jobs"] == []
