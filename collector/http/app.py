@@ -17,6 +17,7 @@ from batchgate.collector.auth import Authenticator
 from batchgate.collector.core.state import State
 from batchgate.collector.groups import Groups
 from batchgate.collector.http.alerting import alerting_context
+from batchgate.collector.http.handed_over import HANDLER_ARGUMENTS
 from batchgate.collector.http.keys import (
     ALERTING,
     AUTHENTICATOR,
@@ -69,9 +70,7 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=request_middlewares(authenticator),
-        # Bodies are inflated by the endpoints themselves, with a bound (and, for the
-        # Pushgateway's routes, with Go's reader's exact behaviour on broken streams).
-        handler_args={"auto_decompress": False},
+        handler_args=dict(HANDLER_ARGUMENTS),
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock

@@ -9,7 +9,8 @@ same middlewares), with the same bytes but the date. Anything else hands the con
 from that request's first byte, to aiohttp's own protocol for good. Requests on one
 connection are answered in order, one at a time, and a client that does not take its
 answers is not read, as with aiohttp. Built on aiohttp's public API only (a `BaseSite`,
-`runner.server` for the protocol of a connection handed over); `http.fast_path: false`
+`runner.server`, and aiohttp's `RequestHandler` as the protocol of a connection handed
+over, answering aiohttp's refusals in JSON: `handed_over.py`); `http.fast_path: false`
 turns it off.
 """
 
@@ -31,6 +32,7 @@ from yarl import URL
 
 from batchgate.collector.auth import ANONYMOUS, Token
 from batchgate.collector.http.errors import error_response
+from batchgate.collector.http.handed_over import HANDLER_ARGUMENTS, RequestHandler
 from batchgate.collector.http.handlers import otlp
 from batchgate.collector.http.keys import AUTHENTICATOR, INGEST, REQUEST_METRICS, SETTINGS
 from batchgate.collector.http.malformed_heads import (
@@ -78,6 +80,8 @@ PAUSE_BUFFER = 1 << 20
 """Bytes of pipelined requests buffered beyond the largest body before reading pauses."""
 
 APPLIED_MIDDLEWARES: Final = frozenset({errors_and_metrics, authenticate})
+_RUNNER_ARGUMENTS: Final = frozenset({"handle_signals", "shutdown_timeout", "handler_cancellation"})
+"""The runner's arguments that are not its connections' (aiohttp's `RequestHandler`'s)."""
 """The middlewares whose work the front door does itself for the pushes it answers:
 `errors_and_metrics` (`_failure` and `count_request` in `FrontDoor._answer`) and
 `authenticate` (`FrontDoorServer.token`)."""
@@ -196,7 +200,11 @@ class FrontDoorServer:
         check_wrapping(app)
         self.app = app
         self.aiohttp = aiohttp
-        """aiohttp's server: calling it makes aiohttp's protocol for a connection."""
+        """aiohttp's server: it keeps the connections handed over."""
+        self._handler_arguments = {
+            **{name: value for name, value in arguments.items() if name not in _RUNNER_ARGUMENTS},
+            **HANDLER_ARGUMENTS,
+        }
         settings = app[SETTINGS]
         self.routes = Routes(settings.route_prefix)
         self.max_body = settings.max_body_bytes
@@ -213,6 +221,12 @@ class FrontDoorServer:
     def connection(self) -> FrontDoor:
         """The protocol for a new connection: the front door's, until it hands over."""
         return FrontDoor(self)
+
+    def handed_over(self) -> RequestHandler:
+        """The protocol for a connection handed over: aiohttp's, as its server makes it,
+        but answering aiohttp's own refusals in batchgate's shape (`handed_over.py`)."""
+        loop = asyncio.get_running_loop()
+        return RequestHandler(self.aiohttp, loop=loop, **self._handler_arguments)
 
     async def answer(self, head: Head, body: bytes) -> Answer:
         """What the route's aiohttp handler would answer."""
@@ -434,7 +448,7 @@ class FrontDoor(asyncio.BufferedProtocol):
         transport = self._transport
         assert transport is not None
         self._forget()
-        protocol = self._server.aiohttp()
+        protocol = self._server.handed_over()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if self._write_paused:

@@ -248,11 +248,60 @@ async def test_a_head_is_refused_as_soon_as_a_line_ends_with_lf_alone(client: Cl
     assert answer.closed
 
 
-async def test_a_chunked_bodys_framing_is_still_aiohttps(client: Client) -> None:
-    # The front door reads heads, not chunked bodies: aiohttp refuses bad chunks in its
-    # own plain text (what remains of issue 24; docs/configuration.md).
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    return int(head.split(b" ", 2)[1]), head, await reader.readexactly(length)
+
+
+def assert_refused_by_aiohttp_as_json(status: int, head: bytes, body: bytes) -> dict[str, Any]:
+    """A refusal of aiohttp's own parser, in batchgate's shape (`handed_over.py`)."""
+    assert status == 400
+    assert b"Content-Type: application/json; charset=utf-8\r\n" in head
+    refusal = json.loads(body)
+    detail: dict[str, Any]
+    (detail,) = refusal["details"]
+    assert detail["field"] == "request"
+    assert refusal["error"] == f"the request was refused: {detail['reason']}"
+    assert b"bytearray" not in body
+    return detail
+
+
+async def test_a_chunked_bodys_bad_framing_is_refused_as_json(client: Client) -> None:
+    # The front door reads heads, not chunked bodies: aiohttp refuses bad chunks, and its
+    # protocol answers in batchgate's shape.
     answer = await send(client, PUSH + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
-    assert answer.status == 400
-    assert b"text/plain" in answer.head
-    assert b"chunk size" in answer.body
-    assert (await get(client, "/jobs"))["jobs"] == []
+    detail = assert_refused_by_aiohttp_as_json(answer.status, answer.head, answer.body)
+    reason = "invalid character in chunk size"
+    assert detail == {"field": "request", "value": "zz", "reason": reason}
+    assert answer.closed
+    assert (await get(client, "/jobs"))["jobs"] == []  # still serving
+
+
+@pytest.mark.parametrize("data", [case[0] for case in MALFORMED.values()], ids=MALFORMED)
+async def test_a_malformed_head_after_a_request_on_the_same_connection_is_refused_as_json(
+    client: Client, data: bytes
+) -> None:
+    # The first request hands the connection to aiohttp: the second is its parser's to
+    # refuse, not the front door's.
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await read_answer(reader))[0] == 200
+    writer.write(data)
+    detail = assert_refused_by_aiohttp_as_json(*await read_answer(reader))
+    assert detail["reason"]
+    assert await asyncio.wait_for(reader.read(), 2.0) == b""  # closed
+    writer.close()
+    assert (await get(client, "/jobs"))["jobs"] == []  # still serving
+
+
+async def test_an_over_long_url_after_a_request_on_the_same_connection_is_refused_as_json(
+    client: Client,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await read_answer(reader))[0] == 200
+    writer.write(b"GET /" + b"a" * 50_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    detail = assert_refused_by_aiohttp_as_json(*await read_answer(reader))
+    assert detail["value"] == "/" + "a" * 63 + "..."
+    writer.close()
