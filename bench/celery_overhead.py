@@ -40,11 +40,19 @@ if os.environ.get("MONITOR"):
 def noop(n):
     if n == 0 or n == int(os.environ["LAST"]):
         with open(os.environ["MARKS"], "a") as marks:
-            marks.write(f"{time.time()}\\n")
+            marks.write(f"{time.time()} {time.process_time()}\\n")
 """
 
 
-def drain(folder: Path, broker: str, collector: str, tasks: int, monitor: bool) -> float:
+WORKER_CPU = 0
+"""With --pin: the CPU of the worker's processes (the rest run on the other)."""
+
+
+def drain(
+    folder: Path, broker: str, collector: str, tasks: int, monitor: bool, pin: bool
+) -> tuple[float, float]:
+    """Seconds from the first task's start to the last one's, and the CPU seconds the pool
+    process (the tasks, the monitor's handlers and its sending thread) spent meanwhile."""
     marks = folder / f"marks-{monitor}-{time.time_ns()}"
     env = {**os.environ, "BROKER_URL": broker, "COLLECTOR_URL": collector, "LAST": str(tasks - 1),
            "MARKS": str(marks), "PYTHONPATH": f"{folder}:{REPO / 'build' / 'dev'}"}  # fmt: skip
@@ -61,13 +69,17 @@ def drain(folder: Path, broker: str, collector: str, tasks: int, monitor: bool) 
          "--concurrency", "1", "--queues", "bench", "--without-gossip", "--without-mingle",
          "--loglevel", "warning"],
         cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {WORKER_CPU})) if pin else None,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if marks.exists() and len(marks.read_text().split()) >= 2:
-                first, last = (float(x) for x in marks.read_text().split()[:2])
-                return last - first
+            lines = marks.read_text().splitlines() if marks.exists() else []
+            if len(lines) >= 2:
+                (first, first_cpu), (last, last_cpu) = (
+                    map(float, line.split()) for line in lines[:2]
+                )
+                return last - first, last_cpu - first_cpu
             time.sleep(0.05)
         raise RuntimeError("the worker did not drain the queue")
     finally:
@@ -79,7 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--pin", action="store_true", help="the worker on one CPU, the rest on the other"
+    )
     args = parser.parse_args()
+    if args.pin:  # what this process starts from now on (Redis, the collector) inherits it
+        os.sched_setaffinity(0, {1 - WORKER_CPU})
     server = need("redis-server", "redis-server")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="celery-bench-") as scratch:
@@ -98,17 +115,19 @@ def main() -> None:
                 wait_http(f"{collector.url}/-/ready")
                 for round_number in range(1, args.rounds + 1):
                     for monitor in (False, True):
-                        seconds = drain(folder, broker, collector.url, args.tasks, monitor)
-                        rows.append((round_number, monitor, seconds))
+                        seconds, cpu = drain(
+                            folder, broker, collector.url, args.tasks, monitor, args.pin
+                        )
+                        rows.append((round_number, monitor, seconds, cpu))
         finally:
             redis.terminate()
             redis.wait(10)
     print(f"Machine: {machine()}; {args.tasks} trivial tasks, one prefork worker process.\n")
-    print("| round | monitor | seconds to drain | tasks/s |")
-    print("| --- | --- | ---: | ---: |")
-    for round_number, monitor, seconds in rows:
+    print("| round | monitor | seconds to drain | tasks/s | pool process CPU µs a task |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for round_number, monitor, seconds, cpu in rows:
         print(f"| {round_number} | {'on' if monitor else 'off'} | {seconds:.2f} | "
-              f"{args.tasks / seconds:,.0f} |")  # fmt: skip
+              f"{args.tasks / seconds:,.0f} | {cpu / args.tasks * 1e6:,.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
