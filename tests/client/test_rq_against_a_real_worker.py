@@ -41,32 +41,43 @@ def flaky(key):
 """
 
 
-def test_a_real_worker_reports_successes_failures_and_retries(
-    tmp_path: Path,
-    redis_url: str,  # noqa: F811 (the fixture)
-    collector: Collector,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def emails(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+    """The `emails` queue on the test's Redis, with JOBS importable as `jobs` here and by
+    the worker (from tmp_path)."""
     redis = pytest.importorskip("redis")
     rq = pytest.importorskip("rq")
     (tmp_path / "jobs.py").write_text(textwrap.dedent(JOBS))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("REDIS_URL", redis_url)
-    import jobs  # type: ignore[import-not-found]  # the module just written
+    return rq.Queue("emails", connection=redis.Redis.from_url(redis_url))
 
-    queue = rq.Queue("emails", connection=redis.Redis.from_url(redis_url))
-    sent = [queue.enqueue(jobs.send_email, n) for n in range(3)]
-    failing = queue.enqueue(jobs.check_user)
-    flaky = queue.enqueue(jobs.flaky, "flaky-attempts", retry=rq.Retry(max=3))
 
+def work_off(folder: Path, redis_url: str, collector: Collector) -> None:  # noqa: F811
+    """Run a real `rq worker --burst` with batchgate's worker class until the queue is empty."""
     env = subprocess_env(BATCHGATE_URL=collector.url, REDIS_URL=redis_url,
-                         PYTHONPATH=f"{tmp_path}:{IMPORT_ROOT}")  # fmt: skip
+                         PYTHONPATH=f"{folder}:{IMPORT_ROOT}")  # fmt: skip
     worker = subprocess.run(
         [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
          "--worker-class", "batchgate.rq.Worker", "emails"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert worker.returncode == 0, worker.stdout + worker.stderr
+
+
+def test_a_real_worker_reports_successes_failures_and_retries(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811 (the fixture)
+    collector: Collector,
+    emails: Any,
+) -> None:
+    import jobs  # type: ignore[import-not-found]  # the module the fixture wrote
+
+    rq = pytest.importorskip("rq")
+    sent = [emails.enqueue(jobs.send_email, n) for n in range(3)]
+    failing = emails.enqueue(jobs.check_user)
+    flaky = emails.enqueue(jobs.flaky, "flaky-attempts", retry=rq.Retry(max=3))
+    work_off(tmp_path, redis_url, collector)
 
     def finished(job: Any) -> dict[str, Any]:
         return collector.wait_for_run(
@@ -92,36 +103,23 @@ def test_a_real_worker_reports_successes_failures_and_retries(
     ]  # fmt: skip
     assert "smtp down (attempt 1)" in retried["attempts"][0]["message"]
 
-    emails = get_json(f"{collector.url}/queues/emails")
-    assert emails["last_hour"] == {"completed": 4, "failed": 1, "retried": 2, "cancelled": 0}
-    assert emails["broker_reported_at"] is not None
+    page = get_json(f"{collector.url}/queues/emails")
+    assert page["last_hour"] == {"completed": 4, "failed": 1, "retried": 2, "cancelled": 0}
+    assert page["broker_reported_at"] is not None
 
 
 def test_a_job_canceled_before_a_worker_took_it_is_reported_cancelled(
     tmp_path: Path,
     redis_url: str,  # noqa: F811 (the fixture)
     collector: Collector,
-    monkeypatch: pytest.MonkeyPatch,
+    emails: Any,
 ) -> None:
-    redis = pytest.importorskip("redis")
-    rq = pytest.importorskip("rq")
-    (tmp_path / "jobs.py").write_text(textwrap.dedent(JOBS))
-    monkeypatch.syspath_prepend(str(tmp_path))
     import jobs
 
-    queue = rq.Queue("emails", connection=redis.Redis.from_url(redis_url))
-    kept = queue.enqueue(jobs.send_email, 1)
-    doomed = queue.enqueue(jobs.send_email, 2)
+    kept = emails.enqueue(jobs.send_email, 1)
+    doomed = emails.enqueue(jobs.send_email, 2)
     doomed.cancel()  # no worker runs yet: it never starts
-
-    env = subprocess_env(BATCHGATE_URL=collector.url, REDIS_URL=redis_url,
-                         PYTHONPATH=f"{tmp_path}:{IMPORT_ROOT}")  # fmt: skip
-    worker = subprocess.run(
-        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
-         "--worker-class", "batchgate.rq.Worker", "emails"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert worker.returncode == 0, worker.stdout + worker.stderr
+    work_off(tmp_path, redis_url, collector)
 
     run = collector.wait_for_run(doomed.id, lambda run: run["status"] == "cancelled", timeout=30)
     assert (run["job"], run["queue"], run["message"], run["attempts"]) == (
@@ -129,5 +127,5 @@ def test_a_job_canceled_before_a_worker_took_it_is_reported_cancelled(
     )  # fmt: skip
     assert run["queued_at"] is not None
     collector.wait_for_run(kept.id, lambda run: run["status"] == "succeeded", timeout=30)
-    emails = get_json(f"{collector.url}/queues/emails")
-    assert emails["last_hour"] == {"completed": 1, "failed": 0, "retried": 0, "cancelled": 1}
+    page = get_json(f"{collector.url}/queues/emails")
+    assert page["last_hour"] == {"completed": 1, "failed": 0, "retried": 0, "cancelled": 1}

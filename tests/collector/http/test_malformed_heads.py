@@ -3,51 +3,23 @@ Content-Length that is not a number, two framings, ...) is refused by the front 
 every error is: a 400 in batchgate's JSON shape naming the field, the value (cut short and
 printable) and the reason, or plain text on the Pushgateway's routes as the Pushgateway's
 own server answers; then the connection closes and the server keeps serving. Heads aiohttp
-reads are not refused. What stays aiohttp's, in its plain text, is a chunked body's
-framing (docs/configuration.md, "The front door")."""
+reads are not refused. What only aiohttp's parser sees (a chunked body's framing, a head
+after the first on a kept-alive connection) is refused in JSON by aiohttp's protocol behind
+the front door (docs/configuration.md, "The front door")."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
+from tests.collector.http.raw_http import read_answer, send
 from tests.helpers import Client, get
 
 PUSH = b"POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-
-
-class Answer(NamedTuple):
-    status: int
-    head: bytes
-    body: bytes
-    closed: bool
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-async def send(client: Client, data: bytes, pieces: int = 1, wait_close: float = 2.0) -> Answer:
-    """Send `data` in `pieces` writes, a moment apart, and read one answer (and whether the
-    server closes the connection within `wait_close` seconds)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
-    size = -(-len(data) // pieces)
-    for start in range(0, len(data), size):
-        writer.write(data[start : start + size])
-        await writer.drain()
-        await asyncio.sleep(0.01)
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-    body = await reader.readexactly(length)
-    try:
-        closed = await asyncio.wait_for(reader.read(), wait_close) == b""
-    except TimeoutError:
-        closed = False
-    writer.close()
-    return Answer(int(head.split(b" ", 2)[1]), head, body, closed)
 
 
 MALFORMED = {
@@ -246,12 +218,6 @@ async def test_a_head_is_refused_as_soon_as_a_line_ends_with_lf_alone(client: Cl
     assert answer.status == 400
     assert answer.json()["details"][0]["reason"] == "ends with LF alone, not CRLF"
     assert answer.closed
-
-
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-    return int(head.split(b" ", 2)[1]), head, await reader.readexactly(length)
 
 
 def assert_refused_by_aiohttp_as_json(status: int, head: bytes, body: bytes) -> dict[str, Any]:

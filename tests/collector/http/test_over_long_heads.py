@@ -14,27 +14,16 @@ from typing import Any
 import pytest
 
 from batchgate.collector.http.plain_push import MAX_FIELD, MAX_HEAD_HELD, MAX_REQUEST_LINE
+from tests.collector.http.raw_http import send as raw_send
 from tests.helpers import Client, get
 
 
 async def send(client: Client, data: bytes, pieces: int = 1) -> tuple[int, dict[str, Any]]:
     """Send `data` in `pieces` writes, a moment apart; the answer's status and JSON body,
     and check that the server then closed the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
-    size = -(-len(data) // pieces)
-    for start in range(0, len(data), size):
-        writer.write(data[start : start + size])
-        await writer.drain()
-        await asyncio.sleep(0.01)
-        if reader.at_eof() or writer.transport.is_closing():
-            break
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-    body = json.loads(await reader.readexactly(length))
-    assert await reader.read() == b""  # closed
-    writer.close()
-    return status, body
+    answer = await raw_send(client, data, pieces)
+    assert answer.closed
+    return answer.status, answer.json()
 
 
 @pytest.mark.parametrize("pieces", [1, 40])
