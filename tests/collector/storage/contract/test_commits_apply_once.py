@@ -3,13 +3,11 @@ is applied once: the writer retries the same batch when the outcome of a commit 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from batchgate.collector.core.records import AuditRecord, WriteBatch
-from batchgate.collector.storage.store import Store
 from tests.collector.storage.contract.conftest import MakeStore
+from tests.collector.storage.contract.cut_off import commit_cut_off, retried
 from tests.collector.storage.contract.records import NOW, job, point, run
 
 
@@ -25,18 +23,6 @@ def _batch(number: int) -> WriteBatch:
     )
 
 
-async def _retried(store: Store, batch: WriteBatch) -> None:
-    """Commit as the writer does: again after a failure (a store may fail once more while
-    it reconnects: SQLite's writer process was killed with the cut-off attempt)."""
-    for attempt in range(3):
-        try:
-            await store.commit(batch)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-
-
 @pytest.mark.parametrize("cut_after", [0.0, 0.0005, 0.001, 0.002, 0.004, 0.008])
 async def test_a_commit_cut_off_and_retried_is_applied_once(
     make_store: MakeStore, cut_after: float
@@ -45,15 +31,8 @@ async def test_a_commit_cut_off_and_retried_is_applied_once(
     await store.open(NOW, 32, 3600)
     await store.commit(_batch(1))
     batch = _batch(2)
-    attempt = asyncio.ensure_future(store.commit(batch))
-    await asyncio.sleep(cut_after)
-    attempt.cancel()
-    # Committed or not, depending on where it was cut off: as the writer does, the same
-    # batch is retried, if it failed, until a commit of it succeeds; and so is the next.
-    (outcome,) = await asyncio.gather(attempt, return_exceptions=True)
-    if isinstance(outcome, BaseException):
-        await _retried(store, batch)
-    await _retried(store, _batch(3))
+    await commit_cut_off(store, batch, cut_after)
+    await retried(store, _batch(3))
     audit = await store.audit(10, None)
     assert [entry.target for entry in audit] == ["target-3", "target-2", "target-1"]
     assert [p.seq for p in await store.timeline("r")] == [1, 2, 3]

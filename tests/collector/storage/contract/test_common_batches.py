@@ -5,13 +5,11 @@ even when their commit is cut off and retried: PostgreSQL writes them in one sta
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from batchgate.collector.core.records import GroupEventRecord, SeenRecord, WriteBatch
-from batchgate.collector.storage.store import Store
 from tests.collector.storage.contract.conftest import MakeStore
+from tests.collector.storage.contract.cut_off import commit_cut_off, retried
 from tests.collector.storage.contract.records import NOW, job, point, run
 
 
@@ -35,16 +33,6 @@ def _progress(number: int) -> WriteBatch:
     )
 
 
-async def _retried(store: Store, batch: WriteBatch) -> None:
-    for attempt in range(3):
-        try:
-            await store.commit(batch)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-
-
 @pytest.mark.parametrize("cut_after", [0.0, 0.0005, 0.001, 0.002, 0.004])
 async def test_progress_points_event_ids_and_groups_apply_once(
     make_store: MakeStore, cut_after: float
@@ -54,13 +42,8 @@ async def test_progress_points_event_ids_and_groups_apply_once(
     await store.commit(WriteBatch(jobs=[job(1)], runs=[run("r", 1, "running", started_at=NOW)]))
     await store.commit(_progress(1))
     batch = _progress(2)
-    attempt = asyncio.ensure_future(store.commit(batch))
-    await asyncio.sleep(cut_after)
-    attempt.cancel()
-    (outcome,) = await asyncio.gather(attempt, return_exceptions=True)
-    if isinstance(outcome, BaseException):
-        await _retried(store, batch)
-    await _retried(store, _progress(3))
+    await commit_cut_off(store, batch, cut_after)
+    await retried(store, _progress(3))
 
     (stored,) = await store.get_runs(["r"])
     assert (stored.status, stored.readings.done, stored.message) == ("running", 3.0, "step\x003")
