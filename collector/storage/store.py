@@ -287,6 +287,32 @@ def _buckets(text: str, size: int) -> list[int]:
     return buckets if len(buckets) == size else [0] * size
 
 
+def last_runs_to_read(last_ids: dict[str, Job]) -> dict[str, Job]:
+    """At a restore, give each job whose last run is running or waiting (restored already)
+    that run; the jobs whose last run is still to read, by its id."""
+    unread: dict[str, Job] = {}
+    for run_id, job in last_ids.items():
+        live = job.running.get(run_id) or job.waiting.get(run_id)
+        if live is None:
+            unread[run_id] = job
+        else:
+            job.last_run = live
+    return unread
+
+
+def last_finished_to_read(newest_finished: dict[str, Job]) -> dict[str, Job]:
+    """At a restore, give each job whose newest finished run is its last run (mostly: read
+    already) that run as its last finished; the jobs whose newest finished run is still to
+    read, by its id."""
+    unread: dict[str, Job] = {}
+    for run_id, job in newest_finished.items():
+        if job.last_run is not None and job.last_run.run_id == run_id:
+            job.last_finished = job.last_run
+        else:
+            unread[run_id] = job
+    return unread
+
+
 def run_from_record(record: RunRecord, job: JobKey) -> Run:
     """A stored run of the job keyed `job`, as the live state holds it."""
     return Run(

@@ -68,6 +68,8 @@ from batchgate.collector.storage.store import (
     Restored,
     added_counts,
     first_whole_bucket,
+    last_finished_to_read,
+    last_runs_to_read,
     queue_history_queries,
 )
 from batchgate.collector.storage.writer import StorageFailing
@@ -461,12 +463,9 @@ class PostgresStore:
         for row in await self._fetch(f"{_SELECT_RUN} WHERE {WAITING}"):
             run = run_from_joined_row(row)
             jobs[row[1]].waiting[run.run_id] = run
-        for run_id, job in list(last_ids.items()):  # a running or waiting run: read above
-            if (live := job.running.get(run_id) or job.waiting.get(run_id)) is not None:
-                job.last_run = live
-                del last_ids[run_id]
-        for run in await self.get_runs(list(last_ids)):
-            last_ids[run.run_id].last_run = run
+        unread = last_runs_to_read(last_ids)
+        for run in await self.get_runs(list(unread)):
+            unread[run.run_id].last_run = run
         # Each job's newest finished runs, in one query rather than one a job.
         newest_finished: dict[str, Job] = {}
         recent: dict[int, list[RunSummary]] = {}
@@ -483,12 +482,9 @@ class PostgresStore:
             summaries.append(RunSummary(*row[1:]))
         for job_id, summaries in recent.items():
             jobs[job_id].recent.extend(reversed(summaries))
-        for run_id, job in list(newest_finished.items()):  # mostly the last run, read above
-            if job.last_run is not None and job.last_run.run_id == run_id:
-                job.last_finished = job.last_run
-                del newest_finished[run_id]
-        for run in await self.get_runs(list(newest_finished)):
-            newest_finished[run.run_id].last_finished = run
+        unread = last_finished_to_read(newest_finished)
+        for run in await self.get_runs(list(unread)):
+            unread[run.run_id].last_finished = run
         seen_since = now - seen_window
         seen = [
             SeenRecord(from_text(event_id), run_id, received_at)

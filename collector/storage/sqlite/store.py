@@ -55,6 +55,8 @@ from batchgate.collector.storage.store import (
     first_whole_bucket,
     job_from_record,
     job_key_of,
+    last_finished_to_read,
+    last_runs_to_read,
     queue_history_queries,
     run_from_record,
 )
@@ -438,26 +440,15 @@ class SqliteStore:
             run = _run_from_joined_row(row)
             jobs[row[1]].waiting[run.run_id] = run
         step("running runs")
-        for run_id, job in list(last_ids.items()):  # a running or waiting run: read above
-            if (live := job.running.get(run_id) or job.waiting.get(run_id)) is not None:
-                job.last_run = live
-                del last_ids[run_id]
-        for run in await self.get_runs(list(last_ids)):
-            last_ids[run.run_id].last_run = run
+        unread = last_runs_to_read(last_ids)
+        for run in await self.get_runs(list(unread)):
+            unread[run.run_id].last_run = run
         step("last runs")
         # The newest `recent_runs` finished runs of every job, in one query that reads
         # only those (runs_finished walks each job's runs from its newest). Each job's few
         # are put in order here: cheaper than SQL sorting all of them into one order.
         recent: defaultdict[int, list[RunSummary]] = defaultdict(list)
-        for (
-            job_id,
-            run_id,
-            status,
-            started_at,
-            finished_at,
-            duration,
-            done,
-        ) in await reader.execute_fetchall(
+        for row in await reader.execute_fetchall(
             "SELECT r.job_id, r.run_id, r.status, r.started_at, r.finished_at, r.duration, "
             "r.done FROM jobs j JOIN runs r ON r.rowid IN ("
             "SELECT rowid FROM runs WHERE job_id = j.id AND status != 'running' "
@@ -465,9 +456,7 @@ class SqliteStore:
             "ORDER BY finished_at DESC, run_id DESC LIMIT ?)",
             (recent_runs,),
         ):
-            recent[job_id].append(
-                RunSummary(run_id, status, started_at, finished_at, duration, done)
-            )
+            recent[row[0]].append(RunSummary._make(row[1:]))
         newest_finished: dict[str, Job] = {}
         for job_id, summaries in recent.items():
             summaries.sort(key=_FINISHED_ORDER)
@@ -475,13 +464,9 @@ class SqliteStore:
             job.recent.extend(summaries)
             newest_finished[summaries[-1].run_id] = job
         step("recent runs")
-        # Mostly the job's last run, already read; the others are read now.
-        for run_id, job in list(newest_finished.items()):
-            if job.last_run is not None and job.last_run.run_id == run_id:
-                job.last_finished = job.last_run
-                del newest_finished[run_id]
-        for run in await self.get_runs(list(newest_finished)):
-            newest_finished[run.run_id].last_finished = run
+        unread = last_finished_to_read(newest_finished)
+        for run in await self.get_runs(list(unread)):
+            unread[run.run_id].last_finished = run
         step("last finished runs")
         seen_since = now - seen_window
         seen = [
