@@ -80,11 +80,11 @@ PAUSE_BUFFER = 1 << 20
 """Bytes of pipelined requests buffered beyond the largest body before reading pauses."""
 
 APPLIED_MIDDLEWARES: Final = frozenset({errors_and_metrics, authenticate})
-_RUNNER_ARGUMENTS: Final = frozenset({"handle_signals", "shutdown_timeout", "handler_cancellation"})
-"""The runner's arguments that are not its connections' (aiohttp's `RequestHandler`'s)."""
 """The middlewares whose work the front door does itself for the pushes it answers:
 `errors_and_metrics` (`_failure` and `count_request` in `FrontDoor._answer`) and
 `authenticate` (`FrontDoorServer.token`)."""
+_RUNNER_ARGUMENTS: Final = frozenset({"handle_signals", "shutdown_timeout", "handler_cancellation"})
+"""The runner's arguments that are not its connections' (aiohttp's `RequestHandler`'s)."""
 
 
 class FrontDoorRunner(web.AppRunner):

@@ -64,9 +64,9 @@ def refusal(status: int, message: str | None) -> tuple[str, str | None]:
     quoted = _QUOTED.search(message)
     words = message[: quoted.start()] if quoted else message
     parts = [" ".join(part.split()).strip("(. ") for part in words.split(":")]
-    reason = ": ".join(part for part in parts if part) or HTTPStatus(status).phrase
-    reason = reason.lower() if reason == HTTPStatus(status).phrase else reason
-    reason = reason[0].lower() + reason[1:]
+    reason = ": ".join(part for part in parts if part)
+    phrase = HTTPStatus(status).phrase
+    reason = phrase.lower() if reason in ("", phrase) else reason[0].lower() + reason[1:]
     if quoted is None:
         return reason, None
     shown = quoted["bytes"]
