@@ -10,7 +10,9 @@ worker: its name, `celery@host`, and the pid of the process running the task), i
 success, failure, retry (`task_retry`) and revocation (`task_revoked`: cancelled), and, every
 `depth_every` seconds, the depth of each queue it consumes (a `queue_state` snapshot read
 from the broker). Events go through the SDK's background sender: a task never waits for
-batchgate, and when batchgate is down its events are spooled and sent later.
+batchgate, and when batchgate is down its events are spooled and sent later. They are kept
+for up to LINGER seconds first; a task that ends within them is sent as one event, its end
+with `duration_seconds`, which the collector reads as the whole attempt.
 """
 
 from __future__ import annotations
@@ -43,10 +45,25 @@ class Monitor:
         self.connection = connection
         self.depth_every = depth_every
         self._stop = threading.Event()
+        self._workers: dict[Any, dict[str, Any]] = {}
+        """The `worker` of a start, by the worker's name (one object for every start)."""
+        self._begin_process()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._begin_process)
+
+    def _begin_process(self) -> None:
+        """Start afresh in this process (a forked pool process: what the parent keeps is the
+        parent's to send, and its hand-over thread did not come along)."""
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
-        self._flusher_pid = 0
-        self._listening_pid = 0
+        self._begun: dict[str, tuple[float, Any, Any]] = {}
+        """Tasks begun since the last hand-over, by id: when, the task and its request. A
+        task's start event is made only if it is still running at the hand-over (`_start`);
+        one that ends before is reported by its end alone (`_end`)."""
+        self._flusher: threading.Thread | None = None
+        self._listening = False
+        self._workers.clear()
 
     @property
     def sender(self) -> Sender:
@@ -55,33 +72,81 @@ class Monitor:
 
     def send(self, event: dict[str, Any]) -> None:
         """Keep the event for the next hand-over to the sender (within LINGER seconds)."""
-        event["timestamp"] = round(time.time(), 6)
+        event["timestamp"] = time.time()
         with self._lock:
-            self._pending.append(event)
-            if self._flusher_pid != os.getpid():  # none yet, or a forked pool process
-                self._flusher_pid = os.getpid()
-                threading.Thread(target=self._hand_over, name="batchgate-celery",
-                                 daemon=True).start()  # fmt: skip
+            self._keep(event)
+
+    def _keep(self, event: dict[str, Any]) -> None:
+        # Under self._lock.
+        self._pending.append(event)
+        self._ensure_flusher()
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._hand_over, name="batchgate-celery",
+                                             daemon=True)  # fmt: skip
+            self._flusher.start()
 
     def _hand_over(self) -> None:
-        pid = os.getpid()
-        while self._flusher_pid == pid:
+        while True:
             time.sleep(LINGER)
             self.flush_pending()
 
     def flush_pending(self) -> None:
-        """Hand the events kept so far to the sender now."""
+        """Hand the events kept so far to the sender now, with the start of each task still
+        running."""
         with self._lock:
             events, self._pending = self._pending, []
+            begun, self._begun = self._begun, {}
+            events.extend(self._start(task_id, *task) for task_id, task in begun.items())
         if events:
             try:
                 sender = self.sender
-                if self._listening_pid != os.getpid():
-                    self._listening_pid = os.getpid()
+                if not self._listening:
+                    self._listening = True
                     sender.on_commands(self.commanded)
                 sender.enqueue_many(events)
             except Exception:  # monitoring must never break a task
                 logger.exception("batchgate: could not queue events")
+
+    def _start(self, task_id: str, at: float, task: Any, request: Any) -> dict[str, Any]:
+        """The start event of a task (its attempt: Celery's retries + 1; its queue; the
+        process running it and its worker's name)."""
+        event = {"job": task.name, "event": "start", "run_id": task_id, "timestamp": at,
+                 "attempt": int(request.retries or 0) + 1}  # fmt: skip
+        max_retries = getattr(task, "max_retries", None)
+        if isinstance(max_retries, int):
+            event["max_attempts"] = max_retries + 1
+        queue = (request.delivery_info or {}).get("routing_key")
+        if queue:
+            event["queue"] = queue
+        hostname = request.hostname
+        worker = self._workers.get(hostname)
+        if worker is None:
+            worker = {"pid": self._pid}
+            if hostname:
+                worker["hostname"] = str(hostname)
+            self._workers[hostname] = worker
+        event["worker"] = worker
+        return event
+
+    def _end(self, task_id: str, event: dict[str, Any]) -> None:
+        """Keep a task's end (a success, failure or retry). A task begun since the last
+        hand-over is reported whole instead: its start event, become its end with
+        `duration_seconds` (one event to send and store, not two); a retry keeps its start."""
+        now = time.time()
+        with self._lock:
+            begun = self._begun.pop(task_id, None)
+            if begun is not None:
+                start = self._start(task_id, *begun)
+                if event["event"] == "retry":
+                    self._pending.append(start)
+                else:
+                    start.update(event)
+                    event = start
+                    event["duration_seconds"] = round(max(0.0, now - begun[0]), 6)
+            event["timestamp"] = now
+            self._keep(event)
 
     # -- signal handlers (their keyword arguments are Celery's) -------------------------
 
@@ -102,26 +167,15 @@ class Monitor:
     def started(self, task_id: str | None = None, task: Any = None, **_: Any) -> None:
         if task_id is None or task is None:
             return
-        request = task.request
-        event = {"job": task.name, "event": "start", "run_id": task_id,
-                 "attempt": int(request.retries or 0) + 1}  # fmt: skip
-        max_retries = getattr(task, "max_retries", None)
-        if isinstance(max_retries, int):
-            event["max_attempts"] = max_retries + 1
-        queue = (request.delivery_info or {}).get("routing_key")
-        if queue:
-            event["queue"] = queue
-        # The process running the task (a prefork pool's child), and its worker's name.
-        worker: dict[str, Any] = {"pid": os.getpid()}
-        if request.hostname:
-            worker["hostname"] = str(request.hostname)
-        event["worker"] = worker
-        self.send(event)
+        at = time.time()
+        with self._lock:
+            self._begun[task_id] = (at, task, task.request)
+            self._ensure_flusher()
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:
         task_id = getattr(getattr(sender, "request", None), "id", None)
         if task_id:
-            self.send({"job": sender.name, "event": "success", "run_id": task_id})
+            self._end(task_id, {"job": sender.name, "event": "success", "run_id": task_id})
 
     def failed(self, sender: Any = None, task_id: str | None = None, exception: Any = None,
                **_: Any) -> None:  # fmt: skip
@@ -130,7 +184,7 @@ class Monitor:
         event = {"job": sender.name, "event": "fail", "run_id": task_id}
         if isinstance(exception, BaseException):
             event["message"] = describe_exception(exception)
-        self.send(event)
+        self._end(task_id, event)
 
     def retried(self, sender: Any = None, request: Any = None, reason: Any = None,
                 **_: Any) -> None:  # fmt: skip
@@ -142,7 +196,7 @@ class Monitor:
         if reason is not None:
             text = describe_exception(reason) if isinstance(reason, BaseException) else str(reason)
             event["message"] = text
-        self.send(event)
+        self._end(task_id, event)
 
     def revoked(self, request: Any = None, terminated: Any = None, expired: Any = None,
                 **_: Any) -> None:  # fmt: skip

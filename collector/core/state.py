@@ -264,7 +264,8 @@ class State:
         )
         _merge_event(run, event)
         run.untimed = final is not None and event.duration is None
-        if event.attempt is not None and final is None:
+        if event.attempt is not None and (final is None or event.duration is not None):
+            # An attempt, begun here or reported whole by its end (`_update_waiting`).
             run.attempts.append(Attempt(event.attempt, started_at, worker=event.worker))
         job.last_start_at = max(job.last_start_at or started_at, started_at)
         if final is None:
@@ -305,22 +306,15 @@ class State:
         without one (cancelled in its queue), or it says more of where it waits."""
         final = FINISHING_EVENTS.get(event.type)
         if event.type == "start":
-            if not run.attempts and run.queued_at is not None:
-                job.record_wait(max(0.0, event.at - run.queued_at))
-            number = event.attempt or (run.attempts[-1].number + 1 if run.attempts else 1)
-            run.attempts.append(Attempt(number, event.at, worker=event.worker))
-            del run.attempts[:-MAX_ATTEMPTS_KEPT]
-            run.status = RUNNING
-            run.last_progress_at = max(run.last_progress_at, event.at)  # stuck: per attempt
-            run.worker = event.worker  # the attempt's, not the last one's
-            _merge_event(run, event)
-            run.attempt = number
-            job.waiting.pop(run.run_id, None)
-            job.running[run.run_id] = run
-            job.last_start_at = max(job.last_start_at or event.at, event.at)
+            self._begin_attempt(job, run, event, event.at)
             return Change("started", job, run, True, Sample(run.run_id, None, event))
         if final is not None:
-            _merge_event(run, event)
+            if event.duration is not None:
+                # An attempt reported whole when it ended (a short task's start and end
+                # sent as one event): it began `duration_seconds` before.
+                self._begin_attempt(job, run, event, event.at - event.duration)
+            else:
+                _merge_event(run, event)
             self._finish(job, run, final, event.at)
             self._place(job, run)
             return Change("finished", job, run, True, Sample(run.run_id, None, event))
@@ -328,6 +322,22 @@ class State:
             _merge_event(run, event)  # queued again (a retry's countdown): where it waits
             return Change("progress", job, run, False)
         return Change("ignored", job, run, job_changed=False)
+
+    def _begin_attempt(self, job: Job, run: Run, event: Event, at: float) -> None:
+        """The next attempt of a waiting run begins at `at`."""
+        if not run.attempts and run.queued_at is not None:
+            job.record_wait(max(0.0, at - run.queued_at))
+        number = event.attempt or (run.attempts[-1].number + 1 if run.attempts else 1)
+        run.attempts.append(Attempt(number, at, worker=event.worker))
+        del run.attempts[:-MAX_ATTEMPTS_KEPT]
+        run.status = RUNNING
+        run.last_progress_at = max(run.last_progress_at, at)  # stuck: per attempt
+        run.worker = event.worker  # the attempt's, not the last one's
+        _merge_event(run, event)
+        run.attempt = number
+        job.waiting.pop(run.run_id, None)
+        job.running[run.run_id] = run
+        job.last_start_at = max(job.last_start_at or at, at)
 
     def _late_queued(self, job: Job, run: Run, event: Event) -> Change:
         """The producer's `queued` arriving after the worker's `start` (two processes race):

@@ -114,6 +114,38 @@ async def test_a_queued_event_arriving_after_the_start_still_gives_the_wait(
     assert (run["status"], run["queue"], run["wait_seconds"]) == ("running", "emails", 7)
 
 
+async def test_an_attempt_reported_whole_by_its_end_with_its_duration(
+    client: Client, clock: Clock
+) -> None:
+    """A short task's start and end in one event (the Celery integration sends them so):
+    a success or fail with `duration_seconds` begins the waiting run's attempt that long
+    before it ends, with what a start would have carried."""
+    await push(client, _event("queued", "t6", queue="emails"))
+    clock.advance(10)
+    worker = {"hostname": "celery@host", "pid": 7}
+    await push(client, _event("start", "t6", attempt=1))
+    clock.advance(2)
+    await push(client, _event("retry", "t6", message="timeout"))
+    clock.advance(5)
+    await push(client, _event("fail", "t6", attempt=2, duration_seconds=1.5, worker=worker))
+    await push(client, _event("queued", "t7", queue="emails"))
+    clock.advance(4)
+    await push(client, _event("success", "t7", attempt=1, duration_seconds=0.25, worker=worker))
+
+    run = await get(client, "/runs/t6")
+    assert (run["status"], run["attempt"], run["worker"]) == ("failed", 2, worker)
+    assert [(a["attempt"], a["outcome"], a["duration_seconds"]) for a in run["attempts"]] == [
+        (1, "retry", 2), (2, "failed", 1.5)
+    ]  # fmt: skip
+    run = await get(client, "/runs/t7")
+    assert (run["status"], run["wait_seconds"]) == ("succeeded", 3.75)
+    assert run["duration_seconds"] == 0.25
+    assert run["attempts"][0]["worker"] == worker
+    (queue,) = (await get(client, "/queues"))["queues"]
+    assert (queue["waiting"], queue["active"]) == (0, 0)
+    assert (queue["last_hour"]["completed"], queue["last_hour"]["failed"]) == (1, 1)
+
+
 async def test_a_retry_or_start_with_attempts_on_ping(client: Client, clock: Clock) -> None:
     response = await client.get(f"/ping/{TASK}/queued", params={"rid": "t5", "queue": "emails"})
     assert response.status == 200
