@@ -100,7 +100,7 @@ def _repeats(
     keys = set()
     for position, reading in enumerate(readings):
         shape = shapes.get(reading.digest) if reading is not None else None
-        if reading is None or shape is None or len(shape.points) != len(reading.values):
+        if reading is None or shape is None or len(shape.kinds) != len(reading.values):
             return None
         keys.add(shape.key)
         repeats.append(Repeat(shape, reading, _translating(translate, position)))

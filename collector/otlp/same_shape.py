@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from batchgate.collector.otlp.points import DELTA, Labels, Point, Reading
+from batchgate.collector.otlp.points import DELTA, LAST, Labels, Point, Reading
 from batchgate.collector.otlp.series import Merged, OtlpGroupState, Series
 from batchgate.collector.otlp.translate import ResourceBatch
 from batchgate.collector.pushgateway.aggregation import AggregateRule
@@ -41,17 +42,13 @@ from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.model import COUNTER, GAUGE
 from batchgate.collector.pushgateway.same_shape import ValueSlots
 
-
-@dataclass(frozen=True, slots=True)
-class PointPlan:
-    """What one point of the shape is: its series, and how its value joins it."""
-
-    family: str
-    labels: Labels
-    how: str
-    """CUMULATIVE, DELTA or LAST (points.py)."""
-    counter: bool
-    """A monotonic sum's point: refused if negative or NaN."""
+COUNTER_POINT: Final = 1
+"""A monotonic sum's point: refused if negative or NaN."""
+JOINED_POINT: Final = 2
+"""A point joined to its series' kept total (a delta, or any point of an aggregating
+group), not replacing it."""
+DELTA_POINT: Final = 4
+"""A delta point (else a gauge's or a cumulative one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +58,13 @@ class ExportShape:
     digest: bytes
     key: GroupingKey
     rule: AggregateRule | None
-    points: tuple[PointPlan, ...]
-    """The points read from an export (`Reading`), in order."""
+    kinds: bytes
+    """What each point read from an export (`Reading`) is, in order: COUNTER_POINT,
+    JOINED_POINT and DELTA_POINT added up. Bytes, not objects: a shape is kept for every
+    series of a group that repeats its exports."""
+    joined: tuple[tuple[str, Labels], ...]
+    """The family and labels of each JOINED_POINT, in order (the labels are the tuples its
+    group's `OtlpGroupState` holds as well)."""
     slots: ValueSlots
     """Where each point's series is stored, then the `target_info` series if any (its
     value, always 1, is left as it is)."""
@@ -169,15 +171,27 @@ def _shape(
                 labels: position for position, labels in enumerate(family.series)
             }
         series.append((point.family, in_family[point.labels]))
-    plans = [_plan(point) for point in read]
     slots = slots_of(series)
     if slots is None:
         return None
-    return ExportShape(reading.digest, batch.key, batch.aggregate, tuple(plans), slots)
+    kinds = bytes([_kind(point, batch.aggregate is not None) for point in read])
+    joined = tuple(
+        [
+            (point.family, point.labels)
+            for point, kind in zip(read, kinds, strict=True)
+            if kind & JOINED_POINT
+        ]
+    )
+    return ExportShape(reading.digest, batch.key, batch.aggregate, kinds, joined, slots)
 
 
-def _plan(point: Point) -> PointPlan:
-    return PointPlan(point.family, point.labels, point.how, point.type == COUNTER)
+def _kind(point: Point, aggregating: bool) -> int:
+    kind = COUNTER_POINT if point.type == COUNTER else 0
+    if point.how == DELTA:
+        kind |= DELTA_POINT | JOINED_POINT
+    elif aggregating:
+        kind |= JOINED_POINT
+    return kind
 
 
 def new_values(
@@ -190,17 +204,19 @@ def new_values(
     families = state.families
     values: list[float | None] = []
     totals: list[tuple[dict[Labels, Series], Labels, Series]] = []
-    points = zip(shape.points, reading.values, reading.starts, reading.times, strict=True)
-    for plan, value, start, time in points:
-        if plan.counter and not value >= 0:
+    joined = iter(shape.joined)
+    points = zip(shape.kinds, reading.values, reading.starts, reading.times, strict=True)
+    for kind, value, start, time in points:
+        if kind & COUNTER_POINT and not value >= 0:
             return None  # negative or NaN: the full path refuses it
-        if plan.how != DELTA and rule is None:
+        if not kind & JOINED_POINT:
             values.append(value)  # a gauge or cumulative point replaces its series
             continue
-        family = families.get(plan.family)
+        name, labels = next(joined)
+        family = families.get(name)
         if family is None:
             return None
-        old = family.series.get(plan.labels)
+        old = family.series.get(labels)
         if old is None or not isinstance(old.value, float):
             return None
         if rule is None:
@@ -209,14 +225,15 @@ def new_values(
             total = old.value + value
             kept = Series(total, DELTA, old.start_ns, time)
         else:
-            if plan.how == DELTA or rule.gauges == "sum":
+            if kind & DELTA_POINT or rule.gauges == "sum":
                 total = old.value + value
             elif rule.gauges == "max":
                 total = max(old.value, value)
             else:
                 total = value
-            kept = Series(total, plan.how, old.start_ns, max(old.time_ns, time))
-        totals.append((family.series, plan.labels, kept))
+            how = DELTA if kind & DELTA_POINT else LAST
+            kept = Series(total, how, old.start_ns, max(old.time_ns, time))
+        totals.append((family.series, labels, kept))
         values.append(total)
     values.extend([None] * (len(shape.slots.slots) - len(values)))
     return values, totals
@@ -228,4 +245,4 @@ def keep_totals(totals: Sequence[tuple[dict[Labels, Series], Labels, Series]]) -
         series[labels] = total
 
 
-__all__ = ["ExportShape", "ExportShapes", "PointPlan", "Repeat", "keep_totals", "new_values"]
+__all__ = ["ExportShape", "ExportShapes", "Repeat", "keep_totals", "new_values"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -216,9 +217,10 @@ class ValueSlots:
     version: int
     entries: tuple[FamilyEntry, ...]
     """The index entry of each series."""
-    slots: tuple[int, ...]
-    """The slot of each series in its entry."""
-    prefix_lengths: tuple[int, ...]
+    slots: array[int]
+    """The slot of each series in its entry (an array: kept for every series of a group
+    that repeats its exports, it must cost little memory)."""
+    prefix_lengths: array[int]
     """How much of each series' text comes before its value: `name{labels} `."""
     families: tuple[StoredFamily, ...]
     """The group's families these series belong to."""
@@ -251,8 +253,8 @@ def value_slots(
         group,
         group.version,
         tuple(entries),
-        tuple(slots),
-        tuple(prefix_lengths),
+        array("I", slots),
+        array("I", prefix_lengths),
         tuple(families.values()),
         tuple([index.families[name] for name in families]),
     )
