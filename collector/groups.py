@@ -14,6 +14,7 @@ group's snapshot after an `OTLP_MARK` line, so a restart restores both.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from batchgate.collector.core.records import GroupEventRecord
 from batchgate.collector.core.state import State
 from batchgate.collector.otlp import OtlpGroupState, ResourceBatch
 from batchgate.collector.otlp.points import Rejected
+from batchgate.collector.otlp.same_shape import ExportShapes, Repeat, keep_totals, new_values
 from batchgate.collector.otlp.series import families_of
 from batchgate.collector.pushgateway import (
     ExpiryRule,
@@ -63,7 +65,13 @@ class Groups:
     """The registry plus what batchgate does around each change to it."""
 
     def __init__(
-        self, registry: GroupRegistry, state: State, writer: Writer, rules: Iterable[ExpiryRule]
+        self,
+        registry: GroupRegistry,
+        state: State,
+        writer: Writer,
+        rules: Iterable[ExpiryRule],
+        *,
+        same_shape: bool = True,
     ) -> None:
         self.registry = registry
         self.state = state
@@ -75,6 +83,9 @@ class Groups:
         """Each stored group's key text (the store's key) and its job's key, made once."""
         self.otlp: dict[GroupingKey, OtlpGroupState] = {}
         """The groups that OTLP resources push, with their series' state."""
+        self.export_shapes = ExportShapes() if same_shape else None
+        """The shape of each OTLP group's last export, for the same-shape path
+        (`otlp.same_shape`); None: the path is turned off, every export is translated."""
 
     def restore(self, snapshots: Iterable[str]) -> int:
         """Load stored groups at start; a snapshot that no longer fits is logged and skipped."""
@@ -100,10 +111,21 @@ class Groups:
         self.otlp[key] = OtlpGroupState.restore(header, families, dict(key))
         return key
 
-    def push_otlp(self, batch: ResourceBatch, now: float) -> tuple[Job | None, list[Rejected]]:
+    def push_otlp(
+        self, resource: ResourceBatch | Repeat, now: float
+    ) -> tuple[Job | None, list[Rejected]]:
         """An OTLP resource's points stored in its group (created if new): its job (None
         if nothing changed) and the points refused, each with its reason. Raises
-        PushTooLargeError (nothing stored) when the group would hold too many series."""
+        PushTooLargeError (nothing stored) when the group would hold too many series.
+
+        A repeat of the group's last export takes the same-shape path (`otlp.same_shape`)
+        unless one of its points needs the full path; it ends where the full path would."""
+        if isinstance(resource, Repeat):
+            job = self._repeat_otlp(resource, now)
+            if job is not None:
+                return job, []
+            resource = resource.translate()
+        batch = resource
         key = batch.key
         state = self.otlp.get(key) or OtlpGroupState()
         merged = state.merge(batch.points, batch.aggregate)
@@ -124,9 +146,30 @@ class Groups:
         if result is not None:
             stored = (name for name in families if name not in refused)
             state.commit(merged, stored, aggregate=batch.aggregate is not None)
+        if self.export_shapes is not None:
+            if result is not None and not rejected:
+                slots = functools.partial(self.registry.value_slots, key)
+                self.export_shapes.stored(batch, merged, result.created, slots)
+            else:
+                self.export_shapes.forget(key)
         if key not in self.registry:
             return None, rejected
         return self._changed_otlp(key, state), rejected
+
+    def _repeat_otlp(self, repeat: Repeat, now: float) -> Job | None:
+        """The same-shape path: the repeat's values stored, its group's job; None (nothing
+        changed) when the full path must take it."""
+        state = self.otlp.get(repeat.key)
+        if state is None:
+            return None
+        new = new_values(repeat, state)
+        if new is None:
+            return None
+        values, totals = new
+        if self.registry.rewrite_values(repeat.shape.slots, values, now) is None:
+            return None
+        keep_totals(totals)
+        return self._changed(repeat.key)
 
     def _changed_otlp(self, key: GroupingKey, state: OtlpGroupState) -> Job | None:
         self.otlp[key] = state
@@ -168,6 +211,8 @@ class Groups:
         """The group was deleted, wiped or expired: unstore it, record it, drop its job."""
         self._names.pop(summary.key, None)
         self.otlp.pop(summary.key, None)
+        if self.export_shapes is not None:
+            self.export_shapes.forget(summary.key)
         self.writer.stage_group(key_text(summary.key), lambda: None)
         self.writer.stage_group_event(
             GroupEventRecord(
@@ -193,6 +238,8 @@ class Groups:
         self.registry.wipe()
         self._names.clear()
         self.otlp.clear()
+        if self.export_shapes is not None:
+            self.export_shapes.clear()
         self.writer.stage_groups_wiped()
         for summary in summaries:
             self.writer.stage_group_event(

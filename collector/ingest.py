@@ -13,7 +13,7 @@ and reaches alerting once alerting runs (it starts after the store, and survives
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from batchgate.collector.live import EventBus, publish_changes
 from batchgate.collector.observability.metrics import RequestMetrics
 from batchgate.collector.otlp import ResourceBatch
 from batchgate.collector.otlp.points import Rejected
+from batchgate.collector.otlp.same_shape import Repeat
 from batchgate.collector.pushgateway import (
     GroupingKey,
     InconsistentPushError,
@@ -325,10 +326,13 @@ class Ingest:
         self.metrics.pushgateway_seconds.observe(time.perf_counter() - started)
         return 200, ""
 
-    async def push_otlp(self, token: Token, batches: list[ResourceBatch]) -> list[Rejected]:
-        """An OTLP export's resources (translated) stored in their groups and durable: the
-        points refused, each with its reason (OTLP's partial success). Refused (401/403,
-        413 for a first resource beyond the series limit, 429, 503): nothing was stored."""
+    async def push_otlp(
+        self, token: Token, batches: Sequence[ResourceBatch | Repeat]
+    ) -> list[Rejected]:
+        """An OTLP export's resources (translated, or repeats of their group's last export:
+        `otlp.same_shape`) stored in their groups and durable: the points refused, each with
+        its reason (OTLP's partial success). Refused (401/403, 413 for a first resource
+        beyond the series limit, 429, 503): nothing was stored."""
         started = time.perf_counter()
         self.refuse_unless_accepting()
         now = self.clock()
@@ -355,7 +359,8 @@ class Ingest:
                 if position == 0:
                     raise Refused(413, message) from None
                 # Resources before it are stored: a partial success says what was not.
-                rejected.append(Rejected(len(batch.points), message))
+                points = batch.points if isinstance(batch, Repeat) else len(batch.points)
+                rejected.append(Rejected(points, message))
                 continue
             rejected.extend(refused)
             if job is not None:

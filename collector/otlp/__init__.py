@@ -7,14 +7,19 @@ as a Pushgateway group, so OTLP groups are durable, checked, exposed and expired
 """
 
 from batchgate.collector.otlp.decode import OtlpBodyError, decode_request, encode_response
+from batchgate.collector.otlp.repeats import read_export
+from batchgate.collector.otlp.same_shape import ExportShapes, Repeat
 from batchgate.collector.otlp.series import OtlpGroupState
 from batchgate.collector.otlp.translate import ResourceBatch, translate_request
 
 __all__ = [
+    "ExportShapes",
     "OtlpBodyError",
     "OtlpGroupState",
+    "Repeat",
     "ResourceBatch",
     "decode_request",
     "encode_response",
+    "read_export",
     "translate_request",
 ]

@@ -42,22 +42,37 @@ def media_type(content_type: str | None) -> str | None:
 
 def decode_request(body: bytes, media: str) -> ExportMetricsServiceRequest:
     """The request in `body`, encoded as `media` says; OtlpBodyError if it is not one."""
-    request = ExportMetricsServiceRequest()
     if media == PROTOBUF:
+        request = ExportMetricsServiceRequest()
         try:
             request.ParseFromString(body)
         except DecodeError as error:
             raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
         return request
+    return request_from_json(load_json(body))
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON value in `body`; OtlpBodyError if there is none."""
     try:
-        decoded = json.loads(body)
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise OtlpBodyError(f"body is not UTF-8 JSON: {error}") from None
+    except RecursionError:
+        raise OtlpBodyError("body is nested too deeply") from None
+
+
+def request_from_json(decoded: Any) -> ExportMetricsServiceRequest:
+    """The request a JSON body (as `load_json` gives it) encodes; OtlpBodyError if none."""
+    request = ExportMetricsServiceRequest()
+    try:
         # The parser, told to ignore unknown fields as OTLP asks, also takes a string or an
         # array where a message belongs (as if its characters were fields): check first.
         _check_messages(decoded, request.DESCRIPTOR, "body")
         json_format.ParseDict(decoded, request, ignore_unknown_fields=True)
-    except (UnicodeDecodeError, ValueError) as error:
-        if isinstance(error, json_format.ParseError):
-            raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
+    except json_format.ParseError as error:  # not a ValueError in every protobuf release
+        raise OtlpBodyError(f"body is not an ExportMetricsServiceRequest: {error}") from None
+    except ValueError as error:
         raise OtlpBodyError(f"body is not UTF-8 JSON: {error}") from None
     except RecursionError:
         raise OtlpBodyError("body is nested too deeply") from None

@@ -70,3 +70,15 @@ class Rejected:
 
     points: int
     reason: str
+
+
+@dataclass(slots=True)
+class Reading:
+    """One resource's number points as the same-shape path reads them (`repeats`): the
+    digest of everything else the resource carries, and each point's value, start and time
+    in the order translation meets them."""
+
+    digest: bytes
+    values: list[float]
+    starts: list[int]
+    times: list[int]

@@ -35,6 +35,7 @@ from batchgate.collector.otlp.points import (
     LAST,
     HistogramValue,
     Point,
+    Reading,
     Rejected,
     SummaryValue,
 )
@@ -73,6 +74,11 @@ class ResourceBatch:
     aggregate: AggregateRule | None = None
     """The rule by which the resources of this job add up into one group (then `key` has no
     `instance`), or None."""
+    target_info: bool = False
+    """Whether the last point is the resource's `target_info`."""
+    reading: Reading | None = None
+    """The resource's values as the same-shape path reads them (`repeats`), when the batch
+    is of one resource that path could read: what it keeps the export's shape by."""
 
 
 def any_value(value: AnyValue) -> Any:
@@ -108,20 +114,25 @@ def grouping_key(resource: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 def translate_request(
     request: ExportMetricsServiceRequest,
     aggregating: Callable[[str], AggregateRule | None] = lambda job: None,
+    readings: Sequence[Reading | None] = (),
 ) -> list[ResourceBatch]:
     """Every resource of the request, translated (resources with one key merged).
 
     A resource whose job `aggregating` gives a rule for is grouped by its job alone, every
     instance of the service adding up into one group; it has no `target_info` (each
-    instance's attributes would replace the others')."""
+    instance's attributes would replace the others'). `readings`, if given, are the
+    resources' values as the same-shape path read them: a batch of one resource keeps its
+    own."""
     batches: dict[tuple[tuple[str, str], ...], ResourceBatch] = {}
-    for resource_metrics in request.resource_metrics:
+    sources: dict[tuple[tuple[str, str], ...], list[int]] = {}
+    for position, resource_metrics in enumerate(request.resource_metrics):
         resource = attributes(resource_metrics.resource.attributes)
         key = grouping_key(resource)
         rule = aggregating(dict(key)["job"])
         if rule is not None:
             key = (("job", dict(key)["job"]),)
         batch = batches.setdefault(key, ResourceBatch(key, aggregate=rule))
+        sources.setdefault(key, []).append(position)
         latest = 0
         for scope_metrics in resource_metrics.scope_metrics:
             scope = scope_metrics.scope
@@ -151,6 +162,11 @@ def translate_request(
                     TARGET_INFO, GAUGE, TARGET_INFO_HELP, labels, LAST, 0, latest, 1.0, TARGET_INFO
                 )
             )
+            batch.target_info = True
+    if readings:
+        for key, positions in sources.items():
+            if len(positions) == 1:
+                batches[key].reading = readings[positions[0]]
     return list(batches.values())
 
 

@@ -51,6 +51,7 @@ class Group:
         "series_count",
         "shape",
         "snapshot_header",
+        "version",
     )
 
     def __init__(self, key: GroupingKey, created: float) -> None:
@@ -74,6 +75,9 @@ class Group:
         """How many series its families hold, once counted (None when they change)."""
         self.snapshot_header: str | None = None
         """The first line of the group's snapshot, kept until its families change."""
+        self.version = 0
+        """Counts the changes to its families (not to their values): what was found out
+        about them (`same_shape.ValueSlots`) holds while it is unchanged."""
 
     @property
     def last_push_successful(self) -> bool:

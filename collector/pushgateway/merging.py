@@ -10,7 +10,7 @@ index and the checks these call; it is pure as the registry is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from batchgate.collector.pushgateway.aggregation import (
@@ -31,7 +31,12 @@ from batchgate.collector.pushgateway.goformat import format_sample_value
 from batchgate.collector.pushgateway.group import Group, PushResult, StoredFamily
 from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.model import COUNTER, MetricFamily
-from batchgate.collector.pushgateway.same_shape import BodyShape
+from batchgate.collector.pushgateway.same_shape import (
+    BodyShape,
+    ValueSlots,
+    group_of,
+    value_slots,
+)
 from batchgate.collector.pushgateway.series_index import SeriesIndex
 from batchgate.collector.pushgateway.text_parser import TextBody, read_text
 
@@ -229,3 +234,41 @@ class MergingPushes:
             self._set_failure_time(self._groups[key], now)
             self._index.changed()
         return result, refused
+
+    def value_slots(self, key: GroupingKey, series: Sequence[tuple[str, int]]) -> ValueSlots | None:
+        """Where the group's `series` are stored (each a family's name and the series'
+        position in it, in push order), for `rewrite_values`; None if the group is gone or
+        one of them cannot be rewritten so (`same_shape.value_slots`)."""
+        group = self._groups.get(key)
+        return value_slots(group, series, self._index) if group is not None else None
+
+    def rewrite_values(
+        self, slots: ValueSlots, values: Sequence[float | None], now: float
+    ) -> PushResult | None:
+        """New values written into the series of `slots` (None: the value stays), their
+        families marked pushed at `now`, as a POST of exactly those series ends, without
+        its checks (`same_shape` says why none is needed). None, and nothing changed, when
+        the group's families changed since `slots` were found, or a value is `-0` (the
+        full path keeps such a family exactly)."""
+        group = group_of(slots, self._groups)
+        if group is None or group.series > self.max_series_per_group:
+            return None
+        blocks = []
+        for value, entry, slot, length in zip(
+            values, slots.entries, slots.slots, slots.prefix_lengths, strict=True
+        ):
+            if value is None:
+                continue
+            if value == 0 and math.copysign(1.0, value) < 0:
+                return None
+            blocks.append(
+                (entry, slot, f"{entry.blocks[slot][:length]}{format_sample_value(value)}\n")
+            )
+        for entry, slot, block in blocks:
+            entry.set_block(slot, block)
+        for family, entry in zip(slots.families, slots.family_entries, strict=True):
+            family.pushed_at = now
+            entry.show_help(family.help)  # Another group may have shown its HELP meanwhile.
+        self._set_push_time(group, now)
+        self._index.changed()
+        return PushResult(group.key, False, group.series)

@@ -414,6 +414,7 @@ class GroupRegistry(MergingPushes):
         group.shape = None
         group.snapshot_header = None
         group.series_count = None
+        group.version += 1
 
     def _remove_family(self, group: Group, name: str) -> None:
         self._families_changed(group)

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
+from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,7 +45,8 @@ from batchgate.collector.pushgateway.goformat import (
     format_sample_value,
     parse_go_float,
 )
-from batchgate.collector.pushgateway.group import StoredFamily
+from batchgate.collector.pushgateway.group import Group, StoredFamily
+from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.model import COUNTER, GAUGE, UNTYPED
 from batchgate.collector.pushgateway.series_index import FamilyEntry, SeriesIndex
 from batchgate.collector.pushgateway.text_parser import TextBody
@@ -201,3 +203,66 @@ def body_shape(
         tuple(pushed),
         tuple([index.families[family.name] for family in pushed]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSlots:
+    """Where some stored series of a group are, to write new values into them without a
+    check (`MergingPushes.rewrite_values`): what a repeat of an export of exactly these
+    series needs, for the reasons the module's text gives for a text body. Only counters,
+    gauges and untyped series, one line each. It holds while the group's families are
+    unchanged (`Group.version`)."""
+
+    group: Group
+    version: int
+    entries: tuple[FamilyEntry, ...]
+    """The index entry of each series."""
+    slots: array[int]
+    """The slot of each series in its entry (an array: kept for every series of a group
+    that repeats its exports, it must cost little memory)."""
+    prefix_lengths: array[int]
+    """How much of each series' text comes before its value: `name{labels} `."""
+    families: tuple[StoredFamily, ...]
+    """The group's families these series belong to."""
+    family_entries: tuple[FamilyEntry, ...]
+
+
+def value_slots(
+    group: Group, series: Sequence[tuple[str, int]], index: SeriesIndex
+) -> ValueSlots | None:
+    """The slots of `series` (each a family's name and the series' position in it, in the
+    order it was pushed) of `group`; None if one is not a single line of text, or is kept
+    exactly (`-0`: see the module's text)."""
+    entries: list[FamilyEntry] = []
+    slots: list[int] = []
+    prefix_lengths: list[int] = []
+    families: dict[str, StoredFamily] = {}
+    for name, position in series:
+        family = group.families.get(name)
+        if family is None or family.type not in _ONE_SERIES_PER_LINE or family.exact is not None:
+            return None
+        if position >= len(family.slots):
+            return None
+        families[name] = family
+        entry = index.families[name]
+        slot = family.slots[position]
+        entries.append(entry)
+        slots.append(slot)
+        prefix_lengths.append(entry.blocks[slot].rindex(" ") + 1)
+    return ValueSlots(
+        group,
+        group.version,
+        tuple(entries),
+        array("I", slots),
+        array("I", prefix_lengths),
+        tuple(families.values()),
+        tuple([index.families[name] for name in families]),
+    )
+
+
+def group_of(slots: ValueSlots, groups: Mapping[GroupingKey, Group]) -> Group | None:
+    """The group `slots` were found in, if its families are unchanged since."""
+    group = groups.get(slots.group.key)
+    if group is not slots.group or group.version != slots.version:
+        return None
+    return group

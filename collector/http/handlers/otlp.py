@@ -17,12 +17,7 @@ from batchgate.collector.auth import Token
 from batchgate.collector.http.keys import GROUPS, INGEST, SETTINGS
 from batchgate.collector.http.middlewares import identity
 from batchgate.collector.ingest import Refused
-from batchgate.collector.otlp import (
-    OtlpBodyError,
-    decode_request,
-    encode_response,
-    translate_request,
-)
+from batchgate.collector.otlp import OtlpBodyError, encode_response, read_export
 from batchgate.collector.otlp.decode import JSON, encode_status, media_type
 from batchgate.collector.otlp.points import Rejected
 from batchgate.collector.pushgateway import BodyParseError, PushTooLargeError
@@ -91,9 +86,9 @@ async def export(
             return _status(media, 400, f"gzip body cannot be read: {broken}")
     elif encoding not in ("", "identity"):
         return _status(media, 415, f"Content-Encoding {encoding!r} is not supported: send gzip")
+    groups = app[GROUPS]
     try:
-        aggregating = app[GROUPS].registry.aggregating_job
-        batches = translate_request(decode_request(body, media), aggregating)
+        batches = read_export(body, media, groups.registry.aggregating_job, groups.export_shapes)
     except OtlpBodyError as error:
         return _status(media, 400, str(error))
     try:

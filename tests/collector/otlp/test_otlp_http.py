@@ -94,6 +94,12 @@ async def test_an_undecodable_body_is_a_400_naming_why(client: Client) -> None:
         ".quantileValues[1] must be a JSON object"
     )
     await export(client, b"\xff\xff\xff", PROTOBUF, 400)
+    point = {"timeUnixNano": "soon", "asDouble": 1}
+    gauge = {
+        "resourceMetrics": [{"scopeMetrics": [{"metrics": [{"gauge": {"dataPoints": [point]}}]}]}]
+    }
+    answer = await export(client, json.dumps(gauge).encode(), JSON, 400)
+    assert "Failed to parse timeUnixNano field" in json.loads(answer)["message"]
 
 
 async def test_other_content_types_are_415(client: Client) -> None:
