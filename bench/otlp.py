@@ -1,6 +1,7 @@
 """OTLP/HTTP exports against batchgate's own Pushgateway push of the same series.
 
-    python bench/otlp.py [--seconds 10] [--series 20] [--exports-only] [--aiohttp-too]
+    python bench/otlp.py [--seconds 10] [--series 20] [--exports-only | --aggregating-only]
+                         [--aiohttp-too]
 
 One batchgate server; for a typical batch job's metrics (20 series) and a large one (10,000
 series), 16 connections on loopback send the same body again and again: an OTLP export in
@@ -159,13 +160,20 @@ def main() -> None:
         "--exports-only", action="store_true", help="skip the memory and aggregating tables"
     )
     parser.add_argument(
+        "--aggregating-only", action="store_true", help="only the aggregating table"
+    )
+    parser.add_argument(
         "--aiohttp-too",
         action="store_true",
         help="also export to a server with http.fast_path: false (OTLP through aiohttp)",
     )
     arguments = parser.parse_args()
     seconds = arguments.seconds
-    print(f"Machine: {machine()}; wrk -t1 -c16 -d{seconds}s on loopback.\n")
+    print(f"Machine: {machine()}; wrk -t1 -c16 -d{seconds}s on loopback.")
+    if arguments.aggregating_only:
+        aggregating_against_replacing(seconds)
+        return
+    print()
     print("| series | door | requests/s | p50 ms | p99 ms | errors | vs Pushgateway push |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     with contextlib.ExitStack() as servers, tempfile.NamedTemporaryFile("w", suffix=".yaml") as off:

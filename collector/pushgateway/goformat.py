@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from itertools import repeat
 from typing import Final
 
 _TWO_63: Final = 9223372036854775808.0
@@ -88,6 +90,21 @@ def format_sample_value(value: float) -> str:
     if value == -math.inf:
         return "-Inf"
     return format_shortest(value)
+
+
+_BELOW_A_MILLION: Final = (1e6).__gt__
+
+
+def format_sample_values(values: Sequence[float]) -> list[str]:
+    """`format_sample_value` of each of `values`, in bulk (no Python call per value in the
+    usual case: an aggregating push writes every value of its body anew)."""
+    if all(map(_BELOW_A_MILLION, map(abs, values))):  # False for NaN and the infinities
+        # Below a million, Python's shortest repr is Go's but for the ".0" of a whole
+        # number (see `format_shortest`), and for the sign of -0, which expfmt drops.
+        texts = list(map(str.removesuffix, map(repr, values), repeat(".0")))
+        if "-0" not in texts:
+            return texts
+    return list(map(format_sample_value, values))
 
 
 def format_go_value(value: float) -> str:

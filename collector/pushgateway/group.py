@@ -11,7 +11,7 @@ from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.series_index import SortKey, sort_key
 
 if TYPE_CHECKING:
-    from batchgate.collector.pushgateway.same_shape import BodyShape
+    from batchgate.collector.pushgateway.same_shape import AddedUp, BodyShape
 
 
 @dataclass(slots=True)
@@ -39,6 +39,7 @@ class Group:
     """One grouping key's families and its two timestamps."""
 
     __slots__ = (
+        "added_up",
         "created",
         "failure_time",
         "failure_time_slot",
@@ -71,6 +72,8 @@ class Group:
         self.shape: BodyShape | None = None
         """The last text body accepted for the group, if a repeat of it can take the fast
         path (see `same_shape`); None whenever the group's families change otherwise."""
+        self.added_up: AddedUp | None = None
+        """What the last aggregating push on that path wrote, as floats too."""
         self.series_count: int | None = None
         """How many series its families hold, once counted (None when they change)."""
         self.snapshot_header: str | None = None

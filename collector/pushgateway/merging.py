@@ -10,8 +10,10 @@ index and the checks these call; it is pure as the registry is.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from operator import add, attrgetter
+from typing import TYPE_CHECKING, Final
 
 from batchgate.collector.pushgateway.aggregation import (
     AggregateRule,
@@ -27,11 +29,12 @@ from batchgate.collector.pushgateway.consistency import (
 )
 from batchgate.collector.pushgateway.delimited_protobuf import parse_delimited
 from batchgate.collector.pushgateway.errors import InconsistentPushError
-from batchgate.collector.pushgateway.goformat import format_sample_value
+from batchgate.collector.pushgateway.goformat import format_sample_value, format_sample_values
 from batchgate.collector.pushgateway.group import Group, PushResult, StoredFamily
 from batchgate.collector.pushgateway.grouping_key import GroupingKey
 from batchgate.collector.pushgateway.model import COUNTER, MetricFamily
 from batchgate.collector.pushgateway.same_shape import (
+    AddedUp,
     BodyShape,
     ValueSlots,
     group_of,
@@ -39,6 +42,9 @@ from batchgate.collector.pushgateway.same_shape import (
 )
 from batchgate.collector.pushgateway.series_index import SeriesIndex
 from batchgate.collector.pushgateway.text_parser import TextBody, read_text
+
+_TYPE_OF: Final = attrgetter("type")
+_NOT_NEGATIVE: Final = (0.0).__le__
 
 
 class MergingPushes:
@@ -171,23 +177,23 @@ class MergingPushes:
         values = shape.new_values(data)
         if values is None:
             return None
-        sums = []
-        series = zip(values, shape.entries, shape.slots, shape.prefix_lengths, strict=True)
-        for new, entry, slot, length in series:
-            kind = entry.type
-            stored = entry.blocks[slot]
-            if kind == COUNTER:
-                if new < 0 or math.isnan(new):
+        kinds = list(map(_TYPE_OF, shape.entries))
+        if not all(map(_NOT_NEGATIVE, values)):  # False for NaN too
+            for kind, new in zip(kinds, values, strict=True):
+                if kind == COUNTER and not new >= 0:
                     return None  # the full path says why
-                total = float(stored[length:-1]) + new
-            elif rule.gauges == "last":
-                total = new
-            elif rule.gauges == "max":
-                total = max(float(stored[length:-1]), new)
-            else:
-                total = float(stored[length:-1]) + new
-            sums.append(f"{stored[:length]}{format_sample_value(total)}\n")
-        shape.store(sums)
+        # Each step is done for every value at once (map, C loops): Python work per value
+        # is what made an aggregating push cost more than a replacing one.
+        stored = shape.stored_blocks()
+        old: Sequence[float] | None = None
+        if group.added_up is not None:
+            old = group.added_up.values(stored)
+        if old is None:
+            old = shape.stored_values(stored)
+        totals = _totals(kinds, old, values, rule)
+        blocks = shape.with_values(stored, format_sample_values(totals))
+        shape.store(blocks)
+        group.added_up = AddedUp(blocks, array("d", totals))
         for family, entry in zip(shape.families, shape.family_entries, strict=True):
             family.pushed_at = now
             entry.show_help(family.help)
@@ -272,3 +278,20 @@ class MergingPushes:
         self._set_push_time(group, now)
         self._index.changed()
         return PushResult(group.key, False, group.series)
+
+
+def _totals(
+    kinds: list[int], old: Sequence[float], new: Sequence[float], rule: AggregateRule
+) -> list[float]:
+    """Each series' value after an aggregating push of `new` (by `aggregation`'s rules)."""
+    if rule.gauges == "sum" or kinds.count(COUNTER) == len(kinds):
+        return list(map(add, old, new))
+    totals = []
+    for kind, before, value in zip(kinds, old, new, strict=True):
+        if kind == COUNTER:
+            totals.append(before + value)
+        elif rule.gauges == "last":
+            totals.append(value)
+        else:
+            totals.append(max(before, value))
+    return totals

@@ -412,6 +412,7 @@ class GroupRegistry(MergingPushes):
     def _families_changed(self, group: Group) -> None:
         """Forget what was derived from the group's families (they are changing)."""
         group.shape = None
+        group.added_up = None
         group.snapshot_header = None
         group.series_count = None
         group.version += 1

@@ -34,10 +34,13 @@ results.
 from __future__ import annotations
 
 import math
+import re
 import weakref
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter, getitem
 from typing import Final
 
 from batchgate.collector.pushgateway.goformat import (
@@ -52,6 +55,15 @@ from batchgate.collector.pushgateway.series_index import FamilyEntry, SeriesInde
 from batchgate.collector.pushgateway.text_parser import TextBody
 
 _ONE_SERIES_PER_LINE: Final = frozenset({COUNTER, GAUGE, UNTYPED})
+_SAMPLE_VALUES: Final = re.compile(rb"^[^#\n][^\n]* ([^ \n]*)$", re.MULTILINE)
+"""The value of each sample line: a line that is not a comment, after its last blank."""
+_PLAIN_VALUE: Final = rb"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_VALUES: Final = re.compile(rb"(?:%s(?:\n%s)*)?" % (_PLAIN_VALUE, _PLAIN_VALUE))
+"""Values joined by newlines, each a decimal without a sign (so neither negative nor -0),
+that Go's ParseFloat and Python's float() read to the same float (both round correctly)."""
+_BLOCKS_OF: Final = attrgetter("blocks")
+_SAMPLE_LINE: Final = "{}{}\n".format
+"""A series' text from what comes before its value (`name{labels} `) and its value."""
 
 
 class Chunks:
@@ -116,31 +128,53 @@ class BodyShape:
             position = end + len(part)
         return blocks if position == len(body) else None
 
+    def new_tokens(self, body: bytes) -> list[bytes] | None:
+        """Each value's token in `body`, if `body` is this shape with other tokens (each
+        without a blank or a newline); else None. Found in bulk, by the `re` module, then
+        proved: the shape's parts with these tokens between them must give `body` back, and
+        they give it back with no other tokens, since each ends where the next part starts
+        with its newline."""
+        tokens = _SAMPLE_VALUES.findall(body)
+        parts = self.chunks.parts
+        if len(tokens) != len(parts) - 1:
+            return None
+        rebuilt = b"".join([*chain.from_iterable(zip(parts[:-1], tokens, strict=True)), parts[-1]])
+        return tokens if rebuilt == body else None
+
     def new_values(self, body: bytes) -> list[float] | None:
         """Each value of `body`, if `body` is this shape with other values (else None, as
         `new_blocks`, and for the same values): what an aggregating push adds."""
-        parts = self.chunks.parts
-        if not body.startswith(parts[0]):
+        tokens = self.new_tokens(body)
+        if tokens is None:
             return None
-        position = len(parts[0])
+        if _PLAIN_VALUES.fullmatch(b"\n".join(tokens)) is not None:
+            # The usual body: float() reads each as Go's ParseFloat does, but rounds one
+            # out of range to infinity where Go refuses it (the full path says why).
+            values = list(map(float, tokens))
+            return None if math.inf in values else values
         values = []
-        for part in parts[1:]:
-            end = body.find(b"\n", position)
-            if end < 0:
-                return None
-            token = body[position:end]
-            if canonical_value(token) is not None:
-                value = float(token)
-            else:
-                parsed = parse_go_float(token.decode("latin-1"))
-                if parsed is None or (parsed == 0 and math.copysign(1.0, parsed) < 0):
-                    return None
-                value = parsed
-            if not body.startswith(part, end):
+        for token in tokens:
+            # latin-1 decodes any byte; a non-ASCII token is refused by parse_go_float.
+            value = parse_go_float(token.decode("latin-1"))
+            if value is None or (value == 0 and math.copysign(1.0, value) < 0):
                 return None
             values.append(value)
-            position = end + len(part)
-        return values if position == len(body) else None
+        return values
+
+    def stored_blocks(self) -> list[str]:
+        """Each value's series text as the group holds it now."""
+        return list(map(getitem, map(_BLOCKS_OF, self.entries), self.slots))
+
+    def stored_values(self, stored: list[str]) -> list[float]:
+        """The value of each series text `stored` (`stored_blocks`): `float` reads what
+        `format_sample_value` wrote back as the same float."""
+        values = map(str.__getitem__, stored, map(slice, self.prefix_lengths, repeat(-1)))
+        return list(map(float, values))
+
+    def with_values(self, stored: list[str], texts: Iterable[str]) -> list[str]:
+        """Each series text `stored` with its value written as `texts` says instead."""
+        prefixes = map(str.__getitem__, stored, map(slice, self.prefix_lengths))
+        return list(map(_SAMPLE_LINE, prefixes, texts))
 
     def store(self, blocks: Sequence[str]) -> None:
         """Write what `new_blocks` made into the series."""
@@ -203,6 +237,22 @@ def body_shape(
         tuple(pushed),
         tuple([index.families[family.name] for family in pushed]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AddedUp:
+    """What an aggregating push on the fast path wrote: each series' text and its value as
+    a float, so that the next one need not read the values back from the text."""
+
+    blocks: list[str]
+    totals: array[float]
+
+    def values(self, stored: list[str]) -> array[float] | None:
+        """The values of the series texts `stored`, if they are the texts written (else
+        None). Each text is its value as `format_sample_value` writes it, which reads back
+        as the same float (a sum is never -0, whose sign the text would lose), so an equal
+        text, whoever wrote it, has the kept value."""
+        return self.totals if stored == self.blocks else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from batchgate.collector.pushgateway.goformat import (
     canonical_value,
     format_go_value,
     format_sample_value,
+    format_sample_values,
     format_shortest,
     go_quote,
     go_quote_byte,
@@ -52,6 +53,17 @@ def test_sample_values_are_written_as_the_text_encoder_writes_them(value: float,
 
 def test_fmt_sprint_keeps_the_sign_of_zero() -> None:
     assert (format_go_value(-0.0), format_go_value(0.0)) == ("-0", "0")
+
+
+@given(st.lists(st.floats() | st.floats(-1e6, 1e6) | st.integers(-(10**6), 10**6).map(float)))
+def test_values_written_in_bulk_are_written_as_one_by_one(values: list[float]) -> None:
+    assert format_sample_values(values) == [format_sample_value(value) for value in values]
+
+
+def test_values_in_bulk_keep_the_go_forms_at_the_edges() -> None:
+    values = [0.0, -0.0, 999_999.0, 999_999.5, -999_999.0, 1e6, 0.0001, 1e-05, 5e-324, 2.5]
+    assert format_sample_values(values) == [format_sample_value(value) for value in values]
+    assert format_sample_values([1.0, 2.0, 0.5]) == ["1", "2", "0.5"]
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
