@@ -62,6 +62,8 @@ class Monitor:
         task's start event is made only if it is still running at the hand-over (`_start`);
         one that ends before is reported by its end alone (`_end`)."""
         self._flusher: threading.Thread | None = None
+        self._due = threading.Event()
+        """Set while something is kept for the next hand-over."""
         self._listening = False
         self._workers.clear()
 
@@ -78,17 +80,25 @@ class Monitor:
 
     def _keep(self, event: dict[str, Any]) -> None:
         # Under self._lock.
+        if not self._pending and not self._begun:
+            self._first_since_hand_over()
         self._pending.append(event)
-        self._ensure_flusher()
 
-    def _ensure_flusher(self) -> None:
+    def _first_since_hand_over(self) -> None:
+        """Under self._lock, before the first event (or task begun) since the last hand-over
+        is kept: the next hand-over is due in LINGER seconds."""
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._hand_over, name="batchgate-celery",
                                              daemon=True)  # fmt: skip
             self._flusher.start()
+        self._due.set()
 
     def _hand_over(self) -> None:
+        # Asleep while nothing is kept: an idle worker's process is not woken by it (and a
+        # thread that wakes on a timer slows Celery's task path in its process, see
+        # docs/benchmarks.md).
         while True:
+            self._due.wait()
             time.sleep(LINGER)
             self.flush_pending()
 
@@ -98,6 +108,7 @@ class Monitor:
         with self._lock:
             events, self._pending = self._pending, []
             begun, self._begun = self._begun, {}
+            self._due.clear()
             events.extend(self._start(task_id, *task) for task_id, task in begun.items())
         if events:
             try:
@@ -169,8 +180,9 @@ class Monitor:
             return
         at = time.time()
         with self._lock:
+            if not self._pending and not self._begun:
+                self._first_since_hand_over()
             self._begun[task_id] = (at, task, task.request)
-            self._ensure_flusher()
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:
         task_id = getattr(getattr(sender, "request", None), "id", None)
