@@ -22,6 +22,7 @@ import json
 import math
 import re
 import secrets
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -46,13 +47,14 @@ class _ResourceCut:
     """Where a resource's values are among the body's values."""
 
     digest: bytes
-    values: tuple[int, ...]
-    """Each point's `asDouble` or `asInt`, in order."""
+    values: array[int]
+    """Each point's `asDouble` or `asInt`, in order (arrays, not tuples of ints: a cut is
+    kept for every series of a group that repeats its exports)."""
     kinds: bytes
     """_DOUBLE or _INTEGER, for each of `values`."""
-    starts: tuple[int, ...]
+    starts: array[int]
     """Each point's `startTimeUnixNano`; the number of values when it has none (read as 0)."""
-    times: tuple[int, ...]
+    times: array[int]
     """Likewise, `timeUnixNano`."""
 
 
@@ -61,7 +63,8 @@ class JsonText:
     """A proved body, cut at its values."""
 
     parts: tuple[bytes, ...]
-    """The text before each value, then after the last: one more than the values."""
+    """The text before each value, then after the last: one more than the values. Equal
+    pieces are one object (most are: the text between points repeats)."""
     resources: tuple[_ResourceCut, ...]
 
     def readings(self, body: bytes) -> list[Reading] | None:
@@ -126,9 +129,11 @@ def cut(body: bytes, read: Any, readings: Sequence[Reading]) -> JsonText | None:
     the `json` module's object of `body` as `json_reading` left it (its values set to 0),
     `readings` what that gave for each resource."""
     parts: list[bytes] = []
+    shared: dict[bytes, bytes] = {}
     end = 0
     for match in _VALUE.finditer(body):
-        parts.append(body[end : match.start(1)])
+        part = body[end : match.start(1)]
+        parts.append(shared.setdefault(part, part))
         end = match.end(1)
     parts.append(body[end:])
     nonce = secrets.token_hex(16)
@@ -150,9 +155,9 @@ def cut(body: bytes, read: Any, readings: Sequence[Reading]) -> JsonText | None:
     for (values, kinds, starts, times), reading in zip(resources, readings, strict=True):
         if len(values) != len(reading.values):
             return None
-        start_at = tuple(len(found) if at is None else at for at in starts)
-        time_at = tuple(len(found) if at is None else at for at in times)
-        cuts.append(_ResourceCut(reading.digest, values, kinds, start_at, time_at))
+        start_at = array("q", [len(found) if at is None else at for at in starts])
+        time_at = array("q", [len(found) if at is None else at for at in times])
+        cuts.append(_ResourceCut(reading.digest, array("q", values), kinds, start_at, time_at))
     return JsonText(tuple(parts), tuple(cuts))
 
 
