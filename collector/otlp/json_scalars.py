@@ -29,12 +29,14 @@ def read_double(raw: Any) -> float | None:
 
 def read_integer(raw: Any, low: int, high: int) -> int | None:
     """A 64-bit integer in [low, high) as protobuf's JSON parser reads it, for the forms
-    taken here (a JSON integer, a string of decimal digits with an optional `-`); else
-    None."""
+    taken here (a JSON integer, a string of at most 20 decimal digits with an optional
+    `-`); else None."""
     kind = type(raw)
     if kind is str:
         digits = raw[1:] if raw[:1] == "-" else raw
-        if not (digits.isascii() and digits.isdigit()):
+        # More than 20 digits (leading zeros, or out of range): left to the parser, as
+        # `int` refuses strings past 4,300 digits.
+        if not (len(digits) <= 20 and digits.isascii() and digits.isdigit()):
             return None
         raw = int(raw)
     elif kind is not int:
