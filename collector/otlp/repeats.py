@@ -8,7 +8,9 @@ had that protobuf's parser read and the full path stored, apart from the values 
 `asDouble`, `asInt`, `startTimeUnixNano` and `timeUnixNano`, is read with the `json`
 module alone. Those values are taken only in forms the parser reads the same way
 (numbers, decimal strings, "NaN", "Infinity", "-Infinity", within their fields' ranges);
-any other form, and any other body, goes to the parser (docs/decisions.md).
+any other form, and any other body, goes to the parser (docs/decisions.md). A body that
+repeats, as text, one such body apart from those values is not even read by the `json`
+module: `json_text` proves it and reads its values by the same rules (`json_scalars`).
 
 The digest is SHA-256 of the resource with those values set to zero: in protobuf, a copy
 of the decoded `ResourceMetrics` serialised; in JSON, the resource's object written again
@@ -20,9 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -35,14 +36,11 @@ from batchgate.collector.otlp.decode import (
     load_json,
     request_from_json,
 )
+from batchgate.collector.otlp.json_scalars import INT64, UINT64, read_double, read_integer
 from batchgate.collector.otlp.points import Reading
 from batchgate.collector.otlp.same_shape import ExportShapes, Repeat
 from batchgate.collector.otlp.translate import ResourceBatch, translate_request
 from batchgate.collector.pushgateway.aggregation import AggregateRule
-
-_INT64: Final = 1 << 63
-_UINT64: Final = 1 << 64
-_SPECIAL_DOUBLES: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 Aggregating = Callable[[str], AggregateRule | None]
 
@@ -68,21 +66,28 @@ def read_export(
         if repeats is not None:
             return list(repeats)
         return list(translate_request(request, aggregating, readings))
-    decoded = load_json(body)
     if shapes is None:
-        return list(translate_request(request_from_json(decoded), aggregating))
-    json_readings = _json_readings(decoded)  # sets the values it reads to zero
+        return list(translate_request(request_from_json(load_json(body)), aggregating))
 
     def json_resource(position: int) -> ResourceBatch:
         resource = load_json(body)["resourceMetrics"][position]
         alone = request_from_json({"resourceMetrics": [resource]})
         return translate_request(alone, aggregating)[0]
 
+    text_readings = shapes.json_texts.readings(body)
+    if text_readings is not None:
+        repeats = _repeats(text_readings, shapes, json_resource)
+        if repeats is not None:
+            return list(repeats)
+    decoded = load_json(body)
+    json_readings = _json_readings(decoded)  # sets the values it reads to zero
     if json_readings is None:
         request = request_from_json(decoded)
         return list(translate_request(request, aggregating))
     repeats = _repeats(json_readings, shapes, json_resource)
     if repeats is not None:
+        # Read from its text next time (`json_text`).
+        shapes.json_texts.keep(body, decoded, [repeat.reading for repeat in repeats])
         return list(repeats)
     request = request_from_json(load_json(body))
     return list(translate_request(request, aggregating, json_readings))
@@ -181,16 +186,16 @@ def json_reading(resource: Any) -> Reading | None:
                 if point is None:
                     return None
                 if "asDouble" in point:
-                    value = _double(point["asDouble"])
+                    value = read_double(point["asDouble"])
                     point["asDouble"] = 0
                 elif "asInt" in point:
-                    number = _integer(point["asInt"], -_INT64, _INT64)
+                    number = read_integer(point["asInt"], -INT64, INT64)
                     value = float(number) if number is not None else None
                     point["asInt"] = 0
                 else:
                     return None
-                start = _integer(point.get("startTimeUnixNano", 0), 0, _UINT64)
-                time = _integer(point.get("timeUnixNano", 0), 0, _UINT64)
+                start = read_integer(point.get("startTimeUnixNano", 0), 0, UINT64)
+                time = read_integer(point.get("timeUnixNano", 0), 0, UINT64)
                 if value is None or start is None or time is None:
                     return None
                 if "startTimeUnixNano" in point:
@@ -209,30 +214,3 @@ def _objects(items: Any) -> list[dict[str, Any] | None]:
     if type(items) is not list:
         return [None]
     return [item if type(item) is dict else None for item in items]
-
-
-def _double(raw: Any) -> float | None:
-    """A double as protobuf's JSON parser reads it, for the forms taken here; else None."""
-    kind = type(raw)
-    if kind is float:
-        return raw if math.isfinite(raw) else None  # the parser refuses the others
-    if kind is int:
-        return float(raw) if -_INT64 <= raw < _INT64 else None
-    if kind is str:
-        return _SPECIAL_DOUBLES.get(raw)
-    return None
-
-
-def _integer(raw: Any, low: int, high: int) -> int | None:
-    """A 64-bit integer in [low, high) as protobuf's JSON parser reads it, for the forms
-    taken here (a JSON integer, a string of decimal digits with an optional `-`); else
-    None."""
-    kind = type(raw)
-    if kind is str:
-        digits = raw[1:] if raw[:1] == "-" else raw
-        if not (digits.isascii() and digits.isdigit()):
-            return None
-        raw = int(raw)
-    elif kind is not int:
-        return None
-    return raw if low <= raw < high else None

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from batchgate.collector.otlp.json_text import JsonTexts
 from batchgate.collector.otlp.points import DELTA, LAST, Labels, Point, Reading
 from batchgate.collector.otlp.series import Merged, OtlpGroupState, Series
 from batchgate.collector.otlp.translate import ResourceBatch
@@ -91,12 +92,14 @@ class Repeat:
 class ExportShapes:
     """The shape of each group's last export, by its digest (at most one per group)."""
 
-    __slots__ = ("_last", "_shapes")
+    __slots__ = ("_last", "_shapes", "json_texts")
 
     def __init__(self) -> None:
         self._shapes: dict[bytes, ExportShape] = {}
         self._last: dict[GroupingKey, bytes] = {}
         """Each group's last export's digest (kept or not)."""
+        self.json_texts = JsonTexts()
+        """JSON bodies of kept shapes, cut at their values (`json_text`)."""
 
     def get(self, digest: bytes) -> ExportShape | None:
         return self._shapes.get(digest)
@@ -107,11 +110,16 @@ class ExportShapes:
     def forget(self, key: GroupingKey) -> None:
         digest = self._last.pop(key, None)
         if digest is not None:
-            self._shapes.pop(digest, None)
+            self._drop(digest)
+
+    def _drop(self, digest: bytes) -> None:
+        self._shapes.pop(digest, None)
+        self.json_texts.forget(digest)
 
     def clear(self) -> None:
         self._shapes.clear()
         self._last.clear()
+        self.json_texts.clear()
 
     def stored(
         self,
@@ -130,13 +138,13 @@ class ExportShapes:
             self.forget(key)
             return
         if last is not None and last != reading.digest:
-            self._shapes.pop(last, None)
+            self._drop(last)
         self._last[key] = reading.digest
         if not created and last != reading.digest:
             return
         shape = _shape(batch, reading, merged, slots_of)
         if shape is None:
-            self._shapes.pop(reading.digest, None)
+            self._drop(reading.digest)
         else:
             self._shapes[reading.digest] = shape
 

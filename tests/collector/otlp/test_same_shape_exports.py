@@ -10,6 +10,7 @@ import copy
 import json
 import math
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from batchgate.collector.core.state import State, StateSettings
 from batchgate.collector.groups import Groups
 from batchgate.collector.http.handlers.otlp import error_message
-from batchgate.collector.otlp import OtlpBodyError, Repeat, read_export
+from batchgate.collector.otlp import OtlpBodyError, Repeat, decode, json_text, read_export
 from batchgate.collector.otlp import repeats as repeats_module
 from batchgate.collector.pushgateway import AggregateRule, GroupRegistry, PushgatewayError
 from batchgate.collector.storage.writer import Writer
@@ -241,6 +242,9 @@ JSON_VALUES = [
     ("asInt", "0x10"),
     ("asInt", 1.0),
     ("asInt", str(1 << 63)),
+    ("asInt", "0" * 30 + "5"),  # the parser reads 5, the fast path leaves it to the parser
+    # Past `int`'s 4,300 digits: the parser refuses it.
+    pytest.param("asInt", "1" + "0" * 5000, id="asInt-5001-digits"),
     ("asDouble", None),
 ]
 
@@ -288,3 +292,248 @@ def test_a_repeat_is_not_translated(monkeypatch: pytest.MonkeyPatch) -> None:
             in lines
         )
     assert server.repeats == 3  # protobuf: the 2nd and 3rd; JSON (a new digest): the 3rd
+
+
+# A JSON body repeated as text (`otlp.json_text`): the body cut at its values is kept after
+# a repeat read by the `json` module; later bodies that rebuild it with other values are
+# read without it.
+
+DOUBLE_FORMS = [
+    "2.5", "7", "1e3", "1E-2", "-3.5e+2", "0", "-0", "-0.0", '"NaN"', '"Infinity"',
+    '"-Infinity"', "1e400", '"1.5"', "1" * 50, "-2.5", "0.30000000000000004",
+]  # fmt: skip
+INTEGER_FORMS = [
+    "5", '"6"', '"-1"', "-0", "0", "1.0", '"+5"', str(1 << 62), f'"{1 << 63}"', '"007"',
+]  # fmt: skip
+
+
+def time_form(chooser: random.Random, nanoseconds: int) -> str:
+    roll = chooser.random()
+    if roll < 0.01:
+        return f'"{1 << 64}"'  # out of range: the parser refuses it
+    if roll < 0.02:
+        return '"-1"'
+    return str(nanoseconds) if roll < 0.2 else f'"{nanoseconds}"'
+
+
+def text_body(tokens: list[str]) -> bytes:
+    """One resource: a gauge of two points (`asDouble`), a delta counter and a cumulative
+    counter (`asInt`), each point with a start and a time; `tokens` the values' JSON text,
+    in document order (a point's value, start, time)."""
+
+    def data(number: int, key: str, **labels: Any) -> Any:
+        marked = {key: f"@{number}", "startTimeUnixNano": f"@{number + 1}"}
+        return {"attributes": attributes(**labels), **marked, "timeUnixNano": f"@{number + 2}"}
+
+    gauge = [data(0, "asDouble", core="0"), data(3, "asDouble", core="1")]
+    metrics = [
+        {"name": "load", "unit": "1", "gauge": {"dataPoints": gauge}},
+        {
+            "name": "rows.done",
+            "sum": {
+                "aggregationTemporality": DELTA,
+                "isMonotonic": True,
+                "dataPoints": [data(6, "asInt", table="a")],
+            },
+        },
+        {
+            "name": "bytes.read",
+            "sum": {
+                "aggregationTemporality": CUMULATIVE,
+                "isMonotonic": True,
+                "dataPoints": [data(9, "asInt")],
+            },
+        },
+    ]
+    resource = {"attributes": attributes(**{"service.name": "etl"})}
+    scopes = [{"scope": {"name": "etl.meter"}, "metrics": metrics}]
+    text = json.dumps({"resourceMetrics": [{"resource": resource, "scopeMetrics": scopes}]})
+    for number, token in enumerate(tokens):
+        text = text.replace(f'"@{number}"', token, 1)
+    return text.encode()
+
+
+def text_tokens(chooser: random.Random, start: int, time: int, odd: float) -> list[str]:
+    """Values in the usual forms; with probability `odd` each in any form taken or not."""
+
+    def value(forms: list[str], usual: str) -> str:
+        return chooser.choice(forms) if chooser.random() < odd else usual
+
+    tokens = []
+    for number, forms in enumerate([DOUBLE_FORMS, DOUBLE_FORMS, INTEGER_FORMS, INTEGER_FORMS]):
+        usual = f"{chooser.random() * 100:.3f}" if number < 2 else f'"{chooser.randrange(9)}"'
+        tokens.append(value(forms, usual))
+        tokens.extend([time_form(chooser, start), time_form(chooser, time)])
+    return tokens
+
+
+class LoadsCounted:
+    """Counts the bodies the `json` module reads in `read_export`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        loading = decode.load_json
+
+        def counted(body: bytes) -> Any:
+            self.count += 1
+            return loading(body)
+
+        monkeypatch.setattr(repeats_module, "load_json", counted)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_json_values_in_any_form_end_where_the_full_path_ends(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chooser = random.Random(seed)
+    bodies = []
+    start = NOW_NS
+    for number in range(120):
+        time = start + SECOND
+        bodies.append(text_body(text_tokens(chooser, start, time, 0.0 if number < 3 else 0.1)))
+        start = time if chooser.random() > 0.05 else start - SECOND  # now and then again
+    fast, full = Server(same_shape=True), Server(same_shape=False)
+    read_as_text = 0
+    with monkeypatch.context() as patched:
+        loads = LoadsCounted(patched)
+        fast_answers = []
+        for number, body in enumerate(bodies):
+            before = loads.count
+            fast_answers.append(fast.export(JSON, body, float(number)))
+            read_as_text += loads.count == before
+    full_answers = [full.export(JSON, body, float(n)) for n, body in enumerate(bodies)]
+    assert fast_answers == full_answers
+    assert fast.everything() == full.everything()
+    assert fast.repeats > 40
+    assert read_as_text > 30
+
+
+def base_tokens(number: int) -> list[str]:
+    start, time = NOW_NS + number * SECOND, NOW_NS + (number + 1) * SECOND
+    values = [f"{number}.5", f"{number}.25", f'"{number}"', f'"{number * 2}"']
+    return [token for value in values for token in (value, f'"{start}"', f'"{time}"')]
+
+
+def key_in_a_key(text: str) -> str:
+    return text.replace('"asDouble":', '"x\\"asDouble": 5, "asDouble":', 1)
+
+
+def key_in_a_string(text: str) -> str:
+    return text.replace('"stringValue": "0"', '"stringValue": "\\"asDouble\\": 0"', 1)
+
+
+def key_in_an_exemplar(text: str) -> str:
+    decoded = json.loads(text)
+    metric = decoded["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]
+    exemplar = {"asDouble": 1.0, "timeUnixNano": str(NOW_NS)}
+    metric["gauge"]["dataPoints"][1]["exemplars"] = [exemplar]
+    return json.dumps(decoded)
+
+
+def key_in_the_metric(text: str) -> str:
+    return text.replace('"name": "load",', '"name": "load", "asDouble": 4,', 1)
+
+
+def key_in_the_resource(text: str) -> str:
+    return text.replace('"resource": {', '"resource": {"timeUnixNano": "5", ', 1)
+
+
+def key_twice(text: str) -> str:
+    return text.replace('"asInt":', '"asInt": "3", "asInt":', 1)
+
+
+def time_twice(text: str) -> str:
+    return text.replace('"timeUnixNano":', '"timeUnixNano": "1", "timeUnixNano":', 1)
+
+
+def more_blanks(text: str) -> str:
+    return text.replace('"asDouble": ', '"asDouble":\n  ', 1)
+
+
+def fewer_blanks(text: str) -> str:
+    return text.replace(", ", ",").replace(": ", ":")
+
+
+def other_order(text: str) -> str:
+    decoded = json.loads(text)
+    point = decoded["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]
+    first = point["dataPoints"][0]
+    point["dataPoints"][0] = dict(reversed(first.items()))
+    return json.dumps(decoded)
+
+
+MUTATIONS: list[Callable[[str], str]] = [
+    key_in_a_key,
+    key_in_a_string,
+    key_in_an_exemplar,
+    key_in_the_metric,
+    key_in_the_resource,
+    key_twice,
+    time_twice,
+    more_blanks,
+    fewer_blanks,
+    other_order,
+]
+NEVER_CUT = {
+    key_in_a_key,
+    key_in_an_exemplar,
+    key_in_the_metric,
+    key_in_the_resource,
+    key_twice,
+    time_twice,
+}
+"""Bodies whose text is not cut: a value found in the text is not a point's value."""
+
+
+def layout(body: bytes) -> bytes:
+    """The body with the four fields' values (as the text path finds them) blanked."""
+    return re.sub(rb'("(?:asDouble|asInt|startTimeUnixNano|timeUnixNano)"\s*:\s*)'
+                  rb'("[^"\\]*"|[-+.0-9eE]+)', rb"\1@", body)  # fmt: skip
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.__name__)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_body_unlike_the_kept_text_is_not_read_from_its_text(
+    mutation: Callable[[str], str], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chooser = random.Random(seed)
+    steps = [(False, text_body(base_tokens(number))) for number in range(3)]  # text kept
+    for number in range(3, 14):
+        body = text_body(base_tokens(number))
+        if chooser.random() < 0.5:
+            steps.append((True, mutation(body.decode()).encode()))
+        else:
+            steps.append((False, body))
+    fast, full = Server(same_shape=True), Server(same_shape=False)
+    read_by_json: list[bytes] = []
+    with monkeypatch.context() as patched:
+        loads = LoadsCounted(patched)
+        fast_answers = []
+        for number, (mutated, body) in enumerate(steps):
+            before = loads.count
+            fast_answers.append(fast.export(JSON, body, float(number)))
+            if loads.count > before:
+                read_by_json.append(layout(body))
+                continue
+            # Read from its text: the layout of a body read before, never one whose text
+            # cannot be proved.
+            assert layout(body) in read_by_json
+            assert not (mutated and mutation in NEVER_CUT)
+    assert fast.repeats > 2
+    full_answers = [full.export(JSON, body, float(n)) for n, (_, body) in enumerate(steps)]
+    assert fast_answers == full_answers
+    assert fast.everything() == full.everything()
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.__name__)
+def test_only_a_proved_text_is_cut(mutation: Callable[[str], str]) -> None:
+    body = mutation(text_body(base_tokens(1)).decode()).encode()
+    decoded = json.loads(body)
+    readings = repeats_module._json_readings(decoded)
+    assert readings is not None
+    proved = [reading for reading in readings if reading is not None]
+    assert len(proved) == len(readings)
+    text = json_text.cut(body, decoded, proved)
+    assert (text is None) == (mutation in NEVER_CUT)
+    if text is not None:
+        assert text.readings(body) == readings
