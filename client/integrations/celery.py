@@ -80,13 +80,14 @@ class Monitor:
 
     def _keep(self, event: dict[str, Any]) -> None:
         # Under self._lock.
-        if not self._pending and not self._begun:
-            self._first_since_hand_over()
+        self._arm_hand_over()
         self._pending.append(event)
 
-    def _first_since_hand_over(self) -> None:
-        """Under self._lock, before the first event (or task begun) since the last hand-over
-        is kept: the next hand-over is due in LINGER seconds."""
+    def _arm_hand_over(self) -> None:
+        """Under self._lock, before an event (or a task begun) is kept: if it is the first
+        since the last hand-over, the next hand-over is due in LINGER seconds."""
+        if self._pending or self._begun:
+            return
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._hand_over, name="batchgate-celery",
                                              daemon=True)  # fmt: skip
@@ -180,8 +181,7 @@ class Monitor:
             return
         at = time.time()
         with self._lock:
-            if not self._pending and not self._begun:
-                self._first_since_hand_over()
+            self._arm_hand_over()
             self._begun[task_id] = (at, task, task.request)
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:
