@@ -42,6 +42,7 @@ from batchgate.collector.core.records import (
     WriteBatch,
 )
 from batchgate.collector.storage.sqlite.schema import DATABASE_FILE
+from batchgate.collector.storage.sqlite.wal import WalIndex
 from batchgate.collector.storage.sqlite.writer_process import StoreUnavailable, WriterProcess
 from batchgate.collector.storage.store import (
     COUNT_BUCKET,
@@ -114,7 +115,7 @@ class SqliteStore:
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
     ) -> None:
         self.path = data_dir / DATABASE_FILE
-        self._wal = self.path.with_name(self.path.name + "-wal")
+        self._wal_index = WalIndex(self.path)
         self._busy_ms = int(busy_timeout * 1000)
         self.wal_checkpoint_bytes = wal_checkpoint_bytes
         self.wal_limit_bytes = wal_limit_bytes
@@ -145,13 +146,11 @@ class SqliteStore:
         for reader in self._readers:
             await reader.close()
         self._readers.clear()
+        self._wal_index.close()
         await self.writer_process.close()
 
     def wal_bytes(self) -> int:
-        try:
-            return self._wal.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return self._wal_index.log_bytes()
 
     async def housekeeping(self) -> None:
         """Empty a write-ahead log left past its checkpoint size. The writer process
