@@ -79,6 +79,10 @@ _INSERT_POINT = (
 )
 
 
+PAGE_CACHE_KIB = 16384
+"""The write connection's page cache (SQLite's default is 2 MiB): a batch of 500 runs of
+a large history dirties some 2,000 pages (docs/benchmarks.md); with fewer in the cache,
+SQLite spills them to the log before the commit and reads them back."""
 PRUNE_CHUNK = 1000
 """Runs (or rows of a time-ordered table) that retention deletes in one transaction."""
 CHECKPOINT_WAIT_MS = 1000
@@ -107,6 +111,7 @@ def connect(path: Path, durability: str, busy_ms: int) -> sqlite3.Connection:
         synchronous = "FULL" if durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         # Checkpoints are made by WalKeeper after a commit's reply: left to SQLite, one
         # would run, fsync included, inside whichever commit crossed the threshold, and
         # every push waiting on that commit would wait for it.
