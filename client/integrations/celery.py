@@ -53,7 +53,7 @@ class Monitor:
 
     def _begin_process(self) -> None:
         """Start afresh in this process (a forked pool process: what the parent keeps is the
-        parent's to send, and its hand-over thread did not come along)."""
+        parent's to send, and so is its sender)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -61,10 +61,8 @@ class Monitor:
         """Tasks begun since the last hand-over, by id: when, the task and its request. A
         task's start event is made only if it is still running at the hand-over (`_start`);
         one that ends before is reported by its end alone (`_end`)."""
-        self._flusher: threading.Thread | None = None
-        self._due = threading.Event()
-        """Set while something is kept for the next hand-over."""
-        self._listening = False
+        self._sender: Sender | None = None
+        """The sender this monitor is a source of (`_arm_hand_over`)."""
         self._workers.clear()
 
     @property
@@ -85,39 +83,38 @@ class Monitor:
 
     def _arm_hand_over(self) -> None:
         """Under self._lock, before an event (or a task begun) is kept: if it is the first
-        since the last hand-over, the next hand-over is due in LINGER seconds."""
+        since the last hand-over, the sender's next round is due in LINGER seconds. The
+        sender's own thread takes the events then (`take`): no thread of the monitor's wakes
+        on a timer in the worker's process (such a thread slows Celery's task path, see
+        docs/benchmarks.md)."""
         if self._pending or self._begun:
             return
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._hand_over, name="batchgate-celery",
-                                             daemon=True)  # fmt: skip
-            self._flusher.start()
-        self._due.set()
+        try:
+            sender = self.sender
+            if sender is not self._sender:
+                self._sender = sender
+                sender.add_source(self.take)
+                sender.on_commands(self.commanded)
+            sender.due_in(LINGER)
+        except Exception:  # monitoring must never break a task
+            logger.exception("batchgate: could not queue events")
 
-    def _hand_over(self) -> None:
-        # Asleep while nothing is kept: an idle worker's process is not woken by it (and a
-        # thread that wakes on a timer slows Celery's task path in its process, see
-        # docs/benchmarks.md).
-        while True:
-            self._due.wait()
-            time.sleep(LINGER)
-            self.flush_pending()
+    def take(self) -> list[dict[str, Any]]:
+        """The events kept so far, with the start of each task still running, now no longer
+        kept (the sender calls this at each round)."""
+        with self._lock:
+            events, self._pending = self._pending, []
+            begun, self._begun = self._begun, {}
+            events.extend(self._start(task_id, *task) for task_id, task in begun.items())
+        return events
 
     def flush_pending(self) -> None:
         """Hand the events kept so far to the sender now, with the start of each task still
         running."""
-        with self._lock:
-            events, self._pending = self._pending, []
-            begun, self._begun = self._begun, {}
-            self._due.clear()
-            events.extend(self._start(task_id, *task) for task_id, task in begun.items())
+        events = self.take()
         if events:
             try:
-                sender = self.sender
-                if not self._listening:
-                    self._listening = True
-                    sender.on_commands(self.commanded)
-                sender.enqueue_many(events)
+                self.sender.enqueue_many(events)
             except Exception:  # monitoring must never break a task
                 logger.exception("batchgate: could not queue events")
 
