@@ -2,8 +2,9 @@
 
 A job thread only appends to a queue (and only for start and finish events; progress is
 pulled from the jobs by this thread, at most once per interval), so monitoring never waits
-on the network. Each round the thread takes the queued events plus the progress and
-heartbeats that are due, and pushes them as one batch:
+on the network. Each round the thread takes the queued events, the progress and heartbeats
+that are due, and what its sources have kept (`add_source`: the Celery monitor), and pushes
+them as one batch:
 
 - delivered: done. The collector answered 200 once the events were durable.
 - no answer, 408, 429 or 5xx: the collector is "down". The batch goes to the spool file and
