@@ -2,8 +2,9 @@
 
 A job thread only appends to a queue (and only for start and finish events; progress is
 pulled from the jobs by this thread, at most once per interval), so monitoring never waits
-on the network. Each round the thread takes the queued events plus the progress and
-heartbeats that are due, and pushes them as one batch:
+on the network. Each round the thread takes the queued events, the progress and heartbeats
+that are due, and what its sources have kept (`add_source`: the Celery monitor), and pushes
+them as one batch:
 
 - delivered: done. The collector answered 200 once the events were durable.
 - no answer, 408, 429 or 5xx: the collector is "down". The batch goes to the spool file and
@@ -83,6 +84,11 @@ class Sender:
         self._rounds_done = 0
         self._force_progress = False
         self._inflight: list[dict[str, Any]] = []
+        self._sources: list[Callable[[], list[dict[str, Any]]]] = []
+        self._due_at: float | None = None
+        """When a source asked for a round (`due_in`, monotonic), until that round starts."""
+        self._waiting_until: float | None = None
+        """While the thread waits for a round: when its wait ends (monotonic)."""
         # Owned by the sending thread (or the closing thread once it has stopped):
         self._spool = Spool(connection.spool_dir, self._url, connection.spool_max_bytes)
         self._down = False
@@ -125,6 +131,26 @@ class Sender:
         with self._cond:
             if handler not in self._command_handlers:
                 self._command_handlers.append(handler)
+
+    def add_source(self, take: Callable[[], list[dict[str, Any]]]) -> None:
+        """Call `take` (on the sending thread, with no lock of the sender held) at the start
+        of every round, for the events it has kept: an integration that keeps its events
+        until a round (the Celery monitor) calls `due_in` when it keeps the first."""
+        with self._cond:
+            if take not in self._sources:
+                self._sources.append(take)
+
+    def due_in(self, seconds: float) -> None:
+        """Have a round start within `seconds` (a source has kept events). The thread is woken
+        only if it would otherwise sleep past then; one started for it waits until then."""
+        with self._cond:
+            due = time.monotonic() + seconds
+            if self._due_at is None or due < self._due_at:
+                self._due_at = due
+            if self._thread is None:
+                self._ensure_thread()
+            elif self._waiting_until is not None and self._waiting_until > self._due_at:
+                self._cond.notify_all()
 
     def enqueue_many(self, events: list[dict[str, Any]]) -> None:
         """Queue several events for one round (one wake of the thread). Never blocks on I/O."""
@@ -215,12 +241,20 @@ class Sender:
         idle_since: float | None = None
         while True:
             with self._cond:
+                self._wait_until_due()
                 self._rounds_started += 1
                 events = list(self._queue)
                 self._queue.clear()
                 jobs = list(self._jobs)
+                sources = list(self._sources)
+                self._due_at = None
                 force, self._force_progress = self._force_progress, False
                 closing = self._closing
+            for take in sources:
+                try:
+                    events.extend(take())
+                except Exception:  # a source's bug must not stop the sending
+                    logger.exception("batchgate: could not take a source's events")
             now = time.monotonic()
             for job in jobs:
                 event = job._periodic_event(now, self._down, force)
@@ -241,6 +275,7 @@ class Sender:
                     self._thread = None
                     return
                 busy = bool(self._queue or self._jobs or self._spool.pending)
+                busy = busy or self._due_at is not None
                 settled = not self._spool.pending or self._down
                 if self._closing and not self._queue and not self._force_progress and settled:
                     self._close_spool()
@@ -254,13 +289,34 @@ class Sender:
                     self._thread = None
                     return
                 if not self._queue and not self._force_progress and not self._closing:
-                    self._cond.wait(self._next_wakeup(now))
+                    self._wait(self._next_wakeup(now))
+
+    def _wait(self, timeout: float) -> None:
+        """Under _cond: sleep until woken or `timeout` seconds have passed."""
+        self._waiting_until = time.monotonic() + timeout
+        try:
+            self._cond.wait(timeout)
+        finally:
+            self._waiting_until = None
+
+    def _wait_until_due(self) -> None:
+        """Under _cond, before a round: while a source's round is due later and nothing else
+        is to be sent now (the thread was started or woken by `due_in`), wait for it."""
+        while self._due_at is not None and not (
+            self._queue or self._force_progress or self._closing or self._abandoned
+        ):
+            remaining = self._due_at - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wait(remaining)
 
     def _next_wakeup(self, now: float) -> float:
         waits = [IDLE_EXIT_SECONDS]
         waits.extend(job._next_due(now, self._down) for job in self._jobs)
         if self._spool.pending:
             waits.append(self._retry_at - now)
+        if self._due_at is not None:
+            waits.append(self._due_at - time.monotonic())
         return max(0.01, min(waits))
 
     def _close_spool(self) -> None:

@@ -47,13 +47,15 @@ class Monitor:
         self._stop = threading.Event()
         self._workers: dict[Any, dict[str, Any]] = {}
         """The `worker` of a start, by the worker's name (one object for every start)."""
+        self._common: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        """What the start events of a task from a queue by a worker share (`_start`)."""
         self._begin_process()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._begin_process)
 
     def _begin_process(self) -> None:
         """Start afresh in this process (a forked pool process: what the parent keeps is the
-        parent's to send, and its hand-over thread did not come along)."""
+        parent's to send, and so is its sender)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -61,11 +63,10 @@ class Monitor:
         """Tasks begun since the last hand-over, by id: when, the task and its request. A
         task's start event is made only if it is still running at the hand-over (`_start`);
         one that ends before is reported by its end alone (`_end`)."""
-        self._flusher: threading.Thread | None = None
-        self._due = threading.Event()
-        """Set while something is kept for the next hand-over."""
-        self._listening = False
+        self._sender: Sender | None = None
+        """The sender this monitor is a source of (`_arm_hand_over`)."""
         self._workers.clear()
+        self._common.clear()
 
     @property
     def sender(self) -> Sender:
@@ -80,85 +81,99 @@ class Monitor:
 
     def _keep(self, event: dict[str, Any]) -> None:
         # Under self._lock.
-        self._arm_hand_over()
+        if not self._pending and not self._begun:
+            self._arm_hand_over()
         self._pending.append(event)
 
     def _arm_hand_over(self) -> None:
-        """Under self._lock, before an event (or a task begun) is kept: if it is the first
-        since the last hand-over, the next hand-over is due in LINGER seconds."""
-        if self._pending or self._begun:
-            return
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._hand_over, name="batchgate-celery",
-                                             daemon=True)  # fmt: skip
-            self._flusher.start()
-        self._due.set()
+        """Under self._lock, before the first event (or task begun) since the last hand-over
+        is kept: the sender's next round is due in LINGER seconds. The sender's own thread
+        takes the events then (`take`): no thread of the monitor's wakes on a timer in the
+        worker's process (such a thread slows Celery's task path, see docs/benchmarks.md)."""
+        try:
+            sender = self.sender
+            if sender is not self._sender:
+                self._sender = sender
+                sender.add_source(self.take)
+                sender.on_commands(self.commanded)
+            sender.due_in(LINGER)
+        except Exception:  # monitoring must never break a task
+            logger.exception("batchgate: could not queue events")
 
-    def _hand_over(self) -> None:
-        # Asleep while nothing is kept: an idle worker's process is not woken by it (and a
-        # thread that wakes on a timer slows Celery's task path in its process, see
-        # docs/benchmarks.md).
-        while True:
-            self._due.wait()
-            time.sleep(LINGER)
-            self.flush_pending()
+    def take(self) -> list[dict[str, Any]]:
+        """The events kept so far, with the start of each task still running, now no longer
+        kept (the sender calls this at each round)."""
+        with self._lock:
+            events, self._pending = self._pending, []
+            begun, self._begun = self._begun, {}
+            events.extend(self._start(task_id, *task) for task_id, task in begun.items())
+        return events
 
     def flush_pending(self) -> None:
         """Hand the events kept so far to the sender now, with the start of each task still
         running."""
-        with self._lock:
-            events, self._pending = self._pending, []
-            begun, self._begun = self._begun, {}
-            self._due.clear()
-            events.extend(self._start(task_id, *task) for task_id, task in begun.items())
+        events = self.take()
         if events:
             try:
-                sender = self.sender
-                if not self._listening:
-                    self._listening = True
-                    sender.on_commands(self.commanded)
-                sender.enqueue_many(events)
+                self.sender.enqueue_many(events)
             except Exception:  # monitoring must never break a task
                 logger.exception("batchgate: could not queue events")
 
     def _start(self, task_id: str, at: float, task: Any, request: Any) -> dict[str, Any]:
         """The start event of a task (its attempt: Celery's retries + 1; its queue; the
         process running it and its worker's name)."""
-        event = {"job": task.name, "event": "start", "run_id": task_id, "timestamp": at,
-                 "attempt": int(request.retries or 0) + 1}  # fmt: skip
+        queue = (request.delivery_info or {}).get("routing_key")
+        hostname = request.hostname
+        common = self._common.get((task, queue, hostname))
+        if common is None:
+            common = self._common_to(task, queue, hostname)
+        event = common.copy()
+        event["run_id"] = task_id
+        event["timestamp"] = at
+        event["attempt"] = int(request.retries or 0) + 1
+        return event
+
+    def _common_to(self, task: Any, queue: Any, hostname: Any) -> dict[str, Any]:
+        """What every start event of `task` run from `queue` by worker `hostname` says,
+        kept for the next."""
+        common: dict[str, Any] = {"job": task.name, "event": "start"}
         max_retries = getattr(task, "max_retries", None)
         if isinstance(max_retries, int):
-            event["max_attempts"] = max_retries + 1
-        queue = (request.delivery_info or {}).get("routing_key")
+            common["max_attempts"] = max_retries + 1
         if queue:
-            event["queue"] = queue
-        hostname = request.hostname
+            common["queue"] = queue
         worker = self._workers.get(hostname)
         if worker is None:
             worker = {"pid": self._pid}
             if hostname:
                 worker["hostname"] = str(hostname)
             self._workers[hostname] = worker
-        event["worker"] = worker
-        return event
+        common["worker"] = worker
+        self._common[(task, queue, hostname)] = common
+        return common
 
-    def _end(self, task_id: str, event: dict[str, Any]) -> None:
-        """Keep a task's end (a success, failure or retry). A task begun since the last
-        hand-over is reported whole instead: its start event, become its end with
-        `duration_seconds` (one event to send and store, not two); a retry keeps its start."""
+    def _end(self, task_id: str, event: str, job: str, extra: dict[str, Any] | None) -> None:
+        """Keep a task's end (`event`: a success, failure or retry, with `extra` fields). A
+        task begun since the last hand-over is reported whole instead: its start event,
+        become its end with `duration_seconds` (one event to send and store, not two); a
+        retry keeps its start."""
         now = time.time()
         with self._lock:
+            if not self._pending and not self._begun:
+                self._arm_hand_over()
             begun = self._begun.pop(task_id, None)
-            if begun is not None:
-                start = self._start(task_id, *begun)
-                if event["event"] == "retry":
-                    self._pending.append(start)
-                else:
-                    start.update(event)
-                    event = start
-                    event["duration_seconds"] = round(max(0.0, now - begun[0]), 6)
-            event["timestamp"] = now
-            self._keep(event)
+            if begun is None or event == "retry":
+                kept = {"job": job, "event": event, "run_id": task_id, "timestamp": now}
+                if begun is not None:
+                    self._pending.append(self._start(task_id, *begun))
+            else:
+                kept = self._start(task_id, *begun)
+                kept["event"] = event
+                kept["timestamp"] = now
+                kept["duration_seconds"] = round(max(0.0, now - begun[0]), 6)
+            if extra:
+                kept.update(extra)
+            self._pending.append(kept)
 
     # -- signal handlers (their keyword arguments are Celery's) -------------------------
 
@@ -181,34 +196,34 @@ class Monitor:
             return
         at = time.time()
         with self._lock:
-            self._arm_hand_over()
+            if not self._pending and not self._begun:
+                self._arm_hand_over()
             self._begun[task_id] = (at, task, task.request)
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:
         task_id = getattr(getattr(sender, "request", None), "id", None)
         if task_id:
-            self._end(task_id, {"job": sender.name, "event": "success", "run_id": task_id})
+            self._end(task_id, "success", sender.name, None)
 
     def failed(self, sender: Any = None, task_id: str | None = None, exception: Any = None,
                **_: Any) -> None:  # fmt: skip
         if sender is None or task_id is None:
             return
-        event = {"job": sender.name, "event": "fail", "run_id": task_id}
+        extra = None
         if isinstance(exception, BaseException):
-            event["message"] = describe_exception(exception)
-        self._end(task_id, event)
+            extra = {"message": describe_exception(exception)}
+        self._end(task_id, "fail", sender.name, extra)
 
     def retried(self, sender: Any = None, request: Any = None, reason: Any = None,
                 **_: Any) -> None:  # fmt: skip
         task_id = getattr(request, "id", None)
         if sender is None or not task_id:
             return
-        event = {"job": sender.name, "event": "retry", "run_id": task_id,
-                 "attempt": int(getattr(request, "retries", 0) or 0) + 1}  # fmt: skip
+        extra: dict[str, Any] = {"attempt": int(getattr(request, "retries", 0) or 0) + 1}
         if reason is not None:
             text = describe_exception(reason) if isinstance(reason, BaseException) else str(reason)
-            event["message"] = text
-        self._end(task_id, event)
+            extra["message"] = text
+        self._end(task_id, "retry", sender.name, extra)
 
     def revoked(self, request: Any = None, terminated: Any = None, expired: Any = None,
                 **_: Any) -> None:  # fmt: skip

@@ -5,6 +5,7 @@ hand-over as its start, then its end. Real Celery (tasks run in this process, as
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -72,3 +73,25 @@ def test_a_task_that_ends_before_the_hand_over_is_one_event_and_a_long_one_two(
     assert (run["status"], [point["event"] for point in run["timeline"]]) == (
         "succeeded", ["success"]
     )  # fmt: skip
+
+
+def test_the_events_are_handed_over_by_the_sender_s_own_thread(collector: Collector) -> None:
+    app, _ = _app(collector)
+
+    def run_quick() -> None:
+        pass
+
+    quick = app.task(name="app.tasks.quick")(run_quick)
+
+    run_ids = [quick.apply().id for _ in range(20)]
+    # No thread of the monitor's own: the sender's thread takes what it keeps (and a flush
+    # takes it too, before the LINGER is up).
+    names = {thread.name for thread in threading.enumerate()}
+    assert {name for name in names if name.startswith("batchgate")} == {"batchgate-sender"}
+    assert client.flush(10)
+
+    for run_id in run_ids:
+        run = collector.wait_for_run(run_id, lambda run: run["timeline"])
+        assert (run["status"], [point["event"] for point in run["timeline"]]) == (
+            "succeeded", ["success"]
+        )  # fmt: skip
