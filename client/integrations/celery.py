@@ -81,15 +81,17 @@ class Monitor:
 
     def _keep(self, event: dict[str, Any]) -> None:
         # Under self._lock.
-        if not self._pending and not self._begun:
-            self._arm_hand_over()
+        self._arm_hand_over()
         self._pending.append(event)
 
     def _arm_hand_over(self) -> None:
-        """Under self._lock, before the first event (or task begun) since the last hand-over
-        is kept: the sender's next round is due in LINGER seconds. The sender's own thread
-        takes the events then (`take`): no thread of the monitor's wakes on a timer in the
-        worker's process (such a thread slows Celery's task path, see docs/benchmarks.md)."""
+        """Under self._lock, before an event (or task begun) is kept: if it is the first
+        since the last hand-over, the sender's next round is due in LINGER seconds. The
+        sender's own thread takes the events then (`take`): no thread of the monitor's wakes
+        on a timer in the worker's process (such a thread slows Celery's task path, see
+        docs/benchmarks.md)."""
+        if self._pending or self._begun:
+            return  # armed by the first
         try:
             sender = self.sender
             if sender is not self._sender:
@@ -159,8 +161,7 @@ class Monitor:
         retry keeps its start."""
         now = time.time()
         with self._lock:
-            if not self._pending and not self._begun:
-                self._arm_hand_over()
+            self._arm_hand_over()
             begun = self._begun.pop(task_id, None)
             if begun is None or event == "retry":
                 kept = {"job": job, "event": event, "run_id": task_id, "timestamp": now}
@@ -196,8 +197,7 @@ class Monitor:
             return
         at = time.time()
         with self._lock:
-            if not self._pending and not self._begun:
-                self._arm_hand_over()
+            self._arm_hand_over()
             self._begun[task_id] = (at, task, task.request)
 
     def succeeded(self, sender: Any = None, **_: Any) -> None:
