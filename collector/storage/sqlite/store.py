@@ -153,9 +153,10 @@ class SqliteStore:
         return self._wal_index.log_bytes()
 
     async def housekeeping(self) -> None:
-        """Empty a write-ahead log left past its checkpoint size. The writer process
-        checkpoints after each commit (`sqlite.writer.WalKeeper`); this is for a log whose
-        last checkpoint a reader kept from emptying it, when no commit has come since."""
+        """Copy into the database a write-ahead log left past its checkpoint size. The
+        writer process checkpoints after each commit (`sqlite.writer.WalKeeper`); this is
+        for a log whose last checkpoint a reader kept from copying it, when no commit has
+        come since."""
         if self.wal_bytes() >= self.wal_checkpoint_bytes:
             await self.writer_process.call("checkpoint")
 

@@ -37,8 +37,8 @@ class WalIndex:
     the database (`close`)."""
 
     def __init__(self, database: Path) -> None:
-        self._database = database
         self._index = database.with_name(database.name + "-shm")
+        self._log = database.with_name(database.name + "-wal")
         self._fd: int | None = None
         self._closed = False
 
@@ -75,7 +75,7 @@ class WalIndex:
         if uncopied is not None:
             return uncopied
         try:
-            return self._database.with_name(self._database.name + "-wal").stat().st_size
+            return self._log.stat().st_size
         except FileNotFoundError:
             return 0
 

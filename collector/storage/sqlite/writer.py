@@ -183,7 +183,7 @@ class WalKeeper:
         return self.index.log_bytes()
 
     def after_write(self) -> None:
-        """Checkpoint and empty the log if it has passed `checkpoint_bytes`. Errors are
+        """Checkpoint if more than `checkpoint_bytes` of the log is uncopied. Errors are
         left to the next commit, which meets them too (a failing disk)."""
         size = self.size()
         if size >= self.checkpoint_bytes:
