@@ -208,12 +208,20 @@ class Sender:
             self._abandoned = True
             leftover = self._inflight + list(self._queue)
             self._queue.clear()
-        if self._spool_lock.acquire(timeout=max(0.05, deadline - time.monotonic())):
-            try:
-                self._spool.append(leftover)
-                self._spool.close()
-            finally:
-                self._spool_lock.release()
+        if not self._spool_lock.acquire(timeout=max(0.05, deadline - time.monotonic())):
+            if leftover:
+                logger.warning(
+                    "batchgate: %d event(s) not delivered to %s before exit, and the spool "
+                    "was busy: lost",
+                    len(leftover),
+                    self._url,
+                )
+            return
+        try:
+            self._spool.append(leftover)
+            self._spool.close()
+        finally:
+            self._spool_lock.release()
         if leftover:
             logger.warning(
                 "batchgate: %d event(s) not delivered to %s before exit; left in the spool",
@@ -245,6 +253,9 @@ class Sender:
                 self._rounds_started += 1
                 events = list(self._queue)
                 self._queue.clear()
+                # In flight from here on, not only once sending begins: if exit gives up on
+                # this thread while it takes a source's events, those are spooled too.
+                self._inflight = events
                 jobs = list(self._jobs)
                 sources = list(self._sources)
                 self._due_at = None

@@ -4,9 +4,11 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from batchgate import Job, client
+from batchgate.client.sender import sender_for
 from tests.client.conftest import (
     blackhole,
     fast_connection,
@@ -71,3 +73,29 @@ def test_it_spools_what_a_hung_sender_holds_when_exit_gives_up(isolated_client):
             assert time.monotonic() - started < 2.0
     kinds = [json.loads(line)["event"] for line in spool.read_text().splitlines()]
     assert kinds == ["start", "success"]
+
+
+def test_it_spools_what_a_round_took_when_exit_gives_up_before_it_is_sent(
+    receiver, isolated_client
+):
+    # A round takes the queue, then a source's events (the Celery monitor's), then sends:
+    # exit giving up in between must still find the queue's events to spool.
+    connection = fast_connection(receiver.url)
+    taking, release = threading.Event(), threading.Event()
+
+    def slow_source():
+        taking.set()
+        release.wait(10)
+        return []
+
+    sender_for(connection).add_source(slow_source)
+    job = Job("nightly", connection=connection, heartbeat=None)
+    job.start()
+    assert taking.wait(10)
+    try:
+        client.shutdown(timeout=0.2)
+    finally:
+        release.set()
+    [spool] = list(isolated_client.glob("*/*.jsonl"))
+    kinds = [json.loads(line)["event"] for line in spool.read_text().splitlines()]
+    assert kinds == ["start", "fail"]  # the run unfinished at exit is reported failed

@@ -133,6 +133,7 @@ def test_it_does_not_double_a_ctrl_c_from_the_terminal(receiver, isolated_client
     cancel = wait_until(
         lambda: receiver.of("cancel"),
         what=f"the cancel; the terminal showed {output[-600:]!r}; "
-        f"the spool holds {sorted(p.name for p in isolated_client.rglob('*'))}",
+        f"the spool holds {sorted(p.name for p in isolated_client.rglob('*'))}; "
+        f"the receiver got {[(e['event'], e.get('message')) for e in receiver.events]}",
     )[0]
     assert cancel["message"].startswith("cancelled by SIGINT")
