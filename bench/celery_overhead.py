@@ -11,6 +11,7 @@ alternating (the issue allows 5%).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,11 +49,33 @@ WORKER_CPU = 0
 """With --pin: the CPU of the worker's processes (the rest run on the other)."""
 
 
+def pool_process(worker: int) -> int | None:
+    """The worker's pool process (its one child), once it has one."""
+    for thread in os.listdir(f"/proc/{worker}/task"):
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{worker}/task/{thread}/children").read_text().split()
+            if children:
+                return int(children[0])
+    return None
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of `pid` so far (Linux: /proc/PID/task/TID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[int(thread)] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
 def drain(
     folder: Path, broker: str, collector: str, tasks: int, monitor: bool, pin: bool
-) -> tuple[float, float]:
-    """Seconds from the first task's start to the last one's, and the CPU seconds the pool
-    process (the tasks, the monitor's handlers and its sending thread) spent meanwhile."""
+) -> tuple[float, float, float]:
+    """Seconds from the first task's start to the last one's, the CPU seconds the pool
+    process (the tasks, the monitor's handlers and its sending thread) spent meanwhile, and
+    those of its threads other than the tasks' (the SDK's sending thread)."""
     marks = folder / f"marks-{monitor}-{time.time_ns()}"
     env = {**os.environ, "BROKER_URL": broker, "COLLECTOR_URL": collector, "LAST": str(tasks - 1),
            "MARKS": str(marks), "PYTHONPATH": f"{folder}:{REPO / 'build' / 'dev'}"}  # fmt: skip
@@ -73,14 +96,25 @@ def drain(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 600
+        pool, threads_at_first = None, None
         while time.monotonic() < deadline:
             lines = marks.read_text().splitlines() if marks.exists() else []
+            pool = pool or pool_process(worker.pid)
+            if lines and threads_at_first is None and pool is not None:
+                threads_at_first = thread_cpu(pool)  # within a poll of the first task
             if len(lines) >= 2:
                 (first, first_cpu), (last, last_cpu) = (
                     map(float, line.split()) for line in lines[:2]
                 )
-                return last - first, last_cpu - first_cpu
-            time.sleep(0.05)
+                others = 0.0
+                if pool is not None and threads_at_first is not None:
+                    others = sum(
+                        seconds - threads_at_first.get(thread, 0.0)
+                        for thread, seconds in thread_cpu(pool).items()
+                        if thread != pool
+                    )
+                return last - first, last_cpu - first_cpu, others
+            time.sleep(0.02)
         raise RuntimeError("the worker did not drain the queue")
     finally:
         worker.terminate()
@@ -115,19 +149,21 @@ def main() -> None:
                 wait_http(f"{collector.url}/-/ready")
                 for round_number in range(1, args.rounds + 1):
                     for monitor in (False, True):
-                        seconds, cpu = drain(
+                        seconds, cpu, others = drain(
                             folder, broker, collector.url, args.tasks, monitor, args.pin
                         )
-                        rows.append((round_number, monitor, seconds, cpu))
+                        rows.append((round_number, monitor, seconds, cpu, others))
         finally:
             redis.terminate()
             redis.wait(10)
     print(f"Machine: {machine()}; {args.tasks} trivial tasks, one prefork worker process.\n")
-    print("| round | monitor | seconds to drain | tasks/s | pool process CPU µs a task |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    for round_number, monitor, seconds, cpu in rows:
+    print("| round | monitor | seconds to drain | tasks/s | pool process CPU µs a task | "
+          "of which other threads |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for round_number, monitor, seconds, cpu, others in rows:
         print(f"| {round_number} | {'on' if monitor else 'off'} | {seconds:.2f} | "
-              f"{args.tasks / seconds:,.0f} | {cpu / args.tasks * 1e6:,.0f} |")  # fmt: skip
+              f"{args.tasks / seconds:,.0f} | {cpu / args.tasks * 1e6:,.0f} | "
+              f"{others / args.tasks * 1e6:,.1f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
