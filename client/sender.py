@@ -253,8 +253,9 @@ class Sender:
                 self._rounds_started += 1
                 events = list(self._queue)
                 self._queue.clear()
-                # In flight from here on, not only once sending begins: if exit gives up on
-                # this thread while it takes a source's events, those are spooled too.
+                # In flight from here on (until `_deliver` is done with them), not only once
+                # sending begins: exit giving up on this thread while it takes a source's
+                # events spools these too. Those events join the same list.
                 self._inflight = events
                 jobs = list(self._jobs)
                 sources = list(self._sources)
@@ -335,10 +336,9 @@ class Sender:
             self._spool.close()
 
     def _deliver(self, events: list[dict[str, Any]], closing: bool) -> None:
-        # In flight until delivered or spooled: if exit gives up on this thread meanwhile,
-        # the closing thread spools them (a repeat is harmless, a loss is not).
-        with self._cond:
-            self._inflight = events
+        # `events` are in flight (`_run` marked them when it took them) until delivered or
+        # spooled: if exit gives up on this thread meanwhile, the closing thread spools them
+        # (a repeat is harmless, a loss is not).
         try:
             now = time.monotonic()
             waiting = self._down and now < self._retry_at

@@ -30,15 +30,19 @@ WORKTREE = Path(__file__).resolve().parents[2]
 IMPORT_ROOT = str(Path(batchgate.__file__).parent.parent)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str | Callable[[], str] = ""
+) -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds,
+    saying `what` was awaited (a callable: called then, to describe the state at the end)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+            awaited = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {awaited or predicate}")
         time.sleep(0.01)
 
 

@@ -129,11 +129,13 @@ def test_it_does_not_double_a_ctrl_c_from_the_terminal(receiver, isolated_client
     assert b"sigints=1" in output
     assert os.waitstatus_to_exitcode(status) == 130
     # (Once seen missing in a run of the whole suite on a loaded machine: say what the
-    # wrapper printed and whether it spooled the cancel instead of delivering it.)
+    # wrapper printed, and, when the wait ends, what it spooled and what arrived.)
     cancel = wait_until(
         lambda: receiver.of("cancel"),
-        what=f"the cancel; the terminal showed {output[-600:]!r}; "
-        f"the spool holds {sorted(p.name for p in isolated_client.rglob('*'))}; "
-        f"the receiver got {[(e['event'], e.get('message')) for e in receiver.events]}",
+        what=lambda: (
+            f"the cancel; the terminal showed {output[-600:]!r}; "
+            f"the spool holds {sorted(p.name for p in isolated_client.rglob('*'))}; "
+            f"the receiver got {[(e['event'], e.get('message')) for e in receiver.events]}"
+        ),
     )[0]
     assert cancel["message"].startswith("cancelled by SIGINT")
