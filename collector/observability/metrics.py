@@ -69,8 +69,8 @@ class ServerCollector(Collector):
         )
         yield GaugeMetricFamily(
             "batchgate_store_wal_bytes",
-            "Bytes of the store's write-ahead log not yet copied into its database; /health "
-            "is degraded past its bound.",
+            "Bytes the store's write-ahead log holds since it last started over (what a "
+            "start after a crash reads); /health is degraded past its bound.",
             value=self._writer.store.wal_bytes(),
         )
         commits = Metric("batchgate_store_commits", "Group commits made to the store.", "counter")

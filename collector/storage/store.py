@@ -160,8 +160,8 @@ class Store(Protocol):
     """The size the store keeps its write-ahead log under (0: it keeps none of its own)."""
 
     def wal_bytes(self) -> int:
-        """The bytes of the store's own write-ahead log not yet copied into its database
-        (0 where the store keeps none)."""
+        """The bytes the store's own write-ahead log holds: what a start after a crash
+        reads (0 where the store keeps none)."""
 
     async def alerting_state(self) -> AlertingState:
         """The stored alerts, undelivered notifications and silences (read once, at start)."""

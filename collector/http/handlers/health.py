@@ -59,7 +59,7 @@ async def health(request: web.Request) -> web.Response:
                 "severity": "degraded",
                 "check": "store_wal",
                 "reason": f"write-ahead log of {wal / 2**20:.1f} MiB, past its bound of "
-                f"{store.wal_limit_bytes / 2**20:.1f} MiB: checkpoints cannot copy it "
+                f"{store.wal_limit_bytes / 2**20:.1f} MiB: checkpoints cannot start it over "
                 "(a reader holds an old snapshot, or the disk fails them)",
             }
         )

@@ -153,10 +153,10 @@ class SqliteStore:
         return self._wal_index.log_bytes()
 
     async def housekeeping(self) -> None:
-        """Copy into the database a write-ahead log left past its checkpoint size. The
-        writer process checkpoints after each commit (`sqlite.writer.WalKeeper`); this is
-        for a log whose last checkpoint a reader kept from copying it, when no commit has
-        come since."""
+        """Empty a write-ahead log left past its checkpoint size. The writer process
+        checkpoints after each commit (`sqlite.writer.WalKeeper`); this is for a log whose
+        last checkpoint a reader kept from starting it over, when no commit has come
+        since (the writer process knows: `WalKeeper.settle`)."""
         if self.wal_bytes() >= self.wal_checkpoint_bytes:
             await self.writer_process.call("checkpoint")
 

@@ -1,12 +1,12 @@
-"""How much of SQLite's write-ahead log is not yet in the database, read from its WAL index.
+"""How much SQLite's write-ahead log holds, read from its WAL index.
 
 The log's file says nothing about that once checkpoints reuse it (`wal_checkpoint
 (RESTART)`): it keeps the size it grew to, and new frames overwrite old ones from its
 start. The WAL index (the `-shm` file beside it, shared memory for every connection)
 holds the answer in its header, whose layout SQLite documents (sqlite.org/walformat.html,
-"The WAL-Index Header"): the last valid frame (`mxFrame`), the page size, and how many
-frames checkpoints have copied into the database (`nBackfill`). Standard library only,
-like the writer process that uses it.
+"The WAL-Index Header"): the page size and the last valid frame (`mxFrame`), counted
+from where the log last started over. Standard library only, like the writer process
+that uses it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ _VERSION = 3007000
 _HEADER = struct.Struct("=I10xH2I")
 """Native byte order, as the WAL index is: iVersion, (unused, iChange, isInit,
 bigEndCksum), szPage, mxFrame, nPage."""
-_BACKFILL = struct.Struct("=I")
-_BACKFILL_OFFSET = 96
-"""nBackfill: the first field after the header's two 48-byte copies."""
 FRAME_HEADER_BYTES = 24
 
 
@@ -42,10 +39,21 @@ class WalIndex:
         self._fd: int | None = None
         self._closed = False
 
-    def uncopied_bytes(self) -> int | None:
-        """The bytes of log frames that no checkpoint has copied into the database yet;
-        None when the WAL index cannot be read (no log yet, or a format this module
-        does not know)."""
+    def log_bytes(self) -> int:
+        """The bytes of the frames written since the log last started over: what its file
+        must hold, and what a start after a crash reads, whether or not checkpoints have
+        copied them into the database already (SQLite starts the log over only once no
+        reader needs it). From the WAL index, or the log file's size where the index
+        cannot be read (no log yet, or a format this module does not know)."""
+        frames = self._frames()
+        if frames is not None:
+            return frames
+        try:
+            return self._log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _frames(self) -> int | None:
         if self._fd is None:
             if self._closed:
                 return None
@@ -54,30 +62,17 @@ class WalIndex:
             except OSError:
                 return None
         try:
-            data = os.pread(self._fd, _BACKFILL_OFFSET + _BACKFILL.size, 0)
+            data = os.pread(self._fd, _HEADER.size, 0)
         except OSError:
             return None
-        if len(data) < _BACKFILL_OFFSET + _BACKFILL.size:
+        if len(data) < _HEADER.size:
             return None
         version, page_size, last_frame, _pages = _HEADER.unpack_from(data)
         if version != _VERSION:
             return None
-        (copied,) = _BACKFILL.unpack_from(data, _BACKFILL_OFFSET)
         if page_size == 1:
             page_size = 65536  # 65536 does not fit in the field's 16 bits
-        frames = max(int(last_frame) - int(copied), 0)
-        return frames * (int(page_size) + FRAME_HEADER_BYTES)
-
-    def log_bytes(self) -> int:
-        """The bytes of the log that are not in the database yet: from the WAL index, or
-        the log file's size where that cannot be read."""
-        uncopied = self.uncopied_bytes()
-        if uncopied is not None:
-            return uncopied
-        try:
-            return self._log.stat().st_size
-        except FileNotFoundError:
-            return 0
+        return int(last_frame) * (int(page_size) + FRAME_HEADER_BYTES)
 
     def close(self) -> None:
         """Close the descriptor: only once this process's connections to the database are

@@ -136,29 +136,35 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 class WalKeeper:
-    """Keeps the write-ahead log under `limit_bytes`: once commits leave more than
-    `checkpoint_bytes` of it uncopied, copies it into the database (`wal_checkpoint
-    (RESTART)`) before the next request, so that no commit runs meanwhile, and the next
-    commit writes the log over from its start.
+    """Keeps the write-ahead log under `limit_bytes`: once it holds more than
+    `checkpoint_bytes`, copies it into the database (`wal_checkpoint(RESTART)`) before the
+    next request, so that no commit runs meanwhile, and the next commit writes the log
+    over from its start.
 
-    SQLite starts its log over only once a checkpoint has copied all of it. A checkpoint
-    on another connection never got there under sustained writes (commits added frames
-    while it copied), so the log grew with everything written: 11 GB over a fill of a
-    million runs. Here the checkpoint runs where every commit is made, between commits.
-    What can still hold the log is a reader whose query began before the last commit: it
-    reads pages from the log until its query ends. Below half the limit the checkpoint
-    does not wait for such readers (the next commit tries again); past half, it waits for
-    them, up to `CHECKPOINT_WAIT_MS`. Readers that begin meanwhile read the database
-    alone (the log is all copied), so the wait ends with the longest query then in
-    flight. A reader that holds its snapshot longer (a backup, an open transaction)
-    keeps the log growing past the limit, which /health reports. One transaction's pages
-    are in the log whatever is done, so retention deletes in chunks (`prune`).
+    SQLite starts its log over only once a checkpoint has copied all of it and no reader
+    still reads from it. A checkpoint on another connection never got there under
+    sustained writes (commits added frames while it copied), so the log grew with
+    everything written: 11 GB over a fill of a million runs. Here the checkpoint runs
+    where every commit is made, between commits. What can still hold the log is a reader
+    whose query began before the last commit: it reads pages from the log until its query
+    ends, and the log cannot start over meanwhile, even once all of it is copied. Below
+    half the limit the checkpoint does not wait for such readers (the next commit tries
+    again); past half, it waits for them, up to `CHECKPOINT_WAIT_MS`, and empties the
+    log's file (`TRUNCATE`). Readers that begin meanwhile read the database alone (the
+    log is all copied), so the wait ends with the longest query then in flight. A reader
+    that holds its snapshot longer (a backup, an open transaction) keeps the log growing
+    past the limit, which /health reports. One transaction's pages are in the log
+    whatever is done, so retention deletes in chunks (`prune`).
 
-    The log's file is reused, not emptied (`TRUNCATE`): emptying it and growing it again
-    at every checkpoint cost a fill of a million runs a quarter of its writer's time. The
-    file keeps the size of the largest commit, or `checkpoint_bytes` (SQLite cuts it to
-    that as it starts over: `journal_size_limit`); what it holds that the database does
-    not is read from the WAL index (`sqlite.wal.WalIndex`).
+    The bound is on the frames written since the log last started over, not on those
+    checkpoints have yet to copy: with dashboards reading without pause, every frame was
+    copied while the file kept growing, since some reader always held the log.
+
+    The log's file is reused, not emptied, below half the limit: emptying it and growing
+    it again at every checkpoint cost a fill of a million runs a quarter of its writer's
+    time. The file keeps the size of the largest commit, or `checkpoint_bytes` (SQLite cuts
+    it to that as it starts over: `journal_size_limit`); what it holds is read from the
+    WAL index (`sqlite.wal.WalIndex`).
     """
 
     def __init__(
@@ -174,33 +180,48 @@ class WalKeeper:
         self.checkpoint_bytes = checkpoint_bytes
         self.limit_bytes = limit_bytes
         self._busy_ms = busy_ms
+        self._started_over = False
+        """Whether the last checkpoint left the log to start over at the next commit."""
         # A log started over is cut to this size (or the size of the commit that starts
         # it over) by the first commit after, instead of keeping the size it had grown to.
         conn.execute(f"PRAGMA journal_size_limit = {checkpoint_bytes}")
 
     def size(self) -> int:
-        """The bytes of the log not yet copied into the database."""
+        """The bytes of the log since it last started over."""
         return self.index.log_bytes()
 
     def after_write(self) -> None:
-        """Checkpoint if more than `checkpoint_bytes` of the log is uncopied. Errors are
-        left to the next commit, which meets them too (a failing disk)."""
+        """Checkpoint if the log holds more than `checkpoint_bytes`. Errors are left to
+        the next commit, which meets them too (a failing disk)."""
+        self._started_over = False
         size = self.size()
         if size >= self.checkpoint_bytes:
+            past_half = size >= self.limit_bytes // 2
             with contextlib.suppress(sqlite3.Error):
-                self.checkpoint(wait=size >= self.limit_bytes // 2)
+                self.checkpoint(wait=past_half, empty=past_half)
 
-    def checkpoint(self, wait: bool) -> tuple[int, int, int]:
+    def settle(self) -> tuple[int, int, int] | None:
+        """Between commits (the store's housekeeping): empty a log whose last checkpoint
+        could not start it over (a reader held it), without waiting for readers. Returns
+        what `checkpoint` does, or None when there was nothing to do."""
+        if self._started_over or self.size() < self.checkpoint_bytes:
+            return None
+        return self.checkpoint(wait=False, empty=True)
+
+    def checkpoint(self, wait: bool, empty: bool) -> tuple[int, int, int]:
         """Copy the log into the database, so that the next commit starts it over, waiting
-        for the readers that hold it only if `wait`. Returns SQLite's (busy, frames in the
-        log, frames copied): busy is 1 when readers kept the log from being copied whole."""
+        for the readers that hold it only if `wait`, and emptying its file if `empty`.
+        Returns SQLite's (busy, frames in the log, frames copied): busy is 1 when readers
+        kept the log from starting over."""
+        mode = "TRUNCATE" if empty else "RESTART"
         self._conn.execute(
             f"PRAGMA busy_timeout = {min(self._busy_ms, CHECKPOINT_WAIT_MS) if wait else 0}"
         )
         try:
-            busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            busy, frames, copied = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        self._started_over = busy == 0
         return busy, frames, copied
 
 
@@ -429,7 +450,7 @@ def serve(
                 deleted = prune(conn, older_than, max_runs_per_job, seen_before, keeper.after_write)
                 reply = ("ok", deleted)
             elif operation == "checkpoint":
-                reply = ("ok", keeper.checkpoint(wait=False))
+                reply = ("ok", keeper.settle())
             elif operation == "close":
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 conn.close()

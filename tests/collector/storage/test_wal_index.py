@@ -1,5 +1,5 @@
-"""The bytes of the write-ahead log not yet in the database, as read from SQLite's WAL
-index: what /metrics and /health report and what the writer checkpoints on."""
+"""The bytes the write-ahead log holds since it last started over, as read from SQLite's
+WAL index: what /metrics and /health report and what the writer checkpoints on."""
 
 from __future__ import annotations
 
@@ -27,14 +27,20 @@ def write(conn: sqlite3.Connection, rows: int) -> None:
     conn.execute("COMMIT")
 
 
-def test_a_log_written_from_its_start_is_all_uncopied(tmp_path: Path) -> None:
+def test_a_log_holds_its_frames_until_it_starts_over(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     conn = database(path)
     write(conn, 300)
     index = WalIndex(path)
     wal = path.with_name("t.db-wal")
-    assert index.log_bytes() == wal.stat().st_size - 32  # all but the log's own header
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    written = wal.stat().st_size - 32  # all but the log's own header
+    assert index.log_bytes() == written
+    # Copied into the database, the frames are still in the log, and a start after a
+    # crash would read them all: the log starts over only at the next commit.
+    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames == copied > 0
+    assert index.log_bytes() == written
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.log_bytes() == 0
     index.close()
     conn.close()
@@ -87,7 +93,7 @@ def test_reading_the_index_leaves_a_reader_its_snapshot(tmp_path: Path) -> None:
     assert held == sorted(held), held
     assert held[0] > 0
     reader.execute("COMMIT")
-    conn.execute("PRAGMA wal_checkpoint(RESTART)")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert index.log_bytes() == 0
     reader.close()
     index.close()
