@@ -1,11 +1,13 @@
 """How much `batchgate.celery.monitor(app)` slows a Celery worker, in one run.
 
-    python bench/celery_overhead.py [--tasks 1000] [--rounds 2]
+    python bench/celery_overhead.py [--tasks 1000] [--rounds 2] [--pin] [--against DIR]
 
 A Redis broker (redis-server on a free port), a batchgate server, and a real Celery worker
 (prefork, one process) draining `--tasks` trivial tasks queued beforehand: the time from the
 worker's start of the first task to its end of the last, with and without the monitor,
-alternating (the issue allows 5%).
+alternating (the issue allows 5%). `--against DIR` adds a third drain to each round, the
+monitor imported from DIR (another build's link tree, e.g. `build/dev` of a worktree at an
+older commit): two versions of the monitor compared in one run.
 """
 
 from __future__ import annotations
@@ -71,14 +73,20 @@ def thread_cpu(pid: int) -> dict[int, float]:
 
 
 def drain(
-    folder: Path, broker: str, collector: str, tasks: int, monitor: bool, pin: bool
+    folder: Path,
+    broker: str,
+    collector: str,
+    tasks: int,
+    monitor: bool,
+    pin: bool,
+    build: Path = REPO / "build" / "dev",
 ) -> tuple[float, float, float]:
     """Seconds from the first task's start to the last one's, the CPU seconds the pool
     process (the tasks, the monitor's handlers and its sending thread) spent meanwhile, and
     those of its threads other than the tasks' (the SDK's sending thread)."""
     marks = folder / f"marks-{monitor}-{time.time_ns()}"
     env = {**os.environ, "BROKER_URL": broker, "COLLECTOR_URL": collector, "LAST": str(tasks - 1),
-           "MARKS": str(marks), "PYTHONPATH": f"{folder}:{REPO / 'build' / 'dev'}"}  # fmt: skip
+           "MARKS": str(marks), "PYTHONPATH": f"{folder}:{build}"}  # fmt: skip
     if monitor:
         env["MONITOR"] = "1"
     enqueue = (
@@ -128,7 +136,17 @@ def main() -> None:
     parser.add_argument(
         "--pin", action="store_true", help="the worker on one CPU, the rest on the other"
     )
+    parser.add_argument(
+        "--against", type=Path, metavar="DIR",
+        help="also drain with the monitor of the build whose link tree is DIR",
+    )  # fmt: skip
     args = parser.parse_args()
+    variants: list[tuple[str, bool, Path]] = [
+        ("off", False, REPO / "build" / "dev"),
+        ("on", True, REPO / "build" / "dev"),
+    ]
+    if args.against:
+        variants.append((f"on ({args.against})", True, args.against.resolve()))
     if args.pin:  # what this process starts from now on (Redis, the collector) inherits it
         os.sched_setaffinity(0, {1 - WORKER_CPU})
     server = need("redis-server", "redis-server")
@@ -148,11 +166,11 @@ def main() -> None:
             with batchgate() as collector:
                 wait_http(f"{collector.url}/-/ready")
                 for round_number in range(1, args.rounds + 1):
-                    for monitor in (False, True):
+                    for name, monitor, build in variants:
                         seconds, cpu, others = drain(
-                            folder, broker, collector.url, args.tasks, monitor, args.pin
+                            folder, broker, collector.url, args.tasks, monitor, args.pin, build
                         )
-                        rows.append((round_number, monitor, seconds, cpu, others))
+                        rows.append((round_number, name, seconds, cpu, others))
         finally:
             redis.terminate()
             redis.wait(10)
@@ -160,8 +178,8 @@ def main() -> None:
     print("| round | monitor | seconds to drain | tasks/s | pool process CPU µs a task | "
           "of which other threads |")  # fmt: skip
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for round_number, monitor, seconds, cpu, others in rows:
-        print(f"| {round_number} | {'on' if monitor else 'off'} | {seconds:.2f} | "
+    for round_number, name, seconds, cpu, others in rows:
+        print(f"| {round_number} | {name} | {seconds:.2f} | "
               f"{args.tasks / seconds:,.0f} | {cpu / args.tasks * 1e6:,.0f} | "
               f"{others / args.tasks * 1e6:,.1f} |")  # fmt: skip
 
