@@ -64,8 +64,12 @@ def pool_process(worker: int) -> int | None:
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds of each thread of `pid` so far (Linux: /proc/PID/task/TID/stat)."""
     tick = os.sysconf("SC_CLK_TCK")
-    seconds = {}
-    for thread in os.listdir(f"/proc/{pid}/task"):
+    seconds: dict[int, float] = {}
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # gone: a process the worker started before its pool's
+        return seconds
+    for thread in threads:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()
             seconds[int(thread)] = (int(fields[11]) + int(fields[12])) / tick
@@ -80,10 +84,12 @@ def drain(
     monitor: bool,
     pin: bool,
     build: Path = REPO / "build" / "dev",
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """Seconds from the first task's start to the last one's, the CPU seconds the pool
-    process (the tasks, the monitor's handlers and its sending thread) spent meanwhile, and
-    those of its threads other than the tasks' (the SDK's sending thread)."""
+    process (the tasks, the monitor's handlers and its sending thread) spent meanwhile,
+    those of its threads other than the tasks' (the SDK's sending thread), and those of
+    the worker's main process (it takes the messages from the broker and hands them to
+    the pool)."""
     marks = folder / f"marks-{monitor}-{time.time_ns()}"
     env = {**os.environ, "BROKER_URL": broker, "COLLECTOR_URL": collector, "LAST": str(tasks - 1),
            "MARKS": str(marks), "PYTHONPATH": f"{folder}:{build}"}  # fmt: skip
@@ -104,12 +110,15 @@ def drain(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 600
-        pool, threads_at_first = None, None
+        pool, threads_at_first, main_at_first = None, None, 0.0
         while time.monotonic() < deadline:
             lines = marks.read_text().splitlines() if marks.exists() else []
             pool = pool or pool_process(worker.pid)
             if lines and threads_at_first is None and pool is not None:
-                threads_at_first = thread_cpu(pool)  # within a poll of the first task
+                threads_at_first = thread_cpu(pool) or None  # within a poll of the first task
+                main_at_first = sum(thread_cpu(worker.pid).values())
+                if threads_at_first is None:
+                    pool = None  # that child has ended: look again
             if len(lines) >= 2:
                 (first, first_cpu), (last, last_cpu) = (
                     map(float, line.split()) for line in lines[:2]
@@ -121,7 +130,8 @@ def drain(
                         for thread, seconds in thread_cpu(pool).items()
                         if thread != pool
                     )
-                return last - first, last_cpu - first_cpu, others
+                main = sum(thread_cpu(worker.pid).values()) - main_at_first
+                return last - first, last_cpu - first_cpu, others, main
             time.sleep(0.02)
         raise RuntimeError("the worker did not drain the queue")
     finally:
@@ -167,21 +177,21 @@ def main() -> None:
                 wait_http(f"{collector.url}/-/ready")
                 for round_number in range(1, args.rounds + 1):
                     for name, monitor, build in variants:
-                        seconds, cpu, others = drain(
+                        seconds, cpu, others, main = drain(
                             folder, broker, collector.url, args.tasks, monitor, args.pin, build
                         )
-                        rows.append((round_number, name, seconds, cpu, others))
+                        rows.append((round_number, name, seconds, cpu, others, main))
         finally:
             redis.terminate()
             redis.wait(10)
     print(f"Machine: {machine()}; {args.tasks} trivial tasks, one prefork worker process.\n")
     print("| round | monitor | seconds to drain | tasks/s | pool process CPU µs a task | "
-          "of which other threads |")  # fmt: skip
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for round_number, name, seconds, cpu, others in rows:
+          "of which other threads | main process CPU µs a task |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for round_number, name, seconds, cpu, others, main in rows:
         print(f"| {round_number} | {name} | {seconds:.2f} | "
               f"{args.tasks / seconds:,.0f} | {cpu / args.tasks * 1e6:,.0f} | "
-              f"{others / args.tasks * 1e6:,.1f} |")  # fmt: skip
+              f"{others / args.tasks * 1e6:,.1f} | {main / args.tasks * 1e6:,.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
