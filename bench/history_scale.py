@@ -2,6 +2,7 @@
 
     python bench/history_scale.py [--jobs 10000] [--runs 100] [--connections 2]
                                   [--poll SECONDS] [--pythonpath DIR] [--keep DIR]
+                                  [--run-ids job|random|time]
 
 Fills a fresh data directory through POST /push: runs backdated over 25 days, in time
 order, each a `start` and a `success` with progress, in batches of 1,000 events sent
@@ -38,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +52,8 @@ from harness import (
     timed_get,
     wait_http,
 )
+
+from batchgate.client.ids import time_ordered_id
 
 DAY = 86400.0
 SPAN = 25 * DAY
@@ -133,12 +137,20 @@ def start_server(data: Path, port: int, pythonpath: str | None, log: Path) -> tu
     return Server("batchgate", url, process), time.perf_counter() - started
 
 
-def run_events(job: int, run: int, jobs: int, runs: int, now: float) -> list[dict[str, object]]:
+def run_events(
+    job: int, run: int, jobs: int, runs: int, now: float, ids: str = "job"
+) -> list[dict[str, object]]:
     slot = SPAN / runs
     started = now - SPAN + run * slot + slot * job / jobs
     duration = 30 + (job * 31 + run * 17) % 900
     finished = min(started + duration, now - 1)
-    name, run_id = f"hist_{job:05d}", f"hist_{job:05d}-{run}"
+    name = f"hist_{job:05d}"
+    if ids == "random":
+        run_id = uuid.uuid4().hex
+    elif ids == "time":
+        run_id = time_ordered_id(started)
+    else:
+        run_id = f"{name}-{run}"
     done = 1000 + (job + run) % 500
     return [
         {"job": name, "event": "start", "run_id": run_id, "timestamp": started},
@@ -152,16 +164,18 @@ def run_events(job: int, run: int, jobs: int, runs: int, now: float) -> list[dic
     ]
 
 
-def batch_events(number: int, jobs: int, runs: int, now: float) -> list[dict[str, object]]:
+def batch_events(
+    number: int, jobs: int, runs: int, now: float, ids: str = "job"
+) -> list[dict[str, object]]:
     """Batch `number`: the next RUNS_PER_BATCH runs in time order (every job's run r, then r+1)."""
     events: list[dict[str, object]] = []
     for index in range(number * RUNS_PER_BATCH, min((number + 1) * RUNS_PER_BATCH, jobs * runs)):
         run, job = divmod(index, jobs)
-        events.extend(run_events(job, run, jobs, runs, now))
+        events.extend(run_events(job, run, jobs, runs, now, ids))
     return events
 
 
-def fill(port: int, jobs: int, runs: int, connections: int) -> Fill:
+def fill(port: int, jobs: int, runs: int, connections: int, ids: str = "job") -> Fill:
     batches: queue.SimpleQueue[int] = queue.SimpleQueue()
     count = -(-jobs * runs // RUNS_PER_BATCH)
     for number in range(count):
@@ -179,7 +193,7 @@ def fill(port: int, jobs: int, runs: int, connections: int) -> Fill:
                     number = batches.get_nowait()
                 except queue.Empty:
                     return
-                events = batch_events(number, jobs, runs, now)
+                events = batch_events(number, jobs, runs, now, ids)
                 body = json.dumps(events).encode()
                 connection.request("POST", "/push", body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
@@ -261,6 +275,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="GETs per query timed")
     parser.add_argument("--pythonpath", help="put DIR first on the server's PYTHONPATH")
     parser.add_argument("--keep", metavar="DIR", help="copy the data directory to DIR at the end")
+    parser.add_argument(
+        "--run-ids", choices=("job", "random", "time"), default="job",
+        help="run ids: the job's name and the run's number (default), uuid4 as clients "
+        "chose them before 2026-12-08, or time-ordered (UUIDv7, as the SDK makes them)",
+    )  # fmt: skip
     args = parser.parse_args()
     jobs, runs = args.jobs, args.runs
     if jobs < 1 or runs < 1 or args.connections < 1:
@@ -277,7 +296,7 @@ def main() -> None:
             if poller is not None:
                 poller.start()
             cpu_before = server.cpu_seconds()
-            filled = fill(port, jobs, runs, args.connections)
+            filled = fill(port, jobs, runs, args.connections, args.run_ids)
             filled.cpu_seconds = server.cpu_seconds() - cpu_before
             if poller is not None:
                 poller.stop()
@@ -343,6 +362,7 @@ def report(
         f"`python bench/history_scale.py --jobs {args.jobs} --runs {args.runs} "
         f"--connections {args.connections}"
         + (f" --poll {args.poll:g}" if args.poll else "")
+        + (f" --run-ids {args.run_ids}" if args.run_ids != "job" else "")
         + "`: "
         f"{total_runs:,} runs, {filled.events:,} events in {len(filled.finished):,} pushes.\n"
     )

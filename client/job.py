@@ -18,7 +18,6 @@ import os
 import threading
 import time
 import traceback
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -35,6 +34,7 @@ from batchgate.client.config import (
     labels_from_environment,
 )
 from batchgate.client.declaration import declaration
+from batchgate.client.ids import time_ordered_id
 from batchgate.client.resources import ProcessSampler, ResourceSampler
 from batchgate.client.sender import Sender, before_shutdown, sender_for
 
@@ -116,7 +116,8 @@ class Job:
     - `labels`: the grouping key, merged over BATCHGATE_LABELS (`k=v,k2=v2`).
     - `url`, `token`: the collector (else BATCHGATE_URL, BATCHGATE_TOKEN, then
       http://127.0.0.1:9091); or pass a whole `connection`.
-    - `run_id`: this run's id; a random one (uuid4 hex) by default.
+    - `run_id`: this run's id; by default a new time-ordered one (UUIDv7, 32 hex digits:
+      `batchgate.client.ids`).
     - `heartbeat`: seconds between heartbeats with this process's CPU, memory and I/O
       (None or 0 turns them off). The run is declared lost by the collector after
       `lost_after` seconds of silence: 4 heartbeats, at least a minute, unless given.
@@ -189,7 +190,7 @@ class Job:
         self.labels = merged
         self.connection = connection or Connection.resolve(url, token)
         self._fixed_run_id = check_run_id(run_id) if run_id is not None else None
-        self.run_id = self._fixed_run_id or uuid.uuid4().hex
+        self.run_id = self._fixed_run_id or time_ordered_id()
         if heartbeat is not None and not heartbeat >= 0:
             raise ValueError("heartbeat must be a non-negative number of seconds, or None")
         self._heartbeat = float(heartbeat) if heartbeat else None
@@ -272,7 +273,7 @@ class Job:
                 if self._state == _RUNNING:
                     return self
                 if self._state == _FINISHED:
-                    self.run_id = self._fixed_run_id or uuid.uuid4().hex
+                    self.run_id = self._fixed_run_id or time_ordered_id()
                     self._reset_run_state()
                 self._state = _RUNNING
                 self._pid = os.getpid()
@@ -434,7 +435,7 @@ class Job:
             event["labels"] = self.labels
         event["event"] = kind
         event["run_id"] = self.run_id
-        event["event_id"] = uuid.uuid4().hex
+        event["event_id"] = time_ordered_id()
         event["timestamp"] = round(time.time(), 6)
         return event
 
