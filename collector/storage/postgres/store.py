@@ -14,11 +14,13 @@ names it: the URL is shown through `url.masked`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -91,7 +93,29 @@ _UNREACHABLE = (
     asyncpg.InterfaceError,  # the connection was closed under a query
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or starting
+    # A connection the server closed under a query, released to the pool (asyncpg 0.26:
+    # "cannot switch to state 15; another operation (2) is in progress").
+    asyncpg.InternalClientError,
 )
+
+
+class _Closable(Protocol):
+    def terminate(self) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def _dropped_if_broken(conn: _Closable) -> AsyncIterator[None]:
+    """Close `conn` if the block fails as a lost connection does, so that its pool opens
+    a new one for the next use. asyncpg 0.26 can keep a connection the server closed under
+    a transaction "in the middle of another operation" for good: every commit on it then
+    failed, the database long back (tests/collector/ha/test_the_database_restarts.py)."""
+    try:
+        yield
+    except _UNREACHABLE:
+        conn.terminate()
+        raise
+
+
 """What a database that is not there raises, rather than one that refused a statement."""
 
 
@@ -230,7 +254,7 @@ class PostgresStore:
         self._unconfirmed = (batch, number)
         if self._writer is None:
             raise RuntimeError("the store is not open")
-        async with self._writer.acquire() as conn:
+        async with self._writer.acquire() as conn, _dropped_if_broken(conn):
             await writes.commit(
                 conn,
                 self._session,
@@ -247,7 +271,7 @@ class PostgresStore:
     ) -> list[str]:
         if self._writer is None:
             raise RuntimeError("the store is not open")
-        async with self._writer.acquire() as conn:
+        async with self._writer.acquire() as conn, _dropped_if_broken(conn):
             return await writes.prune(conn, older_than, max_runs_per_job, seen_before)
 
     # -- reads ---------------------------------------------------------------------------

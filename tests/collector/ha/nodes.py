@@ -47,6 +47,15 @@ class HaNode:
         wait_until(self._listening, 20, f"{self.name} listening", self)
         return self
 
+    def story(self, characters: int = 4000) -> str:
+        """The end of the node's log without its access lines (its requests, hundreds of
+        them under a load of pushes), and the last of those: what it said of its role,
+        its store and its errors."""
+        lines = self.log.read_text().splitlines()
+        said = [line for line in lines if "logger=batchgate.access" not in line]
+        requests = [line for line in lines if "logger=batchgate.access" in line]
+        return "\n".join(said)[-characters:] + "\n(last request) " + (requests[-1:] or [""])[0]
+
     def _listening(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
@@ -117,7 +126,7 @@ def wait_until(check: Any, within: float, what: str, *nodes: HaNode) -> float:
     started = time.monotonic()
     while not check():
         if time.monotonic() - started > within:
-            logs = "\n".join(f"--- {n.name}\n{n.log.read_text()[-3000:]}" for n in nodes)
+            logs = "\n".join(f"--- {n.name}\n{n.story()}" for n in nodes)
             raise AssertionError(f"not {what} within {within}s\n{logs}")
         time.sleep(0.05)
     return time.monotonic() - started
