@@ -97,6 +97,7 @@ _UNREACHABLE = (
     # "cannot switch to state 15; another operation (2) is in progress").
     asyncpg.InternalClientError,
 )
+"""What a database that is not there raises, rather than one that refused a statement."""
 
 
 class _Closable(Protocol):
@@ -114,9 +115,6 @@ async def _dropped_if_broken(conn: _Closable) -> AsyncIterator[None]:
     except _UNREACHABLE:
         conn.terminate()
         raise
-
-
-"""What a database that is not there raises, rather than one that refused a statement."""
 
 
 def _reason(error: BaseException) -> str:
