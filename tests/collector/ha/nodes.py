@@ -59,7 +59,7 @@ class HaNode:
     def _listening(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+            raise AssertionError(f"{self.name} exited:\n{self.story()}")
         return self.status("/-/healthy") == 200
 
     def status(self, path: str, timeout: float = 2.0) -> int | None:
